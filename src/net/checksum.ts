@@ -1,0 +1,120 @@
+/**
+ * Internet checksums (RFC 1071) and their incremental update (RFC 1624, equation 3).
+ *
+ * All functions work on 16-bit big-endian words and return plain numbers; nothing is
+ * allocated. A "sum" is an unfolded 32-bit-ish accumulator (a JS number well below 2^53);
+ * a "check" is the 16-bit value stored in a header (the one's complement of the folded sum).
+ */
+
+/** Add the bytes buf[off..off+len) as 16-bit big-endian words to `sum` (odd byte padded). */
+export function sumBytes(buf: Uint8Array, off: number, len: number, sum = 0): number {
+  const end = off + len;
+  let i = off;
+  // Two words per iteration; the accumulator cannot overflow 2^53 for any frame size.
+  for (; i + 3 < end; i += 4) {
+    sum += ((buf[i] << 8) | buf[i + 1]) + ((buf[i + 2] << 8) | buf[i + 3]);
+  }
+  for (; i + 1 < end; i += 2) sum += (buf[i] << 8) | buf[i + 1];
+  if (i < end) sum += buf[i] << 8;
+  return sum;
+}
+
+/** Fold an accumulator to 16 bits (end-around carry), without complementing. */
+export function fold16(sum: number): number {
+  // Fold the high part first with division (sum may exceed 32 bits), then carries.
+  sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** The check field for an accumulator: one's complement of the folded sum. */
+export function csumFinish(sum: number): number {
+  return ~fold16(sum) & 0xffff;
+}
+
+/** IPv4 header checksum over ihl bytes at off (the check field must be zeroed or is skipped). */
+export function ipv4HeaderCheck(buf: Uint8Array, off: number, ihl: number): number {
+  // Sum everything but the check field at off+10.
+  const sum = sumBytes(buf, off, 10) + sumBytes(buf, off + 12, ihl - 12);
+  return csumFinish(sum);
+}
+
+/** Sum of the TCP/UDP pseudo-header (RFC 793 / 768) for IPv4. */
+export function pseudoHeaderSum(saddr: number, daddr: number, proto: number, l4Len: number): number {
+  return (
+    (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + l4Len
+  );
+}
+
+/**
+ * Full TCP/UDP checksum over l4Len bytes at l4Off with the IPv4 pseudo-header, skipping the
+ * check field at l4Off+checkPos (16 for TCP, 6 for UDP). Returns the value to store; for UDP
+ * a result of 0 must be sent as 0xffff (see udpCheckValue).
+ */
+export function l4Check(
+  buf: Uint8Array,
+  l4Off: number,
+  l4Len: number,
+  checkPos: number,
+  saddr: number,
+  daddr: number,
+  proto: number,
+): number {
+  let sum = pseudoHeaderSum(saddr, daddr, proto, l4Len);
+  sum = sumBytes(buf, l4Off, checkPos, sum);
+  sum = sumBytes(buf, l4Off + checkPos + 2, l4Len - checkPos - 2, sum);
+  return csumFinish(sum);
+}
+
+/** UDP transmits a computed checksum of 0 as 0xffff (RFC 768); 0 means "no checksum". */
+export function udpCheckValue(check: number): number {
+  return check === 0 ? 0xffff : check;
+}
+
+/** ICMP checksum over len bytes at off, skipping the check field at off+2. */
+export function icmpCheck(buf: Uint8Array, off: number, len: number): number {
+  const sum = sumBytes(buf, off, 2) + sumBytes(buf, off + 4, len - 4);
+  return csumFinish(sum);
+}
+
+/**
+ * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for a 16-bit field changing from m to m2.
+ * Never produces 0x0000 from a non-zero input checksum by the +0/-0 ambiguity of eqn. 2.
+ */
+export function csumReplace2(check: number, m: number, m2: number): number {
+  const sum = (~check & 0xffff) + (~m & 0xffff) + (m2 & 0xffff);
+  return ~fold16(sum) & 0xffff;
+}
+
+/** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address) changing from m to m2. */
+export function csumReplace4(check: number, m: number, m2: number): number {
+  const sum =
+    (~check & 0xffff) +
+    (~(m >>> 16) & 0xffff) +
+    (~m & 0xffff) +
+    ((m2 >>> 16) & 0xffff) +
+    (m2 & 0xffff);
+  return ~fold16(sum) & 0xffff;
+}
+
+/**
+ * Update a CHECKSUM_PARTIAL TCP/UDP check field (which holds the folded pseudo-header sum,
+ * not complemented; the NIC or kernel finishes it) for a pseudo-header address change.
+ * Mirrors inet_proto_csum_replace4() with pseudohdr=true under CHECKSUM_PARTIAL.
+ * Port changes need no update in this mode: ports are covered by the deferred checksum.
+ */
+export function partialReplace4(check: number, m: number, m2: number): number {
+  const sum =
+    (check & 0xffff) +
+    (~(m >>> 16) & 0xffff) +
+    (~m & 0xffff) +
+    ((m2 >>> 16) & 0xffff) +
+    (m2 & 0xffff);
+  return fold16(sum);
+}
+
+/** Same as partialReplace4 for a 16-bit pseudo-header field (the L4 length). */
+export function partialReplace2(check: number, m: number, m2: number): number {
+  return fold16((check & 0xffff) + (~m & 0xffff) + (m2 & 0xffff));
+}

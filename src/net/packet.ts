@@ -1,0 +1,84 @@
+/**
+ * PacketInfo: the caller-owned struct a parse fills. One instance is allocated per
+ * pipeline and reused for every frame, so the hot path allocates nothing.
+ *
+ * Offsets are absolute indexes into the frame's buffer. Addresses are IPv4 in host order
+ * (unsigned, `>>> 0`). Fields that do not apply to a frame keep whatever value the parse
+ * last gave them, except where a field documents a "none" value; read them only after the
+ * parse status says the layer exists.
+ */
+export class PacketInfo {
+  // ---- frame ----
+  /** Offset of the Ethernet header. */
+  off = 0;
+  /** Frame length in bytes from `off` (what was captured). */
+  len = 0;
+
+  // ---- L2 ----
+  /** 802.1Q/802.1ad tags seen (0, 1 or 2). */
+  vlanCount = 0;
+  /** TCI of the outermost tag, or -1 when untagged. */
+  vlanTci = -1;
+  /** Ethertype after any VLAN tags. */
+  etherType = 0;
+  /** Offset of the L3 header (after Ethernet and VLAN tags). */
+  l3Off = 0;
+
+  // ---- ARP (etherType 0x0806) ----
+  arpOp = 0;
+  arpSpa = 0;
+  arpTpa = 0;
+
+  // ---- IPv4 ----
+  /** IP header length in bytes (IHL * 4). */
+  ihl = 0;
+  tos = 0;
+  /** Total length from the IP header. */
+  totLen = 0;
+  ipId = 0;
+  /** The raw 16-bit flags+fragment-offset field. */
+  fragField = 0;
+  ttl = 0;
+  proto = 0;
+  saddr = 0;
+  daddr = 0;
+
+  // ---- L4 ----
+  l4Off = 0;
+  /** totLen - ihl. */
+  l4Len = 0;
+  sport = 0;
+  dport = 0;
+  /** TCP flags byte (FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128). */
+  tcpFlags = 0;
+  tcpSeq = 0;
+  tcpAck = 0;
+  /** TCP header length in bytes (data offset * 4). */
+  tcpHdrLen = 0;
+  /** Absolute offset of the L4 checksum field, or -1 when the protocol has none we know. */
+  l4CheckOff = -1;
+  icmpType = 0;
+  icmpCode = 0;
+  /** ICMP echo identifier (also used as the "port" of ICMP echo connections). */
+  icmpId = 0;
+
+  // ---- ICMP error: the quoted (inner) header ----
+  /** True when this is an ICMP error whose quoted IPv4 header (and 8 bytes of L4) parsed. */
+  hasInner = false;
+  innerL3Off = 0;
+  innerIhl = 0;
+  innerProto = 0;
+  innerSaddr = 0;
+  innerDaddr = 0;
+  innerL4Off = 0;
+  innerSport = 0;
+  innerDport = 0;
+
+  // ---- offload metadata, set by the link (virtio_net_hdr), not by the parse ----
+  /** The L4 checksum is partial (VIRTIO_NET_HDR_F_NEEDS_CSUM / TP_STATUS_CSUMNOTREADY). */
+  csumPartial = false;
+  /** virtio_net_hdr gso_type (0 = none, 1 = TCPV4, 3 = UDP, 4 = TCPV6, 0x80 = ECN bit). */
+  gsoType = 0;
+  /** virtio_net_hdr gso_size (MSS of a super-packet). */
+  gsoSize = 0;
+}
