@@ -1,0 +1,82 @@
+/**
+ * The management surface of the IPVS core: what ipvsadm's commands do to the running state
+ * (the kernel's do_ip_vs_set_ctl / do_ip_vs_get_ctl). Implemented by the connection core;
+ * called by uvsadm, the config loader and keepalived-style health checks.
+ *
+ * Every mutating method either applies completely or throws IpvsError and changes nothing.
+ */
+import type {
+  DestSpec,
+  Service,
+  ServiceKey,
+  ServiceSpec,
+  TimeoutSpec,
+} from './types.js';
+
+/** errno names the kernel returns for IPVS control operations (ipvsadm maps them to text). */
+export type IpvsErrno = 'EEXIST' | 'ESRCH' | 'ENOENT' | 'EINVAL' | 'EBUSY' | 'ENOMEM' | 'EPERM';
+
+/** An IPVS control operation failed; `op` names it as ipvsadm's ipvs_strerror does. */
+export class IpvsError extends Error {
+  readonly code: IpvsErrno;
+  readonly op: IpvsOp;
+  constructor(op: IpvsOp, code: IpvsErrno, message?: string) {
+    super(message ?? `${op}: ${code}`);
+    this.op = op;
+    this.code = code;
+  }
+}
+
+export type IpvsOp =
+  | 'add-service'
+  | 'edit-service'
+  | 'del-service'
+  | 'flush'
+  | 'add-dest'
+  | 'edit-dest'
+  | 'del-dest'
+  | 'zero'
+  | 'set-timeout';
+
+/** One connection entry as `ipvsadm -L -c` lists it (a snapshot, built off the hot path). */
+export interface ConnView {
+  /** IPPROTO_* of the entry; 0 (IPPROTO_IP) for fwmark persistence templates. */
+  proto: number;
+  caddr: number;
+  cport: number;
+  vaddr: number;
+  vport: number;
+  daddr: number;
+  dport: number;
+  /** State name as ipvsadm prints it: ESTABLISHED, SYN_RECV, FIN_WAIT, UDP, NONE, ... */
+  state: string;
+  /** Milliseconds until the entry expires. */
+  expiresMs: number;
+  /** A persistence template (shown by --persistent-conn and -c). */
+  template: boolean;
+  /** Firewall mark for fwmark templates, else 0. */
+  fwmark: number;
+}
+
+export interface IpvsAdmin {
+  addService(spec: ServiceSpec): void;
+  editService(spec: ServiceSpec): void;
+  delService(key: ServiceKey): void;
+  /** -C: remove every service. */
+  clear(): void;
+  addDest(key: ServiceKey, spec: DestSpec): void;
+  editDest(key: ServiceKey, spec: DestSpec): void;
+  delDest(key: ServiceKey, addr: number, port: number): void;
+  /** -Z: zero the counters of one service, or of all when key is omitted. */
+  zero(key?: ServiceKey): void;
+  /** --set: 0 in a field keeps its current value. */
+  setTimeouts(t: TimeoutSpec): void;
+  getTimeouts(): TimeoutSpec;
+  /** Services in the order ipvsadm lists them. */
+  services(): readonly Service[];
+  findService(key: ServiceKey): Service | undefined;
+  /** Snapshot of the connection table for -c (templates included). */
+  connections(): ConnView[];
+  /** The connection hash table's size, printed in the -L header ("size=4096"). */
+  readonly tableSize: number;
+}
