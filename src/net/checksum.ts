@@ -41,10 +41,13 @@ export function ipv4HeaderCheck(buf: Uint8Array, off: number, ihl: number): numb
 }
 
 /** Sum of the TCP/UDP pseudo-header (RFC 793 / 768) for IPv4. */
-export function pseudoHeaderSum(saddr: number, daddr: number, proto: number, l4Len: number): number {
-  return (
-    (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + l4Len
-  );
+export function pseudoHeaderSum(
+  saddr: number,
+  daddr: number,
+  proto: number,
+  l4Len: number,
+): number {
+  return (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + l4Len;
 }
 
 /**
@@ -80,14 +83,17 @@ export function icmpCheck(buf: Uint8Array, off: number, len: number): number {
 
 /**
  * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for a 16-bit field changing from m to m2.
- * Never produces 0x0000 from a non-zero input checksum by the +0/-0 ambiguity of eqn. 2.
+ * Unlike eqn. 2 (HC - ~m - m'), it yields the same value a full recomputation would,
+ * including 0x0000 in the corner case of RFC 1624 section 4 (HC 0xDD2F, m 0x5555,
+ * m' 0x3285), because the sum of non-negative terms folds to 0xffff ("-0"), never to +0.
+ * This is the kernel's csum_replace2 (include/net/checksum.h).
  */
 export function csumReplace2(check: number, m: number, m2: number): number {
   const sum = (~check & 0xffff) + (~m & 0xffff) + (m2 & 0xffff);
   return ~fold16(sum) & 0xffff;
 }
 
-/** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address) changing from m to m2. */
+/** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address) changing from m to m2 (csum_replace4). */
 export function csumReplace4(check: number, m: number, m2: number): number {
   const sum =
     (~check & 0xffff) +
@@ -117,4 +123,23 @@ export function partialReplace4(check: number, m: number, m2: number): number {
 /** Same as partialReplace4 for a 16-bit pseudo-header field (the L4 length). */
 export function partialReplace2(check: number, m: number, m2: number): number {
   return fold16((check & 0xffff) + (~m & 0xffff) + (m2 & 0xffff));
+}
+
+/**
+ * csumReplace4 for a UDP check field: 0 means "no checksum" (RFC 768) and stays 0, and a
+ * result of 0 is sent as 0xffff, as udp_fast_csum_update / udp_snat_handler in
+ * net/netfilter/ipvs/ip_vs_proto_udp.c do (CSUM_MANGLED_0). Both are one's-complement
+ * zero, so a later update of the 0xffff gives the same result the 0 would have.
+ */
+export function udpCsumReplace4(check: number, m: number, m2: number): number {
+  if (check === 0) return 0;
+  const c = csumReplace4(check, m, m2);
+  return c === 0 ? 0xffff : c;
+}
+
+/** csumReplace2 for a UDP check field (see udpCsumReplace4). */
+export function udpCsumReplace2(check: number, m: number, m2: number): number {
+  if (check === 0) return 0;
+  const c = csumReplace2(check, m, m2);
+  return c === 0 ? 0xffff : c;
 }

@@ -73,6 +73,9 @@ export class PacketInfo {
   innerL4Off = 0;
   innerSport = 0;
   innerDport = 0;
+  /** The quoted header's raw flags+fragment-offset word (a non-zero offset means the 8
+   *  quoted L4 bytes are not an L4 header; ip_vs_in_icmp reads them regardless). */
+  innerFragField = 0;
 
   // ---- offload metadata, set by the link (virtio_net_hdr), not by the parse ----
   /** The L4 checksum is partial (VIRTIO_NET_HDR_F_NEEDS_CSUM / TP_STATUS_CSUMNOTREADY). */

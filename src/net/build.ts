@@ -1,0 +1,508 @@
+/**
+ * Frame builder for tests and fixtures. NOT the hot path: it allocates freely and throws on
+ * bad specs. Every checksum is correct unless the spec asks otherwise.
+ *
+ * ```ts
+ * import { buildFrame } from '../../src/net/build.js';
+ *
+ * // TCP SYN from a client to a VIP (Ethernet, IPv4, TCP, checksums all valid)
+ * const syn = buildFrame({
+ *   srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:fe',
+ *   ip: { src: '10.0.0.1', dst: '10.0.0.100', tcp: { sport: 40000, dport: 80, flags: 'S', seq: 1000 } },
+ * });
+ * // UDP with payload, 802.1Q VLAN 42, padded to the 60-byte Ethernet minimum
+ * buildFrame({ vlans: [42], padTo: 60, ip: { src: '10.0.0.1', dst: '10.0.0.100',
+ *   udp: { sport: 5353, dport: 53, payload: 'hello' } } });
+ * // QinQ: outer 802.1ad tag 100, inner 802.1Q tag 42
+ * buildFrame({ vlans: [100, 42], ip: { ... } });
+ * // ICMP port unreachable from a real server, quoting the UDP datagram it refused
+ * buildFrame({ ip: { src: '10.0.1.11', dst: '10.0.0.1', icmp: { type: 3, code: 3,
+ *   quote: { src: '10.0.0.1', dst: '10.0.1.11', udp: { sport: 5353, dport: 53 } } } } });
+ * // ICMP echo request
+ * buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.100', icmp: { type: 8, id: 7, seq: 1 } } });
+ * // IPIP (TUN forwarding) around a TCP segment
+ * buildFrame({ ip: { src: '10.0.0.2', dst: '10.0.1.11', ipip: { src: '10.0.0.1',
+ *   dst: '10.0.0.100', tcp: { sport: 40000, dport: 80, flags: 'A' } } } });
+ * // ARP request (Ethernet destination defaults to broadcast for requests)
+ * buildFrame({ srcMac: '02:00:00:00:00:01', arp: { op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.100' } });
+ * // A TCP checksum left CHECKSUM_PARTIAL (pseudo-header sum only), an IP checksum wrong
+ * buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.100', csum: 'wrong',
+ *   tcp: { sport: 1, dport: 80, csum: 'partial' } } });
+ * ```
+ *
+ * Checksum modes: 'ok' (default) computes the real value; 'wrong' stores the correct value
+ * plus one (never valid: one's-complement 0x0000/0xffff cannot both verify for non-zero
+ * data); a number stores exactly that; for TCP/UDP, 'partial' stores the folded pseudo-header
+ * sum, not complemented (what CHECKSUM_PARTIAL leaves for the NIC), and 'zero' stores 0
+ * (for UDP: "no checksum"). A computed UDP checksum of 0 is stored as 0xffff.
+ *
+ * Header overrides (ihl, version, totLen, doff, udp len, ARP htype/...) write the lie into
+ * the field after everything else is laid out; the checksums are computed over the bytes
+ * actually present, so a lie is the only thing wrong with such a frame.
+ *
+ * Defaults: MACs 02:00:00:00:00:01 -> 02:00:00:00:00:02, TTL 64, id 0, no DF, TCP flags
+ * ACK, window 65535, seq/ack 0. Ports and addresses have no defaults.
+ */
+
+import { wr16, wr32 } from './bytes.js';
+import { fold16, icmpCheck, ipv4HeaderCheck, l4Check, pseudoHeaderSum } from './checksum.js';
+import {
+  ETH_P_8021AD,
+  ETH_P_8021Q,
+  ETH_P_ARP,
+  ETH_P_IP,
+  ETH_P_IPV6,
+  parseMac,
+} from './ethernet.js';
+import { IP_DF, IP_MF } from './ipv4.js';
+
+/** Bytes, or a string taken as UTF-8. */
+export type Payload = Uint8Array | readonly number[] | string;
+
+/** 'ok' | 'wrong' | an exact 16-bit value to store. */
+export type CsumMode = 'ok' | 'wrong' | number;
+/** CsumMode plus 'partial' (CHECKSUM_PARTIAL pseudo-header sum) and 'zero'. */
+export type L4CsumMode = CsumMode | 'partial' | 'zero';
+
+export interface VlanTag {
+  /** VLAN id 0..4095. */
+  vid: number;
+  /** Priority code point 0..7 (default 0). */
+  pcp?: number;
+  /** Drop eligible indicator (default false). */
+  dei?: boolean;
+  /** Tag protocol id; default 0x88a8 for the outer of two tags, else 0x8100. */
+  tpid?: number;
+}
+
+export interface FrameSpec {
+  /** Ethernet source MAC (default 02:00:00:00:00:01). */
+  srcMac?: string;
+  /** Ethernet destination MAC (default 02:00:00:00:00:02; ff:ff:ff:ff:ff:ff for ARP requests). */
+  dstMac?: string;
+  /** VLAN tags, outermost first: a VID or a full tag. At most the parser's 2 are meaningful. */
+  vlans?: ReadonlyArray<number | VlanTag>;
+  /** Override the L3 ethertype (default from ip/arp/ipv6; required with raw). */
+  etherType?: number;
+  /** Append zero bytes up to this frame length (60 = the Ethernet minimum). */
+  padTo?: number;
+  /** Bytes appended after the L3 packet (before any padTo zeros): an Ethernet trailer. */
+  trailer?: Payload;
+  /** Exactly one of ip, arp, ipv6, raw. */
+  ip?: Ipv4Spec;
+  arp?: ArpSpec;
+  ipv6?: Ipv6Spec;
+  /** L3 bytes as they are (with etherType). */
+  raw?: Payload;
+}
+
+export interface Ipv4Spec {
+  src: string;
+  dst: string;
+  /** Default 64. */
+  ttl?: number;
+  tos?: number;
+  /** Identification (default 0). */
+  id?: number;
+  df?: boolean;
+  mf?: boolean;
+  /** Fragment offset in BYTES (a multiple of 8). */
+  fragOffset?: number;
+  /** IP options; padded with zeros (EOL) to a multiple of 4; at most 40 bytes. */
+  options?: Payload;
+  /** Header checksum mode (default 'ok'). */
+  csum?: CsumMode;
+  /** Protocol number; defaults from tcp/udp/icmp/ipip; required with payload. */
+  proto?: number;
+  /** Override (lie): the total length field. */
+  totLen?: number;
+  /** Override (lie): the IHL field, in 32-bit words (0..15). */
+  ihl?: number;
+  /** Override (lie): the version nibble. */
+  version?: number;
+  /** Exactly one of tcp, udp, icmp, ipip, payload (none = empty payload). */
+  tcp?: TcpSpec;
+  udp?: UdpSpec;
+  icmp?: IcmpSpec;
+  /** IPIP: the inner IPv4 packet (proto 4). */
+  ipip?: Ipv4Spec;
+  /** Raw L4 bytes (set proto). */
+  payload?: Payload;
+}
+
+export interface TcpSpec {
+  sport: number;
+  dport: number;
+  seq?: number;
+  ack?: number;
+  /** Flag bits, or letters: F S R P A U E C (e.g. 'SA' for SYN+ACK). Default 'A'. */
+  flags?: number | string;
+  /** Default 65535. */
+  window?: number;
+  urg?: number;
+  /** TCP options; padded with zeros (EOL) to a multiple of 4; at most 40 bytes. */
+  options?: Payload;
+  payload?: Payload;
+  csum?: L4CsumMode;
+  /** Override (lie): the data offset field in 32-bit words (0..15). */
+  doff?: number;
+}
+
+export interface UdpSpec {
+  sport: number;
+  dport: number;
+  payload?: Payload;
+  csum?: L4CsumMode;
+  /** Override (lie): the UDP length field. */
+  len?: number;
+}
+
+export interface IcmpSpec {
+  type: number;
+  code?: number;
+  /** Echo identifier (rest-of-header high 16 bits). */
+  id?: number;
+  /** Echo sequence (rest-of-header low 16 bits). */
+  seq?: number;
+  /** Next-hop MTU for DEST_UNREACH/FRAG_NEEDED (rest-of-header low 16 bits). */
+  mtu?: number;
+  /** The whole 32-bit rest-of-header word (wins over id/seq/mtu). */
+  rest?: number;
+  /** Data after the 8-byte header (after the quote, if any). */
+  payload?: Payload;
+  /** For errors: the offending datagram (a spec, built, or its bytes). */
+  quote?: Ipv4Spec | Uint8Array;
+  /** Bytes of the quote to include: default ihl + 8 (RFC 792) for a spec, all for bytes. */
+  quoteLen?: number | 'all';
+  csum?: CsumMode;
+}
+
+export interface ArpSpec {
+  /** Default 'request'. */
+  op?: 'request' | 'reply' | number;
+  /** Default: the frame's srcMac. */
+  senderMac?: string;
+  senderIp: string;
+  /** Default 00:00:00:00:00:00 for requests, the frame's dstMac for replies. */
+  targetMac?: string;
+  targetIp: string;
+  /** Overrides (lies) for BAD_ARP tests. */
+  htype?: number;
+  ptype?: number;
+  hlen?: number;
+  plen?: number;
+}
+
+export interface Ipv6Spec {
+  /** Default 59 (no next header). */
+  nextHeader?: number;
+  /** Default 64. */
+  hopLimit?: number;
+  /** 16-byte addresses (default ::). */
+  src?: Uint8Array;
+  dst?: Uint8Array;
+  payload?: Payload;
+  /** Override (lie): the version nibble. */
+  version?: number;
+}
+
+export const DEFAULT_SRC_MAC = '02:00:00:00:00:01';
+export const DEFAULT_DST_MAC = '02:00:00:00:00:02';
+
+const TCP_FLAG_LETTERS = 'FSRPAUEC';
+
+/** TCP flag bits from letters (F S R P A U E C, any order, case-insensitive) or a number. */
+export function tcpFlagBits(flags: number | string): number {
+  if (typeof flags === 'number') {
+    checkRange('tcp flags', flags, 0, 0xff);
+    return flags;
+  }
+  let bits = 0;
+  for (const ch of flags.toUpperCase()) {
+    const i = TCP_FLAG_LETTERS.indexOf(ch);
+    if (i < 0) throw new Error(`unknown TCP flag letter ${JSON.stringify(ch)} in ${flags}`);
+    bits |= 1 << i;
+  }
+  return bits;
+}
+
+/** A dotted-quad IPv4 address in host order; throws when malformed. */
+export function ipAddr(s: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
+  if (!m) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const n = Number(m[i]);
+    if (n > 255) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
+    v = v * 256 + n;
+  }
+  return v;
+}
+
+/** Build a whole Ethernet frame. */
+export function buildFrame(spec: FrameSpec): Uint8Array {
+  const kinds = [spec.ip, spec.arp, spec.ipv6, spec.raw].filter((k) => k !== undefined).length;
+  if (kinds !== 1) throw new Error('buildFrame: give exactly one of ip, arp, ipv6, raw');
+  const srcMac = parseMac(spec.srcMac ?? DEFAULT_SRC_MAC);
+  const isArpRequest = spec.arp !== undefined && arpOp(spec.arp.op) === 1;
+  const dstMac = parseMac(spec.dstMac ?? (isArpRequest ? 'ff:ff:ff:ff:ff:ff' : DEFAULT_DST_MAC));
+
+  let l3: Uint8Array;
+  let etherType: number;
+  if (spec.ip) {
+    l3 = buildIpv4(spec.ip);
+    etherType = ETH_P_IP;
+  } else if (spec.arp) {
+    l3 = buildArp(spec.arp, srcMac, dstMac);
+    etherType = ETH_P_ARP;
+  } else if (spec.ipv6) {
+    l3 = buildIpv6(spec.ipv6);
+    etherType = ETH_P_IPV6;
+  } else {
+    if (spec.etherType === undefined) throw new Error('buildFrame: raw needs etherType');
+    l3 = bytes(spec.raw as Payload);
+    etherType = spec.etherType;
+  }
+  if (spec.etherType !== undefined) etherType = checkRange('etherType', spec.etherType, 0, 0xffff);
+
+  const vlans = spec.vlans ?? [];
+  const trailer = spec.trailer === undefined ? new Uint8Array(0) : bytes(spec.trailer);
+  const natural = 14 + 4 * vlans.length + l3.length + trailer.length;
+  const total = Math.max(natural, spec.padTo ?? 0);
+  const out = new Uint8Array(total);
+  out.set(dstMac, 0);
+  out.set(srcMac, 6);
+  let p = 12;
+  vlans.forEach((v, i) => {
+    const tag: VlanTag = typeof v === 'number' ? { vid: v } : v;
+    checkRange('vlan vid', tag.vid, 0, 0xfff);
+    const pcp = checkRange('vlan pcp', tag.pcp ?? 0, 0, 7);
+    const tpid = tag.tpid ?? (vlans.length > 1 && i === 0 ? ETH_P_8021AD : ETH_P_8021Q);
+    wr16(out, p, tpid);
+    wr16(out, p + 2, (pcp << 13) | (tag.dei ? 0x1000 : 0) | tag.vid);
+    p += 4;
+  });
+  wr16(out, p, etherType);
+  p += 2;
+  out.set(l3, p);
+  out.set(trailer, p + l3.length);
+  return out;
+}
+
+/** Build an IPv4 packet (no Ethernet): useful for quotes, IPIP payloads and L3 fixtures. */
+export function buildIpv4(spec: Ipv4Spec): Uint8Array {
+  const saddr = ipAddr(spec.src);
+  const daddr = ipAddr(spec.dst);
+  const l4Kinds = [spec.tcp, spec.udp, spec.icmp, spec.ipip, spec.payload].filter(
+    (k) => k !== undefined,
+  ).length;
+  if (l4Kinds > 1) throw new Error('buildIpv4: give at most one of tcp, udp, icmp, ipip, payload');
+
+  let l4: Uint8Array;
+  let proto: number;
+  if (spec.tcp) {
+    l4 = buildTcp(spec.tcp, saddr, daddr);
+    proto = 6;
+  } else if (spec.udp) {
+    l4 = buildUdp(spec.udp, saddr, daddr);
+    proto = 17;
+  } else if (spec.icmp) {
+    l4 = buildIcmp(spec.icmp);
+    proto = 1;
+  } else if (spec.ipip) {
+    l4 = buildIpv4(spec.ipip);
+    proto = 4;
+  } else {
+    if (spec.payload !== undefined && spec.proto === undefined) {
+      throw new Error('buildIpv4: payload needs proto');
+    }
+    l4 = spec.payload === undefined ? new Uint8Array(0) : bytes(spec.payload);
+    proto = spec.proto ?? 0;
+  }
+  if (spec.proto !== undefined) proto = checkRange('proto', spec.proto, 0, 0xff);
+
+  const options = padTo4('IPv4 options', spec.options);
+  const ihl = 20 + options.length;
+  const totLen = ihl + l4.length;
+  if (totLen > 0xffff) throw new Error(`IPv4 packet too long: ${totLen} bytes`);
+  const fragOffset = spec.fragOffset ?? 0;
+  if (fragOffset % 8 !== 0) throw new Error('fragOffset must be a multiple of 8 bytes');
+  checkRange('fragOffset / 8', fragOffset / 8, 0, 0x1fff);
+  const frag = (spec.df ? IP_DF : 0) | (spec.mf ? IP_MF : 0) | (fragOffset / 8);
+
+  const out = new Uint8Array(totLen);
+  out[0] = ((spec.version ?? 4) << 4) | checkRange('ihl', spec.ihl ?? ihl / 4, 0, 15);
+  out[1] = checkRange('tos', spec.tos ?? 0, 0, 0xff);
+  wr16(out, 2, checkRange('totLen', spec.totLen ?? totLen, 0, 0xffff));
+  wr16(out, 4, checkRange('id', spec.id ?? 0, 0, 0xffff));
+  wr16(out, 6, frag);
+  out[8] = checkRange('ttl', spec.ttl ?? 64, 0, 0xff);
+  out[9] = proto;
+  wr32(out, 12, saddr);
+  wr32(out, 16, daddr);
+  out.set(options, 20);
+  out.set(l4, ihl);
+  // Checksum over the header bytes actually laid out (even if the ihl field lies).
+  wr16(out, 10, applyCsum(spec.csum, ipv4HeaderCheck(out, 0, ihl), 'IPv4'));
+  return out;
+}
+
+function buildTcp(t: TcpSpec, saddr: number, daddr: number): Uint8Array {
+  const options = padTo4('TCP options', t.options);
+  const payload = t.payload === undefined ? new Uint8Array(0) : bytes(t.payload);
+  const hdrLen = 20 + options.length;
+  const out = new Uint8Array(hdrLen + payload.length);
+  wr16(out, 0, checkRange('tcp sport', t.sport, 0, 0xffff));
+  wr16(out, 2, checkRange('tcp dport', t.dport, 0, 0xffff));
+  wr32(out, 4, checkRange('tcp seq', t.seq ?? 0, 0, 0xffffffff));
+  wr32(out, 8, checkRange('tcp ack', t.ack ?? 0, 0, 0xffffffff));
+  out[12] = checkRange('tcp doff', t.doff ?? hdrLen / 4, 0, 15) << 4;
+  out[13] = tcpFlagBits(t.flags ?? 'A');
+  wr16(out, 14, checkRange('tcp window', t.window ?? 65535, 0, 0xffff));
+  wr16(out, 18, checkRange('tcp urg', t.urg ?? 0, 0, 0xffff));
+  out.set(options, 20);
+  out.set(payload, hdrLen);
+  wr16(out, 16, l4Csum(t.csum, out, 16, saddr, daddr, 6, 'TCP'));
+  return out;
+}
+
+function buildUdp(u: UdpSpec, saddr: number, daddr: number): Uint8Array {
+  const payload = u.payload === undefined ? new Uint8Array(0) : bytes(u.payload);
+  const out = new Uint8Array(8 + payload.length);
+  wr16(out, 0, checkRange('udp sport', u.sport, 0, 0xffff));
+  wr16(out, 2, checkRange('udp dport', u.dport, 0, 0xffff));
+  if (out.length > 0xffff) throw new Error('UDP datagram too long');
+  wr16(out, 4, out.length);
+  out.set(payload, 8);
+  let check = l4Csum(u.csum, out, 6, saddr, daddr, 17, 'UDP');
+  // RFC 768: a computed 0 is transmitted as all ones (0 means "no checksum").
+  if (check === 0 && (u.csum === undefined || u.csum === 'ok')) check = 0xffff;
+  wr16(out, 6, check);
+  if (u.len !== undefined) wr16(out, 4, checkRange('udp len', u.len, 0, 0xffff));
+  return out;
+}
+
+function buildIcmp(c: IcmpSpec): Uint8Array {
+  let quote: Uint8Array = new Uint8Array(0);
+  if (c.quote !== undefined) {
+    const full = c.quote instanceof Uint8Array ? c.quote : buildIpv4(c.quote);
+    let n = full.length;
+    if (c.quoteLen === undefined) {
+      // RFC 792: the internet header plus the first 64 bits of the datagram's data.
+      if (!(c.quote instanceof Uint8Array)) n = Math.min(full.length, (full[0] & 15) * 4 + 8);
+    } else if (c.quoteLen !== 'all') {
+      n = checkRange('quoteLen', c.quoteLen, 0, full.length);
+    }
+    quote = full.subarray(0, n);
+  }
+  const payload = c.payload === undefined ? new Uint8Array(0) : bytes(c.payload);
+  const out = new Uint8Array(8 + quote.length + payload.length);
+  out[0] = checkRange('icmp type', c.type, 0, 0xff);
+  out[1] = checkRange('icmp code', c.code ?? 0, 0, 0xff);
+  const rest =
+    c.rest !== undefined
+      ? checkRange('icmp rest', c.rest, 0, 0xffffffff)
+      : ((checkRange('icmp id', c.id ?? 0, 0, 0xffff) << 16) |
+          checkRange('icmp seq/mtu', c.seq ?? c.mtu ?? 0, 0, 0xffff)) >>>
+        0;
+  wr32(out, 4, rest);
+  out.set(quote, 8);
+  out.set(payload, 8 + quote.length);
+  wr16(out, 2, applyCsum(c.csum, icmpCheck(out, 0, out.length), 'ICMP'));
+  return out;
+}
+
+function buildArp(a: ArpSpec, frameSrc: Uint8Array, frameDst: Uint8Array): Uint8Array {
+  const op = arpOp(a.op);
+  const sha = a.senderMac === undefined ? frameSrc : parseMac(a.senderMac);
+  const tha =
+    a.targetMac !== undefined ? parseMac(a.targetMac) : op === 2 ? frameDst : new Uint8Array(6);
+  const out = new Uint8Array(28);
+  wr16(out, 0, checkRange('arp htype', a.htype ?? 1, 0, 0xffff));
+  wr16(out, 2, checkRange('arp ptype', a.ptype ?? ETH_P_IP, 0, 0xffff));
+  out[4] = checkRange('arp hlen', a.hlen ?? 6, 0, 0xff);
+  out[5] = checkRange('arp plen', a.plen ?? 4, 0, 0xff);
+  wr16(out, 6, op);
+  out.set(sha, 8);
+  wr32(out, 14, ipAddr(a.senderIp));
+  out.set(tha, 18);
+  wr32(out, 24, ipAddr(a.targetIp));
+  return out;
+}
+
+function buildIpv6(s: Ipv6Spec): Uint8Array {
+  const payload = s.payload === undefined ? new Uint8Array(0) : bytes(s.payload);
+  const out = new Uint8Array(40 + payload.length);
+  out[0] = checkRange('ipv6 version', s.version ?? 6, 0, 15) << 4;
+  wr16(out, 4, payload.length);
+  out[6] = checkRange('ipv6 nextHeader', s.nextHeader ?? 59, 0, 0xff);
+  out[7] = checkRange('ipv6 hopLimit', s.hopLimit ?? 64, 0, 0xff);
+  for (const [name, addr, at] of [
+    ['src', s.src, 8],
+    ['dst', s.dst, 24],
+  ] as const) {
+    if (addr === undefined) continue;
+    if (addr.length !== 16) throw new Error(`ipv6 ${name} must be 16 bytes`);
+    out.set(addr, at);
+  }
+  out.set(payload, 40);
+  return out;
+}
+
+function arpOp(op: ArpSpec['op']): number {
+  if (op === undefined || op === 'request') return 1;
+  if (op === 'reply') return 2;
+  return checkRange('arp op', op, 0, 0xffff);
+}
+
+/** The TCP/UDP check value for a mode; the check field in `seg` must be zero. */
+function l4Csum(
+  mode: L4CsumMode | undefined,
+  seg: Uint8Array,
+  checkPos: number,
+  saddr: number,
+  daddr: number,
+  proto: number,
+  what: string,
+): number {
+  if (mode === 'partial') return fold16(pseudoHeaderSum(saddr, daddr, proto, seg.length));
+  if (mode === 'zero') return 0;
+  return applyCsum(mode, l4Check(seg, 0, seg.length, checkPos, saddr, daddr, proto), what);
+}
+
+function applyCsum(mode: CsumMode | L4CsumMode | undefined, correct: number, what: string): number {
+  if (mode === undefined || mode === 'ok') return correct;
+  // +1 can never also verify: the only pair of equivalent 16-bit one's-complement values is
+  // 0x0000/0xffff, and correct+1 (mod 2^16) maps 0xffff to 0x0000, which would need the rest
+  // of the data to sum to zero, impossible with a non-zero version or protocol byte.
+  if (mode === 'wrong') return (correct + 1) & 0xffff;
+  if (typeof mode === 'number') return checkRange(`${what} checksum`, mode, 0, 0xffff);
+  throw new Error(`${what}: checksum mode ${JSON.stringify(mode)} does not apply`);
+}
+
+function padTo4(what: string, opts: Payload | undefined): Uint8Array {
+  if (opts === undefined) return new Uint8Array(0);
+  const b = bytes(opts);
+  const n = (b.length + 3) & ~3;
+  if (n > 40) throw new Error(`${what}: at most 40 bytes, got ${b.length}`);
+  const out = new Uint8Array(n);
+  out.set(b);
+  return out;
+}
+
+function bytes(p: Payload): Uint8Array {
+  if (typeof p === 'string') return new TextEncoder().encode(p);
+  if (p instanceof Uint8Array) return p;
+  const out = new Uint8Array(p.length);
+  p.forEach((v, i) => {
+    out[i] = checkRange('byte', v, 0, 0xff);
+  });
+  return out;
+}
+
+function checkRange(what: string, v: number, lo: number, hi: number): number {
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    throw new Error(`${what} must be an integer in [${lo}, ${hi}], got ${v}`);
+  }
+  return v;
+}
