@@ -5,16 +5,19 @@
  *
  * Every mutating method either applies completely or throws IpvsError and changes nothing.
  */
-import type {
-  DestSpec,
-  Service,
-  ServiceKey,
-  ServiceSpec,
-  TimeoutSpec,
-} from './types.js';
+import type { DestSpec, Service, ServiceKey, ServiceSpec, TimeoutSpec } from './types.js';
 
 /** errno names the kernel returns for IPVS control operations (ipvsadm maps them to text). */
-export type IpvsErrno = 'EEXIST' | 'ESRCH' | 'ENOENT' | 'EINVAL' | 'EBUSY' | 'ENOMEM' | 'EPERM';
+export type IpvsErrno =
+  | 'EEXIST'
+  | 'ESRCH'
+  | 'ENOENT'
+  | 'EINVAL'
+  | 'EBUSY'
+  | 'ENOMEM'
+  | 'EPERM'
+  /** ip_vs_add_dest / ip_vs_edit_dest: weight < 0, or lower threshold above upper. */
+  | 'ERANGE';
 
 /** An IPVS control operation failed; `op` names it as ipvsadm's ipvs_strerror does. */
 export class IpvsError extends Error {

@@ -1,0 +1,1160 @@
+/**
+ * IpvsCore: virtual services, real servers, the connection table, protocol state, persistence
+ * templates, statistics and rate estimation — the kernel's ip_vs_ctl.c (management),
+ * ip_vs_conn.c (connection entries), ip_vs_core.c (ip_vs_in / ip_vs_out / ip_vs_schedule /
+ * ip_vs_sched_persist), ip_vs_proto_tcp.c / ip_vs_proto_udp.c (state) and ip_vs_est.c (rates).
+ *
+ * It works on flows, not packets: the datapath parses a packet and hands over numbers.
+ *
+ * ## Datapath API (per packet: numbers in, numbers out, nothing allocated)
+ *
+ * Inbound (client -> VIP), the whole of ip_vs_in's connection part in one call:
+ *
+ *   const c = core.lookupIn(proto, saddr, sport, daddr, dport, fwmark, tcpFlags, ipLen, nowMs);
+ *   c >= 0                   connection id: forward with core.fwdOf(c), core.ct.daddr[c], ...
+ *   c === R_NO_SERVICE       no entry and no virtual service: not IPVS traffic
+ *   c === R_NOT_NEW          a service exists but the packet cannot open a connection
+ *                            (TCP without SYN, or with RST): the kernel lets it pass (NF_ACCEPT)
+ *   c === R_NO_DEST          no real server available: send ICMP port unreachable, drop
+ *                            (ip_vs_leave)
+ *   c === R_TABLE_FULL       connection table full (counted in core.tableFull): drop
+ *   c === R_DEST_UNAVAILABLE the entry's real server was removed: drop (with sysctl
+ *                            expire_nodest_conn=1 the entry also expires at once)
+ *   c === R_UNSUPPORTED      a protocol uvs cannot schedule (SCTP for now): drop
+ *
+ * Replies (real server -> client), ip_vs_out's part:
+ *
+ *   const c = core.lookupOut(proto, saddr, sport, daddr, dport, tcpFlags, ipLen, nowMs);
+ *   c >= 0             NAT entry: rewrite source to core.ct.vaddr[c]:core.ct.vport[c]
+ *   c === R_NO_CONN    no entry. With sysctl.nat_icmp_send, if core.hasRealService(proto,
+ *                      saddr, sport) and it is not a TCP RST, answer ICMP port unreachable
+ *   c === R_NOT_MASQ   an entry exists but is DR/TUN/LOCAL: not ours to rewrite
+ *
+ * Building blocks for ICMP error relaying and special cases (lookupIn/lookupOut use them):
+ *   connIn(proto, caddr, cport, vaddr, vport)     -> id | -1   (no side effects)
+ *   connOut(proto, raddr, rport, caddr, cport)    -> id | -1   (no side effects)
+ *   findServiceFor(proto, daddr, dport, fwmark)   -> Service | null
+ *   schedule(svc, proto, caddr, cport, vaddr, vport, flags, now) -> id | R_*
+ *   stateIn(c, flags, now) / stateOut(c, flags, now)   state step + timer re-arm
+ *   countIn(c, bytes) / countOut(c, bytes)             dest, service and global stats
+ *   expireNow(c, now)                                  ip_vs_conn_expire_now
+ *   destAvailable(c), fwdOf(c), destOf(c), destById(id)
+ *   core.ct.{proto,state,flags,caddr,cport,vaddr,vport,daddr,dport,dest}[c]  read-only views
+ *   tick(now)   run connection timers and the 2-second rate estimator; call it often
+ *               (e.g. every batch or every 100 ms). Entries expire only in tick.
+ *
+ * `tcpFlags` is the TCP header's flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10); it is
+ * ignored for UDP. `now` is in milliseconds on any monotonic clock, the same one for every call.
+ *
+ * Sysctls live in `core.sysctl` (net.ipv4.vs.*), global counters in `core.stats`.
+ */
+
+// The scheduler registry is imported here and nowhere else in src/ipvs.
+import { getScheduler } from '../sched/index.js';
+import { type ConnView, type IpvsAdmin, IpvsError, type IpvsOp } from './admin.js';
+import { ConnTable } from './conn-table.js';
+import { Estimator } from './estimator.js';
+import {
+  CONN_F_DROUTE,
+  CONN_F_FWD_MASK,
+  CONN_F_INACTIVE,
+  CONN_F_LIVE,
+  CONN_F_MASQ,
+  CONN_F_NOOUTPUT,
+  CONN_F_ONE_PACKET,
+  CONN_F_TEMPLATE,
+  stateName,
+  TCP_DEFAULT_TIMEOUTS_S,
+  TCP_DIR_INPUT,
+  TCP_DIR_INPUT_ONLY,
+  TCP_DIR_OUTPUT,
+  TCP_RST,
+  TCP_S_CLOSE,
+  TCP_S_ESTABLISHED,
+  TCP_S_FIN_WAIT,
+  TCP_S_LAST,
+  TCP_S_TIME_WAIT,
+  TCP_STATE_ACTIVE,
+  TCP_SYN,
+  tcpNextState,
+  UDP_DEFAULT_TIMEOUT_S,
+} from './proto.js';
+import { TimerWheel } from './timer-wheel.js';
+import {
+  DEST_F_AVAILABLE,
+  DEST_F_OVERLOAD,
+  Dest,
+  type DestSpec,
+  type FwdMethod,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  type SchedFlow,
+  type Scheduler,
+  Service,
+  type ServiceKey,
+  type ServiceSpec,
+  Stats,
+  SVC_F_HASHED,
+  SVC_F_ONEPACKET,
+  SVC_F_PERSISTENT,
+  SVC_F_SCHED1,
+  SVC_F_SCHED2,
+  SVC_F_SCHED3,
+  type TimeoutSpec,
+} from './types.js';
+
+/* ---- datapath result codes (negative; ids are >= 0) ---- */
+/** lookupIn: no connection and no virtual service. connIn/connOut/lookupOut: no entry. */
+export const R_NO_SERVICE = -1;
+export const R_NO_CONN = -1;
+/** A service matched but the packet may not create a connection (TCP without SYN / with RST). */
+export const R_NOT_NEW = -2;
+/** No real server could be picked: ICMP port unreachable to the client (ip_vs_leave). */
+export const R_NO_DEST = -3;
+/** The connection table is full. */
+export const R_TABLE_FULL = -4;
+/** The entry's real server has been removed: drop. */
+export const R_DEST_UNAVAILABLE = -5;
+/** lookupOut: the entry is not NAT (DR/TUN/LOCAL): the reply is not ours. */
+export const R_NOT_MASQ = -6;
+/** A protocol whose scheduling uvs does not implement (SCTP). */
+export const R_UNSUPPORTED = -7;
+
+/** net.ipv4.vs.* sysctls that change connection handling (Documentation/networking/ipvs-sysctl.rst). */
+export interface IpvsSysctl {
+  /** 1: entries whose real server is gone (or weight 0 on a new SYN) expire at once. */
+  expire_nodest_conn: number;
+  /** Bit 0: reschedule a SYN hitting a TIME_WAIT/CLOSE entry; bit 1: also FIN_WAIT without replies. */
+  conn_reuse_mode: number;
+  /** 1: a persistence template whose real server has weight 0 is discarded. */
+  expire_quiescent_template: number;
+  /** 1: any TCP segment but RST may create a connection (not only SYN). */
+  sloppy_tcp: number;
+  /** 1: a reply from a real server with no entry gets ICMP port unreachable (datapath's job). */
+  nat_icmp_send: number;
+}
+
+export interface IpvsCoreOptions {
+  /** Maximum number of connection entries, templates included (default 1 << 20). */
+  capacity?: number;
+  /**
+   * log2 of the hash bucket count (the kernel's ip_vs_conn_tab_bits module parameter, 8..20
+   * there). Default: log2 of the capacity rounded up, clamped to 12..20, so a small table
+   * reports the kernel's default size=4096 and a million-entry table keeps chains short.
+   */
+  connTabBits?: number;
+  /** Hash seed (default: random per core, like ip_vs_conn_rnd). Inject for reproducible tests. */
+  hashSeed?: number;
+  /** Scheduler lookup (default: the src/sched registry). */
+  schedulers?: (name: string) => Scheduler | undefined;
+  /** Timer wheel resolution in ms (default 100). */
+  timerSlotMs?: number;
+}
+
+/** IPVS's virtual-service hash size (IP_VS_SVC_TAB_SIZE). */
+const SVC_TAB_SIZE = 256;
+const SVC_TAB_MASK = SVC_TAB_SIZE - 1;
+/** The FTP control port: templates of a port-21 service use vport 0 (ip_vs_sched_persist). */
+const FTPPORT = 21;
+/** Kernel HZ for --set's range check (INT_MAX / HZ); uvs counts time in ms. */
+const HZ = 1000;
+/** A new entry's timeout before its first state transition (ip_vs_conn_new: 3 * HZ). */
+const NEW_CONN_TIMEOUT_MS = 3000;
+/** ip_vs_conn_expire re-arms a controlling entry (template) for 60 s while it has children. */
+const CONTROL_REARM_MS = 60_000;
+const U32_MAX_MS = 0xffffffff;
+
+function svcHashKey(proto: number, addr: number, port: number): number {
+  // ip_vs_svc_hashkey: proto ^ addr ^ (port >> 8) ^ port, masked (the netns pointer term dropped).
+  return (proto ^ addr ^ (port >>> 8) ^ port) & SVC_TAB_MASK;
+}
+
+function isU32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function isPort(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535;
+}
+
+/**
+ * inet_addr_type() must say LOCAL or UNICAST for a real server (ip_vs_new_dest); zeronet and
+ * the limited broadcast are RTN_BROADCAST, 224/4 is RTN_MULTICAST.
+ */
+function isUnicastAddr(a: number): boolean {
+  if (a >>> 24 === 0) return false;
+  if (a >>> 28 === 0xe) return false;
+  if (a === 0xffffffff) return false;
+  return true;
+}
+
+export class IpvsCore implements IpvsAdmin {
+  /** The connection entries (read-only views for the datapath; do not write). */
+  readonly ct: ConnTable;
+  /** Connection timers. */
+  readonly wheel: TimerWheel;
+  /** Totals over every service (the kernel's ipvs->tot_stats, /proc/net/ip_vs_stats). */
+  readonly stats = new Stats();
+  readonly sysctl: IpvsSysctl = {
+    expire_nodest_conn: 0,
+    conn_reuse_mode: 1,
+    expire_quiescent_template: 0,
+    sloppy_tcp: 0,
+    nat_icmp_send: 0,
+  };
+  /** New connections refused because the table was full. */
+  tableFull = 0;
+  /** The connection hash table's bucket count, printed as "size=" by ipvsadm -L. */
+  readonly tableSize: number;
+
+  private readonly estimator = new Estimator();
+  private readonly getSched: (name: string) => Scheduler | undefined;
+  /** Services in the order they were added (listing order). */
+  private readonly svcList: Service[] = [];
+  private readonly svcTab: Service[][] = [];
+  private readonly fwmTab: Service[][] = [];
+  /** Number of port-0 address services (ipvs->nullsvc_counter): skip the port-0 probe when none. */
+  private nullSvcCount = 0;
+  private readonly freeSvcIds: number[] = [];
+  private nextSvcId = 0;
+
+  /** Destinations by id: live ones and removed ones still referenced by entries (the trash). */
+  private readonly destTable: (Dest | null)[] = [];
+  /** The service a destination belongs (or, in the trash, belonged) to. */
+  private readonly destOwner: (Service | null)[] = [];
+  /** dest->conn_flags: forwarding method | INACTIVE | NOOUTPUT for non-NAT (__ip_vs_update_dest). */
+  private readonly destConnFlags: number[] = [];
+  private readonly freeDestIds: number[] = [];
+
+  /** Per-state TCP timeouts and the UDP timeout, in ms (pd->timeout_table). */
+  private readonly tcpTimeouts = new Uint32Array(TCP_S_LAST);
+  private udpTimeoutMs = UDP_DEFAULT_TIMEOUT_S * 1000;
+
+  /** The latest `now` the core has seen (for expiry times in connections()). */
+  private lastNow = 0;
+  /** Reused scheduler input: no object per new connection. */
+  private readonly flow: SchedFlow = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
+  private readonly onExpire = (id: number): void => this.expire(id);
+
+  constructor(opts: IpvsCoreOptions = {}) {
+    const capacity = opts.capacity ?? 1 << 20;
+    if (!Number.isInteger(capacity) || capacity <= 0) {
+      throw new RangeError(`IpvsCore: capacity must be a positive integer, got ${capacity}`);
+    }
+    let bits = opts.connTabBits;
+    if (bits === undefined) {
+      bits = Math.min(20, Math.max(12, Math.ceil(Math.log2(capacity))));
+    }
+    let seed = opts.hashSeed;
+    if (seed === undefined) {
+      const r = new Uint32Array(1);
+      globalThis.crypto.getRandomValues(r);
+      seed = r[0];
+    }
+    this.ct = new ConnTable(capacity, bits, seed);
+    this.tableSize = this.ct.size;
+    this.wheel = new TimerWheel(capacity, opts.timerSlotMs ?? 100);
+    this.getSched = opts.schedulers ?? getScheduler;
+    for (let i = 0; i < SVC_TAB_SIZE; i++) {
+      this.svcTab.push([]);
+      this.fwmTab.push([]);
+    }
+    for (let s = 0; s < TCP_S_LAST; s++) this.tcpTimeouts[s] = TCP_DEFAULT_TIMEOUTS_S[s] * 1000;
+    this.estimator.start(this.stats);
+  }
+
+  /* =========================== datapath =========================== */
+
+  /**
+   * ip_vs_service_find: a packet with a firewall mark first tries fwmark services, then
+   * (proto, daddr, dport), then the port-0 service of (proto, daddr).
+   */
+  findServiceFor(proto: number, daddr: number, dport: number, fwmark: number): Service | null {
+    if (fwmark !== 0) {
+      const b = this.fwmTab[fwmark & SVC_TAB_MASK];
+      for (let i = 0; i < b.length; i++) if (b[i].fwmark === fwmark) return b[i];
+    }
+    let svc = this.findAddrService(proto, daddr, dport);
+    if (svc === null && this.nullSvcCount > 0 && dport !== 0) {
+      svc = this.findAddrService(proto, daddr, 0);
+    }
+    return svc;
+  }
+
+  /** ip_vs_conn_in_get: the entry of client caddr:cport -> vaddr:vport, or -1. */
+  connIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+    return this.ct.findIn(proto, caddr, cport, vaddr, vport);
+  }
+
+  /** ip_vs_conn_out_get: the entry a reply raddr:rport -> caddr:cport belongs to, or -1. */
+  connOut(proto: number, raddr: number, rport: number, caddr: number, cport: number): number {
+    return this.ct.findOut(proto, raddr, rport, caddr, cport);
+  }
+
+  /**
+   * ip_vs_in's connection handling for one inbound packet: look the flow up, apply
+   * conn_reuse_mode / expire_nodest_conn, schedule a new entry if needed, refuse entries whose
+   * real server is gone, count the packet and step the state machine. See the header comment.
+   */
+  lookupIn(
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    fwmark: number,
+    flags: number,
+    bytes: number,
+    now: number,
+  ): number {
+    this.lastNow = now;
+    const ct = this.ct;
+    let c = ct.findIn(proto, caddr, cport, vaddr, vport);
+    // A SYN for an existing, uncontrolled entry may start a new connection (ip_vs_in:
+    // is_new_conn + is_new_conn_expected). Persistence children (control set) never do.
+    if (c >= 0 && proto === IPPROTO_TCP && (flags & TCP_SYN) !== 0 && ct.control[c] < 0) {
+      let resched = false;
+      const d = ct.dest[c];
+      if (this.sysctl.expire_nodest_conn !== 0 && d >= 0 && this.destTable[d]!.weight === 0) {
+        resched = true;
+      } else if (this.sysctl.conn_reuse_mode !== 0 && this.newConnExpected(c)) {
+        // Without conntrack (uses_ct is always false here) both n_control cases reschedule.
+        resched = true;
+      }
+      if (resched) {
+        if (ct.nControl[c] === 0) this.expireNow(c, now);
+        c = -1;
+      }
+    }
+    if (c < 0) {
+      const svc = this.findServiceFor(proto, vaddr, vport, fwmark);
+      if (svc === null) return R_NO_SERVICE;
+      c = this.schedule(svc, proto, caddr, cport, vaddr, vport, flags, now);
+      if (c < 0) return c;
+    }
+    const d = ct.dest[c];
+    if (d >= 0 && (this.destTable[d]!.flags & DEST_F_AVAILABLE) === 0) {
+      if (this.sysctl.expire_nodest_conn !== 0) this.expireNow(c, now);
+      return R_DEST_UNAVAILABLE;
+    }
+    this.countIn(c, bytes);
+    this.stateIn(c, flags, now);
+    return c;
+  }
+
+  /** ip_vs_out's handling of a reply from a real server (see the header comment). */
+  lookupOut(
+    proto: number,
+    raddr: number,
+    rport: number,
+    caddr: number,
+    cport: number,
+    flags: number,
+    bytes: number,
+    now: number,
+  ): number {
+    this.lastNow = now;
+    const c = this.ct.findOut(proto, raddr, rport, caddr, cport);
+    if (c < 0) return R_NO_CONN;
+    if ((this.ct.flags[c] & CONN_F_FWD_MASK) !== CONN_F_MASQ) return R_NOT_MASQ;
+    this.countOut(c, bytes);
+    this.stateOut(c, flags, now);
+    return c;
+  }
+
+  /**
+   * tcp_conn_schedule + ip_vs_schedule (+ ip_vs_sched_persist): create the entry for the first
+   * packet of a flow to `svc`. Returns the new id or R_NOT_NEW / R_NO_DEST / R_TABLE_FULL /
+   * R_UNSUPPORTED. The new entry is in state NONE with the 3 s initial timeout; call stateIn.
+   */
+  schedule(
+    svc: Service,
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    flags: number,
+    now: number,
+  ): number {
+    this.lastNow = now;
+    if (proto === IPPROTO_TCP) {
+      // Only a SYN without RST opens a connection, unless sloppy_tcp (any segment but RST).
+      if ((flags & TCP_RST) !== 0 || (this.sysctl.sloppy_tcp === 0 && (flags & TCP_SYN) === 0)) {
+        return R_NOT_NEW;
+      }
+    } else if (proto !== IPPROTO_UDP) {
+      return R_UNSUPPORTED;
+    }
+    if ((svc.flags & SVC_F_PERSISTENT) !== 0) {
+      return this.schedulePersist(svc, proto, caddr, cport, vaddr, vport, now);
+    }
+    if (svc.fwmark === 0 && vport !== svc.port) {
+      // "Schedule: port zero only supported in persistent services" -> ip_vs_leave.
+      return R_NO_DEST;
+    }
+    const dest = this.pick(svc, caddr, cport, vaddr, vport, now);
+    if (dest === null) return R_NO_DEST;
+    const oneFlag =
+      (svc.flags & SVC_F_ONEPACKET) !== 0 && proto === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
+    const c = this.newConn(
+      proto,
+      caddr,
+      cport,
+      vaddr,
+      vport,
+      dest.addr,
+      dest.port !== 0 ? dest.port : vport,
+      oneFlag,
+      dest,
+      now,
+    );
+    if (c < 0) return R_TABLE_FULL;
+    this.connStats(dest, svc);
+    return c;
+  }
+
+  /** The INPUT-direction state step (ip_vs_set_state) and timer re-arm (ip_vs_conn_put). */
+  stateIn(c: number, flags: number, now: number): void {
+    this.lastNow = now;
+    this.stateStep(c, TCP_DIR_INPUT, flags);
+    this.arm(c, now);
+  }
+
+  /** The OUTPUT-direction state step for a reply, and timer re-arm. */
+  stateOut(c: number, flags: number, now: number): void {
+    this.lastNow = now;
+    this.stateStep(c, TCP_DIR_OUTPUT, flags);
+    this.arm(c, now);
+  }
+
+  /** ip_vs_in_stats: count an inbound packet of `bytes` (only while the destination is available). */
+  countIn(c: number, bytes: number): void {
+    const id = this.ct.dest[c];
+    if (id < 0) return;
+    const d = this.destTable[id]!;
+    if ((d.flags & DEST_F_AVAILABLE) === 0) return;
+    d.stats.inpkts++;
+    d.stats.inbytes += bytes;
+    const s = this.destOwner[id]!.stats;
+    s.inpkts++;
+    s.inbytes += bytes;
+    this.stats.inpkts++;
+    this.stats.inbytes += bytes;
+  }
+
+  /** ip_vs_out_stats. */
+  countOut(c: number, bytes: number): void {
+    const id = this.ct.dest[c];
+    if (id < 0) return;
+    const d = this.destTable[id]!;
+    if ((d.flags & DEST_F_AVAILABLE) === 0) return;
+    d.stats.outpkts++;
+    d.stats.outbytes += bytes;
+    const s = this.destOwner[id]!.stats;
+    s.outpkts++;
+    s.outbytes += bytes;
+    this.stats.outpkts++;
+    this.stats.outbytes += bytes;
+  }
+
+  /** ip_vs_conn_expire_now: make the entry expire at the next tick. */
+  expireNow(c: number, now: number): void {
+    if (this.wheel.expiresAt(c) > now) this.wheel.schedule(c, now);
+  }
+
+  /** Run expired connection timers and the rate estimator. */
+  tick(now: number): void {
+    this.lastNow = now;
+    this.wheel.advance(now, this.onExpire);
+    this.estimator.tick(now);
+  }
+
+  /** The entry's forwarding method (FWD_MASQ / FWD_LOCAL / FWD_TUNNEL / FWD_DROUTE). */
+  fwdOf(c: number): FwdMethod {
+    return (this.ct.flags[c] & CONN_F_FWD_MASK) as FwdMethod;
+  }
+
+  /** The entry's destination id, or -1. */
+  destOf(c: number): number {
+    return this.ct.dest[c];
+  }
+
+  /** A destination by id: live or removed-but-still-referenced; null for a free id. */
+  destById(id: number): Dest | null {
+    return id >= 0 && id < this.destTable.length ? this.destTable[id] : null;
+  }
+
+  /** The entry's destination exists and is still part of its service. */
+  destAvailable(c: number): boolean {
+    const id = this.ct.dest[c];
+    return id >= 0 && (this.destTable[id]!.flags & DEST_F_AVAILABLE) !== 0;
+  }
+
+  /** ip_vs_has_real_service: is addr:port a NAT real server of some `proto` service? */
+  hasRealService(proto: number, addr: number, port: number): boolean {
+    const list = this.svcList;
+    for (let i = 0; i < list.length; i++) {
+      const svc = list[i];
+      if (svc.fwmark === 0 && svc.proto !== proto) continue;
+      const ds = svc.dests;
+      for (let j = 0; j < ds.length; j++) {
+        const d = ds[j];
+        if (d.addr === addr && d.port === port && d.fwd === CONN_F_MASQ) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Live entries, templates included. */
+  get connCount(): number {
+    return this.ct.count;
+  }
+
+  /** Typed-array bytes per connection slot (table + timers), for the memory budget. */
+  bytesPerConnection(): number {
+    return (this.ct.memoryBytes() + this.wheel.memoryBytes()) / this.ct.capacity;
+  }
+
+  /* =========================== management (IpvsAdmin) =========================== */
+
+  addService(spec: ServiceSpec): void {
+    const op: IpvsOp = 'add-service';
+    this.checkKey(op, spec.key);
+    if (this.findService(spec.key) !== undefined) throw new IpvsError(op, 'EEXIST');
+    this.checkSpecFields(op, spec);
+    const name = spec.scheduler ?? 'wlc';
+    const sched = this.getSched(name);
+    if (sched === undefined) {
+      throw new IpvsError(op, 'ENOENT', `${op}: scheduler module ip_vs_${name} not found`);
+    }
+    const k = spec.key;
+    const svc =
+      k.kind === 'fwmark'
+        ? new Service(IPPROTO_TCP, 0, 0, k.fwmark)
+        : new Service(k.proto, k.addr >>> 0, k.port, 0);
+    svc.flags = SVC_F_HASHED;
+    this.applySpecFields(svc, spec);
+    svc.scheduler = sched;
+    svc.schedData = null;
+    sched.initService?.(svc);
+    svc.id = this.freeSvcIds.length > 0 ? this.freeSvcIds.pop()! : this.nextSvcId++;
+    this.svcList.push(svc);
+    if (svc.fwmark !== 0) {
+      this.fwmTab[svc.fwmark & SVC_TAB_MASK].push(svc);
+    } else {
+      this.svcTab[svcHashKey(svc.proto, svc.addr, svc.port)].push(svc);
+      if (svc.port === 0) this.nullSvcCount++;
+    }
+    this.estimator.start(svc.stats);
+  }
+
+  editService(spec: ServiceSpec): void {
+    const op: IpvsOp = 'edit-service';
+    this.checkKey(op, spec.key);
+    const svc = this.findService(spec.key);
+    if (svc === undefined) throw new IpvsError(op, 'ESRCH');
+    this.checkSpecFields(op, spec);
+    let sched: Scheduler | undefined;
+    if (spec.scheduler !== undefined) {
+      sched = this.getSched(spec.scheduler);
+      if (sched === undefined) {
+        throw new IpvsError(
+          op,
+          'ENOENT',
+          `${op}: scheduler module ip_vs_${spec.scheduler} not found`,
+        );
+      }
+    }
+    this.applySpecFields(svc, spec);
+    if (sched !== undefined && sched !== svc.scheduler) {
+      // ip_vs_edit_service: unbind the old scheduler, then bind the new one.
+      svc.scheduler.doneService?.(svc);
+      svc.schedData = null;
+      svc.scheduler = sched;
+      sched.initService?.(svc);
+    }
+  }
+
+  delService(key: ServiceKey): void {
+    const op: IpvsOp = 'del-service';
+    this.checkKey(op, key);
+    const svc = this.findService(key);
+    if (svc === undefined) throw new IpvsError(op, 'ESRCH');
+    this.removeService(svc);
+  }
+
+  clear(): void {
+    while (this.svcList.length > 0) this.removeService(this.svcList[this.svcList.length - 1]);
+  }
+
+  addDest(key: ServiceKey, spec: DestSpec): void {
+    const op: IpvsOp = 'add-dest';
+    this.checkKey(op, key);
+    const svc = this.findService(key);
+    if (svc === undefined) throw new IpvsError(op, 'ESRCH');
+    const u = this.checkDestSpec(op, svc, spec);
+    if (this.lookupDest(svc, u.addr, u.port) !== null) throw new IpvsError(op, 'EEXIST');
+    // ip_vs_trash_get_dest: a removed destination still referenced by entries comes back
+    // with its counters, so its connections keep flowing.
+    let dest: Dest | null = null;
+    for (let id = 0; id < this.destTable.length; id++) {
+      const t = this.destTable[id];
+      if (
+        t !== null &&
+        (t.flags & DEST_F_AVAILABLE) === 0 &&
+        this.destOwner[id] === svc &&
+        t.addr === u.addr &&
+        t.port === u.port
+      ) {
+        dest = t;
+        break;
+      }
+    }
+    if (dest === null) {
+      if (!isUnicastAddr(u.addr)) {
+        throw new IpvsError(op, 'EINVAL', `${op}: real server address must be unicast`);
+      }
+      dest = new Dest(u.addr, u.port, u.fwd, u.weight);
+      dest.id = this.freeDestIds.length > 0 ? this.freeDestIds.pop()! : this.destTable.length;
+      this.destTable[dest.id] = dest;
+    }
+    this.updateDest(svc, dest, u, true);
+  }
+
+  editDest(key: ServiceKey, spec: DestSpec): void {
+    const op: IpvsOp = 'edit-dest';
+    this.checkKey(op, key);
+    const svc = this.findService(key);
+    if (svc === undefined) throw new IpvsError(op, 'ESRCH');
+    const u = this.checkDestSpec(op, svc, spec);
+    const dest = this.lookupDest(svc, u.addr, u.port);
+    if (dest === null) throw new IpvsError(op, 'ENOENT');
+    this.updateDest(svc, dest, u, false);
+  }
+
+  delDest(key: ServiceKey, addr: number, port: number): void {
+    const op: IpvsOp = 'del-dest';
+    this.checkKey(op, key);
+    const svc = this.findService(key);
+    if (svc === undefined) throw new IpvsError(op, 'ESRCH');
+    if (!isU32(addr) || !isPort(port))
+      throw new IpvsError(op, 'EINVAL', `${op}: bad address or port`);
+    const dest = this.lookupDest(svc, addr, port);
+    if (dest === null) throw new IpvsError(op, 'ENOENT');
+    this.unlinkDest(svc, dest);
+    svc.scheduler.onDestChange?.(svc);
+  }
+
+  zero(key?: ServiceKey): void {
+    if (key === undefined) {
+      for (const svc of this.svcList) this.zeroService(svc);
+      this.estimator.zero(this.stats);
+      return;
+    }
+    this.checkKey('zero', key);
+    const svc = this.findService(key);
+    if (svc === undefined) throw new IpvsError('zero', 'ESRCH');
+    this.zeroService(svc);
+  }
+
+  setTimeouts(t: TimeoutSpec): void {
+    const op: IpvsOp = 'set-timeout';
+    const max = Math.floor(0x7fffffff / HZ);
+    for (const v of [t.tcp, t.tcpfin, t.udp]) {
+      // ip_vs_set_timeout: each value must be 0..INT_MAX / HZ seconds.
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+        throw new IpvsError(op, 'EINVAL', `${op}: timeouts must be integers in 0..${max}`);
+      }
+    }
+    if (t.tcp > 0) this.tcpTimeouts[TCP_S_ESTABLISHED] = t.tcp * 1000;
+    if (t.tcpfin > 0) this.tcpTimeouts[TCP_S_FIN_WAIT] = t.tcpfin * 1000;
+    if (t.udp > 0) this.udpTimeoutMs = t.udp * 1000;
+  }
+
+  getTimeouts(): TimeoutSpec {
+    return {
+      tcp: this.tcpTimeouts[TCP_S_ESTABLISHED] / 1000,
+      tcpfin: this.tcpTimeouts[TCP_S_FIN_WAIT] / 1000,
+      udp: this.udpTimeoutMs / 1000,
+    };
+  }
+
+  services(): readonly Service[] {
+    return this.svcList;
+  }
+
+  findService(key: ServiceKey): Service | undefined {
+    if (key.kind === 'fwmark') {
+      const b = this.fwmTab[key.fwmark & SVC_TAB_MASK];
+      for (const s of b) if (s.fwmark === key.fwmark) return s;
+      return undefined;
+    }
+    return this.findAddrService(key.proto, key.addr >>> 0, key.port) ?? undefined;
+  }
+
+  connections(): ConnView[] {
+    const ct = this.ct;
+    const out: ConnView[] = [];
+    for (let c = 0; c < ct.highWater; c++) {
+      const f = ct.flags[c];
+      if ((f & CONN_F_LIVE) === 0) continue;
+      const proto = ct.proto[c];
+      const exp = this.wheel.expiresAt(c);
+      out.push({
+        proto,
+        caddr: ct.caddr[c],
+        cport: ct.cport[c],
+        vaddr: ct.vaddr[c],
+        vport: ct.vport[c],
+        daddr: ct.daddr[c],
+        dport: ct.dport[c],
+        state: stateName(proto, ct.state[c]),
+        expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
+        template: (f & CONN_F_TEMPLATE) !== 0,
+        fwmark: proto === 0 && (f & CONN_F_TEMPLATE) !== 0 ? ct.vaddr[c] : 0,
+      });
+    }
+    return out;
+  }
+
+  /* =========================== internals: connections =========================== */
+
+  /** is_new_conn_expected (the caller has checked cp->control). */
+  private newConnExpected(c: number): boolean {
+    const ct = this.ct;
+    if (ct.proto[c] !== IPPROTO_TCP) return false;
+    const s = ct.state[c];
+    return (
+      s === TCP_S_TIME_WAIT ||
+      s === TCP_S_CLOSE ||
+      ((this.sysctl.conn_reuse_mode & 2) !== 0 &&
+        s === TCP_S_FIN_WAIT &&
+        (ct.flags[c] & CONN_F_NOOUTPUT) !== 0)
+    );
+  }
+
+  /** Ask the service's scheduler for a destination (the flow object is reused). */
+  private pick(
+    svc: Service,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    now: number,
+  ): Dest | null {
+    const f = this.flow;
+    f.saddr = caddr;
+    f.sport = cport;
+    f.daddr = vaddr;
+    f.dport = vport;
+    return svc.scheduler.schedule(svc, f, now);
+  }
+
+  /** ip_vs_sched_persist. */
+  private schedulePersist(
+    svc: Service,
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    now: number,
+  ): number {
+    const ct = this.ct;
+    const snet = (caddr & svc.netmask) >>> 0;
+    // Template key: (proto, caddr & mask, 0, vaddr, vport), vport 0 when the packet's port is not
+    // the service port (port-0 services) or the service is FTP; fwmark services use
+    // (IPPROTO_IP, net, 0, fwmark, 0).
+    let tproto = proto;
+    let tvaddr = vaddr;
+    let tvport = 0;
+    if (vport === svc.port) {
+      if (svc.port !== FTPPORT) tvport = vport;
+    } else if (svc.fwmark !== 0) {
+      tproto = 0;
+      tvaddr = svc.fwmark;
+    }
+    let t = ct.findTemplate(tproto, snet, 0, tvaddr, tvport);
+    let dest: Dest;
+    if (t < 0 || !this.checkTemplate(t)) {
+      const d = this.pick(svc, caddr, cport, vaddr, vport, now);
+      if (d === null) return R_NO_DEST;
+      const tdport = vport === svc.port && svc.port !== FTPPORT ? d.port : 0;
+      t = this.newConn(tproto, snet, 0, tvaddr, tvport, d.addr, tdport, CONN_F_TEMPLATE, d, now);
+      if (t < 0) return R_TABLE_FULL;
+      ct.timeout[t] = Math.min(U32_MAX_MS, svc.timeout * 1000);
+      dest = d;
+    } else {
+      dest = this.destTable[ct.dest[t]]!;
+    }
+    let dport = vport;
+    if (dport === svc.port && dest.port !== 0) dport = dest.port;
+    const oneFlag =
+      (svc.flags & SVC_F_ONEPACKET) !== 0 && proto === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
+    const c = this.newConn(proto, caddr, cport, vaddr, vport, dest.addr, dport, oneFlag, dest, now);
+    // ip_vs_conn_put(ct): the template's timer restarts with its timeout either way.
+    this.wheel.schedule(t, now + ct.timeout[t]);
+    if (c < 0) return R_TABLE_FULL;
+    // ip_vs_control_add
+    ct.control[c] = t;
+    ct.nControl[t]++;
+    this.connStats(dest, svc);
+    return c;
+  }
+
+  /**
+   * ip_vs_check_template: a template whose destination is gone (or quiesced with
+   * expire_quiescent_template) is made unfindable by setting its ports to 0xffff, and the
+   * client is scheduled afresh; the old template lives on until its timer.
+   */
+  private checkTemplate(t: number): boolean {
+    const ct = this.ct;
+    const id = ct.dest[t];
+    const d = id >= 0 ? this.destTable[id] : null;
+    if (
+      d === null ||
+      (d.flags & DEST_F_AVAILABLE) === 0 ||
+      (this.sysctl.expire_quiescent_template !== 0 && d.weight === 0)
+    ) {
+      if (ct.vport[t] !== 0xffff) {
+        if (ct.unhash(t)) {
+          ct.dport[t] = 0xffff;
+          ct.vport[t] = 0xffff;
+          ct.cport[t] = 0;
+          ct.hash(t);
+        }
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** ip_vs_conn_new + ip_vs_bind_dest; -1 (and tableFull++) when the table is full. */
+  private newConn(
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    daddr: number,
+    dport: number,
+    flags: number,
+    dest: Dest,
+    now: number,
+  ): number {
+    const ct = this.ct;
+    const c = ct.alloc();
+    if (c < 0) {
+      this.tableFull++;
+      return -1;
+    }
+    ct.proto[c] = proto;
+    ct.caddr[c] = caddr;
+    ct.cport[c] = cport;
+    ct.vaddr[c] = vaddr;
+    ct.vport[c] = vport;
+    ct.daddr[c] = daddr;
+    ct.dport[c] = dport;
+    ct.control[c] = -1;
+    ct.nControl[c] = 0;
+    ct.state[c] = 0;
+    ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
+    // ip_vs_bind_dest: the entry inherits the destination's conn_flags (forwarding method,
+    // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP.
+    let f = flags | this.destConnFlags[dest.id];
+    if (proto !== IPPROTO_UDP) f &= ~CONN_F_ONE_PACKET;
+    ct.flags[c] = CONN_F_LIVE | f;
+    ct.dest[c] = dest.id;
+    if ((f & CONN_F_TEMPLATE) === 0) {
+      if ((f & CONN_F_INACTIVE) === 0) dest.activeConns++;
+      else dest.inactConns++;
+    } else {
+      dest.persistConns++;
+    }
+    if (dest.uThreshold !== 0 && dest.activeConns + dest.inactConns >= dest.uThreshold) {
+      dest.flags |= DEST_F_OVERLOAD;
+    }
+    // One-packet entries are never hashed (ip_vs_conn_hash).
+    if ((f & CONN_F_ONE_PACKET) === 0) ct.hash(c);
+    // A timer from birth, so an entry never outlives its timeout even if no state step follows.
+    this.wheel.touch(now);
+    this.wheel.schedule(c, now + NEW_CONN_TIMEOUT_MS);
+    return c;
+  }
+
+  /** ip_vs_conn_stats: a new connection counts for its destination, service and the total. */
+  private connStats(dest: Dest, svc: Service): void {
+    dest.stats.conns++;
+    svc.stats.conns++;
+    this.stats.conns++;
+  }
+
+  /**
+   * set_tcp_state / udp_state_transition. Entries without output (DR/TUN/LOCAL: NOOUTPUT) use
+   * the INPUT_ONLY table until a reply is seen; active/inactive counts move with the
+   * IP_VS_CONN_F_INACTIVE flag exactly as the kernel does.
+   */
+  private stateStep(c: number, dir: number, flags: number): void {
+    const ct = this.ct;
+    const proto = ct.proto[c];
+    if (proto === IPPROTO_UDP) {
+      ct.timeout[c] = this.udpTimeoutMs;
+      return;
+    }
+    if (proto !== IPPROTO_TCP) return;
+    let off = dir;
+    let cf = ct.flags[c];
+    if ((cf & CONN_F_NOOUTPUT) !== 0) {
+      if (off === TCP_DIR_OUTPUT) cf &= ~CONN_F_NOOUTPUT;
+      else off = TCP_DIR_INPUT_ONLY;
+    }
+    const old = ct.state[c];
+    const ns = tcpNextState(off, flags, old);
+    if (ns !== old) {
+      const id = ct.dest[c];
+      if (id >= 0) {
+        const d = this.destTable[id]!;
+        if ((cf & CONN_F_INACTIVE) === 0 && TCP_STATE_ACTIVE[ns] === 0) {
+          d.activeConns--;
+          d.inactConns++;
+          cf |= CONN_F_INACTIVE;
+        } else if ((cf & CONN_F_INACTIVE) !== 0 && TCP_STATE_ACTIVE[ns] !== 0) {
+          d.activeConns++;
+          d.inactConns--;
+          cf &= ~CONN_F_INACTIVE;
+        }
+      }
+      ct.state[c] = ns;
+    }
+    ct.flags[c] = cf;
+    ct.timeout[c] = this.tcpTimeouts[ns];
+  }
+
+  /** __ip_vs_conn_put_timer: re-arm with the entry's timeout (0 for one-packet entries). */
+  private arm(c: number, now: number): void {
+    const ct = this.ct;
+    const t = (ct.flags[c] & CONN_F_ONE_PACKET) !== 0 ? 0 : ct.timeout[c];
+    this.wheel.schedule(c, now + t);
+  }
+
+  /** ip_vs_conn_expire: the timer of entry c fired. */
+  private expire(c: number): void {
+    const ct = this.ct;
+    if (ct.nControl[c] > 0) {
+      // "do I control anybody?": come back in 60 s, and keep 60 s as the timeout.
+      ct.timeout[c] = CONTROL_REARM_MS;
+      this.wheel.schedule(c, this.lastNow + CONTROL_REARM_MS);
+      return;
+    }
+    ct.unhash(c);
+    const t = ct.control[c];
+    if (t >= 0) {
+      // ip_vs_control_del: the template lives on with its own timer.
+      ct.nControl[t]--;
+      ct.control[c] = -1;
+    }
+    this.unbindDest(c);
+    ct.free(c);
+  }
+
+  /** ip_vs_unbind_dest: drop the entry's count and re-evaluate the overload flag. */
+  private unbindDest(c: number): void {
+    const ct = this.ct;
+    const id = ct.dest[c];
+    if (id < 0) return;
+    const d = this.destTable[id]!;
+    const f = ct.flags[c];
+    if ((f & CONN_F_TEMPLATE) === 0) {
+      if ((f & CONN_F_INACTIVE) !== 0) d.inactConns--;
+      else d.activeConns--;
+    } else {
+      d.persistConns--;
+    }
+    const total = d.activeConns + d.inactConns;
+    if (d.lThreshold !== 0) {
+      if (total < d.lThreshold) d.flags &= ~DEST_F_OVERLOAD;
+    } else if (d.uThreshold !== 0) {
+      if (total * 4 < d.uThreshold * 3) d.flags &= ~DEST_F_OVERLOAD;
+    } else {
+      d.flags &= ~DEST_F_OVERLOAD;
+    }
+    ct.dest[c] = -1;
+    // A removed destination leaves the trash when its last entry goes.
+    if ((d.flags & DEST_F_AVAILABLE) === 0 && total + d.persistConns === 0) this.freeDest(d);
+  }
+
+  /* =========================== internals: services and destinations =========================== */
+
+  private findAddrService(proto: number, addr: number, port: number): Service | null {
+    const b = this.svcTab[svcHashKey(proto, addr, port)];
+    for (let i = 0; i < b.length; i++) {
+      const s = b[i];
+      if (s.addr === addr && s.port === port && s.proto === proto) return s;
+    }
+    return null;
+  }
+
+  private checkKey(op: IpvsOp, key: ServiceKey): void {
+    if (key === null || typeof key !== 'object')
+      throw new IpvsError(op, 'EINVAL', `${op}: no service key`);
+    if (key.kind === 'fwmark') {
+      if (!isU32(key.fwmark) || key.fwmark === 0) {
+        throw new IpvsError(op, 'EINVAL', `${op}: fwmark must be 1..4294967295`);
+      }
+      return;
+    }
+    if (key.kind !== 'addr') throw new IpvsError(op, 'EINVAL', `${op}: unknown service key kind`);
+    if (key.proto !== IPPROTO_TCP && key.proto !== IPPROTO_UDP && key.proto !== IPPROTO_SCTP) {
+      throw new IpvsError(op, 'EINVAL', `${op}: protocol must be TCP, UDP or SCTP`);
+    }
+    if (!isU32(key.addr) || !isPort(key.port)) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad virtual address or port`);
+    }
+  }
+
+  private checkSpecFields(op: IpvsOp, spec: ServiceSpec): void {
+    if (spec.persistent !== undefined && !isU32(spec.persistent)) {
+      throw new IpvsError(
+        op,
+        'EINVAL',
+        `${op}: persistence timeout must be a non-negative integer`,
+      );
+    }
+    if (spec.netmask !== undefined && !isU32(spec.netmask)) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad persistence netmask`);
+    }
+    const schedBits = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
+    if (
+      spec.schedFlags !== undefined &&
+      (!isU32(spec.schedFlags) || (spec.schedFlags & ~schedBits) !== 0)
+    ) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad scheduler flags`);
+    }
+  }
+
+  /** Set flags, timeout and netmask from a spec (omitted fields keep their value). */
+  private applySpecFields(svc: Service, spec: ServiceSpec): void {
+    if (spec.persistent !== undefined) {
+      if (spec.persistent > 0) {
+        svc.flags |= SVC_F_PERSISTENT;
+        svc.timeout = spec.persistent;
+      } else {
+        svc.flags &= ~SVC_F_PERSISTENT;
+        svc.timeout = 0;
+      }
+    }
+    if (spec.netmask !== undefined) svc.netmask = spec.netmask >>> 0;
+    if (spec.schedFlags !== undefined) {
+      svc.flags = (svc.flags & ~(SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3)) | spec.schedFlags;
+    }
+    if (spec.onePacket !== undefined) {
+      if (spec.onePacket) svc.flags |= SVC_F_ONEPACKET;
+      else svc.flags &= ~SVC_F_ONEPACKET;
+    }
+  }
+
+  private removeService(svc: Service): void {
+    // __ip_vs_del_service: scheduler unbound, every destination unlinked to the trash.
+    this.estimator.stop(svc.stats);
+    svc.scheduler.doneService?.(svc);
+    svc.schedData = null;
+    while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0]);
+    const i = this.svcList.indexOf(svc);
+    this.svcList.splice(i, 1);
+    const b =
+      svc.fwmark !== 0
+        ? this.fwmTab[svc.fwmark & SVC_TAB_MASK]
+        : this.svcTab[svcHashKey(svc.proto, svc.addr, svc.port)];
+    b.splice(b.indexOf(svc), 1);
+    if (svc.fwmark === 0 && svc.port === 0) this.nullSvcCount--;
+    this.freeSvcIds.push(svc.id);
+    svc.flags &= ~SVC_F_HASHED;
+  }
+
+  private lookupDest(svc: Service, addr: number, port: number): Dest | null {
+    for (const d of svc.dests) if (d.addr === addr && d.port === port) return d;
+    return null;
+  }
+
+  /** Validate a DestSpec with ip_vs_add_dest / ip_vs_edit_dest's errnos; fill defaults. */
+  private checkDestSpec(
+    op: IpvsOp,
+    svc: Service,
+    spec: DestSpec,
+  ): { addr: number; port: number; fwd: FwdMethod; weight: number; u: number; l: number } {
+    if (spec === null || typeof spec !== 'object')
+      throw new IpvsError(op, 'EINVAL', `${op}: no destination`);
+    const addr = spec.addr;
+    const port = spec.port ?? svc.port;
+    const fwd = spec.fwd ?? CONN_F_DROUTE;
+    const weight = spec.weight ?? 1;
+    const u = spec.uThreshold ?? 0;
+    const l = spec.lThreshold ?? 0;
+    if (!isU32(addr) || !isPort(port))
+      throw new IpvsError(op, 'EINVAL', `${op}: bad real server address or port`);
+    if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
+    }
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight > 0x7fffffff) {
+      throw new IpvsError(op, 'EINVAL', `${op}: weight must be an integer`);
+    }
+    if (weight < 0) throw new IpvsError(op, 'ERANGE', `${op}: server weight less than zero`);
+    if (!isU32(u) || !isU32(l))
+      throw new IpvsError(op, 'EINVAL', `${op}: bad connection thresholds`);
+    if (l > u)
+      throw new IpvsError(op, 'ERANGE', `${op}: lower threshold is higher than upper threshold`);
+    return { addr: addr >>> 0, port, fwd, weight, u, l };
+  }
+
+  /** __ip_vs_update_dest. */
+  private updateDest(
+    svc: Service,
+    dest: Dest,
+    u: { fwd: FwdMethod; weight: number; u: number; l: number },
+    add: boolean,
+  ): void {
+    dest.weight = u.weight;
+    dest.fwd = u.fwd;
+    let cf = u.fwd | CONN_F_INACTIVE;
+    if (u.fwd !== CONN_F_MASQ) cf |= CONN_F_NOOUTPUT;
+    this.destConnFlags[dest.id] = cf;
+    dest.svc = svc;
+    this.destOwner[dest.id] = svc;
+    dest.flags |= DEST_F_AVAILABLE;
+    if (u.u === 0 || u.u > dest.uThreshold) dest.flags &= ~DEST_F_OVERLOAD;
+    dest.uThreshold = u.u;
+    dest.lThreshold = u.l;
+    if (add) {
+      this.estimator.start(dest.stats);
+      // list_add_rcu: the kernel links a new destination at the head of svc->destinations,
+      // so schedulers see the most recently added destination first.
+      svc.dests.unshift(dest);
+    }
+    svc.scheduler.onDestChange?.(svc);
+  }
+
+  /** __ip_vs_unlink_dest + __ip_vs_del_dest: out of the service, into the trash (or freed). */
+  private unlinkDest(svc: Service, dest: Dest): void {
+    dest.flags &= ~DEST_F_AVAILABLE;
+    svc.dests.splice(svc.dests.indexOf(dest), 1);
+    this.estimator.stop(dest.stats);
+    dest.svc = null;
+    if (dest.activeConns + dest.inactConns + dest.persistConns === 0) this.freeDest(dest);
+  }
+
+  private freeDest(d: Dest): void {
+    const id = d.id;
+    if (id < 0 || this.destTable[id] !== d) return;
+    this.destTable[id] = null;
+    this.destOwner[id] = null;
+    this.freeDestIds.push(id);
+    d.id = -1;
+  }
+
+  private zeroService(svc: Service): void {
+    for (const d of svc.dests) this.estimator.zero(d.stats);
+    this.estimator.zero(svc.stats);
+  }
+}
