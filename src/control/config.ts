@@ -1,0 +1,785 @@
+/**
+ * The director config file read by `uvs run` and `uvs replay` (format: docs/config.md).
+ *
+ * Line based. `#` starts a comment. Directives describe the director's own network
+ * (interface, neighbor, route, vip), how packets get firewall marks (fwmark), IPVS sysctls
+ * (net/netfilter/ipvs/ip_vs_ctl.c vs_vars), and any other line starting with `-` is an ipvsadm
+ * command (the grammar of ipvsadm-parse.ts) that changes the IPVS table.
+ *
+ * All-or-nothing, in three steps:
+ * 1. parseConfig reads the whole file and throws one ConfigError listing every bad line
+ *    ("FILE:LINE: reason: <line>") - nothing is applied.
+ * 2. applyConfig first runs the ipvsadm lines against a model of the admin's current table
+ *    (the kernel's EEXIST / ESRCH / ENOENT / ERANGE rules and the scheduler registry) and
+ *    throws a ConfigError listing every line the kernel would refuse - nothing is applied.
+ * 3. Only then does it apply the lines, recording for each one how to undo it. Should the
+ *    admin still refuse a line (an error the model cannot foresee, such as ENOMEM), the lines
+ *    already applied are undone in reverse order and a ConfigError names the failing line.
+ *    Undo restores services, destinations and timeouts; counters of a service that had to be
+ *    deleted and re-created on undo start again from zero, and a -Z cannot be undone.
+ */
+import { type IpvsAdmin, type IpvsErrno, IpvsError, type IpvsOp } from '../ipvs/admin.js';
+import {
+  type DestSpec,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  parseIp,
+  type Service,
+  type ServiceKey,
+  type ServiceSpec,
+  SVC_F_ONEPACKET,
+  SVC_F_PERSISTENT,
+  SVC_F_SCHED1,
+  SVC_F_SCHED2,
+  SVC_F_SCHED3,
+} from '../ipvs/types.js';
+import { getScheduler } from '../sched/index.js';
+import { applyCommand, unsupportedReason } from './apply.js';
+import { ipvsStrerror } from './errors.js';
+import { type Command, ParseError, parseIpvsadm } from './ipvsadm-parse.js';
+import { getSystemResolver, type NameResolver } from './names.js';
+
+// ---------------------------------------------------------------------------------------------
+// The typed config.
+
+export interface Cidr {
+  /** Network address, host order. */
+  addr: number;
+  prefixLen: number;
+}
+
+export interface InterfaceConfig {
+  name: string;
+  /** 6 bytes. */
+  mac: Uint8Array;
+  /** The director's address on this link, host order. */
+  addr: number;
+  prefixLen: number;
+  line: number;
+}
+
+export interface NeighborConfig {
+  addr: number;
+  mac: Uint8Array;
+  line: number;
+}
+
+export interface RouteConfig {
+  dst: Cidr;
+  via: number;
+  line: number;
+}
+
+export interface VipConfig {
+  addr: number;
+  line: number;
+}
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** Packets matching every given field get `mark` (what iptables -j MARK does for LVS). */
+export interface FwmarkRule {
+  mark: number;
+  src?: Cidr;
+  dst?: Cidr;
+  /** IPPROTO_TCP / UDP / SCTP. */
+  proto?: number;
+  sports?: PortRange[];
+  dports?: PortRange[];
+  line: number;
+}
+
+export const SYSCTL_NAMES = [
+  'expire_nodest_conn',
+  'expire_quiescent_template',
+  'conn_reuse_mode',
+  'nat_icmp_send',
+  'sloppy_tcp',
+  'sloppy_sctp',
+  'pmtu_disc',
+  'secure_tcp',
+  'schedule_icmp',
+  'ignore_tunneled',
+  'snat_reroute',
+  'run_estimation',
+] as const;
+export type SysctlName = (typeof SYSCTL_NAMES)[number];
+
+/** Kernel defaults (ip_vs_ctl.c ip_vs_control_net_init_sysctl) and accepted value ranges. */
+export const SYSCTL_DEFAULTS: Readonly<Record<SysctlName, number>> = {
+  expire_nodest_conn: 0,
+  expire_quiescent_template: 0,
+  conn_reuse_mode: 1,
+  nat_icmp_send: 0,
+  sloppy_tcp: 0,
+  sloppy_sctp: 0,
+  pmtu_disc: 1,
+  secure_tcp: 0,
+  schedule_icmp: 0,
+  ignore_tunneled: 0,
+  snat_reroute: 1,
+  run_estimation: 1,
+};
+
+/** conn_reuse_mode is a bit mask (bits 0 and 1); secure_tcp has modes 0-3; the rest are 0/1. */
+const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
+  expire_nodest_conn: 1,
+  expire_quiescent_template: 1,
+  conn_reuse_mode: 3,
+  nat_icmp_send: 1,
+  sloppy_tcp: 1,
+  sloppy_sctp: 1,
+  pmtu_disc: 1,
+  secure_tcp: 3,
+  schedule_icmp: 1,
+  ignore_tunneled: 1,
+  snat_reroute: 1,
+  run_estimation: 1,
+};
+
+export interface SysctlSetting {
+  name: SysctlName;
+  value: number;
+  line: number;
+}
+
+/** One ipvsadm command line of the file. */
+export interface IpvsLine {
+  line: number;
+  text: string;
+  cmd: Command;
+}
+
+export interface DirectorConfig {
+  fileName: string;
+  interfaces: InterfaceConfig[];
+  neighbors: NeighborConfig[];
+  routes: RouteConfig[];
+  vips: VipConfig[];
+  fwmarks: FwmarkRule[];
+  sysctls: SysctlSetting[];
+  /** The IPVS table commands, in file order. */
+  ipvs: IpvsLine[];
+}
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  /** The offending line as written (trailing blanks removed). */
+  text: string;
+  reason: string;
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}: ${i.reason}: ${i.text}`;
+}
+
+/** Every problem found in a config, one per line of the message. */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface ConfigOptions {
+  /** Host/service names in ipvsadm lines (default: /etc/hosts and /etc/services). */
+  resolver?: NameResolver;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value parsers. Each throws a LineError with the reason.
+
+class LineError extends Error {}
+
+function bad(reason: string): never {
+  throw new LineError(reason);
+}
+
+function ipv4(s: string | undefined, what: string): number {
+  if (s === undefined) bad(`missing ${what}`);
+  const a = parseIp(s);
+  if (a < 0) bad(`bad ${what} '${s}' (want a dotted-quad IPv4 address)`);
+  return a;
+}
+
+function prefixMask(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+/** "a.b.c.d/len"; a bare address means /32. With `network`, host bits must be zero. */
+function cidr(s: string | undefined, what: string, network: boolean): Cidr {
+  if (s === undefined) bad(`missing ${what}`);
+  const slash = s.indexOf('/');
+  const addr = ipv4(slash < 0 ? s : s.slice(0, slash), what);
+  let prefixLen = 32;
+  if (slash >= 0) {
+    const p = s.slice(slash + 1);
+    if (!/^\d{1,2}$/.test(p) || Number(p) > 32) bad(`bad prefix length in '${s}' (want 0-32)`);
+    prefixLen = Number(p);
+  }
+  if (network && (addr & ~prefixMask(prefixLen)) !== 0) {
+    const net = (addr & prefixMask(prefixLen)) >>> 0;
+    bad(`'${s}' has host bits set (the network is ${ipStr(net)}/${prefixLen})`);
+  }
+  return { addr, prefixLen };
+}
+
+function ipStr(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** "02:00:00:00:00:01": six hex pairs; must be a unicast, non-zero address. */
+function mac(s: string | undefined, what: string): Uint8Array {
+  if (s === undefined) bad(`missing ${what}`);
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) {
+    bad(`bad ${what} '${s}' (want six hex pairs like 02:00:00:00:00:01)`);
+  }
+  const b = new Uint8Array(s.split(':').map((h) => Number.parseInt(h, 16)));
+  if ((b[0] & 1) !== 0) bad(`${what} '${s}' is a multicast address`);
+  if (b.every((v) => v === 0)) bad(`${what} '${s}' is all zeros`);
+  return b;
+}
+
+function portNumber(s: string): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
+    bad(`bad port '${s}' (want 1-65535)`);
+  }
+  return Number(s);
+}
+
+/** "80,443,8000-8100" */
+function portList(s: string | undefined, what: string): PortRange[] {
+  if (s === undefined) bad(`missing ports after '${what}'`);
+  const out: PortRange[] = [];
+  for (const item of s.split(',')) {
+    const dash = item.indexOf('-');
+    if (dash < 0) {
+      const p = portNumber(item);
+      out.push({ from: p, to: p });
+    } else {
+      const from = portNumber(item.slice(0, dash));
+      const to = portNumber(item.slice(dash + 1));
+      if (from > to) bad(`port range '${item}' runs backwards`);
+      out.push({ from, to });
+    }
+  }
+  return out;
+}
+
+function markNumber(s: string | undefined): number {
+  if (s === undefined) bad('missing mark');
+  let v = Number.NaN;
+  if (/^[1-9]\d*$/.test(s)) v = Number(s);
+  else if (/^0[xX][0-9a-fA-F]+$/.test(s)) v = Number.parseInt(s.slice(2), 16);
+  if (!(v >= 1 && v <= 0xffffffff)) bad(`bad mark '${s}' (want 1-4294967295)`);
+  return v;
+}
+
+function noMore(words: readonly string[], used: number): void {
+  if (words.length > used) bad(`unexpected '${words[used]}'`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directives.
+
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/; // IFNAMSIZ is 16 bytes with the NUL
+
+function parseInterface(w: readonly string[], line: number): InterfaceConfig {
+  const name = w[1];
+  if (name === undefined) bad('missing interface name');
+  if (!IFNAME.test(name)) bad(`bad interface name '${name}' (1-15 letters, digits, _ . : -)`);
+  let m: Uint8Array | undefined;
+  let ip: Cidr | undefined;
+  for (let i = 2; i < w.length; i += 2) {
+    const key = w[i];
+    if (key === 'mac') {
+      if (m !== undefined) bad("'mac' given twice");
+      m = mac(w[i + 1], 'MAC address');
+    } else if (key === 'ip') {
+      if (ip !== undefined) bad("'ip' given twice");
+      ip = cidr(w[i + 1], 'interface address', false);
+      if (ip.prefixLen === 0) bad('an interface address needs a prefix length of 1-32');
+    } else {
+      bad(`unknown interface option '${key}' (want mac or ip)`);
+    }
+  }
+  if (m === undefined) bad("missing 'mac <address>'");
+  if (ip === undefined) bad("missing 'ip <address>/<prefix>'");
+  return { name, mac: m, addr: ip.addr, prefixLen: ip.prefixLen, line };
+}
+
+function parseFwmark(w: readonly string[], line: number): FwmarkRule {
+  const rule: FwmarkRule = { mark: markNumber(w[1]), line };
+  let i = 2;
+  while (i < w.length) {
+    const key = w[i++];
+    switch (key) {
+      case 'src':
+      case 'dst':
+        if (rule[key] !== undefined) bad(`'${key}' given twice`);
+        rule[key] = cidr(w[i++], `${key} address`, true);
+        break;
+      case 'tcp':
+      case 'udp':
+      case 'sctp':
+        if (rule.proto !== undefined) bad('only one protocol per fwmark line');
+        rule.proto = key === 'tcp' ? IPPROTO_TCP : key === 'udp' ? IPPROTO_UDP : IPPROTO_SCTP;
+        break;
+      case 'sport':
+      case 'dport': {
+        if (rule.proto === undefined) bad(`'${key}' needs tcp, udp or sctp before it`);
+        const field = key === 'sport' ? 'sports' : 'dports';
+        if (rule[field] !== undefined) bad(`'${key}' given twice`);
+        rule[field] = portList(w[i++], key);
+        break;
+      }
+      default:
+        bad(`unknown fwmark match '${key}' (want src, dst, tcp, udp, sctp, sport, dport)`);
+    }
+  }
+  if (i === 2) bad('a fwmark line needs at least one match (src, dst, tcp, udp, sctp, ...)');
+  return rule;
+}
+
+function parseSysctl(w: readonly string[], line: number): SysctlSetting {
+  const name = w[1];
+  if (name === undefined) bad('missing sysctl name');
+  if (!(SYSCTL_NAMES as readonly string[]).includes(name)) {
+    bad(`unknown sysctl '${name}' (known: ${SYSCTL_NAMES.join(', ')})`);
+  }
+  const n = name as SysctlName;
+  const v = w[2];
+  if (v === undefined) bad(`missing value for ${n}`);
+  const max = SYSCTL_MAX[n];
+  if (!/^\d+$/.test(v) || Number(v) > max) bad(`bad value '${v}' for ${n} (want 0-${max})`);
+  noMore(w, 3);
+  return { name: n, value: Number(v), line };
+}
+
+const TABLE_COMMANDS: ReadonlySet<Command['kind']> = new Set<Command['kind']>([
+  'add-service',
+  'edit-service',
+  'del-service',
+  'flush',
+  'add-dest',
+  'edit-dest',
+  'del-dest',
+  'zero',
+  'set-timeout',
+]);
+
+function parseIpvsLine(words: readonly string[], resolver: NameResolver): Command {
+  let cmd: Command;
+  try {
+    cmd = parseIpvsadm(words, { resolver });
+  } catch (e) {
+    if (e instanceof ParseError) bad(e.message.trimEnd());
+    throw e;
+  }
+  if (!TABLE_COMMANDS.has(cmd.kind)) {
+    bad('only commands that change the table (-A -E -D -C -a -e -d -Z --set) belong in a config');
+  }
+  const why = unsupportedReason(cmd);
+  if (why !== undefined) bad(why);
+  return cmd;
+}
+
+/** Words of a line with its `#` comment removed. */
+function words(line: string): string[] {
+  const hash = line.indexOf('#');
+  const body = hash >= 0 ? line.slice(0, hash) : line;
+  return body.split(/[ \t\r]+/).filter((w) => w.length > 0);
+}
+
+function onLink(addr: number, cfg: DirectorConfig): boolean {
+  return cfg.interfaces.some((i) => {
+    const m = prefixMask(i.prefixLen);
+    return (addr & m) >>> 0 === (i.addr & m) >>> 0;
+  });
+}
+
+/**
+ * Parse a whole config file. Throws ConfigError listing every bad line; returns the typed
+ * config only when every line is valid.
+ */
+export function parseConfig(
+  text: string,
+  fileName: string,
+  opts: ConfigOptions = {},
+): DirectorConfig {
+  const resolver = opts.resolver ?? getSystemResolver();
+  const cfg: DirectorConfig = {
+    fileName,
+    interfaces: [],
+    neighbors: [],
+    routes: [],
+    vips: [],
+    fwmarks: [],
+    sysctls: [],
+    ipvs: [],
+  };
+  const issues: ConfigIssue[] = [];
+  const lines = text.split('\n');
+  const lineText = (n: number): string => (lines[n - 1] ?? '').trimEnd();
+  const issue = (line: number, reason: string): void => {
+    issues.push({ file: fileName, line, text: lineText(line), reason });
+  };
+
+  for (let idx = 0; idx < lines.length; idx++) {
+    const line = idx + 1;
+    let w = words(lines[idx]);
+    if (w.length === 0) continue;
+    try {
+      // Pasted ipvsadm lines may keep the program name.
+      if ((w[0] === 'ipvsadm' || w[0] === 'uvsadm') && w.length > 1 && w[1].startsWith('-')) {
+        w = w.slice(1);
+      }
+      const head = w[0];
+      if (head.startsWith('-')) {
+        cfg.ipvs.push({ line, text: lineText(line).trim(), cmd: parseIpvsLine(w, resolver) });
+        continue;
+      }
+      switch (head) {
+        case 'interface': {
+          const itf = parseInterface(w, line);
+          const dup = cfg.interfaces.find((i) => i.name === itf.name);
+          if (dup) bad(`interface ${itf.name} already defined on line ${dup.line}`);
+          cfg.interfaces.push(itf);
+          break;
+        }
+        case 'neighbor': {
+          const addr = ipv4(w[1], 'neighbor address');
+          const m = mac(w[2], 'neighbor MAC address');
+          noMore(w, 3);
+          const dup = cfg.neighbors.find((n) => n.addr === addr);
+          if (dup) bad(`neighbor ${ipStr(addr)} already defined on line ${dup.line}`);
+          cfg.neighbors.push({ addr, mac: m, line });
+          break;
+        }
+        case 'route': {
+          const dst = w[1] === 'default' ? { addr: 0, prefixLen: 0 } : cidr(w[1], 'route', true);
+          if (w[2] !== 'via') bad("want 'route <network>/<prefix> via <gateway>'");
+          const via = ipv4(w[3], 'gateway address');
+          noMore(w, 4);
+          const dup = cfg.routes.find(
+            (r) => r.dst.addr === dst.addr && r.dst.prefixLen === dst.prefixLen,
+          );
+          if (dup) bad(`a route to this network is already defined on line ${dup.line}`);
+          cfg.routes.push({ dst, via, line });
+          break;
+        }
+        case 'vip': {
+          const addr = ipv4(w[1], 'virtual address');
+          noMore(w, 2);
+          const dup = cfg.vips.find((v) => v.addr === addr);
+          if (dup) bad(`vip ${ipStr(addr)} already declared on line ${dup.line}`);
+          cfg.vips.push({ addr, line });
+          break;
+        }
+        case 'fwmark':
+          cfg.fwmarks.push(parseFwmark(w, line));
+          break;
+        case 'sysctl': {
+          const s = parseSysctl(w, line);
+          const dup = cfg.sysctls.find((x) => x.name === s.name);
+          if (dup) bad(`${s.name} already set on line ${dup.line}`);
+          cfg.sysctls.push(s);
+          break;
+        }
+        default:
+          bad(
+            `unknown directive '${head}' (want interface, neighbor, route, vip, fwmark, sysctl or an ipvsadm command)`,
+          );
+      }
+    } catch (e) {
+      if (!(e instanceof LineError)) throw e;
+      issue(line, e.message);
+    }
+  }
+
+  // Checks that need the whole file.
+  for (const r of cfg.routes) {
+    if (!onLink(r.via, cfg))
+      issue(r.line, `gateway ${ipStr(r.via)} is not on any interface's network`);
+  }
+  for (const n of cfg.neighbors) {
+    if (!onLink(n.addr, cfg))
+      issue(n.line, `neighbor ${ipStr(n.addr)} is not on any interface's network`);
+  }
+  const marks = new Set(cfg.fwmarks.map((f) => f.mark));
+  for (const l of cfg.ipvs) {
+    if (
+      l.cmd.kind === 'add-service' &&
+      l.cmd.spec.key.kind === 'fwmark' &&
+      !marks.has(l.cmd.spec.key.fwmark)
+    ) {
+      issue(l.line, `no 'fwmark ${l.cmd.spec.key.fwmark} ...' line marks packets for this service`);
+    }
+  }
+
+  if (issues.length > 0) {
+    issues.sort((a, b) => a.line - b.line);
+    throw new ConfigError(issues);
+  }
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying the IPVS part.
+
+function svcKeyString(k: ServiceKey): string {
+  return k.kind === 'fwmark' ? `f${k.fwmark >>> 0}` : `a${k.proto}/${k.addr >>> 0}/${k.port}`;
+}
+
+function keyOfService(s: Service): ServiceKey {
+  return s.fwmark !== 0
+    ? { kind: 'fwmark', fwmark: s.fwmark }
+    : { kind: 'addr', proto: s.proto, addr: s.addr, port: s.port };
+}
+
+function destKeyString(addr: number, port: number): string {
+  return `${addr >>> 0}:${port}`;
+}
+
+const SCHED_BITS = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
+
+/** A service as a spec that re-creates it (for undo). */
+function specOfService(s: Service): ServiceSpec {
+  const persistent = (s.flags & SVC_F_PERSISTENT) !== 0;
+  return {
+    key: keyOfService(s),
+    scheduler: s.scheduler.name,
+    schedFlags: s.flags & SCHED_BITS,
+    persistent: persistent ? s.timeout : 0,
+    netmask: s.netmask,
+    onePacket: (s.flags & SVC_F_ONEPACKET) !== 0,
+  };
+}
+
+function specOfDest(d: {
+  addr: number;
+  port: number;
+  fwd: DestSpec['fwd'];
+  weight: number;
+  uThreshold: number;
+  lThreshold: number;
+}): DestSpec {
+  return {
+    addr: d.addr,
+    port: d.port,
+    fwd: d.fwd,
+    weight: d.weight,
+    uThreshold: d.uThreshold,
+    lThreshold: d.lThreshold,
+  };
+}
+
+class Refused extends Error {
+  constructor(
+    readonly op: IpvsOp,
+    readonly code: IpvsErrno,
+  ) {
+    super(`${op}: ${code}`);
+  }
+}
+
+/**
+ * A model of the IPVS table that predicts which commands the kernel refuses, mirroring the
+ * checks of ip_vs_ctl.c do_ip_vs_set_ctl in their order: service lookup (EEXIST on add,
+ * ESRCH otherwise), scheduler lookup (ENOENT), then for destinations the range checks
+ * (ERANGE: lower threshold above upper) before the destination lookup (EEXIST / ENOENT).
+ */
+class TableModel {
+  private readonly services = new Map<string, Set<string>>();
+
+  constructor(
+    admin: IpvsAdmin,
+    private readonly schedulerExists: (name: string) => boolean,
+  ) {
+    for (const s of admin.services()) {
+      this.services.set(
+        svcKeyString(keyOfService(s)),
+        new Set(s.dests.map((d) => destKeyString(d.addr, d.port))),
+      );
+    }
+  }
+
+  run(cmd: Command): void {
+    switch (cmd.kind) {
+      case 'add-service': {
+        const k = svcKeyString(cmd.spec.key);
+        if (this.services.has(k)) throw new Refused('add-service', 'EEXIST');
+        if (!this.schedulerExists(cmd.spec.scheduler)) throw new Refused('add-service', 'ENOENT');
+        this.services.set(k, new Set());
+        return;
+      }
+      case 'edit-service':
+        if (!this.services.has(svcKeyString(cmd.spec.key)))
+          throw new Refused('edit-service', 'ESRCH');
+        if (!this.schedulerExists(cmd.spec.scheduler)) throw new Refused('edit-service', 'ENOENT');
+        return;
+      case 'del-service':
+        if (!this.services.delete(svcKeyString(cmd.key))) throw new Refused('del-service', 'ESRCH');
+        return;
+      case 'flush':
+        this.services.clear();
+        return;
+      case 'zero':
+        if (cmd.key !== undefined && !this.services.has(svcKeyString(cmd.key))) {
+          throw new Refused('zero', 'ESRCH');
+        }
+        return;
+      case 'add-dest':
+      case 'edit-dest': {
+        const dests = this.services.get(svcKeyString(cmd.key));
+        if (dests === undefined) throw new Refused(cmd.kind, 'ESRCH');
+        if (cmd.dest.lThreshold > cmd.dest.uThreshold) throw new Refused(cmd.kind, 'ERANGE');
+        const dk = destKeyString(cmd.dest.addr, cmd.dest.port);
+        if (cmd.kind === 'add-dest') {
+          if (dests.has(dk)) throw new Refused('add-dest', 'EEXIST');
+          dests.add(dk);
+        } else if (!dests.has(dk)) {
+          throw new Refused('edit-dest', 'ENOENT');
+        }
+        return;
+      }
+      case 'del-dest': {
+        const dests = this.services.get(svcKeyString(cmd.key));
+        if (dests === undefined) throw new Refused('del-dest', 'ESRCH');
+        if (!dests.delete(destKeyString(cmd.addr, cmd.port)))
+          throw new Refused('del-dest', 'ENOENT');
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+/** Capture what is needed to undo `cmd`, before it runs. Null when it cannot be undone (-Z). */
+function prepareUndo(cmd: Command, admin: IpvsAdmin): (() => void) | null {
+  const snapshot = (s: Service): { spec: ServiceSpec; dests: DestSpec[] } => ({
+    spec: specOfService(s),
+    dests: s.dests.map(specOfDest),
+  });
+  const recreate = (saved: { spec: ServiceSpec; dests: DestSpec[] }): void => {
+    admin.addService(saved.spec);
+    for (const d of saved.dests) admin.addDest(saved.spec.key, d);
+  };
+  switch (cmd.kind) {
+    case 'add-service': {
+      const key = cmd.spec.key;
+      return () => admin.delService(key);
+    }
+    case 'edit-service': {
+      const s = admin.findService(cmd.spec.key);
+      if (s === undefined) return null;
+      const prev = specOfService(s);
+      return () => admin.editService(prev);
+    }
+    case 'del-service': {
+      const s = admin.findService(cmd.key);
+      if (s === undefined) return null;
+      const saved = snapshot(s);
+      return () => recreate(saved);
+    }
+    case 'flush': {
+      const all = admin.services().map(snapshot);
+      return () => {
+        for (const saved of all) recreate(saved);
+      };
+    }
+    case 'add-dest': {
+      const { key, dest } = cmd;
+      return () => admin.delDest(key, dest.addr, dest.port);
+    }
+    case 'edit-dest': {
+      const s = admin.findService(cmd.key);
+      const d = s?.dests.find((x) => x.addr === cmd.dest.addr && x.port === cmd.dest.port);
+      if (d === undefined) return null;
+      const key = cmd.key;
+      const prev = specOfDest(d);
+      return () => admin.editDest(key, prev);
+    }
+    case 'del-dest': {
+      const s = admin.findService(cmd.key);
+      const d = s?.dests.find((x) => x.addr === cmd.addr && x.port === cmd.port);
+      if (d === undefined) return null;
+      const key = cmd.key;
+      const prev = specOfDest(d);
+      return () => admin.addDest(key, prev);
+    }
+    case 'set-timeout': {
+      const prev = { ...admin.getTimeouts() };
+      return () => admin.setTimeouts(prev);
+    }
+    default:
+      return null;
+  }
+}
+
+export interface ApplyOptions {
+  /** Whether a scheduler name exists (default: the src/sched registry). */
+  schedulerExists?: (name: string) => boolean;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof IpvsError) return ipvsStrerror(e.op, e.code);
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Apply the config's ipvsadm lines to `admin`, all or nothing (see the module comment).
+ * Throws ConfigError naming the lines the admin refuses or would refuse.
+ */
+export function applyConfig(cfg: DirectorConfig, admin: IpvsAdmin, opts: ApplyOptions = {}): void {
+  const schedulerExists = opts.schedulerExists ?? ((n: string) => getScheduler(n) !== undefined);
+  const issueFor = (l: IpvsLine, reason: string): ConfigIssue => ({
+    file: cfg.fileName,
+    line: l.line,
+    text: l.text,
+    reason,
+  });
+
+  // Step 2: predict refusals against a model of the current table.
+  const model = new TableModel(admin, schedulerExists);
+  const predicted: ConfigIssue[] = [];
+  for (const l of cfg.ipvs) {
+    try {
+      model.run(l.cmd);
+    } catch (e) {
+      if (!(e instanceof Refused)) throw e;
+      predicted.push(issueFor(l, ipvsStrerror(e.op, e.code)));
+    }
+  }
+  if (predicted.length > 0) throw new ConfigError(predicted);
+
+  // Step 3: apply with an undo log.
+  const undo: (() => void)[] = [];
+  for (const l of cfg.ipvs) {
+    try {
+      const u = prepareUndo(l.cmd, admin);
+      applyCommand(l.cmd, admin);
+      if (u !== null) undo.push(u);
+    } catch (e) {
+      const failures: string[] = [];
+      for (let i = undo.length - 1; i >= 0; i--) {
+        try {
+          undo[i]();
+        } catch (ue) {
+          failures.push(errorText(ue));
+        }
+      }
+      let reason = `${errorText(e)} (earlier lines were rolled back)`;
+      if (failures.length > 0) reason += `; rollback failed: ${failures.join('; ')}`;
+      throw new ConfigError([issueFor(l, reason)]);
+    }
+  }
+}

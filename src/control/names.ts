@@ -1,0 +1,117 @@
+/**
+ * Host and service name lookups for the ipvsadm grammar and listings, from /etc/hosts and
+ * /etc/services only (never DNS). Mirrors what ipvsadm.c gets from glibc's "files" NSS backend:
+ * host_to_addr (gethostbyname), addr_to_host (gethostbyaddr), service_to_port (getservbyname)
+ * and port_to_service (getservbyport).
+ *
+ * These run on the control plane only (parsing a command, printing a listing), never per packet.
+ */
+import { readFileSync } from 'node:fs';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, parseIp } from '../ipvs/types.js';
+
+export interface NameResolver {
+  /** gethostbyname: IPv4 address in host order, or -1 when the name is unknown. */
+  hostToAddr(name: string): number;
+  /** gethostbyaddr: the canonical name of an address, or undefined. */
+  addrToHost(addr: number): string | undefined;
+  /** getservbyname for tcp/udp/sctp: the port, or -1. Other protocols never resolve. */
+  serviceToPort(name: string, proto: number): number;
+  /** getservbyport for tcp/udp/sctp: the service name, or undefined. */
+  portToService(port: number, proto: number): string | undefined;
+}
+
+function protoName(proto: number): string | undefined {
+  if (proto === IPPROTO_TCP) return 'tcp';
+  if (proto === IPPROTO_UDP) return 'udp';
+  if (proto === IPPROTO_SCTP) return 'sctp';
+  return undefined;
+}
+
+/** Drop a `#` comment and split on blanks. */
+function fields(line: string): string[] {
+  const hash = line.indexOf('#');
+  const body = hash >= 0 ? line.slice(0, hash) : line;
+  return body.split(/[ \t]+/).filter((f) => f.length > 0);
+}
+
+/**
+ * A resolver over the texts of a hosts file and a services file. The first matching line
+ * wins, as in glibc's files backend; host names compare case-insensitively (glibc uses
+ * strcasecmp for hosts), service names exactly.
+ */
+export function createFileResolver(hostsText: string, servicesText: string): NameResolver {
+  const hostByName = new Map<string, number>();
+  const nameByAddr = new Map<number, string>();
+  for (const line of hostsText.split('\n')) {
+    const f = fields(line);
+    if (f.length < 2) continue;
+    const addr = parseIp(f[0]);
+    if (addr < 0) continue; // IPv6 or malformed lines: uvs is IPv4 only for now
+    if (!nameByAddr.has(addr)) nameByAddr.set(addr, f[1]);
+    for (let i = 1; i < f.length; i++) {
+      const key = f[i].toLowerCase();
+      if (!hostByName.has(key)) hostByName.set(key, addr);
+    }
+  }
+  // Keys are "name/proto" and "port/proto": built once per resolver, looked up per command.
+  const portByName = new Map<string, number>();
+  const nameByPort = new Map<string, string>();
+  for (const line of servicesText.split('\n')) {
+    const f = fields(line);
+    if (f.length < 2) continue;
+    const m = /^(\d{1,5})\/([a-z0-9]+)$/.exec(f[1]);
+    if (m === null) continue;
+    const port = Number(m[1]);
+    if (port > 65535) continue;
+    const proto = m[2];
+    const pk = `${port}/${proto}`;
+    if (!nameByPort.has(pk)) nameByPort.set(pk, f[0]);
+    for (let i = 0; i < f.length; i++) {
+      if (i === 1) continue;
+      const nk = `${f[i]}/${proto}`;
+      if (!portByName.has(nk)) portByName.set(nk, port);
+    }
+  }
+  return {
+    hostToAddr(name: string): number {
+      return hostByName.get(name.toLowerCase()) ?? -1;
+    },
+    addrToHost(addr: number): string | undefined {
+      return nameByAddr.get(addr >>> 0);
+    },
+    serviceToPort(name: string, proto: number): number {
+      const p = protoName(proto);
+      if (p === undefined) return -1;
+      return portByName.get(`${name}/${p}`) ?? -1;
+    },
+    portToService(port: number, proto: number): string | undefined {
+      const p = protoName(proto);
+      if (p === undefined) return undefined;
+      return nameByPort.get(`${port}/${p}`);
+    },
+  };
+}
+
+/** A resolver that knows no names: everything stays numeric. */
+export const NUMERIC_RESOLVER: NameResolver = {
+  hostToAddr: () => -1,
+  addrToHost: () => undefined,
+  serviceToPort: () => -1,
+  portToService: () => undefined,
+};
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+let systemResolver: NameResolver | undefined;
+
+/** The machine's /etc/hosts and /etc/services, read once on first use (missing files = empty). */
+export function getSystemResolver(): NameResolver {
+  systemResolver ??= createFileResolver(readOrEmpty('/etc/hosts'), readOrEmpty('/etc/services'));
+  return systemResolver;
+}

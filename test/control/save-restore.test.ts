@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { runUvsadm } from '../../src/cli/uvsadm-main.js';
+import type { IpvsAdmin } from '../../src/ipvs/admin.js';
+import { describe as describeTable, FakeAdmin } from './fake-admin.js';
+import { resolver } from './fixtures.js';
+
+function sh(admin: IpvsAdmin, argv: string[], stdin?: string): string {
+  let out = '';
+  let err = '';
+  const rc = runUvsadm(argv, admin, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    stdin,
+    resolver,
+  });
+  if (rc !== 0 || err !== '') throw new Error(`${argv.join(' ')} failed (${rc}): ${err}`);
+  return out;
+}
+
+/**
+ * A table using every feature -S saves. -S sorts services and destinations (as ipvsadm does),
+ * so a restored table holds the same entries, possibly in another order: compare canonically.
+ */
+const SETUP = [
+  '-A -t 10.0.0.100:80 -s wrr',
+  '-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3',
+  '-a -t 10.0.0.100:80 -r 10.0.0.12:80 -i -w 0',
+  '-A -u 10.0.0.100:53 -s sh -b sh-fallback,sh-port -p 120 -M 255.255.255.0',
+  '-a -u 10.0.0.100:53 -r 10.0.0.21:5353 -m -w 7',
+  '-A -u 10.0.0.100:514 -s rr -o',
+  '-A --sctp-service 10.0.0.100:3868 -s mh -b mh-port',
+  '-a --sctp-service 10.0.0.100:3868 -r 10.0.0.61:3868 -g -w 1',
+  '-A -f 7 -s lc -p',
+  '-a -f 7 -r 10.0.0.31:0 -g -w 2',
+  '-A -t 10.0.0.100:0 -s wlc -p 3600',
+  '-a -t 10.0.0.100:0 -r 10.0.0.41 -m -w 1',
+].join('\n');
+
+describe('-S output restores to the same state with -R', () => {
+  for (const numeric of [true, false]) {
+    it(`round trip with -S${numeric ? ' -n' : ''}`, () => {
+      const a = new FakeAdmin();
+      sh(a, ['-R'], SETUP);
+      const saved = sh(a, numeric ? ['-S', '-n'] : ['-S']);
+      const b = new FakeAdmin();
+      sh(b, ['-R'], saved);
+      expect(describeTable(b, true)).toBe(describeTable(a, true));
+      // And saving again gives the same text.
+      expect(sh(b, numeric ? ['-S', '-n'] : ['-S'])).toBe(saved);
+    });
+  }
+
+  it('-S -n text for the table', () => {
+    const a = new FakeAdmin();
+    sh(a, ['-R'], SETUP);
+    expect(sh(a, ['-Sn'])).toBe(
+      [
+        '-A -t 10.0.0.100:0 -s wlc -p 3600',
+        '-a -t 10.0.0.100:0 -r 10.0.0.41:0 -m -w 1',
+        '-A -t 10.0.0.100:80 -s wrr',
+        '-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3',
+        '-a -t 10.0.0.100:80 -r 10.0.0.12:80 -i -w 0 --tun-type ipip',
+        '-A -u 10.0.0.100:53 -s sh -p 120 -M 255.255.255.0 -b sh-fallback,sh-port',
+        '-a -u 10.0.0.100:53 -r 10.0.0.21:5353 -m -w 7',
+        '-A -u 10.0.0.100:514 -s rr -o',
+        '-A --sctp-service 10.0.0.100:3868 -s mh -b mh-port',
+        '-a --sctp-service 10.0.0.100:3868 -r 10.0.0.61:3868 -g -w 1',
+        '-A -f 7 -s lc -p 300',
+        '-a -f 7 -r 10.0.0.31:0 -g -w 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('-C then -R of the save rebuilds a cleared table', () => {
+    const a = new FakeAdmin();
+    sh(a, ['-R'], SETUP);
+    const before = describeTable(a, true);
+    const saved = sh(a, ['-S', '-n']);
+    sh(a, ['-C']);
+    expect(a.svcs).toHaveLength(0);
+    sh(a, ['-R'], saved);
+    expect(describeTable(a, true)).toBe(before);
+  });
+});
