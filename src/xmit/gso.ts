@@ -1,0 +1,146 @@
+/**
+ * TCP segmentation in software for super-packets that must be tunnelled.
+ * Mirrors net/ipv4/tcp_offload.c (tcp_gso_segment) and net/ipv4/af_inet.c
+ * (inet_gso_segment) for an IPv4 TCP super-packet (virtio_net_hdr gso_type TCPV4).
+ *
+ * Why in software: a packet socket describes offloads with struct virtio_net_hdr, whose
+ * gso_type can only say TCPV4, TCPV6 or UDP (+ the ECN bit); virtio_net_hdr_to_skb
+ * (include/linux/virtio_net.h) rejects anything else and never sets SKB_GSO_IPXIP4. An
+ * IPIP frame sent with gso_type TCPV4 reaches inet_gso_segment with protocol 4, whose
+ * handler ipip_gso_segment refuses a packet without SKB_GSO_IPXIP4 (-EINVAL), so the
+ * kernel cannot segment an encapsulated super-packet we hand it. We therefore cut the
+ * inner TCP packet into MSS-sized segments first, then encapsulate each one.
+ *
+ * What each segment gets (tcp_gso_segment / inet_gso_segment):
+ *  - the L2 header and the IPv4 header (options included) of the super-packet;
+ *  - IP id = super-packet id + segment index (no fixed-id GSO here), its own tot_len and
+ *    header checksum; DF as in the super-packet;
+ *  - TCP header copied, seq advanced by the bytes before it, FIN and PSH only on the last
+ *    segment, CWR only on the first, and a full TCP checksum (CHECKSUM_PARTIAL of the
+ *    super-packet is completed in software: the value stored in it is not used).
+ */
+import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
+import { ipv4HeaderCheck, l4Check } from '../net/checksum.js';
+import { ETH_P_IP } from '../net/ethernet.js';
+import { IP_MF, IP_OFFSET, IPV4_CHECK } from '../net/ipv4.js';
+import type { PacketInfo } from '../net/packet.js';
+import { copyBytes, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+/**
+ * Split the IPv4 TCP packet described by info into segments of at most `mss` payload
+ * bytes, written to `out` one after another starting at offset 0, each preceded by
+ * `headroom` free bytes (room for tunEncap's outer headers): segment i starts at
+ * outOffs[i] and is outLens[i] bytes long (L2 header included). `out` must not overlap
+ * the input. A packet whose payload fits one MSS yields one segment (with its checksum
+ * completed). Returns the number of segments, XMIT_E_INVALID for input that is not an
+ * unfragmented IPv4 TCP packet or a bad mss, XMIT_E_SPACE when out / outOffs / outLens are
+ * too small.
+ */
+export function tcpSegment(
+  buf: Uint8Array,
+  info: PacketInfo,
+  mss: number,
+  out: Uint8Array,
+  outOffs: Int32Array,
+  outLens: Int32Array,
+  headroom: number,
+): number {
+  if (info.etherType !== ETH_P_IP || info.proto !== 6 || !(mss > 0) || headroom < 0) {
+    return XMIT_E_INVALID;
+  }
+  const ip = info.l3Off;
+  const end = ipEnd(ip, info.totLen, info.ihl, info.off, info.len);
+  if (end < 0 || (info.fragField & (IP_MF | IP_OFFSET)) !== 0) return XMIT_E_INVALID;
+  const tcp = info.l4Off;
+  if (tcp !== ip + info.ihl || tcp + 20 > end) return XMIT_E_INVALID;
+  const thl = (buf[tcp + 12] >>> 4) << 2;
+  if (thl < 20 || tcp + thl > end) return XMIT_E_INVALID;
+
+  const l2 = ip - info.off;
+  const hdrs = l2 + info.ihl + thl;
+  const payload = end - tcp - thl;
+  const n = payload <= mss ? 1 : Math.ceil(payload / mss);
+  if (n > outOffs.length || n > outLens.length) return XMIT_E_SPACE;
+  if (n * (headroom + hdrs) + payload > out.length) return XMIT_E_SPACE;
+
+  const id0 = rd16(buf, ip + 4);
+  const seq0 = rd32(buf, tcp + 4);
+  const flags0 = buf[tcp + 13];
+  const saddr = rd32(buf, ip + 12);
+  const daddr = rd32(buf, ip + 16);
+  const ihl = info.ihl;
+  let pos = 0;
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    const segPay = Math.min(payload - done, mss);
+    const s = pos + headroom;
+    copyBytes(out, s, buf, info.off, info.off + hdrs);
+    const sip = s + l2;
+    const stcp = sip + ihl;
+    wr16(out, sip + 2, ihl + thl + segPay);
+    wr16(out, sip + 4, (id0 + i) & 0xffff);
+    wr16(out, sip + IPV4_CHECK, ipv4HeaderCheck(out, sip, ihl));
+    wr32(out, stcp + 4, (seq0 + done) >>> 0);
+    let flags = flags0;
+    if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
+    if (i > 0) flags &= ~TCP_CWR;
+    out[stcp + 13] = flags;
+    const src = tcp + thl + done;
+    const dst = stcp + thl;
+    copyBytes(out, dst, buf, src, src + segPay);
+    wr16(out, stcp + 16, l4Check(out, stcp, thl + segPay, 16, saddr, daddr, 6));
+    outOffs[i] = s;
+    outLens[i] = hdrs + segPay;
+    pos = s + hdrs + segPay;
+    done += segPay;
+  }
+  return n;
+}
+
+/**
+ * Fill `seg` to describe a segment tcpSegment wrote (out[segOff, segOff+segLen)) from the
+ * super-packet described by `src`: every field copied with offsets moved to the segment,
+ * and the per-segment ones (len, totLen, l4Len, ipId, tcpSeq, tcpFlags) read back from
+ * the segment; the offload fields are cleared (the segment is complete).
+ */
+export function segmentInfo(
+  src: PacketInfo,
+  out: Uint8Array,
+  segOff: number,
+  segLen: number,
+  seg: PacketInfo,
+): void {
+  const d = segOff - src.off;
+  seg.off = segOff;
+  seg.len = segLen;
+  seg.vlanCount = src.vlanCount;
+  seg.vlanTci = src.vlanTci;
+  seg.etherType = src.etherType;
+  seg.l3Off = src.l3Off + d;
+  seg.ihl = src.ihl;
+  seg.tos = src.tos;
+  seg.totLen = segLen - (src.l3Off - src.off);
+  seg.ipId = rd16(out, seg.l3Off + 4);
+  seg.fragField = src.fragField;
+  seg.ttl = src.ttl;
+  seg.proto = src.proto;
+  seg.saddr = src.saddr;
+  seg.daddr = src.daddr;
+  seg.l4Off = src.l4Off + d;
+  seg.l4Len = seg.totLen - seg.ihl;
+  seg.sport = src.sport;
+  seg.dport = src.dport;
+  seg.tcpFlags = out[seg.l4Off + 13];
+  seg.tcpSeq = rd32(out, seg.l4Off + 4);
+  seg.tcpAck = src.tcpAck;
+  seg.tcpHdrLen = src.tcpHdrLen;
+  seg.l4CheckOff = seg.l4Off + 16;
+  seg.hasInner = false;
+  seg.csumPartial = false;
+  seg.gsoType = 0;
+  seg.gsoSize = 0;
+}
