@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * `uvs`: the director and its tools. Subcommands live in their own modules and are loaded on
+ * demand, so `uvs replay` never loads the native addon.
+ */
+const USAGE = `Usage: uvs <command> [options]
+
+Commands:
+  replay --config FILE IN.pcap OUT.pcapng
+                     run a capture through the director offline (no root needed) and write
+                     every transmitted frame, with the decisions taken for it, to OUT.pcapng
+  help               show this text
+
+Run 'uvs <command> --help' for a command's options.
+`;
+
+type Main = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Main>> = {
+  replay: async () => (await import('./replay.js')).main,
+};
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const load = commands[cmd];
+  if (load === undefined) {
+    process.stderr.write(`uvs: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  return (await load())(rest);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`uvs: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

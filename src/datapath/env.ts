@@ -1,0 +1,224 @@
+/**
+ * The director's view of its own network: interfaces (one per link, same index), addresses
+ * it owns (VIPs answered for ARP/ICMP echo), neighbours (IP -> MAC), static routes and the
+ * firewall-mark rules that feed -f services. The datapath asks it two questions per packet —
+ * "which link and MAC is the next hop toward X?" and "which mark does this packet carry?" —
+ * so both answers are computed without allocation: results land in fields (nhLink, nhMac).
+ *
+ * In the kernel these are the routing table, the neighbour table and iptables' MARK target;
+ * uvs keeps the small subset a load balancer needs.
+ */
+
+export interface IfaceConf {
+  name: string;
+  mac: Uint8Array;
+  /** Primary IPv4 address (host order) and prefix length; addr 0 = none. */
+  addr: number;
+  prefixLen: number;
+  mtu: number;
+}
+
+export interface RouteConf {
+  dst: number;
+  prefixLen: number;
+  /** Gateway (host order). */
+  via: number;
+}
+
+export interface CidrConf {
+  addr: number;
+  prefixLen: number;
+}
+
+export interface PortRangeConf {
+  from: number;
+  to: number;
+}
+
+/** Packets matching every given field get `mark` (iptables -j MARK for LVS fwmark services). */
+export interface FwmarkRuleConf {
+  mark: number;
+  src?: CidrConf;
+  dst?: CidrConf;
+  /** IP protocol to match; omitted = any. */
+  proto?: number;
+  sports?: readonly PortRangeConf[];
+  dports?: readonly PortRangeConf[];
+}
+
+export function prefixMask(len: number): number {
+  return len <= 0 ? 0 : len >= 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0;
+}
+
+interface Route {
+  dst: number;
+  mask: number;
+  prefixLen: number;
+  /** Gateway, or 0 for a connected (on-link) route. */
+  via: number;
+  link: number;
+}
+
+interface FwmarkRule {
+  mark: number;
+  src: number;
+  srcMask: number;
+  dst: number;
+  dstMask: number;
+  /** 0 = any. */
+  proto: number;
+  /** Bitmaps of matching ports (8 KiB each), or null for any. */
+  sports: Uint8Array | null;
+  dports: Uint8Array | null;
+}
+
+function portBitmap(ranges: readonly PortRangeConf[] | undefined): Uint8Array | null {
+  if (ranges === undefined || ranges.length === 0) return null;
+  const bm = new Uint8Array(8192);
+  for (const r of ranges) for (let p = r.from; p <= r.to; p++) bm[p >>> 3] |= 1 << (p & 7);
+  return bm;
+}
+
+export class DirectorEnv {
+  readonly ifaces: IfaceConf[] = [];
+  /** Addresses the director answers ARP and ICMP echo for (VIPs not on the host stack). */
+  readonly vips = new Set<number>();
+  readonly neighbours = new Map<number, Uint8Array>();
+  private readonly routes: Route[] = [];
+  private readonly marks: FwmarkRule[] = [];
+
+  /** Next-hop answer of the last resolve(): link index, MAC, and the gateway (0 = on-link). */
+  nhLink = -1;
+  nhMac: Uint8Array | null = null;
+  nhVia = 0;
+
+  addIface(conf: IfaceConf): number {
+    this.ifaces.push(conf);
+    const link = this.ifaces.length - 1;
+    if (conf.addr !== 0) {
+      const mask = prefixMask(conf.prefixLen);
+      this.insertRoute({
+        dst: (conf.addr & mask) >>> 0,
+        mask,
+        prefixLen: conf.prefixLen,
+        via: 0,
+        link,
+      });
+    }
+    return link;
+  }
+
+  /** Adds a route through a gateway; the gateway must be on a connected subnet. */
+  addRoute(r: RouteConf): void {
+    const mask = prefixMask(r.prefixLen);
+    const gw = this.connectedLink(r.via);
+    if (gw < 0) throw new Error(`gateway ${r.via} is not on any interface's subnet`);
+    this.insertRoute({
+      dst: (r.dst & mask) >>> 0,
+      mask,
+      prefixLen: r.prefixLen,
+      via: r.via,
+      link: gw,
+    });
+  }
+
+  addFwmarkRule(r: FwmarkRuleConf): void {
+    const srcMask = r.src ? prefixMask(r.src.prefixLen) : 0;
+    const dstMask = r.dst ? prefixMask(r.dst.prefixLen) : 0;
+    this.marks.push({
+      mark: r.mark,
+      src: r.src ? (r.src.addr & srcMask) >>> 0 : 0,
+      srcMask,
+      dst: r.dst ? (r.dst.addr & dstMask) >>> 0 : 0,
+      dstMask,
+      proto: r.proto ?? 0,
+      sports: portBitmap(r.sports),
+      dports: portBitmap(r.dports),
+    });
+  }
+
+  setNeighbour(addr: number, mac: Uint8Array): void {
+    const cur = this.neighbours.get(addr);
+    if (cur) cur.set(mac);
+    else this.neighbours.set(addr, Uint8Array.from(mac));
+  }
+
+  /**
+   * Learn (or refresh) a neighbour from 6 bytes at buf[off] — called from the datapath for
+   * ARP senders, so it copies in place when the entry exists and allocates only for a new one.
+   */
+  learnNeighbour(addr: number, buf: Uint8Array, off: number): void {
+    const cur = this.neighbours.get(addr);
+    if (cur !== undefined) {
+      for (let i = 0; i < 6; i++) cur[i] = buf[off + i];
+    } else {
+      this.neighbours.set(addr, buf.slice(off, off + 6));
+    }
+  }
+
+  /** Index of an interface by name, or -1. */
+  linkByName(name: string): number {
+    return this.ifaces.findIndex((i) => i.name === name);
+  }
+
+  /** True when addr is one of the director's own interface addresses. */
+  isLocalAddr(addr: number): boolean {
+    for (const i of this.ifaces) if (i.addr === addr) return true;
+    return false;
+  }
+
+  /** Link whose connected subnet holds addr, or -1. */
+  connectedLink(addr: number): number {
+    for (const r of this.routes) {
+      if (r.via === 0 && (addr & r.mask) >>> 0 === r.dst) return r.link;
+    }
+    return -1;
+  }
+
+  /**
+   * Longest-prefix route to addr, then the neighbour entry of the next hop. On success sets
+   * nhLink/nhMac/nhVia and returns true; returns false with nhLink set (or -1 when there is
+   * no route) when the next hop's MAC is unknown.
+   */
+  resolve(addr: number): boolean {
+    this.nhMac = null;
+    this.nhLink = -1;
+    this.nhVia = 0;
+    // routes are kept sorted by prefix length, longest first
+    for (const r of this.routes) {
+      if ((addr & r.mask) >>> 0 === r.dst) {
+        this.nhLink = r.link;
+        this.nhVia = r.via;
+        const mac = this.neighbours.get(r.via === 0 ? addr : r.via);
+        if (mac === undefined) return false;
+        this.nhMac = mac;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The firewall mark for a packet (first matching rule), 0 when none. */
+  markOf(proto: number, saddr: number, daddr: number, sport: number, dport: number): number {
+    const rules = this.marks;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if ((daddr & r.dstMask) >>> 0 !== r.dst) continue;
+      if ((saddr & r.srcMask) >>> 0 !== r.src) continue;
+      if (r.proto !== 0 && r.proto !== proto) continue;
+      if (r.dports !== null && (r.dports[dport >>> 3] & (1 << (dport & 7))) === 0) continue;
+      if (r.sports !== null && (r.sports[sport >>> 3] & (1 << (sport & 7))) === 0) continue;
+      return r.mark;
+    }
+    return 0;
+  }
+
+  get hasFwmarkRules(): boolean {
+    return this.marks.length > 0;
+  }
+
+  private insertRoute(r: Route): void {
+    this.routes.push(r);
+    this.routes.sort((a, b) => b.prefixLen - a.prefixLen || (a.via === 0 ? -1 : 1));
+  }
+}
