@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * `uvsadm`: ipvsadm's command line for a running `uvs run` daemon. The command runs in the
+ * daemon (runUvsadm against its IPVS table); this program only ships argv - and, for -R, the
+ * restore lines read from stdin - over the control socket (src/control/daemon-socket.ts) and
+ * prints the answer with the daemon's exit status.
+ *
+ * Handled here, without a daemon: -h/--help, -v/--version, command lines that do not parse
+ * (same message and status as the daemon would give), and `--control NAME`, which picks the
+ * control socket (default: env UVS_CONTROL, else @uvs-ctl in the current network namespace).
+ */
+import {
+  type ControlAddress,
+  ControlError,
+  callControl,
+  controlAddress,
+  controlNameFrom,
+  DEFAULT_MAX_REQUEST_BYTES,
+} from '../control/daemon-socket.js';
+import { type Command, ParseError, PROGRAM, parseIpvsadm } from '../control/ipvsadm-parse.js';
+import { usageText, versionText } from './uvsadm-main.js';
+
+/** ipvsadm's status when it cannot reach IPVS ("Can't initialize ipvs"). */
+const EXIT_NO_DAEMON = 2;
+/** How long to wait for the daemon's answer. */
+const CALL_TIMEOUT_MS = 120_000;
+
+function controlHelp(addr: ControlAddress): string {
+  return (
+    '\n' +
+    `${PROGRAM} runs each command in the uvs director daemon (\`uvs run\`), which it reaches\n` +
+    `over the daemon's control socket (here ${addr.display}). The default, @uvs-ctl, is an abstract\n` +
+    'unix socket of the current network namespace: `ip netns exec NS uvsadm ...` talks to the\n' +
+    'daemon running in NS.\n' +
+    'Control Options:\n' +
+    '  --control NAME                      control socket: @name (abstract) or /path\n' +
+    '                                      (default: env UVS_CONTROL, else @uvs-ctl)\n'
+  );
+}
+
+/** Reads all of stdin, up to `max` bytes. */
+async function readStdin(max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > max) throw new Error(`restore input larger than ${max} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function write(stream: NodeJS.WriteStream, s: string): void {
+  if (s.length > 0) stream.write(s);
+}
+
+async function main(args: string[]): Promise<number> {
+  let name: string;
+  let argv: string[];
+  let addr: ControlAddress;
+  try {
+    ({ name, argv } = controlNameFrom(args));
+    addr = controlAddress(name);
+  } catch (e) {
+    write(process.stderr, `${PROGRAM}: ${(e as Error).message}\n`);
+    return EXIT_NO_DAEMON;
+  }
+
+  let cmd: Command;
+  try {
+    cmd = parseIpvsadm(argv);
+  } catch (e) {
+    if (e instanceof ParseError) {
+      write(process.stderr, `${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+  if (cmd.kind === 'help') {
+    write(process.stdout, usageText() + controlHelp(addr));
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    write(process.stdout, versionText());
+    return 0;
+  }
+
+  let stdin: string | undefined;
+  if (cmd.kind === 'restore') {
+    try {
+      stdin = await readStdin(DEFAULT_MAX_REQUEST_BYTES - 4096);
+    } catch (e) {
+      write(process.stderr, `${PROGRAM}: ${(e as Error).message}\n`);
+      return EXIT_NO_DAEMON;
+    }
+  }
+
+  try {
+    const resp = await callControl(
+      name,
+      stdin === undefined ? { argv } : { argv, stdin },
+      CALL_TIMEOUT_MS,
+    );
+    write(process.stdout, resp.out);
+    write(process.stderr, resp.err);
+    return resp.code;
+  } catch (e) {
+    const msg = e instanceof ControlError ? e.message : `control socket: ${(e as Error).message}`;
+    write(process.stderr, `${PROGRAM}: ${msg}\n`);
+    return EXIT_NO_DAEMON;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // exitCode, not exit(): let a large listing drain to a pipe first.
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(
+      `${PROGRAM}: internal error: ${e instanceof Error ? e.message : String(e)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
