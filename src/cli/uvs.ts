@@ -9,6 +9,9 @@ Commands:
   replay --config FILE IN.pcap OUT.pcapng
                      run a capture through the director offline (no root needed) and write
                      every transmitted frame, with the decisions taken for it, to OUT.pcapng
+  run [--iface NAME ...] [--config FILE]
+                     run the director on this network namespace's interfaces (root);
+                     configure it with uvsadm
   help               show this text
 
 Run 'uvs <command> --help' for a command's options.
@@ -18,6 +21,7 @@ type Main = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Main>> = {
   replay: async () => (await import('./replay.js')).main,
+  run: async () => (await import('./run.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -1,0 +1,106 @@
+/** `uvs run`: the live director daemon (src/daemon/director.ts). */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../control/config.js';
+import { CONTROL_ENV, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
+import { LiveDirector } from '../daemon/director.js';
+import type { Backend } from '../io/index.js';
+
+const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [options]
+
+Runs the director in the current network namespace: captures frames on the interfaces
+(AF_PACKET), balances IPVS services over real servers with NAT, DR or TUN, and serves the
+control socket that uvsadm talks to (abstract, so 'ip netns exec NS uvsadm ...' reaches the
+director of NS). Installs an nftables table (netdev ingress) so the host stack neither
+answers nor forwards the traffic uvs handles, and removes it on exit. Root only.
+Stops on SIGTERM/SIGINT, printing its counters.
+
+Options:
+  --iface NAME      interface to run on (repeatable; default: every non-loopback interface
+                    that is up, or the config's interface lines)
+  --config FILE     director config (services in ipvsadm syntax, vip, neighbor, route,
+                    fwmark, sysctl lines; see docs/config.md)
+  --backend NAME    afpacket (default) or pcap (libpcap through 'cap': portable, slower)
+  --no-vnet         no virtio_net_hdr on AF_PACKET sockets (GSO super-packets are then cut
+                    by the kernel; turn interface offloads off instead)
+  --no-nft          do not install the nftables table
+  --control NAME    control socket name (default ${DEFAULT_CONTROL_NAME}, or $${CONTROL_ENV})
+  --capacity N      connection table size (default 1048576)
+  -h, --help        show this text
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (e) {
+    process.stderr.write(`uvs run: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('uvs run: must run as root (packet sockets and nftables)\n');
+    return 1;
+  }
+  const backend = (v.backend ?? 'afpacket') as Backend;
+  if (backend !== 'afpacket' && backend !== 'pcap') {
+    process.stderr.write(`uvs run: unknown backend '${backend}' (afpacket or pcap)\n`);
+    return 2;
+  }
+  let d: LiveDirector;
+  try {
+    d = new LiveDirector({
+      ifaces: v.iface && v.iface.length > 0 ? v.iface : undefined,
+      configText: v.config !== undefined ? readFileSync(v.config, 'utf8') : undefined,
+      configName: v.config,
+      backend,
+      vnetHdr: !v['no-vnet'],
+      nft: !v['no-nft'],
+      control: v.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME,
+      capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
+    });
+    await d.start();
+  } catch (e) {
+    process.stderr.write(
+      `${e instanceof ConfigError ? e.message : `uvs run: ${(e as Error).message}`}\n`,
+    );
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (sig: string) => {
+      process.stderr.write(`uvs: ${sig}, stopping\n`);
+      d.stop().then(
+        (stats) => {
+          process.stderr.write(`${JSON.stringify(stats)}\n`);
+          resolve(0);
+        },
+        (e: unknown) => {
+          process.stderr.write(`uvs: stop failed: ${(e as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      iface: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      backend: { type: 'string' },
+      'no-vnet': { type: 'boolean' },
+      'no-nft': { type: 'boolean' },
+      control: { type: 'string' },
+      capacity: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

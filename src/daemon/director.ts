@@ -1,0 +1,378 @@
+/**
+ * The live director: binds the pipeline to real links. One receive callback per link runs
+ * every frame of a batch through Pipeline.process and sends what it says, batched per
+ * egress link, before the batch goes back to the kernel. Around that loop: the timers
+ * (connection expiry, rate estimation), neighbour resolution (ARP in user space), the
+ * nftables table that keeps the host stack off IPVS traffic, and the control socket that
+ * uvsadm talks to.
+ */
+
+import { runUvsadm } from '../cli/uvsadm-main.js';
+import { applyConfig, type DirectorConfig, parseConfig } from '../control/config.js';
+import {
+  type ControlRequest,
+  type ControlResponse,
+  type ControlServer,
+  serveControl,
+} from '../control/daemon-socket.js';
+import { NftManager, nftInputFrom } from '../control/nft.js';
+import { DirectorEnv } from '../datapath/env.js';
+import { O_NO_NEIGHBOUR, OUTCOME_NAMES, V_TX, VERDICT_NAMES } from '../datapath/outcome.js';
+import { HEADROOM, Pipeline } from '../datapath/pipeline.js';
+import { describeLast } from '../datapath/replay.js';
+import { applySysctls, fillEnv } from '../datapath/setup.js';
+import { type Backend, openLink } from '../io/index.js';
+import type { Link, RxBatch } from '../io/link.js';
+import { IpvsCore } from '../ipvs/core.js';
+import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL, ipToString } from '../ipvs/types.js';
+import { ARPOP_REQUEST, writeArp } from '../net/arp.js';
+import { ETH_P_ARP, writeEthernet } from '../net/ethernet.js';
+import { type HostIface, hostInterfaces, hostNeighbours, hostRoutes } from './sysinfo.js';
+
+export interface DirectorOptions {
+  /** Interfaces to run on (default: every non-loopback interface that is up). */
+  ifaces?: string[];
+  /** Director config file text and name (services, vips, fwmarks, sysctls, neighbours). */
+  configText?: string;
+  configName?: string;
+  backend?: Backend;
+  /** virtio_net_hdr on AF_PACKET links: GSO super-packets pass whole (default true). */
+  vnetHdr?: boolean;
+  /** Control socket name (default uvs-ctl, abstract). */
+  control?: string;
+  /** Install the nftables table (default true). */
+  nft?: boolean;
+  /** Connection table capacity. */
+  capacity?: number;
+  log?: (line: string) => void;
+}
+
+const MAX_TX = 512;
+const ARP_RETRY_MS = 1000;
+const ARP_REFRESH_MS = 30_000;
+const TICK_MS = 100;
+const BROADCAST = new Uint8Array([255, 255, 255, 255, 255, 255]);
+const ZERO_MAC = new Uint8Array(6);
+
+interface TxQueue {
+  buf: Uint8Array | null;
+  off: Int32Array;
+  len: Int32Array;
+  count: number;
+}
+
+export class LiveDirector {
+  readonly core: IpvsCore;
+  readonly env = new DirectorEnv();
+  readonly pipeline: Pipeline;
+  readonly links: Link[] = [];
+  private readonly queues: TxQueue[] = [];
+  private readonly cfg: DirectorConfig | null;
+  private readonly nft: NftManager | null;
+  private control: ControlServer | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly arpSent = new Map<number, number>();
+  private readonly arpBuf = new Uint8Array(HEADROOM + 64);
+  private lastRefresh = 0;
+  private readonly log: (line: string) => void;
+  private readonly hostIfaces: HostIface[];
+  private traceLeft = 0;
+  private readonly traceLines: string[] = [];
+  private stopped = false;
+
+  constructor(private readonly opts: DirectorOptions = {}) {
+    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.cfg =
+      opts.configText !== undefined
+        ? parseConfig(opts.configText, opts.configName ?? 'config')
+        : null;
+    this.core = new IpvsCore({ capacity: opts.capacity });
+    this.pipeline = new Pipeline(this.core, this.env, {
+      vnetHdr: (opts.backend ?? 'afpacket') === 'afpacket' && (opts.vnetHdr ?? true),
+      trace: true,
+    });
+    this.nft = opts.nft === false ? null : new NftManager();
+
+    const host = hostInterfaces();
+    const wanted =
+      opts.ifaces ??
+      (this.cfg && this.cfg.interfaces.length > 0
+        ? this.cfg.interfaces.map((i) => i.name)
+        : host.filter((h) => h.up && !h.loopback).map((h) => h.name));
+    if (wanted.length === 0) throw new Error('no interface to run on (none is up besides lo)');
+    this.hostIfaces = wanted.map((name) => {
+      const h = host.find((x) => x.name === name);
+      if (h === undefined) throw new Error(`no interface '${name}' in this network namespace`);
+      if (h.loopback) throw new Error(`cannot run on loopback interface '${name}'`);
+      return h;
+    });
+  }
+
+  /** Opens the links, applies config and rules, starts the control socket and the loop. */
+  async start(): Promise<void> {
+    const o = this.opts;
+    for (const h of this.hostIfaces) {
+      this.env.addIface({
+        name: h.name,
+        mac: h.mac,
+        addr: h.addr,
+        prefixLen: h.prefixLen,
+        mtu: h.mtu,
+      });
+    }
+    for (const r of hostRoutes()) {
+      if (this.env.connectedLink(r.via) >= 0)
+        this.env.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via });
+    }
+    for (const n of hostNeighbours()) this.env.setNeighbour(n.addr, n.mac);
+    if (this.cfg !== null) {
+      // Interfaces come from the host; the config adds neighbours, routes, VIPs, marks.
+      fillEnv(this.env, { ...this.cfg, interfaces: [] });
+      applyConfig(this.cfg, this.core);
+      applySysctls({ core: this.core, env: this.env, pipeline: this.pipeline }, this.cfg);
+    }
+    const backend = o.backend ?? 'afpacket';
+    const vnet = backend === 'afpacket' && (o.vnetHdr ?? true);
+    for (const h of this.hostIfaces) {
+      const link =
+        backend === 'afpacket'
+          ? openLink({ backend, name: h.name, vnetHdr: vnet })
+          : backend === 'pcap'
+            ? openLink({ backend, name: h.name })
+            : (() => {
+                throw new Error(
+                  `backend '${backend}' cannot run the director (use afpacket or pcap)`,
+                );
+              })();
+      this.links.push(link);
+      this.queues.push({
+        buf: null,
+        off: new Int32Array(MAX_TX),
+        len: new Int32Array(MAX_TX),
+        count: 0,
+      });
+    }
+    await this.refresh();
+    this.control = await serveControl(o.control ?? 'uvs-ctl', (req) => this.handle(req));
+    this.links.forEach((link, i) => {
+      link.start((b) => this.onBatch(i, b));
+    });
+    this.timer = setInterval(() => this.onTimer(), TICK_MS);
+    this.log(
+      `uvs: director running on ${this.links.map((l) => l.name).join(', ')} (${backend}${vnet ? ', vnet' : ''}); control ${this.control.address}`,
+    );
+  }
+
+  /** One wake-up of link `li`: process every frame, send per egress link, then return. */
+  private onBatch(li: number, b: RxBatch): void {
+    const p = this.pipeline;
+    const now = performance.now();
+    this.core.tick(now);
+    const buf = b.buf;
+    for (let i = 0; i < b.count; i++) {
+      const tracing = this.traceLeft > 0;
+      const before = tracing ? this.describeFrame(buf, b.off[i], li) : '';
+      const v = p.process(buf, b.off[i], b.len[i], li, now);
+      if (v === V_TX) {
+        const ol = p.outLink;
+        if (p.outBuf === buf && p.outCount === 1) {
+          const q = this.queues[ol];
+          if (q.buf !== buf && q.count > 0) this.flush(ol);
+          if (q.count === MAX_TX) this.flush(ol);
+          q.buf = buf;
+          q.off[q.count] = p.outOffs[0];
+          q.len[q.count] = p.outLens[0];
+          q.count++;
+        } else {
+          // Built in the pipeline's scratch, which the next frame reuses: send now.
+          this.links[ol].send(p.outBuf, p.outOffs, p.outLens, p.outCount);
+        }
+        if (tracing) this.trace(before, buf, ol);
+      } else if (p.outcome === O_NO_NEIGHBOUR) {
+        this.resolve(p.missAddr, p.missLink, now);
+      }
+    }
+    for (let l = 0; l < this.queues.length; l++) if (this.queues[l].count > 0) this.flush(l);
+  }
+
+  private flush(l: number): void {
+    const q = this.queues[l];
+    this.links[l].send(q.buf!, q.off, q.len, q.count);
+    q.count = 0;
+    q.buf = null;
+  }
+
+  private onTimer(): void {
+    const now = performance.now();
+    this.core.tick(now);
+    if (now - this.lastRefresh > ARP_REFRESH_MS) {
+      this.lastRefresh = now;
+      this.arpRealServers(now, true);
+    }
+  }
+
+  /** ARP for a next hop we lack (at most once a second per address). */
+  private resolve(addr: number, link: number, now: number): void {
+    const last = this.arpSent.get(addr);
+    if (last !== undefined && now - last < ARP_RETRY_MS) return;
+    this.arpSent.set(addr, now);
+    const ifc = this.env.ifaces[link];
+    const b = this.arpBuf;
+    b.fill(0);
+    let o = writeEthernet(b, HEADROOM, BROADCAST, ifc.mac, ETH_P_ARP);
+    o = writeArp(b, o, ARPOP_REQUEST, ifc.mac, ifc.addr, ZERO_MAC, addr);
+    this.links[link].sendOne(b, HEADROOM, Math.max(60, o - HEADROOM));
+  }
+
+  /** ARP for every real server's next hop, so the first packet finds its MAC. */
+  private arpRealServers(now: number, force: boolean): void {
+    for (const svc of this.core.services()) {
+      for (const d of svc.dests) {
+        if (d.fwd !== FWD_MASQ && d.fwd !== FWD_DROUTE && d.fwd !== FWD_TUNNEL) continue;
+        const known = this.env.resolve(d.addr);
+        if ((!known || force) && this.env.nhLink >= 0) {
+          if (force) this.arpSent.delete(this.env.nhVia || d.addr);
+          this.resolve(this.env.nhVia || d.addr, this.env.nhLink, now);
+        }
+      }
+    }
+  }
+
+  /** What the rules and VIPs depend on: services and their real servers. */
+  private signature(): string {
+    return this.core
+      .services()
+      .map(
+        (s) =>
+          `${s.proto}/${s.addr}/${s.port}/${s.fwmark}:${s.dests.map((d) => `${d.addr}/${d.port}/${d.fwd}`).join(',')}`,
+      )
+      .join(';');
+  }
+  private lastSignature = '';
+
+  /** After any change of services: VIPs to answer for, nft rules, neighbour priming. */
+  private async refresh(): Promise<void> {
+    this.lastSignature = this.signature();
+    const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
+    this.env.vips.clear();
+    for (const v of this.cfg?.vips ?? []) this.env.vips.add(v.addr);
+    for (const s of this.core.services()) {
+      if (s.fwmark === 0 && !local.has(s.addr)) this.env.vips.add(s.addr);
+    }
+    if (this.nft !== null) {
+      const input = nftInputFrom(
+        {
+          interfaces: this.hostIfaces.map((h) => ({ name: h.name })),
+          vips: [...this.env.vips].map((addr) => ({ addr })),
+          fwmarks: this.cfg?.fwmarks ?? [],
+        },
+        this.core.services(),
+      );
+      await this.nft.apply(input);
+    }
+    this.arpRealServers(performance.now(), false);
+  }
+
+  /** Control requests: ipvsadm grammar, plus '@stats' and '@trace N' for the lab. */
+  private async handle(req: ControlRequest): Promise<ControlResponse> {
+    const a = req.argv;
+    if (a[0] === '@stats') return { code: 0, out: `${JSON.stringify(this.stats())}\n`, err: '' };
+    if (a[0] === '@trace') return this.collectTrace(Number(a[1] ?? 10), Number(a[2] ?? 5000));
+    let out = '';
+    let err = '';
+    const code = runUvsadm(a, this.core, {
+      out: (s) => {
+        out += s;
+      },
+      err: (s) => {
+        err += s;
+      },
+      stdin: req.stdin,
+    });
+    if (code === 0 && this.signature() !== this.lastSignature) {
+      try {
+        await this.refresh();
+      } catch (e) {
+        err += `uvs: rules not updated: ${(e as Error).message}\n`;
+      }
+    }
+    return { code, out, err };
+  }
+
+  stats(): Record<string, unknown> {
+    const p = this.pipeline;
+    const outcomes: Record<string, number> = {};
+    OUTCOME_NAMES.forEach((n, i) => {
+      if (p.counts[i] > 0) outcomes[n] = p.counts[i];
+    });
+    const verdicts: Record<string, number> = {};
+    VERDICT_NAMES.forEach((n, i) => {
+      verdicts[n] = p.verdicts[i];
+    });
+    return {
+      connections: this.core.connCount,
+      verdicts,
+      outcomes,
+      links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+    };
+  }
+
+  private describeFrame(buf: Uint8Array, off: number, li: number): string {
+    const rd = (o: number) =>
+      ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+    const l3 = off + 14;
+    if (buf[off + 12] !== 8 || buf[off + 13] !== 0) return `${this.links[li].name}: non-IPv4`;
+    const ihl = (buf[l3] & 15) * 4;
+    const sp = (buf[l3 + ihl] << 8) | buf[l3 + ihl + 1];
+    const dp = (buf[l3 + ihl + 2] << 8) | buf[l3 + ihl + 3];
+    return `${this.links[li].name} in  ${ipToString(rd(l3 + 12))}:${sp} -> ${ipToString(rd(l3 + 16))}:${dp}`;
+  }
+
+  private trace(before: string, _buf: Uint8Array, ol: number): void {
+    const p = this.pipeline;
+    const f = p.outBuf;
+    const o = p.outOffs[0];
+    const l3 = o + 14;
+    const rd = (x: number) => ((f[x] << 24) | (f[x + 1] << 16) | (f[x + 2] << 8) | f[x + 3]) >>> 0;
+    let after = `${ipToString(rd(l3 + 12))} -> ${ipToString(rd(l3 + 16))}`;
+    if (f[l3 + 9] === 4) {
+      const in3 = l3 + (f[l3] & 15) * 4;
+      const ihl = (f[in3] & 15) * 4;
+      after = `IPIP[${after}] ${ipToString(rd(in3 + 12))}:${(f[in3 + ihl] << 8) | f[in3 + ihl + 1]} -> ${ipToString(rd(in3 + 16))}:${(f[in3 + ihl + 2] << 8) | f[in3 + ihl + 3]}`;
+    } else if (f[l3 + 9] === 6 || f[l3 + 9] === 17) {
+      const l4 = l3 + (f[l3] & 15) * 4;
+      after = `${ipToString(rd(l3 + 12))}:${(f[l4] << 8) | f[l4 + 1]} -> ${ipToString(rd(l3 + 16))}:${(f[l4 + 2] << 8) | f[l4 + 3]}`;
+    }
+    const ctx = describeLast({ core: this.core, env: this.env, pipeline: p });
+    this.traceLines.push(`${before}\n  => ${this.links[ol].name} out ${after}\n     (${ctx})`);
+    this.traceLeft--;
+  }
+
+  private collectTrace(count: number, timeoutMs: number): Promise<ControlResponse> {
+    this.traceLines.length = 0;
+    this.traceLeft = Math.max(1, Math.min(1000, count));
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (this.traceLeft <= 0 || Date.now() - started > timeoutMs) {
+          clearInterval(t);
+          this.traceLeft = 0;
+          resolve({ code: 0, out: this.traceLines.map((l) => `${l}\n`).join(''), err: '' });
+        }
+      }, 20);
+    });
+  }
+
+  /** Stops receiving, removes the nft table and the control socket; returns the stats. */
+  async stop(): Promise<Record<string, unknown>> {
+    if (this.stopped) return this.stats();
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    for (const l of this.links) l.stop();
+    const stats = this.stats();
+    for (const l of this.links) l.close();
+    await this.control?.close();
+    if (this.nft !== null && this.nft.isApplied) await this.nft.remove();
+    return stats;
+  }
+}
