@@ -372,7 +372,7 @@ export class LiveDirector {
     const stats = this.stats();
     for (const l of this.links) l.close();
     await this.control?.close();
-    if (this.nft !== null && this.nft.isApplied) await this.nft.remove();
+    if (this.nft?.isApplied) await this.nft.remove();
     return stats;
   }
 }

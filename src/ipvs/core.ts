@@ -498,7 +498,7 @@ export class IpvsCore implements IpvsAdmin {
     for (let i = 0; i < list.length; i++) {
       const svc = list[i];
       if (svc.fwmark === 0 && svc.proto !== proto) continue;
-      const ds = svc.dests;
+      const ds = svc.destSoa().list;
       for (let j = 0; j < ds.length; j++) {
         const d = ds[j];
         if (d.addr === addr && d.port === port && d.fwd === CONN_F_MASQ) return true;

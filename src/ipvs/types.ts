@@ -72,22 +72,57 @@ export class Stats {
   }
 }
 
+/*
+ * Destination counters live in typed arrays (struct of arrays) so the O(n) schedulers (lc,
+ * wlc, sed, nq, fo, ovf, twos, lblc/lblcr's fallback) scan contiguous doubles instead of
+ * chasing 64 objects. Layout of one buffer holding `c` destinations, field-major:
+ *   [F_WEIGHT*c + i]   weight
+ *   [F_FLAGS*c + i]    flags (DEST_F_*)
+ *   [F_ACTIVE*c + i]   activeConns
+ *   [F_INACT*c + i]    inactConns
+ *   [F_OVERHEAD*c + i] activeConns * 256 + inactConns (ip_vs_dest_conn_overhead)
+ *   [F_USABLE*c + i]   weight if the dest may take connections (not OVERLOAD, weight > 0), else 0
+ *   [FIELDS*c]         sum of the usable weights, NaN when it must be recomputed
+ * Every Dest owns exactly one slot of exactly one buffer: its service's mirror (slot i = index
+ * i of svc.dests), or a private one-slot buffer while it is in no mirror (new, or removed from
+ * its service: it keeps its slot in the abandoned buffer, which nobody else reads). The public
+ * Dest fields are accessors on that slot, so every write, from the core or anywhere else,
+ * updates what the schedulers scan, and derived values (overhead, usable, the sum) are updated
+ * by the same setter: the mirror cannot go stale.
+ */
+const F_WEIGHT = 0;
+const F_FLAGS = 1;
+const F_ACTIVE = 2;
+const F_INACT = 3;
+const F_OVERHEAD = 4;
+const F_USABLE = 5;
+const FIELDS = 6;
+
+function usableWeight(flags: number, weight: number): number {
+  return (flags & DEST_F_OVERLOAD) === 0 && weight > 0 ? weight : 0;
+}
+
+/** Module-private access to Dest's storage (assigned in Dest's static block). */
+let destMirror: (d: Dest) => DestSoa | null;
+let attachDest: (d: Dest, soa: DestSoa, slot: number) => void;
+
 /** A real server of one service (struct ip_vs_dest). */
 export class Dest {
+  // Storage slot: buffer, slot index, stride (destinations in the buffer), owning mirror.
+  #b: Float64Array = new Float64Array(FIELDS + 1);
+  #i = 0;
+  #c = 1;
+  #s: DestSoa | null = null;
+
   /** Stable small integer, unique among live destinations; connections refer to it. */
   id = -1;
   addr: number;
   port: number;
   fwd: FwdMethod;
-  weight: number;
   /** -x: upper connection threshold, 0 = none. */
   uThreshold = 0;
   /** -y: lower connection threshold, 0 = none. */
   lThreshold = 0;
-  /** DEST_F_* bits. A destination in a service's list is AVAILABLE until removed. */
-  flags = DEST_F_AVAILABLE;
-  activeConns = 0;
-  inactConns = 0;
   persistConns = 0;
   readonly stats = new Stats();
   /** The service this destination belongs to (null once removed). */
@@ -100,6 +135,142 @@ export class Dest {
     this.port = port;
     this.fwd = fwd;
     this.weight = weight;
+    this.flags = DEST_F_AVAILABLE;
+  }
+
+  static {
+    destMirror = (d) => d.#s;
+    attachDest = (d, soa, slot) => {
+      if (d.#s === soa) throw new Error('uvs: a destination is listed twice in one service');
+      const b = soa.buf;
+      const c = soa.n;
+      const w = d.weight;
+      const f = d.flags;
+      const a = d.activeConns;
+      const x = d.inactConns;
+      b[F_WEIGHT * c + slot] = w;
+      b[F_FLAGS * c + slot] = f;
+      b[F_ACTIVE * c + slot] = a;
+      b[F_INACT * c + slot] = x;
+      b[F_OVERHEAD * c + slot] = a * 256 + x;
+      b[F_USABLE * c + slot] = usableWeight(f, w);
+      d.#b = b;
+      d.#i = slot;
+      d.#c = c;
+      d.#s = soa;
+    };
+  }
+
+  /** Scheduling weight (ipvsadm -w). */
+  get weight(): number {
+    return this.#b[this.#i];
+  }
+  set weight(w: number) {
+    const b = this.#b;
+    const i = this.#i;
+    const c = this.#c;
+    b[i] = w;
+    this.#usable(b, i, c, usableWeight(b[F_FLAGS * c + i], w));
+  }
+
+  /** DEST_F_* bits. A destination in a service's list is AVAILABLE until removed. */
+  get flags(): number {
+    return this.#b[F_FLAGS * this.#c + this.#i];
+  }
+  set flags(f: number) {
+    const b = this.#b;
+    const i = this.#i;
+    const c = this.#c;
+    b[F_FLAGS * c + i] = f;
+    this.#usable(b, i, c, usableWeight(f, b[i]));
+  }
+
+  get activeConns(): number {
+    return this.#b[F_ACTIVE * this.#c + this.#i];
+  }
+  set activeConns(v: number) {
+    const b = this.#b;
+    const i = this.#i;
+    const c = this.#c;
+    b[F_ACTIVE * c + i] = v;
+    b[F_OVERHEAD * c + i] = v * 256 + b[F_INACT * c + i];
+  }
+
+  get inactConns(): number {
+    return this.#b[F_INACT * this.#c + this.#i];
+  }
+  set inactConns(v: number) {
+    const b = this.#b;
+    const i = this.#i;
+    const c = this.#c;
+    b[F_INACT * c + i] = v;
+    b[F_OVERHEAD * c + i] = b[F_ACTIVE * c + i] * 256 + v;
+  }
+
+  #usable(b: Float64Array, i: number, c: number, u: number): void {
+    const k = F_USABLE * c + i;
+    if (b[k] !== u) {
+      b[k] = u;
+      b[FIELDS * c] = Number.NaN; // the usable-weight sum must be recomputed
+    }
+  }
+}
+
+/**
+ * The struct-of-arrays mirror of a service's destinations, in svc.dests order (slot i is
+ * svc.dests[i]). Obtain it with svc.destSoa(), which rebuilds it first when the list changed;
+ * the arrays are the destinations' own storage, so counts are always current. Read-only for
+ * schedulers: write through the Dest accessors.
+ *
+ * Values are doubles: counts, weights and overheads (activeConns * 256 + inactConns) are exact
+ * below 2^53, i.e. up to ~3.5e13 active connections per destination.
+ */
+export class DestSoa {
+  /** Number of destinations. */
+  readonly n: number;
+  /** The destinations, slot order = svc.dests order (a frozen snapshot). */
+  readonly list: readonly Dest[];
+  /** The backing buffer (see the layout above Dest); shared with the Dest accessors. */
+  readonly buf: Float64Array;
+  readonly weight: Float64Array;
+  readonly flags: Float64Array;
+  readonly activeConns: Float64Array;
+  readonly inactConns: Float64Array;
+  /** activeConns * 256 + inactConns, kept current by the count setters. */
+  readonly overhead: Float64Array;
+  /** weight when the dest may take new connections (not OVERLOAD, weight > 0), else 0. */
+  readonly usable: Float64Array;
+  /** The service whose mirror this is. */
+  readonly owner: Service;
+
+  constructor(owner: Service, list: readonly Dest[]) {
+    const n = list.length;
+    this.owner = owner;
+    this.n = n;
+    this.list = list;
+    const b = new Float64Array(FIELDS * n + 1);
+    this.buf = b;
+    this.weight = b.subarray(F_WEIGHT * n, F_WEIGHT * n + n);
+    this.flags = b.subarray(F_FLAGS * n, F_FLAGS * n + n);
+    this.activeConns = b.subarray(F_ACTIVE * n, F_ACTIVE * n + n);
+    this.inactConns = b.subarray(F_INACT * n, F_INACT * n + n);
+    this.overhead = b.subarray(F_OVERHEAD * n, F_OVERHEAD * n + n);
+    this.usable = b.subarray(F_USABLE * n, F_USABLE * n + n);
+    b[FIELDS * n] = Number.NaN;
+  }
+
+  /** Sum of the usable weights in list order (cached until a weight or flag changes one). */
+  usableSum(): number {
+    const b = this.buf;
+    const k = FIELDS * this.n;
+    let s = b[k];
+    if (Number.isNaN(s)) {
+      const u = this.usable;
+      s = 0;
+      for (let i = 0; i < u.length; i++) s += u[i];
+      b[k] = s;
+    }
+    return s;
   }
 }
 
@@ -149,15 +320,70 @@ export class Service {
   scheduler!: Scheduler;
   /** Scheduler-private state. */
   schedData: unknown = null;
-  /** Destinations in list order (the order schedulers use for ties). */
-  dests: Dest[] = [];
   readonly stats = new Stats();
+  // The destination list behind `dests`, the proxy handed out for it, and the mirror.
+  #list: Dest[] = [];
+  #proxy: Dest[];
+  #soa: DestSoa;
+  #stale = true;
+  readonly #traps: ProxyHandler<Dest[]> = {
+    set: (t, p, v) => {
+      this.#stale = true;
+      return Reflect.set(t, p, v);
+    },
+    deleteProperty: (t, p) => {
+      this.#stale = true;
+      return Reflect.deleteProperty(t, p);
+    },
+    defineProperty: (t, p, a) => {
+      this.#stale = true;
+      return Reflect.defineProperty(t, p, a);
+    },
+  };
 
   constructor(proto: number, addr: number, port: number, fwmark = 0) {
     this.proto = proto;
     this.addr = addr >>> 0;
     this.port = port;
     this.fwmark = fwmark;
+    this.#proxy = new Proxy(this.#list, this.#traps);
+    this.#soa = new DestSoa(this, Object.freeze([]));
+  }
+
+  /**
+   * Destinations in list order (the order schedulers use for ties). An ordinary array to every
+   * reader and writer; any change to it (push, unshift, splice, index or length writes, ...)
+   * marks the scheduler mirror for a rebuild. Assigning an array copies it. Hot paths read
+   * `destSoa().list` instead (same content, no proxy).
+   */
+  get dests(): Dest[] {
+    return this.#proxy;
+  }
+  set dests(list: readonly Dest[]) {
+    this.#list = list.slice();
+    this.#proxy = new Proxy(this.#list, this.#traps);
+    this.#stale = true;
+  }
+
+  /** The struct-of-arrays mirror of `dests`, rebuilt here if the list changed since. */
+  destSoa(): DestSoa {
+    return this.#stale ? this.#rebuild() : this.#soa;
+  }
+
+  #rebuild(): DestSoa {
+    const list = Object.freeze(this.#list.slice());
+    const soa = new DestSoa(this, list);
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i];
+      // A dest taken from another service's current mirror (a list may only hold it once,
+      // but nothing stops a caller from linking it into two): that mirror must rebuild too.
+      const old = destMirror(d);
+      if (old !== null && old.owner !== this && old.owner.#soa === old) old.owner.#stale = true;
+      attachDest(d, soa, i);
+    }
+    this.#soa = soa;
+    this.#stale = false;
+    return soa;
   }
 }
 

@@ -1,28 +1,28 @@
 /**
  * fo — weighted fail over: the destination with the highest weight that is not overloaded
  * (weight must beat 0, ties to the earliest). Mirrors net/netfilter/ipvs/ip_vs_fo.c.
+ *
+ * Scans the service's typed-array mirror: `usable` is the weight of a dest that is not
+ * overloaded and has weight > 0, else 0, so "usable > hw" (hw starting at 0) is the kernel's
+ * "!OVERLOAD && weight > hw".
  */
-import {
-  DEST_F_OVERLOAD,
-  type Dest,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-} from '../ipvs/types.js';
+import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
 
 export const fo: Scheduler = {
   name: 'fo',
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
-    const list = svc.dests;
-    let best: Dest | null = null;
+    const s = svc.destSoa();
+    const usable = s.usable;
+    const n = s.n;
+    let best = -1;
     let hw = 0;
-    for (let i = 0; i < list.length; i++) {
-      const d = list[i];
-      if ((d.flags & DEST_F_OVERLOAD) === 0 && d.weight > hw) {
-        best = d;
-        hw = d.weight;
+    for (let i = 0; i < n; i++) {
+      const w = usable[i];
+      if (w > hw) {
+        best = i;
+        hw = w;
       }
     }
-    return best;
+    return best < 0 ? null : s.list[best];
   },
 };

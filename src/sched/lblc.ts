@@ -86,7 +86,7 @@ export function makeLblc(opts: LocalityOptions = {}): Scheduler {
           return d;
         }
       }
-      const d = wlcPick(svc.dests);
+      const d = wlcPick(svc);
       if (d === null) return null;
       t.cache(flow.daddr, d, now);
       return d;

@@ -233,12 +233,12 @@ export function makeLblcr(opts: LocalityOptions = {}): Scheduler {
           if (m !== null) t.erase(e, m, now);
         }
         if (d !== null && !localityOverloaded(d, svc)) return d;
-        d = wlcPick(svc.dests);
+        d = wlcPick(svc);
         if (d === null) return null;
         t.insert(e, d, true, now);
         return d;
       }
-      const d = wlcPick(svc.dests);
+      const d = wlcPick(svc);
       if (d === null) return null;
       t.create(flow.daddr, d, now);
       return d;

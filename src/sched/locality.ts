@@ -240,10 +240,11 @@ export abstract class LocalityTable {
  */
 export function localityOverloaded(dest: Dest, svc: Service): boolean {
   if (dest.activeConns > dest.weight) {
-    const list = svc.dests;
-    for (let i = 0; i < list.length; i++) {
-      const d = list[i];
-      if (d.activeConns * 2 < d.weight) return true;
+    const s = svc.destSoa();
+    const ac = s.activeConns;
+    const w = s.weight;
+    for (let i = 0; i < s.n; i++) {
+      if (ac[i] * 2 < w[i]) return true;
     }
   }
   return false;

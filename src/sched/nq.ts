@@ -3,29 +3,33 @@
  * is busy, the sed rule (lowest (activeconns + 1) / weight, ties to the earliest). Mirrors
  * net/netfilter/ipvs/ip_vs_nq.c, whose single loop returns an idle dest at once, so an idle
  * dest after a busy one still wins.
+ *
+ * Scans the service's typed-array mirror (svc.destSoa()); `usable` is the weight of a dest
+ * that may take connections, else 0. Exact below 2^53, productGreater past it (common.ts).
  */
 import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
-import { eligible, productGreater } from './common.js';
+import { productGreater } from './common.js';
 
 const EXACT = 9007199254740992;
 
 export const nq: Scheduler = {
   name: 'nq',
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
-    const list = svc.dests;
-    const n = list.length;
-    let least: Dest | null = null;
+    const s = svc.destSoa();
+    const usable = s.usable;
+    const acs = s.activeConns;
+    const n = s.n;
+    let least = -1;
     let loh = 0;
     let lw = 0;
     for (let i = 0; i < n; i++) {
-      const d = list[i];
-      const w = d.weight;
-      if (!eligible(d)) continue;
-      const ac = d.activeConns;
-      if (ac === 0) return d; // idle: never queue
+      const w = usable[i];
+      if (w === 0) continue;
+      const ac = acs[i];
+      if (ac === 0) return s.list[i]; // idle: never queue
       const doh = ac + 1;
-      if (least === null) {
-        least = d;
+      if (least < 0) {
+        least = i;
         loh = doh;
         lw = w;
         continue;
@@ -33,11 +37,11 @@ export const nq: Scheduler = {
       const p = loh * w;
       const q = doh * lw;
       if (p < EXACT && q < EXACT ? p > q : productGreater(loh, w, doh, lw)) {
-        least = d;
+        least = i;
         loh = doh;
         lw = w;
       }
     }
-    return least;
+    return least < 0 ? null : s.list[least];
   },
 };

@@ -32,7 +32,7 @@ export const rr: Scheduler = {
   },
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
     const c = state(svc);
-    const list = svc.dests;
+    const list = svc.destSoa().list;
     if (!c.inSync(list)) c.sync(list);
     const n = list.length;
     let i = c.idx;

@@ -9,9 +9,13 @@
  * The random source is injectable (setTwosRandom) so tests are deterministic; the default is
  * xorshift128 over four 32-bit words, seeded once from Math.random (no allocation per call).
  * The kernel uses int arithmetic for the weight sum and products; we stay exact instead.
+ *
+ * Both walks run over the service's typed-array mirror (svc.destSoa()): `usable` is the weight
+ * of a dest that may take connections (else 0), `overhead` its activeconns * 256 + inactconns,
+ * and the usable-weight sum is cached there, so a pick is two draws plus one partial walk.
  */
 import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
-import { eligible, overhead, productGreater } from './common.js';
+import { productGreater } from './common.js';
 
 /** A source of uniformly distributed unsigned 32-bit integers. */
 export type Random32 = () => number;
@@ -42,47 +46,35 @@ export function setTwosRandom(fn: Random32 | null): void {
 export const twos: Scheduler = {
   name: 'twos',
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
-    const list = svc.dests;
-    const n = list.length;
-    let total = 0;
-    let any = false;
-    for (let i = 0; i < n; i++) {
-      const d = list[i];
-      if (eligible(d)) {
-        total += d.weight;
-        any = true;
-      }
-    }
-    if (!any) return null;
+    const s = svc.destSoa();
+    // Sum of the usable weights, in list order: cached by the mirror until a weight or an
+    // overload flag changes one, so the kernel's first loop is usually free.
+    let total = s.usableSum();
+    if (total === 0) return null; // usable weights are > 0: a zero sum means none is usable
+    const usable = s.usable;
+    const oh = s.overhead;
+    const n = s.n;
     total += 1; // r in [0, total]: inclusive of the sum, as the kernel's comment says
     let r1 = (rand() >>> 0) % total;
     let r2 = (rand() >>> 0) % total;
-    let c1: Dest | null = null;
-    let c2: Dest | null = null;
-    let w1 = -1;
-    let w2 = -1;
-    let oh1 = 0;
-    let oh2 = 0;
+    let c1 = -1;
+    let c2 = -1;
     for (let i = 0; i < n; i++) {
-      const d = list[i];
-      if (!eligible(d)) continue;
-      const wt = d.weight;
+      const wt = usable[i];
+      if (wt === 0) continue;
       r1 -= wt;
       r2 -= wt;
-      if (r1 <= 0 && w1 === -1) {
-        c1 = d;
-        w1 = wt;
-        oh1 = overhead(d);
+      if (r1 <= 0 && c1 < 0) {
+        c1 = i;
+        if (c2 >= 0) break;
       }
-      if (r2 <= 0 && w2 === -1) {
-        c2 = d;
-        w2 = wt;
-        oh2 = overhead(d);
+      if (r2 <= 0 && c2 < 0) {
+        c2 = i;
+        if (c1 >= 0) break;
       }
-      if (w1 !== -1 && w2 !== -1) break;
     }
-    // r <= sum of weights, so both draws land; c1 is non-null here.
-    if (c2 !== null && productGreater(w2, oh1, w1, oh2)) return c2;
-    return c1;
+    // r <= sum of weights, so both draws land.
+    if (c2 >= 0 && productGreater(usable[c2], oh[c1], usable[c1], oh[c2])) return s.list[c2];
+    return s.list[c1];
   },
 };

@@ -5,39 +5,36 @@
  *
  * The kernel's second loop does not test weight > 0, but a dest with weight <= 0 can never win
  * (loh * w <= 0 <= doh * w_least), so skipping it early changes nothing.
+ *
+ * The scan runs over the service's typed-array mirror (svc.destSoa()): `usable` is the weight
+ * of a dest that may take connections (else 0), `overhead` its activeconns * 256 + inactconns.
+ * Products of doubles are exact below 2^53 (see common.ts); past that productGreater decides.
  */
-import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
-import { eligible, overhead, productGreater } from './common.js';
+import type { Dest, DestSoa, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
+import { productGreater } from './common.js';
 
 /** 2^53: below it double products are exact. */
 const EXACT = 9007199254740992;
 
-/** Weighted least-connection pick over svc.dests (shared with lblc/lblcr's fallback). */
-export function wlcPick(list: readonly Dest[]): Dest | null {
-  const n = list.length;
+/** Index of the weighted least-connection dest of a mirror, or -1 (shared with lblc/lblcr). */
+export function wlcIndex(s: DestSoa): number {
+  const usable = s.usable;
+  const oh = s.overhead;
+  const n = s.n;
   let i = 0;
-  let least: Dest | null = null;
-  let loh = 0;
-  let lw = 0;
-  for (; i < n; i++) {
-    const d = list[i];
-    if (eligible(d)) {
-      least = d;
-      loh = overhead(d);
-      lw = d.weight;
-      break;
-    }
-  }
-  if (least === null) return null;
+  while (i < n && usable[i] === 0) i++;
+  if (i === n) return -1;
+  let least = i;
+  let loh = oh[i];
+  let lw = usable[i];
   for (i++; i < n; i++) {
-    const d = list[i];
-    const w = d.weight;
-    if (!eligible(d)) continue;
-    const doh = overhead(d);
+    const w = usable[i];
+    if (w === 0) continue;
+    const doh = oh[i];
     const p = loh * w;
     const q = doh * lw;
     if (p < EXACT && q < EXACT ? p > q : productGreater(loh, w, doh, lw)) {
-      least = d;
+      least = i;
       loh = doh;
       lw = w;
     }
@@ -45,9 +42,16 @@ export function wlcPick(list: readonly Dest[]): Dest | null {
   return least;
 }
 
+/** Weighted least-connection pick over svc.dests (shared with lblc/lblcr's fallback). */
+export function wlcPick(svc: Service): Dest | null {
+  const s = svc.destSoa();
+  const i = wlcIndex(s);
+  return i < 0 ? null : s.list[i];
+}
+
 export const wlc: Scheduler = {
   name: 'wlc',
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
-    return wlcPick(svc.dests);
+    return wlcPick(svc);
   },
 };

@@ -90,7 +90,7 @@ export const wrr: Scheduler = {
   },
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
     const m = state(svc);
-    const list = svc.dests;
+    const list = svc.destSoa().list;
     const c = m.cursor;
     if (!c.inSync(list)) c.sync(list);
     if (m.mw === 0) return null; // err_noavail: cursor stays
