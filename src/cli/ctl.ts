@@ -1,0 +1,36 @@
+/** `uvs ctl`: ask a running director for its counters or a packet trace. */
+import { parseArgs } from 'node:util';
+import { CONTROL_ENV, callControl, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
+
+const HELP = `Usage: uvs ctl [--control NAME] stats
+       uvs ctl [--control NAME] trace [COUNT] [TIMEOUT_MS]
+
+stats   the director's counters as JSON: frames per verdict and per outcome (every
+        transmit, pass and drop reason), connections, and each link's counters
+trace   record the next COUNT transmitted packets (default 10; waits at most TIMEOUT_MS,
+        default 5000) and print each with its addresses before and after the director
+        rewrote it, and the decisions taken for it
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { control: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [what, ...rest] = positionals;
+  if (values.help || what === undefined) {
+    process.stdout.write(HELP);
+    return values.help ? 0 : 2;
+  }
+  if (what !== 'stats' && what !== 'trace') {
+    process.stderr.write(`uvs ctl: unknown request '${what}'\n\n${HELP}`);
+    return 2;
+  }
+  const name = values.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME;
+  const timeout = what === 'trace' ? Number(rest[1] ?? 5000) + 5000 : 10_000;
+  const r = await callControl(name, { argv: [`@${what}`, ...rest] }, timeout);
+  process.stdout.write(r.out);
+  process.stderr.write(r.err);
+  return r.code;
+}

@@ -1,0 +1,324 @@
+/**
+ * The namespace lab: builds a topology (netns-scripts/topology.sh), runs `uvs run` in the
+ * director namespace, small servers on the real servers (and `uvs realserver --decap` for
+ * TUN), configures the service with uvsadm, and drives a bounded client load — the code
+ * behind `uvs lab` and the end-to-end tests. Every process it starts is remembered by pid
+ * and stopped in down(), which also removes the namespaces.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export type LabMethod = 'nat' | 'dr' | 'tun';
+export const LAB_METHODS: readonly LabMethod[] = ['nat', 'dr', 'tun'];
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const TS = import.meta.url.endsWith('.ts');
+/** The project root (two levels above src/lab or dist/src/lab). */
+const ROOT = fileURLToPath(new URL(TS ? '../../' : '../../../', import.meta.url));
+const TOPOLOGY = `${ROOT}netns-scripts/topology.sh`;
+
+/** argv to run one of our modules under node (sources through tsx, or the build). */
+export function nodeArgv(rel: string): string[] {
+  const file = `${here}${rel}${TS ? '.ts' : '.js'}`;
+  if (!existsSync(file)) throw new Error(`missing ${file} (run npm run build)`);
+  return TS ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
+}
+
+export interface LabOptions {
+  method: LabMethod;
+  /** Namespace prefix (1-12 of [a-z0-9]). */
+  prefix?: string;
+  /** Turn interface offloads off (TSO/GSO/checksum) on every veth. */
+  noOffload?: boolean;
+  /** Extra arguments for `uvs run`. */
+  runArgs?: string[];
+  log?: (line: string) => void;
+}
+
+export interface LoadResult {
+  ok: number;
+  errors: number;
+  byServer: Record<string, number>;
+  errorKinds: Record<string, number>;
+}
+
+export interface CmdResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  output: string;
+  exited: Promise<number>;
+}
+
+export class LabRun {
+  readonly method: LabMethod;
+  readonly prefix: string;
+  info: Record<string, string> = {};
+  private procs: Proc[] = [];
+  private director: Proc | null = null;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: LabOptions) {
+    this.method = opts.method;
+    this.prefix = opts.prefix ?? 'uvslab';
+    this.log = opts.log ?? (() => {});
+  }
+
+  get control(): string {
+    return `${this.prefix}-ctl`;
+  }
+
+  /** Namespace of a role: client, dir, rs1..rs3. */
+  ns(role: string): string {
+    return `${this.prefix}-${role === 'client' ? 'cl' : role}`;
+  }
+
+  get rips(): string[] {
+    return this.info.RIPS.split(',');
+  }
+
+  async up(): Promise<void> {
+    const args = ['up', this.method, this.prefix];
+    if (this.opts.noOffload) args.push('--no-offload');
+    await run('bash', [TOPOLOGY, ...args], { timeout: 60_000 });
+    const { stdout } = await run('bash', [TOPOLOGY, 'info', this.method, this.prefix]);
+    for (const line of stdout.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) this.info[line.slice(0, i)] = line.slice(i + 1);
+    }
+    this.log(`topology ${this.method} up (${this.info.NAMESPACES})`);
+    await this.startDirector();
+    for (let i = 1; i <= 3; i++) {
+      const ns = this.ns(`rs${i}`);
+      if (this.method === 'tun') {
+        await this.spawn(
+          `decap rs${i}`,
+          ns,
+          [...nodeArgv('../cli/uvs'), 'realserver', '--decap'],
+          /decapsulating|ready/i,
+        );
+      }
+      await this.spawn(
+        `app rs${i}`,
+        ns,
+        [...nodeArgv('rs-app'), `rs${i}`, '80', '7000'],
+        /^ready/m,
+      );
+    }
+  }
+
+  /** Starts (or restarts) `uvs run` in the director namespace and waits until it is ready. */
+  async startDirector(): Promise<void> {
+    const argv = [
+      ...nodeArgv('../cli/uvs'),
+      'run',
+      '--iface',
+      'eth0',
+      '--iface',
+      'eth1',
+      '--control',
+      this.control,
+      ...(this.opts.runArgs ?? []),
+    ];
+    this.director = await this.spawn('director', this.ns('dir'), argv, /director running/);
+  }
+
+  /** SIGTERM to the director; resolves with its exit code and output. */
+  async stopDirector(): Promise<{ code: number; output: string }> {
+    const d = this.director;
+    if (d === null) return { code: 0, output: '' };
+    this.director = null;
+    d.child.kill('SIGTERM');
+    const code = await withTimeout(d.exited, 10_000, () => d.child.kill('SIGKILL'));
+    this.procs = this.procs.filter((p) => p !== d);
+    return { code, output: d.output };
+  }
+
+  /** Runs uvsadm in the director namespace. */
+  async uvsadm(args: string[], stdin?: string): Promise<CmdResult> {
+    return this.exec(
+      'dir',
+      [...nodeArgv('../cli/uvsadm'), '--control', this.control, ...args],
+      stdin,
+    );
+  }
+
+  /** A raw control request (@stats, @trace N MS) through `uvs ctl`. */
+  async ctl(args: string[]): Promise<CmdResult> {
+    return this.exec('dir', [...nodeArgv('../cli/uvs'), 'ctl', '--control', this.control, ...args]);
+  }
+
+  /** The usual lab service: VIP:80 (TCP) and VIP:7000 (UDP) over the three real servers. */
+  async configure(
+    scheduler = 'rr',
+    weights: number[] = [1, 1, 1],
+    extra: string[] = [],
+  ): Promise<void> {
+    const vip = this.info.VIP;
+    const fwd = this.info.IPVSADM_FWD;
+    const lines = [
+      `-A -t ${vip}:80 -s ${scheduler} ${extra.join(' ')}`.trim(),
+      `-A -u ${vip}:7000 -s ${scheduler}`,
+    ];
+    this.rips.forEach((rip, i) => {
+      lines.push(`-a -t ${vip}:80 -r ${rip}:80 ${fwd} -w ${weights[i] ?? 1}`);
+      lines.push(`-a -u ${vip}:7000 -r ${rip}:7000 ${fwd} -w ${weights[i] ?? 1}`);
+    });
+    const r = await this.uvsadm(['-R'], `${lines.join('\n')}\n`);
+    if (r.code !== 0) throw new Error(`uvsadm -R failed (${r.code}): ${r.err}`);
+  }
+
+  /** Bounded HTTP load from the client; onProgress gets every progress line. */
+  async load(
+    seconds: number,
+    maxRequests: number,
+    concurrency = 4,
+    onProgress?: (r: LoadResult) => void,
+  ): Promise<LoadResult> {
+    const argv = [
+      ...nodeArgv('client-load'),
+      this.info.VIP,
+      '80',
+      String(seconds),
+      String(maxRequests),
+      String(concurrency),
+    ];
+    const child = spawn('ip', ['netns', 'exec', this.ns('client'), ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let last: LoadResult | null = null;
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        i = buf.indexOf('\n');
+        try {
+          last = JSON.parse(line) as LoadResult;
+          onProgress?.(last);
+        } catch {
+          // not a progress line
+        }
+      }
+    });
+    const code = await withTimeout(
+      new Promise<number>((res) => child.on('exit', (c) => res(c ?? 1))),
+      (seconds + 20) * 1000,
+      () => child.kill('SIGKILL'),
+    );
+    if (last === null) throw new Error(`client load produced no result (exit ${code}): ${err}`);
+    return last;
+  }
+
+  /** One UDP request from the client to VIP:7000; resolves with the answer text. */
+  async udpRequest(payload: string): Promise<string> {
+    const r = await this.exec(
+      'client',
+      ['socat', '-T', '2', '-', `UDP:${this.info.VIP}:7000`],
+      `${payload}\n`,
+    );
+    return r.out.trim();
+  }
+
+  /** Runs a command in a role's namespace. */
+  async exec(role: string, argv: string[], stdin?: string): Promise<CmdResult> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', this.ns(role), ...argv], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 1, out, err });
+      });
+      child.stdin.end(stdin ?? '');
+    });
+  }
+
+  /** Starts a long-running process in a namespace and waits for its ready pattern. */
+  async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<Proc> {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const p: Proc = {
+      name,
+      child,
+      output: '',
+      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
+    };
+    this.procs.push(p);
+    const seen = new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        p.output += d.toString();
+        if (ready.test(p.output)) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      p.exited.then((c) =>
+        reject(new Error(`${name} exited (${c}) before it was ready:\n${p.output}`)),
+      );
+    });
+    await withTimeout(seen, 30_000, () => {
+      throw new Error(`${name} not ready after 30 s:\n${p.output}`);
+    });
+    return p;
+  }
+
+  /** Stops everything this lab started (by pid) and removes the topology. */
+  async down(): Promise<void> {
+    if (this.director !== null) await this.stopDirector().catch(() => {});
+    for (const p of this.procs) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+    }
+    await Promise.all(
+      this.procs.map((p) =>
+        withTimeout(p.exited, 5000, () => p.child.kill('SIGKILL')).catch(() => 0),
+      ),
+    );
+    this.procs = [];
+    await run('bash', [TOPOLOGY, 'down', this.prefix], { timeout: 60_000 });
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => {
+      try {
+        onTimeout();
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      reject(new Error(`timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
