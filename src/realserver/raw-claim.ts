@@ -1,0 +1,68 @@
+/**
+ * A raw IPPROTO_IPIP socket (the `raw-socket` package). With no ipip module, the kernel
+ * has no handler for protocol 4, and net/ipv4/ip_input.c ip_protocol_deliver_rcu answers
+ * such a packet with ICMP protocol-unreachable unless raw_local_deliver found a raw socket
+ * for the protocol (`raw` non-zero: the packet is consumed quietly). This socket is that
+ * claim, and it must be read: since Linux 6.9 ("ipv4: raw: check sk->sk_rcvbuf earlier")
+ * raw_v4_input skips a socket whose receive queue is full without counting it as a
+ * delivery, so a paused socket stops being a claim after a few packets and the ICMP
+ * errors come back (seen here on 6.18 after the third packet).
+ *
+ * What it receives is the whole IPv4 packet, outer header included, after the kernel has
+ * checked it, routed it as local and reassembled fragments. raw-socket reads one packet
+ * per recvfrom into its own buffer and hands it out as a new Buffer (plus a source
+ * address string): fine for the rare packets that take this path in packet mode
+ * (fragments, tunnels on other interfaces), one allocation per packet in raw mode.
+ */
+import { createRequire } from 'node:module';
+
+/** The part of raw-socket's Socket we use (it has no TypeScript types of its own). */
+export interface RawSocket {
+  on(event: 'message', fn: (buf: Buffer, source: string) => void): RawSocket;
+  on(event: 'error', fn: (e: Error) => void): RawSocket;
+  on(event: 'close', fn: () => void): RawSocket;
+  pauseRecv(): RawSocket;
+  resumeRecv(): RawSocket;
+  setOption(level: number, option: number, value: number): void;
+  close(): RawSocket;
+}
+
+interface RawSocketModule {
+  createSocket(opts: { protocol: number; addressFamily?: number; bufferSize?: number }): RawSocket;
+  SocketLevel: { SOL_SOCKET: number };
+  SocketOption: { SO_RCVBUF: number };
+}
+
+const require = createRequire(import.meta.url);
+let mod: RawSocketModule | undefined;
+
+function rawSocketModule(): RawSocketModule {
+  if (mod) return mod;
+  try {
+    mod = require('raw-socket') as RawSocketModule;
+  } catch (e) {
+    throw new Error(
+      `the 'raw-socket' package is needed to claim IP protocol 4 (npm ci builds it with node-gyp): ${(e as Error).message}`,
+    );
+  }
+  return mod;
+}
+
+export const IPPROTO_IPIP = 4;
+
+/**
+ * Opens a raw IPv4 socket for protocol 4 that hands every packet to `onMessage` (buffers
+ * of up to 64 KiB, a 4 MiB receive queue). Needs CAP_NET_RAW.
+ */
+export function openIpipSocket(
+  onMessage: (buf: Buffer) => void,
+  onError?: (e: Error) => void,
+): RawSocket {
+  const m = rawSocketModule();
+  const s = m.createSocket({ protocol: IPPROTO_IPIP, bufferSize: 65536 });
+  s.on('error', (e) => onError?.(e));
+  // Capped by net.core.rmem_max; enough to ride out a burst of fragments.
+  s.setOption(m.SocketLevel.SOL_SOCKET, m.SocketOption.SO_RCVBUF, 4 << 20);
+  s.on('message', (buf) => onMessage(buf));
+  return s;
+}
