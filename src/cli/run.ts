@@ -26,6 +26,9 @@ Options:
   --no-nft          do not install the nftables table
   --control NAME    control socket name (default ${DEFAULT_CONTROL_NAME}, or $${CONTROL_ENV})
   --capacity N      connection table size (default 1048576)
+  --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
+                    expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
+                    pmtu_disc
   -h, --help        show this text
 `;
 
@@ -62,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       nft: !v['no-nft'],
       control: v.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME,
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
+      sysctls: parseSysctls(v.sysctl ?? []),
     });
     await d.start();
   } catch (e) {
@@ -100,7 +104,19 @@ function parse(argv: string[]) {
       'no-nft': { type: 'boolean' },
       control: { type: 'string' },
       capacity: { type: 'string' },
+      sysctl: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+/** NAME=VALUE pairs for --sysctl; the director validates names and ranges. */
+function parseSysctls(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of list) {
+    const m = /^([a-z_]+)=(\d+)$/.exec(item);
+    if (m === null) throw new Error(`--sysctl wants NAME=NUMBER, got '${item}'`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
 }

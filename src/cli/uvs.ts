@@ -12,6 +12,13 @@ Commands:
   run [--iface NAME ...] [--config FILE]
                      run the director on this network namespace's interfaces (root);
                      configure it with uvsadm
+  realserver --decap [--iface NAME ...] [--tun NAME] [--vip ADDR ...]
+                     real-server side of TUN forwarding without the ipip module: strip
+                     the director's IPIP header and hand the inner packet to this host
+  ctl stats|trace    ask a running director for its counters or a packet trace
+  lab [--method nat|dr|tun|all] [--scheduler S] [--duration S]
+                     build a namespace lab (client, director, three real servers), run
+                     the director in it and show traffic being balanced (root)
   help               show this text
 
 Run 'uvs <command> --help' for a command's options.
@@ -21,7 +28,10 @@ type Main = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Main>> = {
   replay: async () => (await import('./replay.js')).main,
+  realserver: async () => (await import('./realserver.js')).main,
   run: async () => (await import('./run.js')).main,
+  ctl: async () => (await import('./ctl.js')).main,
+  lab: async () => (await import('./lab.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -44,6 +44,8 @@ export interface DirectorOptions {
   nft?: boolean;
   /** Connection table capacity. */
   capacity?: number;
+  /** IPVS sysctls (net.ipv4.vs.*) by name, applied after the config's. */
+  sysctls?: Record<string, number>;
   log?: (line: string) => void;
 }
 
@@ -131,6 +133,7 @@ export class LiveDirector {
       applyConfig(this.cfg, this.core);
       applySysctls({ core: this.core, env: this.env, pipeline: this.pipeline }, this.cfg);
     }
+    for (const [name, value] of Object.entries(o.sysctls ?? {})) this.setSysctl(name, value);
     const backend = o.backend ?? 'afpacket';
     const vnet = backend === 'afpacket' && (o.vnetHdr ?? true);
     for (const h of this.hostIfaces) {
@@ -161,6 +164,23 @@ export class LiveDirector {
     this.log(
       `uvs: director running on ${this.links.map((l) => l.name).join(', ')} (${backend}${vnet ? ', vnet' : ''}); control ${this.control.address}`,
     );
+  }
+
+  /** Sets one IPVS sysctl by its kernel name; unknown names and bad values are errors. */
+  setSysctl(name: string, value: number): void {
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`sysctl ${name}: bad value ${value}`);
+    if (name === 'pmtu_disc') {
+      this.pipeline.tunOpts.pmtuDisc = value !== 0;
+      return;
+    }
+    const s = this.core.sysctl as unknown as Record<string, number>;
+    if (!(name in s)) {
+      throw new Error(
+        `unknown sysctl '${name}' (one of ${[...Object.keys(s), 'pmtu_disc'].join(', ')})`,
+      );
+    }
+    s[name] = value;
   }
 
   /** One wake-up of link `li`: process every frame, send per egress link, then return. */

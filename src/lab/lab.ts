@@ -110,7 +110,7 @@ export class LabRun {
       await this.spawn(
         `app rs${i}`,
         ns,
-        [...nodeArgv('rs-app'), `rs${i}`, '80', '7000'],
+        [...nodeArgv('rs-app'), `rs${i}`, '80,8080', '7000'],
         /^ready/m,
       );
     }
@@ -177,17 +177,18 @@ export class LabRun {
     if (r.code !== 0) throw new Error(`uvsadm -R failed (${r.code}): ${r.err}`);
   }
 
-  /** Bounded HTTP load from the client; onProgress gets every progress line. */
+  /** Bounded HTTP load from the client to VIP:port; onProgress gets every progress line. */
   async load(
     seconds: number,
     maxRequests: number,
     concurrency = 4,
     onProgress?: (r: LoadResult) => void,
+    port = 80,
   ): Promise<LoadResult> {
     const argv = [
       ...nodeArgv('client-load'),
       this.info.VIP,
-      '80',
+      String(port),
       String(seconds),
       String(maxRequests),
       String(concurrency),
@@ -254,6 +255,8 @@ export class LabRun {
         clearTimeout(timer);
         resolve({ code: code ?? 1, out, err });
       });
+      // A command that exits without reading its input must not fail the caller (EPIPE).
+      child.stdin.on('error', () => {});
       child.stdin.end(stdin ?? '');
     });
   }

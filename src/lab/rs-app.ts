@@ -1,14 +1,18 @@
 /**
- * The lab's real-server application: an HTTP server and a UDP echo that answer with the
+ * The lab's real-server application: HTTP servers and a UDP echo that answer with the
  * server's name, so the client can tell which real server the director picked.
- * Usage: node rs-app.js NAME [HTTP_PORT] [UDP_PORT]. Prints "ready" when both listen.
+ * Usage: node rs-app.js NAME [HTTP_PORTS] [UDP_PORT] (HTTP_PORTS comma-separated, default
+ * 80,8080; UDP default 7000). Prints "ready" when everything listens.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 
-const [name = 'rs', httpPort = '80', udpPort = '7000'] = process.argv.slice(2);
+const [name = 'rs', httpPorts = '80,8080', udpPort = '7000'] = process.argv.slice(2);
+const ports = httpPorts.split(',').map(Number);
 const body = `${name}\n`;
+const BIG = Buffer.alloc(4 << 20, 0x61);
+
 // UDP answers must leave from the address the client sent to — the VIP on lo for DR and TUN
 // — so there is one socket per local address (a socket bound to 0.0.0.0 would answer from
 // the interface address, and the client's connected socket would drop the reply).
@@ -16,21 +20,41 @@ const addrs = Object.values(networkInterfaces())
   .flat()
   .filter((a) => a !== undefined && a.family === 'IPv4')
   .map((a) => a!.address);
-let pending = 1 + addrs.length;
+
+let pending = ports.length + addrs.length;
 const ready = () => {
   if (--pending === 0) process.stdout.write('ready\n');
 };
 
-const http = createServer((req, res) => {
-  // Drain the request body (uploads in the tests), then answer with our name.
-  req.on('data', () => {});
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+const https = ports.map((port) => {
+  const http = createServer((req, res) => {
+    let received = 0;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+    req.on('end', () => {
+      // /big answers with 4 MB (bulk data toward the client); any other path with the name
+      // and, after an upload, the number of bytes received.
+      if (req.url === '/big') {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': BIG.length,
+        });
+        res.end(BIG);
+        return;
+      }
+      const text = received > 0 ? `${name} ${received}\n` : body;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    });
   });
+  http.keepAliveTimeout = 5000;
+  http.listen(port, '0.0.0.0', ready);
+  return http;
 });
-http.keepAliveTimeout = 5000;
-http.listen(Number(httpPort), '0.0.0.0', ready);
 
 const udps = addrs.map((addr) => {
   const udp = createSocket('udp4');
@@ -42,7 +66,7 @@ const udps = addrs.map((addr) => {
 });
 
 const stop = () => {
-  http.close();
+  for (const h of https) h.close();
   for (const u of udps) u.close();
   process.exit(0);
 };
