@@ -82,6 +82,10 @@ const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 
 /** Scratch layout: frames the pipeline builds start at multiples of SLOT past HEADROOM. */
 const SCRATCH_SLOT = 2048;
+/** ICMP answers the pipeline builds (answerSender). */
+const ANSWER_UNREACH = 0;
+const ANSWER_TTL = 1;
+const ANSWER_FRAG = 2;
 const MAX_OUT = 64;
 
 export interface PipelineOptions {
@@ -194,7 +198,7 @@ export class Pipeline {
         this.tConn = c;
         this.tNew = core.stats.conns !== connsBefore;
       }
-      return this.forwardIn(buf, c, inLink);
+      return this.forwardIn(buf, c);
     }
     switch (c) {
       case R_NO_SERVICE:
@@ -204,7 +208,13 @@ export class Pipeline {
         // when it owns the VIP. uvs keeps the director's own stack out of IPVS traffic.
         return this.end(O.O_NO_CONN_NOT_SYN);
       case R_NO_DEST:
-        return this.icmpToSender(buf, O.O_NO_DEST, info.daddr, 0);
+        return this.answerSender(
+          buf,
+          ANSWER_UNREACH,
+          info.daddr,
+          O.O_NO_DEST,
+          O.O_PORT_UNREACH_SENT,
+        );
       case R_TABLE_FULL:
         return this.end(O.O_TABLE_FULL);
       case R_DEST_UNAVAILABLE:
@@ -229,7 +239,7 @@ export class Pipeline {
         this.tDir = DIR_OUT;
         this.tConn = r;
       }
-      return this.forwardOut(buf, r, inLink);
+      return this.forwardOut(buf, r);
     }
     if (r === R_NOT_MASQ) return this.end(O.O_DR_TUN_REPLY);
     if (
@@ -238,7 +248,7 @@ export class Pipeline {
       core.hasRealService(proto, info.saddr, info.sport)
     ) {
       // A real server talks on a NAT service port with no entry: tell it (ip_vs_out).
-      return this.icmpToSender(buf, O.O_NAT_NO_CONN, 0, inLink);
+      return this.answerSender(buf, ANSWER_UNREACH, 0, O.O_NAT_NO_CONN, O.O_PORT_UNREACH_SENT);
     }
     return this.end(O.O_NOT_IPVS);
   }
@@ -246,7 +256,7 @@ export class Pipeline {
   // ------------------------------------------------------------------ transmit
 
   /** Client -> real server, per the entry's forwarding method (ip_vs_*_xmit). */
-  private forwardIn(buf: Uint8Array, c: number, inLink: number): number {
+  private forwardIn(buf: Uint8Array, c: number): number {
     const core = this.core;
     const ct = core.ct;
     const info = this.info;
@@ -257,7 +267,8 @@ export class Pipeline {
     const link = this.env.nhLink;
     const ifc = this.env.ifaces[link];
     if (fwd === FWD_DROUTE && this.env.nhVia !== 0) return this.end(O.O_DR_NOT_ONLINK);
-    if (!decTtl(buf, info)) return this.timeExceeded(buf, inLink);
+    if (!decTtl(buf, info))
+      return this.answerSender(buf, ANSWER_TTL, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
 
     if (fwd === FWD_MASQ) {
       natDnat(buf, info, rip, ct.dport[c]);
@@ -273,14 +284,15 @@ export class Pipeline {
   }
 
   /** Real server -> client for NAT (handle_response). */
-  private forwardOut(buf: Uint8Array, c: number, inLink: number): number {
+  private forwardOut(buf: Uint8Array, c: number): number {
     const ct = this.core.ct;
     const info = this.info;
     if (!this.route(info.daddr)) {
       return this.end(this.env.nhLink < 0 ? O.O_NO_ROUTE : O.O_NO_NEIGHBOUR);
     }
     const link = this.env.nhLink;
-    if (!decTtl(buf, info)) return this.timeExceeded(buf, inLink);
+    if (!decTtl(buf, info))
+      return this.answerSender(buf, ANSWER_TTL, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
     natSnat(buf, info, ct.vaddr[c], ct.vport[c]);
     drXmit(buf, info, this.env.ifaces[link].mac, this.env.nhMac!);
     return this.txInPlace(buf, link, O.O_NAT_OUT);
@@ -293,7 +305,15 @@ export class Pipeline {
     const mac = this.env.nhMac!;
     const v = tunMtuVerdict(info, ifc.mtu, this.tunOpts.pmtuDisc, false);
     if (v === TUN_DROP) return this.end(O.O_TUN_MTU_DROP);
-    if (v === TUN_FRAG_NEEDED) return this.fragNeeded(buf, ifc.mtu);
+    if (v === TUN_FRAG_NEEDED) {
+      return this.answerSender(
+        buf,
+        ANSWER_FRAG,
+        ifc.mtu,
+        O.O_TUN_FRAG_NEEDED,
+        O.O_FRAG_NEEDED_SENT,
+      );
+    }
     if (info.gsoType !== 0) return this.tunnelSegments(buf, rip, link);
     if (info.csumPartial) completeL4Checksum(buf, info);
     const newOff = tunEncap(buf, info, ifc.addr, rip, ifc.mac, mac, this.tunOpts);
@@ -490,66 +510,43 @@ export class Pipeline {
   }
 
   /**
-   * Answer the sender of the current packet with ICMP port unreachable (ip_vs_leave for a
-   * client when no real server is available; nat_icmp_send for a real server). `src` is the
-   * address to answer from (0 = the director's address on the egress link).
+   * Answer the sender of the current packet with an ICMP error built in scratch: port
+   * unreachable (ip_vs_leave for a client when no real server is available; nat_icmp_send
+   * for a real server; `arg` = address to answer from, 0 = the egress link's), time
+   * exceeded (TTL ran out), or fragmentation needed (`arg` = the tunnel route's MTU).
+   * `cause` is counted as well as the answer (`sent`), or alone when nothing can be sent.
    */
-  private icmpToSender(buf: Uint8Array, reason: number, src: number, _inLink: number): number {
+  private answerSender(
+    buf: Uint8Array,
+    kind: number,
+    arg: number,
+    cause: number,
+    sent: number,
+  ): number {
     const info = this.info;
-    if (!this.route(info.saddr)) return this.end(reason);
+    if (!this.route(info.saddr)) return this.end(cause);
     const link = this.env.nhLink;
     const ifc = this.env.ifaces[link];
-    const n = buildPortUnreach(
-      this.scratch,
-      HEADROOM,
-      buf,
-      info,
-      src !== 0 ? src : ifc.addr,
-      ifc.mac,
-      this.env.nhMac!,
-      this.ident,
-    );
-    if (n <= 0) return this.end(reason);
-    this.counts[reason]++; // the cause is counted as well as the answer
-    return this.txScratch(link, n, O.O_PORT_UNREACH_SENT);
-  }
-
-  private timeExceeded(buf: Uint8Array, _inLink: number): number {
-    const info = this.info;
-    if (!this.route(info.saddr)) return this.end(O.O_TTL_EXPIRED);
-    const link = this.env.nhLink;
-    const n = buildTimeExceeded(
-      this.scratch,
-      HEADROOM,
-      buf,
-      info,
-      this.env.ifaces[link].mac,
-      this.env.nhMac!,
-      this.ident,
-    );
-    this.counts[O.O_TTL_EXPIRED]++;
-    if (n <= 0) return this.end(O.O_TTL_EXPIRED);
-    // buildTimeExceeded answers from the director's address toward the sender.
-    return this.txScratch(link, n, O.O_TIME_EXCEEDED_SENT);
-  }
-
-  private fragNeeded(buf: Uint8Array, mtu: number): number {
-    const info = this.info;
-    if (!this.route(info.saddr)) return this.end(O.O_TUN_FRAG_NEEDED);
-    const link = this.env.nhLink;
-    const n = buildFragNeeded(
-      this.scratch,
-      HEADROOM,
-      buf,
-      info,
-      mtu,
-      this.env.ifaces[link].mac,
-      this.env.nhMac!,
-      this.ident,
-    );
-    this.counts[O.O_TUN_FRAG_NEEDED]++;
-    if (n <= 0) return this.end(O.O_TUN_FRAG_NEEDED);
-    return this.txScratch(link, n, O.O_FRAG_NEEDED_SENT);
+    const mac = this.env.nhMac!;
+    const sc = this.scratch;
+    const n =
+      kind === ANSWER_UNREACH
+        ? buildPortUnreach(
+            sc,
+            HEADROOM,
+            buf,
+            info,
+            arg !== 0 ? arg : ifc.addr,
+            ifc.mac,
+            mac,
+            this.ident,
+          )
+        : kind === ANSWER_TTL
+          ? buildTimeExceeded(sc, HEADROOM, buf, info, ifc.mac, mac, this.ident)
+          : buildFragNeeded(sc, HEADROOM, buf, info, arg, ifc.mac, mac, this.ident);
+    if (n <= 0) return this.end(cause);
+    this.counts[cause]++;
+    return this.txScratch(link, n, sent);
   }
 
   // ------------------------------------------------------------------ helpers
