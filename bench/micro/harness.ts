@@ -34,7 +34,7 @@ export async function runGroup(
   const rows: MicroRow[] = [];
   for (const t of bench.tasks) {
     const r = t.result;
-    if (!r || r.state !== 'completed') {
+    if (r?.state !== 'completed') {
       throw new Error(`benchmark ${group}/${t.name} did not complete: ${r?.state ?? 'no result'}`);
     }
     const nsPerCall = r.latency.mean * 1e6;

@@ -19,6 +19,8 @@ Commands:
   lab [--method nat|dr|tun|all] [--scheduler S] [--duration S]
                      build a namespace lab (client, director, three real servers), run
                      the director in it and show traffic being balanced (root)
+  bench [--quick]    throughput through the director in namespaces beside kernel
+                     forwarding, nftables DNAT, HAProxy and a C AF_PACKET forwarder (root)
   help               show this text
 
 Run 'uvs <command> --help' for a command's options.
@@ -32,6 +34,7 @@ const commands: Record<string, () => Promise<Main>> = {
   run: async () => (await import('./run.js')).main,
   ctl: async () => (await import('./ctl.js')).main,
   lab: async () => (await import('./lab.js')).main,
+  bench: async () => (await import('./bench.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -1,0 +1,474 @@
+/**
+ * The namespace throughput bench: builds the topology (topology.ts), then for each
+ * repetition walks every selected path (paths.ts) in the same order - A B C ... A B C - and
+ * runs every selected measurement on it, so slow drift of a shared machine hits all paths
+ * alike. Each figure is the median of the repetitions; every uvs figure is also given as a
+ * ratio to the baselines of the same invocation. Everything it starts is stopped and every
+ * namespace deleted on the way out, on failure and on SIGINT/SIGTERM too.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type ActivePath,
+  HTTP_PORT,
+  IPERF_PORT,
+  METRIC_INFO,
+  METRIC_NAMES,
+  type MetricName,
+  PATH_NAMES,
+  type PathContext,
+  type PathName,
+  setupPath,
+  UDP_PORT,
+} from './paths.js';
+import { type BenchResult, buildResult, type RunRecord, writeReports } from './report.js';
+import {
+  CLK_TCK,
+  cpuTicks,
+  exec,
+  killAllSync,
+  live,
+  nsExec,
+  Proc,
+  procTicks,
+  sleep,
+} from './sys.js';
+import { CLIENT_IP, DIRECTOR_MAC, listNamespaces, Topology } from './topology.js';
+
+export interface BenchOptions {
+  /** Seconds per measurement. */
+  duration: number;
+  /** Repetitions (each figure is the median over them). */
+  reps: number;
+  paths: PathName[];
+  metrics: MetricName[];
+  /** Output directory for latest.json/.md/.svg. */
+  out: string;
+  /** Namespace name prefix. */
+  prefix: string;
+  /** Real servers. */
+  rs: number;
+  /** UDP flows (source ports) the generator cycles over. */
+  flows: number;
+  /** wrk connections. */
+  connections: number;
+  /** Profile uvs NAT with node --cpu-prof into this directory. */
+  cpuProf: string | null;
+  /** Give up (and clean up) after this many seconds overall. */
+  maxSeconds: number;
+  progress: (line: string, final?: boolean) => void;
+}
+
+export const DEFAULTS = {
+  duration: 2,
+  reps: 3,
+  rs: 2,
+  flows: 1024,
+  connections: 32,
+  prefix: 'uvsb',
+  maxSeconds: 1200,
+};
+
+/** The repository root (holds package.json), from this file's place in src or dist. */
+export function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'bench', 'c'))) return d;
+    d = dirname(d);
+  }
+  throw new Error('cannot find the uvs repository root (package.json next to bench/c)');
+}
+
+/** How to run the uvs CLI: through tsx from the sources, or the built JavaScript. */
+function uvsCommand(root: string): string[] {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts'))
+    return [process.execPath, '--import', 'tsx', join(root, 'src/cli/uvs.ts')];
+  return [process.execPath, join(root, 'dist/src/cli/uvs.js')];
+}
+
+/** Compiles bench/c into `work`. */
+function buildC(root: string, work: string): { udpgen: string; fwd: string; httpd: string } {
+  const out = { udpgen: '', fwd: '', httpd: '' };
+  for (const name of ['udpgen', 'fwd', 'httpd'] as const) {
+    const bin = join(work, name);
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', `${name}.c`)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    out[name] = bin;
+  }
+  return out;
+}
+
+interface Cpu {
+  /** Forwarding process CPU (user+system of all its threads), in cores. */
+  procCores: number | null;
+  /** softirq time over all CPUs, in cores (system-wide: every namespace shares the CPUs). */
+  softirqCores: number;
+  /** Non-idle time over all CPUs, in cores (ours and everyone else's). */
+  busyCores: number;
+  /** 1-minute load average when the measurement started (the machine is shared). */
+  load1: number;
+}
+
+/** Samples CPU counters around `fn`. */
+async function withCpu<T>(pid: number | null, fn: () => Promise<T>): Promise<[T, Cpu, number]> {
+  const load1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const p0 = pid === null ? null : procTicks(pid);
+  const c0 = cpuTicks();
+  const t0 = performance.now();
+  const r = await fn();
+  const secs = (performance.now() - t0) / 1000;
+  const c1 = cpuTicks();
+  const p1 = pid === null ? null : procTicks(pid);
+  const cores = (ticks: number) => ticks / CLK_TCK / secs;
+  return [
+    r,
+    {
+      procCores: p0 !== null && p1 !== null ? round(cores(p1 - p0), 3) : null,
+      softirqCores: round(cores(c1.softirq - c0.softirq), 3),
+      busyCores: round(cores(c1.total - c1.idle - (c0.total - c0.idle)), 3),
+      load1,
+    },
+    secs,
+  ];
+}
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+interface Measured {
+  value: number;
+  offered?: number;
+  errors?: string;
+  detail?: Record<string, unknown>;
+}
+
+async function measureUdp(
+  o: BenchOptions,
+  topo: Topology,
+  path: ActivePath,
+  udpgen: string,
+): Promise<Measured> {
+  const before = await topo.rsRxPackets();
+  const max = Math.round(o.duration * 5_000_000);
+  const r = await nsExec(
+    topo.client,
+    [
+      udpgen,
+      'eth0',
+      DIRECTOR_MAC,
+      CLIENT_IP,
+      path.udpDsts.join(','),
+      String(UDP_PORT),
+      String(o.flows),
+      String(o.duration),
+      String(max),
+    ],
+    { timeoutMs: (o.duration + 15) * 1000 },
+  );
+  // Let rings and backlogs drain before reading the counters.
+  await sleep(300);
+  const after = await topo.rsRxPackets();
+  const g = JSON.parse(r.stdout.trim()) as { sent: number; failed: number; seconds: number };
+  const received = after.reduce((s, v, i) => s + v - before[i], 0);
+  return {
+    value: Math.round(received / g.seconds),
+    offered: Math.round(g.sent / g.seconds),
+    detail: {
+      sent: g.sent,
+      sendFailed: g.failed,
+      received,
+      perServer: after.map((v, i) => v - before[i]),
+    },
+  };
+}
+
+async function measureTcp(o: BenchOptions, topo: Topology, path: ActivePath): Promise<Measured> {
+  const secs = Math.max(1, Math.round(o.duration));
+  const r = await nsExec(
+    topo.client,
+    [
+      'iperf3',
+      '-c',
+      path.tcpDst,
+      '-p',
+      String(IPERF_PORT),
+      '-t',
+      String(secs),
+      '-J',
+      '--connect-timeout',
+      '3000',
+    ],
+    { timeoutMs: (secs + 20) * 1000, allowFail: true },
+  );
+  let j: {
+    error?: string;
+    end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
+  };
+  try {
+    j = JSON.parse(r.stdout);
+  } catch {
+    return { value: 0, errors: `iperf3: ${r.stderr.trim() || 'no JSON output'}` };
+  }
+  const bps = j.end?.sum_received?.bits_per_second ?? 0;
+  return {
+    value: round(bps / 1e9, 3),
+    errors: j.error,
+    detail: { retransmits: j.end?.sum_sent?.retransmits },
+  };
+}
+
+async function measureHttp(
+  o: BenchOptions,
+  topo: Topology,
+  path: ActivePath,
+  close: boolean,
+): Promise<Measured> {
+  const secs = Math.max(1, Math.round(o.duration));
+  const args = [
+    'wrk',
+    '-t1',
+    `-c${o.connections}`,
+    `-d${secs}s`,
+    '--timeout',
+    '2s',
+    ...(close ? ['-H', 'Connection: close'] : []),
+    `http://${path.httpDst}:${HTTP_PORT}/`,
+  ];
+  const r = await nsExec(topo.client, args, {
+    timeoutMs: (secs + 20) * 1000,
+    allowFail: true,
+  });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const sock = /Socket errors: (.*)/.exec(r.stdout);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
+  const errs = [sock ? `socket errors: ${sock[1]}` : '', non2xx ? `non-2xx: ${non2xx[1]}` : '']
+    .filter((s) => s !== '')
+    .join('; ');
+  if (m === null) return { value: 0, errors: `wrk: ${r.stderr.trim() || r.stdout.trim()}` };
+  return { value: Math.round(Number(m[1])), errors: errs || undefined };
+}
+
+/** Runs the whole bench; returns the result (also written to o.out). */
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  if (process.getuid?.() !== 0) throw new Error('the namespace bench must run as root');
+  const root = repoRoot();
+  const work = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
+  const bin = buildC(root, work);
+  const started = new Date();
+  const deadline = Date.now() + o.maxSeconds * 1000;
+
+  // Namespaces left by a crashed run of ours (same prefix): delete them first.
+  for (const ns of listNamespaces(o.prefix)) {
+    await exec('ip', ['netns', 'del', ns], { allowFail: true });
+  }
+  const topo = new Topology(o.prefix, o.rs);
+  let cleaned = false;
+  const cleanupSync = () => {
+    if (cleaned) return;
+    cleaned = true;
+    killAllSync();
+    for (const ns of [topo.client, topo.director, ...topo.servers]) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // not there
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    o.progress(`bench: ${sig}, cleaning up`, true);
+    cleanupSync();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanupSync);
+
+  const runs: RunRecord[] = [];
+  const sessions: { rep: number; path: PathName; stats?: Record<string, unknown> }[] = [];
+  const skipped = new Map<string, string>();
+  try {
+    o.progress('bench: building the topology');
+    await topo.up();
+    // Servers on every real server: the C HTTP server and iperf3 (bounded by the deadline).
+    const serveSecs = String(o.maxSeconds + 60);
+    for (const r of topo.servers) {
+      new Proc(`httpd ${r}`, 'ip', ['netns', 'exec', r, bin.httpd, String(HTTP_PORT), serveSecs]);
+      new Proc(`iperf3 ${r}`, 'ip', [
+        'netns',
+        'exec',
+        r,
+        'timeout',
+        serveSecs,
+        'iperf3',
+        '-s',
+        '-p',
+        String(IPERF_PORT),
+      ]);
+    }
+    await sleep(300);
+    const ctx: PathContext = {
+      topo,
+      root,
+      work,
+      bin,
+      uvsCmd: uvsCommand(root),
+      cpuProf: o.cpuProf,
+      log: (l) => o.progress(l),
+    };
+    const total = o.reps * o.paths.length * o.metrics.length;
+    let done = 0;
+    const t0 = Date.now();
+    for (let rep = 1; rep <= o.reps; rep++) {
+      for (const pname of o.paths) {
+        if (Date.now() > deadline) throw new Error(`over the time limit (${o.maxSeconds} s)`);
+        o.progress(`[${done}/${total}] rep ${rep}/${o.reps} ${pname}: setting up`);
+        let path: ActivePath;
+        try {
+          // Paths start with offloads in the state of their first measurement.
+          await topo.setOffloads('on');
+          path = await setupPath(pname, ctx);
+        } catch (e) {
+          const why = `setup failed: ${(e as Error).message.split('\n')[0]}`;
+          for (const m of o.metrics) skipped.set(`${pname}/${m}`, why);
+          o.progress(`${pname}: ${why}`, true);
+          done += o.metrics.length;
+          continue;
+        }
+        try {
+          for (const metric of o.metrics) {
+            const off = path.offloadsFor(metric);
+            const why = path.skip(metric, off);
+            const eta =
+              done > 0 ? Math.round((((Date.now() - t0) / done) * (total - done)) / 1000) : 0;
+            o.progress(
+              `[${done}/${total}] rep ${rep}/${o.reps} ${pname} ${metric}${eta ? ` (~${eta} s left)` : ''}`,
+            );
+            done++;
+            if (why !== null) {
+              skipped.set(`${pname}/${metric}`, why);
+              continue;
+            }
+            await topo.setOffloads(off);
+            await sleep(200);
+            const [m, cpu, secs] = await withCpu(path.pid, () =>
+              metric === 'udp'
+                ? measureUdp(o, topo, path, bin.udpgen)
+                : metric === 'tcp' || metric === 'tcp-nooff'
+                  ? measureTcp(o, topo, path)
+                  : measureHttp(o, topo, path, metric === 'http-close'),
+            );
+            runs.push({
+              rep,
+              path: pname,
+              metric,
+              offloads: off,
+              value: m.value,
+              ...(m.offered !== undefined ? { offered: m.offered } : {}),
+              seconds: round(secs, 2),
+              cpu,
+              ...(m.errors ? { errors: m.errors } : {}),
+              ...(m.detail ? { detail: m.detail } : {}),
+            });
+          }
+        } finally {
+          const stats = await path.teardown();
+          sessions.push({ rep, path: pname, ...(stats ? { stats } : {}) });
+          await topo.setOffloads('on');
+        }
+      }
+    }
+    o.progress(`[${total}/${total}] done in ${Math.round((Date.now() - t0) / 1000)} s`, true);
+  } finally {
+    for (const p of [...live]) await p.stop(3000);
+    await topo.down();
+    cleanupSync();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', cleanupSync);
+  }
+
+  const result = buildResult({
+    started,
+    finished: new Date(),
+    options: {
+      duration: o.duration,
+      reps: o.reps,
+      paths: o.paths,
+      metrics: o.metrics,
+      rs: o.rs,
+      flows: o.flows,
+      connections: o.connections,
+    },
+    machine: machine(),
+    runs,
+    sessions,
+    skipped: [...skipped].map(([k, reason]) => {
+      const [path, metric] = k.split('/') as [PathName, MetricName];
+      return { path, metric, reason };
+    }),
+    profile: o.cpuProf !== null ? summarizeProfile(o.cpuProf) : undefined,
+  });
+  mkdirSync(o.out, { recursive: true });
+  writeReports(result, o.out);
+  return result;
+}
+
+function machine(): Record<string, unknown> {
+  const c = cpus();
+  let kernel = '';
+  try {
+    kernel = execFileSync('uname', ['-r']).toString().trim();
+  } catch {
+    // unknown
+  }
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cpus: c.length,
+    kernel,
+    node: process.version,
+    note: 'shared with other engineers while it ran; unpinned (no CPU affinity set)',
+  };
+}
+
+/**
+ * Top self-time functions of the busiest .cpuprofile in `dir` (node writes one per thread;
+ * the tsx loader's worker thread is nearly all idle, the main thread is the datapath).
+ */
+function summarizeProfile(dir: string): Record<string, unknown> | undefined {
+  if (!existsSync(dir)) return undefined;
+  type Node = {
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    hitCount?: number;
+  };
+  let best: { file: string; busy: number; self: Map<string, number>; total: number } | null = null;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+    const file = join(dir, f);
+    const nodes = (JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[] }).nodes;
+    const self = new Map<string, number>();
+    let total = 0;
+    let idle = 0;
+    for (const n of nodes) {
+      const h = n.hitCount ?? 0;
+      total += h;
+      if (n.callFrame.functionName === '(idle)') idle += h;
+      const url = n.callFrame.url.replace(/^.*\/(src|node_modules)\//, '$1/');
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
+      self.set(key, (self.get(key) ?? 0) + h);
+    }
+    if (best === null || total - idle > best.busy) best = { file, busy: total - idle, self, total };
+  }
+  if (best === null) return undefined;
+  const top = [...best.self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)
+    .map(([fn, h]) => ({ fn, selfPct: round((100 * h) / Math.max(1, best.total), 1) }));
+  return { file: best.file, top };
+}
+
+export { METRIC_INFO, METRIC_NAMES, PATH_NAMES };

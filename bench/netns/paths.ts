@@ -1,0 +1,398 @@
+/**
+ * The paths through the director that the bench compares. Each one sets the director (and,
+ * for TUN, the real servers) up, names where the client sends, and tears down what it set
+ * up. The topology and the real servers' HTTP and iperf3 servers stay up across paths.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec, nsExec, Proc, sleep } from './sys.js';
+import {
+  CLIENT_MAC,
+  DIRECTOR_CLIENT_IP,
+  rsIp,
+  rsMac,
+  Topology as T,
+  type Topology,
+  VIP,
+} from './topology.js';
+
+export const PATH_NAMES = [
+  'kernel',
+  'nft',
+  'haproxy',
+  'cfwd',
+  'uvs-nat',
+  'uvs-dr',
+  'uvs-tun',
+] as const;
+export type PathName = (typeof PATH_NAMES)[number];
+
+export const METRIC_NAMES = ['udp', 'tcp', 'tcp-nooff', 'http-ka', 'http-close'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export const UDP_PORT = 9;
+export const HTTP_PORT = 80;
+export const IPERF_PORT = 5201;
+
+export const PATH_INFO: Record<PathName, { title: string; description: string }> = {
+  kernel: {
+    title: 'kernel forwarding',
+    description:
+      'director kernel routes (ip_forward=1), no balancing: the client addresses the real servers directly (UDP over every RIP, TCP and HTTP to the first RIP)',
+  },
+  nft: {
+    title: 'nftables DNAT',
+    description:
+      'director kernel with an nftables prerouting dnat to numgen inc mod N (round robin) and conntrack; replies un-NATed by conntrack',
+  },
+  haproxy: {
+    title: 'HAProxy tcp',
+    description:
+      'HAProxy (mode tcp, roundrobin, default threads) on the VIP in the director: a full proxy terminating both TCP legs; no UDP',
+  },
+  cfwd: {
+    title: 'C AF_PACKET fwd',
+    description:
+      'bench/c/fwd.c: stateless NAT in C on the same I/O as uvs (TPACKET_V2 rx ring, sendmmsg, qdisc bypass); no connection table; needs offloads off for TCP',
+  },
+  'uvs-nat': {
+    title: 'uvs NAT',
+    description: 'uvs run, services rr, real servers -m (masquerading)',
+  },
+  'uvs-dr': {
+    title: 'uvs DR',
+    description:
+      'uvs run, real servers -g (direct routing); replies go RS -> director kernel (ip_forward=1) -> client',
+  },
+  'uvs-tun': {
+    title: 'uvs TUN',
+    description:
+      'uvs run, real servers -i (IPIP); each real server runs uvs realserver --decap; replies routed by the director kernel',
+  },
+};
+
+export const METRIC_INFO: Record<
+  MetricName,
+  { title: string; unit: string; offloads: 'on' | 'off' }
+> = {
+  udp: { title: '64-byte UDP received at the real servers', unit: 'pps', offloads: 'on' },
+  tcp: { title: 'TCP throughput (iperf3), offloads on', unit: 'Gbit/s', offloads: 'on' },
+  'tcp-nooff': {
+    title: 'TCP throughput (iperf3), offloads off',
+    unit: 'Gbit/s',
+    offloads: 'off',
+  },
+  'http-ka': { title: 'HTTP req/s, keep-alive (wrk)', unit: 'req/s', offloads: 'on' },
+  'http-close': {
+    title: 'HTTP req/s, one connection per request (wrk)',
+    unit: 'req/s',
+    offloads: 'on',
+  },
+};
+
+export interface PathContext {
+  topo: Topology;
+  root: string;
+  work: string;
+  bin: { fwd: string };
+  /** Node argv prefix to run a uvs entry point: [node, --import, tsx, file] or [node, file]. */
+  uvsCmd: string[];
+  cpuProf: string | null;
+  log: (line: string) => void;
+}
+
+export interface ActivePath {
+  name: PathName;
+  /** Where the client sends for each kind of traffic. */
+  udpDsts: string[];
+  tcpDst: string;
+  httpDst: string;
+  /** The process doing the forwarding, if one (its CPU time is measured). */
+  pid: number | null;
+  /** Why `metric` cannot run on this path, or null. */
+  skip(metric: MetricName, offloads: 'on' | 'off'): string | null;
+  /** Offload state this path must run `metric` with (the C forwarder needs them off). */
+  offloadsFor(metric: MetricName): 'on' | 'off';
+  teardown(): Promise<Record<string, unknown> | undefined>;
+}
+
+const rips = (topo: Topology) => topo.servers.map((_, i) => rsIp(i + 1));
+
+async function forwarding(topo: Topology, on: boolean): Promise<void> {
+  await nsExec(topo.director, ['sysctl', '-qw', `net.ipv4.ip_forward=${on ? 1 : 0}`]);
+}
+
+function base(name: PathName, topo: Topology): Omit<ActivePath, 'teardown' | 'pid'> {
+  const direct = name === 'kernel';
+  return {
+    name,
+    udpDsts: direct ? rips(topo) : [VIP],
+    tcpDst: direct ? rsIp(1) : VIP,
+    httpDst: direct ? rsIp(1) : VIP,
+    skip: () => null,
+    offloadsFor: (m) => METRIC_INFO[m].offloads,
+  };
+}
+
+export async function setupPath(name: PathName, ctx: PathContext): Promise<ActivePath> {
+  const { topo } = ctx;
+  const d = topo.director;
+  switch (name) {
+    case 'kernel': {
+      await forwarding(topo, true);
+      return {
+        ...base(name, topo),
+        pid: null,
+        teardown: async () => {
+          await forwarding(topo, false);
+          return undefined;
+        },
+      };
+    }
+    case 'nft': {
+      await forwarding(topo, true);
+      const map = rips(topo)
+        .map((ip, i) => `${i} : ${ip}`)
+        .join(', ');
+      const n = topo.rsCount;
+      const rules = `table ip uvsb_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr ${VIP} udp dport ${UDP_PORT} dnat to numgen inc mod ${n} map { ${map} }
+    ip daddr ${VIP} tcp dport ${HTTP_PORT} dnat to numgen inc mod ${n} map { ${map} }
+    ip daddr ${VIP} tcp dport ${IPERF_PORT} dnat to ${rsIp(1)}
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+  }
+}
+`;
+      await nsExec(d, ['nft', '-f', '-'], { input: rules });
+      return {
+        ...base(name, topo),
+        pid: null,
+        teardown: async () => {
+          await nsExec(d, ['nft', 'delete', 'table', 'ip', 'uvsb_nat'], { allowFail: true });
+          // With the nat table gone conntrack has no hooks left in this namespace, so its
+          // leftover entries no longer touch the next path's packets.
+          await forwarding(topo, false);
+          return undefined;
+        },
+      };
+    }
+    case 'haproxy': {
+      await nsExec(d, ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      const servers = rips(topo)
+        .map((ip, i) => `  server r${i + 1} ${ip}:${HTTP_PORT}`)
+        .join('\n');
+      const cfg = `global
+  maxconn 8000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend http
+  bind ${VIP}:${HTTP_PORT}
+  default_backend web
+backend web
+  balance roundrobin
+${servers}
+frontend iperf
+  bind ${VIP}:${IPERF_PORT}
+  default_backend iperf
+backend iperf
+  server r1 ${rsIp(1)}:${IPERF_PORT}
+`;
+      const file = join(ctx.work, 'haproxy.cfg');
+      writeFileSync(file, cfg);
+      const p = new Proc('haproxy', 'ip', ['netns', 'exec', d, 'haproxy', '-db', '-f', file]);
+      try {
+        await waitListening(d, HTTP_PORT, p);
+      } catch (e) {
+        await p.stop();
+        await nsExec(d, ['ip', 'addr', 'del', `${VIP}/32`, 'dev', 'lo'], { allowFail: true });
+        throw e;
+      }
+      return {
+        ...base(name, topo),
+        pid: p.pid,
+        skip: (m) => (m === 'udp' ? 'HAProxy does not balance UDP' : null),
+        teardown: async () => {
+          await p.stop();
+          await nsExec(d, ['ip', 'addr', 'del', `${VIP}/32`, 'dev', 'lo'], { allowFail: true });
+          return undefined;
+        },
+      };
+    }
+    case 'cfwd': {
+      await forwarding(topo, false);
+      const rs = topo.servers.map((_, i) => `${T.rsIface(i + 1)},${rsIp(i + 1)},${rsMac(i + 1)}`);
+      const p = new Proc('fwd', 'ip', [
+        'netns',
+        'exec',
+        d,
+        ctx.bin.fwd,
+        '3600',
+        'eth0',
+        CLIENT_MAC,
+        VIP,
+        ...rs,
+      ]);
+      try {
+        await p.waitFor(/fwd: running/, 10_000);
+      } catch (e) {
+        await p.stop();
+        throw e;
+      }
+      // The same netdev ingress drop uvs installs (src/control/nft.ts): packet sockets see a
+      // frame before this hook, the host stack never does.
+      const reals = rips(topo).join(', ');
+      const chains = topo.servers.map(
+        (_, i) =>
+          `  chain r${i + 1} { type filter hook ingress device "${T.rsIface(i + 1)}" priority filter; policy accept;\n    ip saddr { ${reals} } drop\n  }`,
+      );
+      const dropRules = `table netdev uvsb_fwd {
+  chain c { type filter hook ingress device "eth0" priority filter; policy accept;
+    ip daddr ${VIP} drop
+  }
+${chains.join('\n')}
+}
+`;
+      try {
+        await nsExec(d, ['nft', '-f', '-'], { input: dropRules });
+      } catch (e) {
+        await p.stop();
+        throw e;
+      }
+      return {
+        ...base(name, topo),
+        pid: p.pid,
+        skip: (m, off) =>
+          m === 'tcp' && off === 'on'
+            ? 'no virtio_net_hdr: GSO super-packets and partial checksums need offloads off'
+            : null,
+        offloadsFor: (m) => (m === 'udp' ? 'on' : 'off'),
+        teardown: async () => {
+          await p.stop();
+          await nsExec(d, ['nft', 'delete', 'table', 'netdev', 'uvsb_fwd'], { allowFail: true });
+          return parseJsonLine(p.stderr);
+        },
+      };
+    }
+    case 'uvs-nat':
+    case 'uvs-dr':
+    case 'uvs-tun': {
+      const flag = name === 'uvs-nat' ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
+      // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
+      await forwarding(topo, name !== 'uvs-nat');
+      const decaps: Proc[] = [];
+      if (name === 'uvs-tun') {
+        for (const r of topo.servers) {
+          const p = new Proc(
+            `realserver ${r}`,
+            'ip',
+            ['netns', 'exec', r, ...ctx.uvsCmd, 'realserver', '--decap', '--iface', 'eth0'],
+            ctx.root,
+          );
+          decaps.push(p);
+        }
+        try {
+          for (const p of decaps) await p.waitFor(/decapsulating IPIP/, 30_000);
+        } catch (e) {
+          for (const p of decaps) await p.stop();
+          throw e;
+        }
+      }
+      const control = `${topo.prefix}-ctl`;
+      const ifaces = ['eth0', ...topo.servers.map((_, i) => T.rsIface(i + 1))];
+      const nodeArgs =
+        ctx.cpuProf !== null && name === 'uvs-nat'
+          ? [ctx.uvsCmd[0], '--cpu-prof', `--cpu-prof-dir=${ctx.cpuProf}`, ...ctx.uvsCmd.slice(1)]
+          : ctx.uvsCmd;
+      const p = new Proc(
+        name,
+        'ip',
+        [
+          'netns',
+          'exec',
+          d,
+          ...nodeArgs,
+          'run',
+          '--control',
+          control,
+          ...ifaces.flatMap((i) => ['--iface', i]),
+        ],
+        ctx.root,
+      );
+      const stopAll = async () => {
+        await p.stop(10_000);
+        for (const x of decaps) await x.stop();
+      };
+      try {
+        await p.waitFor(/director running/, 60_000);
+        const lines: string[] = [];
+        const svc = (proto: string, port: number, reals: string[]) => {
+          lines.push(`-A ${proto} ${VIP}:${port} -s rr`);
+          for (const r of reals)
+            lines.push(`-a ${proto} ${VIP}:${port} -r ${r}:${port} ${flag} -w 1`);
+        };
+        svc('-u', UDP_PORT, rips(topo));
+        svc('-t', HTTP_PORT, rips(topo));
+        svc('-t', IPERF_PORT, [rsIp(1)]);
+        // uvsadm is the uvs CLI's sibling: same runner, uvsadm entry point.
+        const uvsadm = [
+          ...ctx.uvsCmd.slice(0, -1),
+          ctx.uvsCmd.at(-1)!.replace(/uvs\.(ts|js)$/, 'uvsadm.$1'),
+        ];
+        await exec('ip', ['netns', 'exec', d, 'env', `UVS_CONTROL=${control}`, ...uvsadm, '-R'], {
+          input: `${lines.join('\n')}\n`,
+          timeoutMs: 60_000,
+          cwd: ctx.root,
+        });
+        await sleep(300);
+      } catch (e) {
+        await stopAll();
+        throw e;
+      }
+      return {
+        ...base(name, topo),
+        pid: p.pid,
+        teardown: async () => {
+          await stopAll();
+          await forwarding(topo, false);
+          const stats = parseJsonLine(p.stderr);
+          const rs = decaps.map((x) => x.stdout.trim().split('\n').at(-1) ?? '');
+          return rs.length > 0 ? { ...stats, realservers: rs } : stats;
+        },
+      };
+    }
+  }
+}
+
+/** The last line of `text` that parses as a JSON object. */
+function parseJsonLine(text: string): Record<string, unknown> | undefined {
+  const lines = text.trim().split('\n').reverse();
+  for (const l of lines) {
+    if (!l.startsWith('{')) continue;
+    try {
+      return JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      // not JSON
+    }
+  }
+  return undefined;
+}
+
+async function waitListening(ns: string, port: number, p: Proc): Promise<void> {
+  const end = Date.now() + 15_000;
+  while (Date.now() < end) {
+    if (p.exited) throw new Error(`${p.name} exited: ${p.stderr.trim()}`);
+    const r = await nsExec(ns, ['ss', '-Htln', `sport = :${port}`], { allowFail: true });
+    if (r.stdout.trim() !== '') return;
+    await sleep(100);
+  }
+  throw new Error(`${p.name} is not listening on :${port}: ${p.stderr.trim()}`);
+}
+
+export { DIRECTOR_CLIENT_IP };

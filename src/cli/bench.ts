@@ -1,0 +1,123 @@
+/** `uvs bench`: the namespace throughput bench (bench/netns/harness.ts). Root only. */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type BenchOptions,
+  DEFAULTS,
+  METRIC_INFO,
+  METRIC_NAMES,
+  PATH_NAMES,
+  repoRoot,
+  runBench,
+} from '../../bench/netns/harness.js';
+import type { MetricName, PathName } from '../../bench/netns/paths.js';
+
+const HELP = `Usage: uvs bench [options]
+
+Builds a namespace topology (client, director, real servers; names PREFIX-*), measures
+every path through the director - kernel forwarding, nftables DNAT, HAProxy (mode tcp), a
+minimal C AF_PACKET forwarder, uvs NAT, DR and TUN - and writes latest.json, latest.md and
+latest.svg. Runs are interleaved (every path once per repetition); figures are medians.
+Removes everything it created when it ends, fails or is interrupted. Root only.
+
+Options:
+  --duration S      seconds per measurement (default ${DEFAULTS.duration})
+  --reps N          repetitions (default ${DEFAULTS.reps})
+  --quick           1 s, 1 repetition
+  --paths LIST      comma list of ${PATH_NAMES.join(',')} (default all)
+  --metrics LIST    comma list of ${METRIC_NAMES.join(',')} (default all)
+  --rs N            real servers, 1-8 (default ${DEFAULTS.rs})
+  --flows N         UDP flows (source ports) for the 64-byte test (default ${DEFAULTS.flows})
+  --connections N   wrk connections (default ${DEFAULTS.connections})
+  --out DIR         output directory (default bench/results)
+  --prefix NAME     namespace prefix (default ${DEFAULTS.prefix})
+  --cpu-prof        profile uvs NAT (node --cpu-prof into OUT/prof) and list its hot functions
+  --max-seconds N   give up after N seconds overall (default ${DEFAULTS.maxSeconds})
+  -h, --help        this text
+`;
+
+function list<T extends string>(v: string | undefined, all: readonly T[], what: string): T[] {
+  if (v === undefined) return [...all];
+  const xs = v.split(',').filter((x) => x !== '');
+  for (const x of xs) {
+    if (!all.includes(x as T)) throw new Error(`unknown ${what} '${x}' (${all.join(', ')})`);
+  }
+  return xs as T[];
+}
+
+function positive(v: string | undefined, dflt: number, what: string, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`bad ${what} '${v}'`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let o: BenchOptions;
+  try {
+    const { values: v } = parseArgs({
+      args: argv,
+      options: {
+        duration: { type: 'string' },
+        reps: { type: 'string' },
+        quick: { type: 'boolean' },
+        paths: { type: 'string' },
+        metrics: { type: 'string' },
+        rs: { type: 'string' },
+        flows: { type: 'string' },
+        connections: { type: 'string' },
+        out: { type: 'string' },
+        prefix: { type: 'string' },
+        'cpu-prof': { type: 'boolean' },
+        'max-seconds': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (v.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const out = v.out ?? join(repoRoot(), 'bench', 'results');
+    const prefix = v.prefix ?? DEFAULTS.prefix;
+    if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
+      throw new Error(`bad prefix '${prefix}' (2-8 of a-z0-9)`);
+    const tty = process.stderr.isTTY;
+    o = {
+      duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
+      reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
+      paths: list<PathName>(v.paths, PATH_NAMES, 'path'),
+      metrics: list<MetricName>(v.metrics, METRIC_NAMES, 'metric'),
+      rs: Math.round(positive(v.rs, DEFAULTS.rs, 'rs', 8)),
+      flows: Math.round(positive(v.flows, DEFAULTS.flows, 'flows', 60000)),
+      connections: Math.round(positive(v.connections, DEFAULTS.connections, 'connections', 4000)),
+      out,
+      prefix,
+      cpuProf: v['cpu-prof'] ? join(out, 'prof') : null,
+      maxSeconds: positive(v['max-seconds'], DEFAULTS.maxSeconds, 'max-seconds', 7200),
+      progress: (line, final) => {
+        if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
+        else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+      },
+    };
+  } catch (e) {
+    process.stderr.write(`uvs bench: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    const r = await runBench(o);
+    process.stderr.write(`uvs bench: wrote ${join(o.out, 'latest.{json,md,svg}')}\n`);
+    for (const t of r.targets) {
+      process.stderr.write(
+        `  ${t.met === null ? '-  ' : t.met ? 'met' : 'MISSED'} ${t.name}: ${t.ratio === null ? 'n/a' : `${t.ratio.toFixed(2)}x`} (want >= ${t.want}x)\n`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`\nuvs bench: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+export { METRIC_INFO };
