@@ -23,6 +23,8 @@ function mb(n: number): string {
 export async function bench(): Promise<MicroRow[]> {
   const rr = getScheduler('rr');
   if (rr === undefined) throw new Error('bench/ipvs: scheduler rr is not registered');
+  const wlc = getScheduler('wlc');
+  if (wlc === undefined) throw new Error('bench/ipvs: scheduler wlc is not registered');
 
   global.gc?.();
   const m0 = process.memoryUsage();
@@ -77,6 +79,20 @@ export async function bench(): Promise<MicroRow[]> {
   let nextClient = 0;
   let fnow = 1;
 
+  // The same with wlc over 64 destinations: an O(n) scheduler, and every insert moves a count.
+  const WN = 1 << 18;
+  const wfresh = new IpvsCore({
+    capacity: WN,
+    schedulers: (n) => (n === 'wlc' ? wlc : undefined),
+  });
+  wfresh.addService({ key, scheduler: 'wlc' });
+  for (let i = 0; i < 64; i++) {
+    wfresh.addDest(key, { addr: 0x0a000100 + i, fwd: FWD_MASQ, weight: 1 + (i % 5) });
+  }
+  const wsvc = wfresh.findService(key)!;
+  let wnext = 0;
+  let wnow = 1;
+
   const rows = await runGroup(
     'ipvs',
     {
@@ -112,6 +128,27 @@ export async function bench(): Promise<MicroRow[]> {
             fnow,
           );
           fresh.stateIn(c, SYN, fnow);
+          sink += c;
+        }
+      },
+      'new connection (schedule wlc/64 dests + insert + SYN step)': () => {
+        if (wfresh.connCount > (WN >>> 2) * 3) {
+          wnow += 10_000_000;
+          wfresh.tick(wnow);
+        }
+        for (let k = 0; k < BATCH; k++) {
+          const n = wnext++;
+          const c = wfresh.schedule(
+            wsvc,
+            IPPROTO_TCP,
+            (0xc0000000 + (n >>> 14)) >>> 0,
+            n & 0x3fff,
+            VIP,
+            80,
+            SYN,
+            wnow,
+          );
+          wfresh.stateIn(c, SYN, wnow);
           sink += c;
         }
       },

@@ -868,8 +868,8 @@ export class IpvsCore implements IpvsAdmin {
     ct.flags[c] = CONN_F_LIVE | f;
     ct.dest[c] = dest.id;
     if ((f & CONN_F_TEMPLATE) === 0) {
-      if ((f & CONN_F_INACTIVE) === 0) dest.activeConns++;
-      else dest.inactConns++;
+      if ((f & CONN_F_INACTIVE) === 0) dest.addConns(1, 0);
+      else dest.addConns(0, 1);
     } else {
       dest.persistConns++;
     }
@@ -917,12 +917,10 @@ export class IpvsCore implements IpvsAdmin {
       if (id >= 0) {
         const d = this.destTable[id]!;
         if ((cf & CONN_F_INACTIVE) === 0 && TCP_STATE_ACTIVE[ns] === 0) {
-          d.activeConns--;
-          d.inactConns++;
+          d.addConns(-1, 1);
           cf |= CONN_F_INACTIVE;
         } else if ((cf & CONN_F_INACTIVE) !== 0 && TCP_STATE_ACTIVE[ns] !== 0) {
-          d.activeConns++;
-          d.inactConns--;
+          d.addConns(1, -1);
           cf &= ~CONN_F_INACTIVE;
         }
       }
@@ -967,22 +965,26 @@ export class IpvsCore implements IpvsAdmin {
     const d = this.destTable[id]!;
     const f = ct.flags[c];
     if ((f & CONN_F_TEMPLATE) === 0) {
-      if ((f & CONN_F_INACTIVE) !== 0) d.inactConns--;
-      else d.activeConns--;
+      if ((f & CONN_F_INACTIVE) !== 0) d.addConns(0, -1);
+      else d.addConns(-1, 0);
     } else {
       d.persistConns--;
     }
     const total = d.activeConns + d.inactConns;
-    if (d.lThreshold !== 0) {
-      if (total < d.lThreshold) d.flags &= ~DEST_F_OVERLOAD;
-    } else if (d.uThreshold !== 0) {
-      if (total * 4 < d.uThreshold * 3) d.flags &= ~DEST_F_OVERLOAD;
-    } else {
-      d.flags &= ~DEST_F_OVERLOAD;
+    // Clearing OVERLOAD only when set: the same result, without a flags write per expiry.
+    const fl = d.flags;
+    if ((fl & DEST_F_OVERLOAD) !== 0) {
+      if (d.lThreshold !== 0) {
+        if (total < d.lThreshold) d.flags = fl & ~DEST_F_OVERLOAD;
+      } else if (d.uThreshold !== 0) {
+        if (total * 4 < d.uThreshold * 3) d.flags = fl & ~DEST_F_OVERLOAD;
+      } else {
+        d.flags = fl & ~DEST_F_OVERLOAD;
+      }
     }
     ct.dest[c] = -1;
     // A removed destination leaves the trash when its last entry goes.
-    if ((d.flags & DEST_F_AVAILABLE) === 0 && total + d.persistConns === 0) this.freeDest(d);
+    if ((fl & DEST_F_AVAILABLE) === 0 && total + d.persistConns === 0) this.freeDest(d);
   }
 
   /* =========================== internals: services and destinations =========================== */

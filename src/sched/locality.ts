@@ -19,7 +19,7 @@
  * Storage is a pool of typed arrays (struct of arrays) with a free list, so lookups allocate
  * nothing; the pool doubles when full (amortised, only on new cache entries).
  */
-import type { Dest, Service } from '../ipvs/types.js';
+import { type Dest, type Service, SOA_HALF, SOA_WLC } from '../ipvs/types.js';
 import { hash32 } from './hash.js';
 
 export const LBLC_TAB_BITS = 10;
@@ -239,13 +239,6 @@ export abstract class LocalityTable {
  * weight, while some destination of the service has activeconns * 2 < weight.
  */
 export function localityOverloaded(dest: Dest, svc: Service): boolean {
-  if (dest.activeConns > dest.weight) {
-    const s = svc.destSoa();
-    const ac = s.activeConns;
-    const w = s.weight;
-    for (let i = 0; i < s.n; i++) {
-      if (ac[i] * 2 < w[i]) return true;
-    }
-  }
-  return false;
+  // The mirror counts the dests with activeconns * 2 < weight as their counts change.
+  return dest.activeConns > dest.weight && svc.destSoa(SOA_WLC | SOA_HALF).halfCount() > 0;
 }

@@ -4,44 +4,44 @@
  * net/netfilter/ipvs/ip_vs_nq.c, whose single loop returns an idle dest at once, so an idle
  * dest after a busy one still wins.
  *
- * Scans the service's typed-array mirror (svc.destSoa()); `usable` is the weight of a dest
- * that may take connections, else 0. Exact below 2^53, productGreater past it (common.ts).
+ * One min-scan of the mirror's nqKey (-Infinity for an idle usable dest, else sed's rounded
+ * key): a -Infinity minimum is the first idle dest; otherwise as sed (see wlc.ts).
  */
-import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
-import { productGreater } from './common.js';
+import {
+  type Dest,
+  type DestSoa,
+  type SchedFlow,
+  type Scheduler,
+  type Service,
+  SOA_NQ,
+} from '../ipvs/types.js';
+import { minScan } from './common.js';
+import { settle } from './wlc.js';
 
-const EXACT = 9007199254740992;
+/** The kernel's loop, as written, over the mirror. */
+function nqExact(s: DestSoa): number {
+  const usable = s.usable;
+  const acs = s.activeConns;
+  for (let i = 0; i < s.n; i++) {
+    if (usable[i] !== 0 && acs[i] === 0) return i; // idle: never queue
+  }
+  return settle(s, acs, 1, null, 0);
+}
 
 export const nq: Scheduler = {
   name: 'nq',
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
-    const s = svc.destSoa();
-    const usable = s.usable;
-    const acs = s.activeConns;
-    const n = s.n;
-    let least = -1;
-    let loh = 0;
-    let lw = 0;
-    for (let i = 0; i < n; i++) {
-      const w = usable[i];
-      if (w === 0) continue;
-      const ac = acs[i];
-      if (ac === 0) return s.list[i]; // idle: never queue
-      const doh = ac + 1;
-      if (least < 0) {
-        least = i;
-        loh = doh;
-        lw = w;
-        continue;
-      }
-      const p = loh * w;
-      const q = doh * lw;
-      if (p < EXACT && q < EXACT ? p > q : productGreater(loh, w, doh, lw)) {
-        least = i;
-        loh = doh;
-        lw = w;
+    const s = svc.destSoa(SOA_NQ);
+    let j: number;
+    if (s.oddCount() !== 0) {
+      j = nqExact(s);
+    } else {
+      j = minScan(s.nqKey, s.n);
+      if (j < -1) {
+        j = -2 - j;
+        if (s.nqKey[j] !== Number.NEGATIVE_INFINITY) j = settle(s, s.activeConns, 1, s.nqKey, j);
       }
     }
-    return least < 0 ? null : s.list[least];
+    return j < 0 ? null : s.list[j];
   },
 };

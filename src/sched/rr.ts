@@ -7,7 +7,6 @@
  * cursor dest itself. That is one cyclic scan of all n nodes starting after the cursor.
  */
 import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
-import { eligible } from './common.js';
 import { ListCursor } from './cursor.js';
 
 function state(svc: Service): ListCursor {
@@ -32,15 +31,18 @@ export const rr: Scheduler = {
   },
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
     const c = state(svc);
-    const list = svc.destSoa().list;
+    const s = svc.destSoa();
+    const list = s.list;
     if (!c.inSync(list)) c.sync(list);
-    const n = list.length;
+    // Eligible = usable weight > 0 (not overloaded, weight > 0), read from the mirror.
+    const usable = s.usable;
+    const n = s.n;
     let i = c.idx;
     for (let k = 0; k < n; k++) {
       i++;
       if (i === n) i = 0;
-      const d = list[i];
-      if (eligible(d)) {
+      if (usable[i] > 0) {
+        const d = list[i];
         c.set(i, d);
         return d;
       }

@@ -90,7 +90,10 @@ export const wrr: Scheduler = {
   },
   schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
     const m = state(svc);
-    const list = svc.destSoa().list;
+    const s = svc.destSoa();
+    const list = s.list;
+    const flags = s.flags;
+    const weight = s.weight;
     const c = m.cursor;
     if (!c.inSync(list)) c.sync(list);
     if (m.mw === 0) return null; // err_noavail: cursor stays
@@ -106,15 +109,15 @@ export const wrr: Scheduler = {
     let i = lastIdx + 1; // first pass continues after the cursor
     for (;;) {
       for (; i < n; i++) {
-        const d = list[i];
-        if ((d.flags & DEST_F_OVERLOAD) === 0 && d.weight >= cw) {
+        if ((flags[i] & DEST_F_OVERLOAD) === 0 && weight[i] >= cw) {
+          const d = list[i];
           m.cw = cw;
           c.set(i, d);
           return d;
         }
         if (i === stopIdx) {
           m.cw = cw;
-          c.set(i, d); // err_over: mark->cl = stop
+          c.set(i, list[i]); // err_over: mark->cl = stop
           return null;
         }
       }
@@ -132,7 +135,7 @@ export const wrr: Scheduler = {
       if (lastPass && restarted && lastIdx !== -1) stopIdx = lastIdx;
       // The next pass is a full one from the first node. Skip passes that cannot pick.
       if (stopIdx === -2) {
-        if (emax < 0) emax = maxUsableWeight(list);
+        if (emax < 0) emax = maxUsableWeight(flags, weight);
         const target = Math.max(emax, di);
         if (cw > target) {
           // k passes at cw, cw-di, ..., all > target, pick nothing and change nothing else.
@@ -148,11 +151,10 @@ export const wrr: Scheduler = {
 };
 
 /** Largest weight among destinations not flagged overloaded (0 when none is positive). */
-function maxUsableWeight(list: readonly Dest[]): number {
+function maxUsableWeight(flags: Float64Array, weight: Float64Array): number {
   let m = 0;
-  for (let i = 0; i < list.length; i++) {
-    const d = list[i];
-    if ((d.flags & DEST_F_OVERLOAD) === 0 && d.weight > m) m = d.weight;
+  for (let i = 0; i < weight.length; i++) {
+    if ((flags[i] & DEST_F_OVERLOAD) === 0 && weight[i] > m) m = weight[i];
   }
   return m;
 }
