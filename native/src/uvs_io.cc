@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
@@ -121,6 +122,29 @@ int32_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
+// A classic BPF program from JS: a Uint8Array of struct sock_filter (8 bytes each: u16 code,
+// u8 jt, u8 jf, u32 k, host byte order), copied out so the kernel gets aligned memory.
+std::vector<struct sock_filter> CbpfProgram(Napi::Value v, const char* name) {
+  size_t n;
+  const uint8_t* p = TypedData<uint8_t>(v, napi_uint8_array, name, &n);
+  if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " must hold 1.." + std::to_string(BPF_MAXINSNS) +
+                                             " struct sock_filter (8 bytes each), got " + std::to_string(n) + " bytes");
+  std::vector<struct sock_filter> prog(n / sizeof(struct sock_filter));
+  memcpy(prog.data(), p, n);
+  return prog;
+}
+
+// setsockopt(PACKET_FANOUT_DATA) with a cBPF program: replaces the program of the whole
+// fanout group (any member may set it; fanout_set_data_cbpf in net/packet/af_packet.c).
+// Returns 0 or the errno.
+int SetFanoutCbpf(int fd, std::vector<struct sock_filter>& prog) {
+  struct sock_fprog fp;
+  fp.len = static_cast<unsigned short>(prog.size());
+  fp.filter = prog.data();
+  return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof fp) < 0 ? errno : 0;
+}
+
 // Calls fn() from a libuv callback the way Node calls JS from native I/O: inside a handle
 // scope and a callback scope (so process.nextTick and promise jobs run afterwards); an
 // exception thrown by JS is routed to process 'uncaughtException' instead of being lost.
@@ -192,6 +216,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                            InstanceMethod<&PacketSocket::Start>("start"),
                            InstanceMethod<&PacketSocket::Stop>("stop"),
                            InstanceMethod<&PacketSocket::ReadStats>("readStats"),
+                           InstanceMethod<&PacketSocket::SetFanoutData>("setFanoutData"),
                            InstanceMethod<&PacketSocket::Close>("close"),
                            InstanceAccessor<&PacketSocket::GetFd>("fd"),
                            InstanceAccessor<&PacketSocket::GetRing>("ring"),
@@ -202,7 +227,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   // new PacketSocket({ ifindex, frameSize, frameCount, reserve, vnetHdr, ignoreOutgoing,
-  //   qdiscBypass, promisc, fanoutGroup, fanoutMode, sndbuf, rcvbuf,
+  //   qdiscBypass, promisc, fanoutGroup, fanoutMode (type | PACKET_FANOUT_FLAG_*),
+  //   fanoutProgram (Uint8Array of struct sock_filter, with type PACKET_FANOUT_CBPF), sndbuf,
   //   off, len, flags, vlan: Int32Array(maxBatch), counters: Float64Array(C_COUNT) })
   explicit PacketSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSocket>(info) {
     Napi::Env env = info.Env();
@@ -220,7 +246,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     const bool qdiscBypass = OptBool(o, "qdiscBypass", true);
     const bool promisc = OptBool(o, "promisc", false);
     const int fanoutGroup = static_cast<int>(OptInt(o, "fanoutGroup", -1, -1, 0xffff));
-    const int fanoutMode = static_cast<int>(OptInt(o, "fanoutMode", PACKET_FANOUT_HASH, 0, 0xff));
+    const int fanoutMode = static_cast<int>(OptInt(o, "fanoutMode", PACKET_FANOUT_HASH, 0, 0xffff));
+    // Flag bits the socket may join without when the kernel refuses them (EINVAL: e.g.
+    // PACKET_FANOUT_FLAG_IGNORE_OUTGOING before Linux 6.2).
+    const int fanoutOptional = static_cast<int>(OptInt(o, "fanoutOptionalFlags", 0, 0, 0xff00));
+    std::vector<struct sock_filter> fanoutProg;
+    if (!o.Get("fanoutProgram").IsUndefined()) {
+      if (fanoutGroup < 0 || (fanoutMode & 0xff) != PACKET_FANOUT_CBPF)
+        throw Napi::Error::New(env, "fanoutProgram needs a fanout group with mode PACKET_FANOUT_CBPF (6)");
+      fanoutProg = CbpfProgram(o.Get("fanoutProgram"), "fanoutProgram");
+    }
     const int sndbuf = static_cast<int>(OptInt(o, "sndbuf", 4 << 20, 0, INT32_MAX));
 
     size_t n;
@@ -326,9 +361,23 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // Fanout joins after bind (packet_do_bind refuses a socket already in a group).
     if (fanoutGroup >= 0) {
       v = (fanoutMode << 16) | fanoutGroup;
-      if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v) < 0) {
+      int r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
+      if (r < 0 && errno == EINVAL && (fanoutMode & fanoutOptional) != 0) {
+        v = ((fanoutMode & ~fanoutOptional) << 16) | fanoutGroup;
+        r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
+      }
+      if (r < 0) {
         munmap(base, mapSize);
         fail("setsockopt(PACKET_FANOUT)");
+      }
+      // Until a program is set, the group delivers everything to member 0.
+      if (!fanoutProg.empty()) {
+        const int e = SetFanoutCbpf(fd, fanoutProg);
+        if (e != 0) {
+          munmap(base, mapSize);
+          errno = e;
+          fail("setsockopt(PACKET_FANOUT_DATA)");
+        }
       }
     }
 
@@ -573,6 +622,17 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   static void OnReadable(uv_poll_t* h, int status, int events) {
     auto* self = static_cast<PacketSocket*>(h->data);
+    if (status < 0) {
+      // POLLERR: the interface went down (packet_notifier sets sk_err = ENETDOWN) and
+      // libuv has stopped this watcher. Reading SO_ERROR clears sk_err, then re-arm, so
+      // the socket keeps receiving when the interface comes back up.
+      if (self->closed_) return;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      self->ctr_[C_RX_ERRORS] += 1;
+      if (uv_poll_start(h, UV_READABLE, OnReadable) < 0) return;
+    }
     self->Drain();
   }
 
@@ -604,6 +664,20 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     socklen_t sl = sizeof st;
     if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ctr_[C_RING_DROPS] += st.tp_drops;
     return info.Env().Undefined();
+  }
+
+  // setFanoutData(program: Uint8Array): installs a new cBPF program for the socket's whole
+  // PACKET_FANOUT_CBPF group (it replaces the one any member set before).
+  Napi::Value SetFanoutData(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) throw Napi::Error::New(env, "setFanoutData on a closed packet socket");
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "setFanoutData(program): program must be a Uint8Array");
+    std::vector<struct sock_filter> prog = CbpfProgram(info[0], "program");
+    const int e = SetFanoutCbpf(fd_, prog);
+    // EINVAL: not in a group, the group's mode is not CBPF, or the program failed the
+    // classic BPF checker; EPERM: SO_LOCK_FILTER is set.
+    if (e != 0) throw ErrnoError(env, "AF_PACKET fanout program", "setsockopt(PACKET_FANOUT_DATA)", e);
+    return env.Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -13,12 +13,28 @@ import {
   snapshotCounters,
   VNET_HDR_LEN,
 } from './link.js';
-import { C, type NativePacketSocket, native } from './native.js';
+import { C, type NativePacketSocket, type NativePacketSocketOptions, native } from './native.js';
 
 /** PACKET_FANOUT modes (include/uapi/linux/if_packet.h). */
 export const FANOUT_HASH = 0;
 export const FANOUT_LB = 1;
 export const FANOUT_CPU = 2;
+/**
+ * A classic BPF program picks the member: socket `ret % members` gets the frame (see
+ * fanout-bpf.ts for the client-affinity programs). Without a program, member 0 gets all.
+ */
+export const FANOUT_CBPF = 6;
+/** Flags OR'ed into a fanout mode (every member of a group must use the same flags). */
+export const FANOUT_FLAG_ROLLOVER = 0x1000;
+/** Kernel >= 6.2: the group does not see frames the host sends (PACKET_OUTGOING). */
+export const FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
+/** The kernel reassembles IPv4 fragments before choosing the member. */
+export const FANOUT_FLAG_DEFRAG = 0x8000;
+
+/** The native socket as built from native/src/uvs_io.cc (setFanoutData is newer than native.ts). */
+interface FanoutPacketSocket extends NativePacketSocket {
+  setFanoutData?(program: Uint8Array): void;
+}
 
 export interface AfPacketOptions {
   /** Turn on PACKET_VNET_HDR: frames carry a virtio_net_hdr and may be GSO super-packets. */
@@ -31,7 +47,12 @@ export interface AfPacketOptions {
   maxBatch?: number;
   /** Writable bytes guaranteed before each frame (PACKET_RESERVE). Default 64. */
   headroom?: number;
-  /** Do not receive our own transmissions (PACKET_IGNORE_OUTGOING). Default true. */
+  /**
+   * Do not receive our own transmissions (PACKET_IGNORE_OUTGOING). Default true. A fanout
+   * member ignores the per-socket option (the group's hook receives the frames), so with
+   * `fanout` this also ORs FANOUT_FLAG_IGNORE_OUTGOING into the mode — dropped again if
+   * the kernel refuses it (before Linux 6.2), leaving outgoing frames visible to the group.
+   */
   ignoreOutgoing?: boolean;
   /**
    * Transmit straight to the driver, skipping the qdisc (PACKET_QDISC_BYPASS). Default true.
@@ -40,8 +61,15 @@ export interface AfPacketOptions {
    */
   qdiscBypass?: boolean;
   promisc?: boolean;
-  /** Join fanout group `id` (0..65535) so several sockets share the interface's frames. */
-  fanout?: { id: number; mode?: number };
+  /**
+   * Join fanout group `id` (0..65535) so several sockets share the interface's frames.
+   * `mode`: FANOUT_HASH (default), FANOUT_CBPF... OR'ed with FANOUT_FLAG_* bits; every
+   * member of a group must give the same mode. `program`: with FANOUT_CBPF, the classic
+   * BPF program (struct sock_filter array) installed for the whole group right after this
+   * socket joins — it replaces whatever program the group had. Member indexes: see
+   * setFanoutProgram.
+   */
+  fanout?: { id: number; mode?: number; program?: Uint8Array };
   /** Socket send buffer in bytes (SO_SNDBUFFORCE). Default 4 MiB. */
   sndbuf?: number;
 }
@@ -59,7 +87,7 @@ export class AfPacketLink implements Link {
   readonly counterArray = new Float64Array(C.COUNT);
   readonly frameSize: number;
   readonly frameCount: number;
-  private readonly sock: NativePacketSocket;
+  private readonly sock: FanoutPacketSocket;
   private onBatch: ((b: RxBatch) => void) | undefined;
   private readonly dispatch: (count: number) => void;
   private closed = false;
@@ -88,25 +116,48 @@ export class AfPacketLink implements Link {
     ) {
       throw new RangeError(`fanout id must be an integer in 0..65535, got ${opts.fanout.id}`);
     }
+    const ignoreOutgoing = opts.ignoreOutgoing ?? true;
+    const askedMode = opts.fanout?.mode ?? FANOUT_HASH;
+    if (!Number.isInteger(askedMode) || askedMode < 0 || askedMode > 0xffff) {
+      throw new RangeError(`fanout mode must be an integer in 0..0xffff, got ${askedMode}`);
+    }
+    const autoFlag =
+      ignoreOutgoing && (askedMode & FANOUT_FLAG_IGNORE_OUTGOING) === 0
+        ? FANOUT_FLAG_IGNORE_OUTGOING
+        : 0;
+    const fanoutMode = askedMode | autoFlag;
+    const program = opts.fanout?.program;
+    if (program !== undefined) checkProgram(program, fanoutMode);
     const b = newBatch(new Uint8Array(0), maxBatch);
-    this.sock = new n.PacketSocket({
+    const nativeOpts: NativePacketSocketOptions & {
+      fanoutProgram?: Uint8Array;
+      fanoutOptionalFlags?: number;
+    } = {
       ifindex: info.ifindex,
       frameSize,
       frameCount,
       reserve,
       vnetHdr: this.vnetHdr,
-      ignoreOutgoing: opts.ignoreOutgoing ?? true,
+      ignoreOutgoing,
       qdiscBypass: opts.qdiscBypass ?? true,
       promisc: opts.promisc ?? false,
       fanoutGroup: opts.fanout ? opts.fanout.id : -1,
-      fanoutMode: opts.fanout?.mode ?? FANOUT_HASH,
+      fanoutMode,
+      fanoutOptionalFlags: autoFlag,
       sndbuf: opts.sndbuf ?? 4 << 20,
       off: b.off,
       len: b.len,
       flags: b.flags,
       vlan: b.vlan,
       counters: this.counterArray,
-    });
+    };
+    if (program !== undefined) nativeOpts.fanoutProgram = program;
+    this.sock = new n.PacketSocket(nativeOpts);
+    if (program !== undefined && typeof this.sock.setFanoutData !== 'function') {
+      // An addon built before fanout programs existed ignores fanoutProgram: refuse.
+      this.sock.close();
+      throw new Error(staleAddon);
+    }
     b.buf = new Uint8Array(this.sock.ring);
     this.batch = b;
     this.headroom = this.sock.headroom;
@@ -123,6 +174,29 @@ export class AfPacketLink implements Link {
   /** The socket's file descriptor (for diagnostics). */
   get fd(): number {
     return this.sock.fd;
+  }
+
+  /**
+   * Installs `program` (struct sock_filter array, host byte order) as the classic BPF
+   * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA. The
+   * program belongs to the group, not to the socket: any member may set it and the new
+   * one replaces the old for every member at once (RCU swap; the call waits for a grace
+   * period before freeing the old one). The kernel delivers each frame to member
+   * `ret % members` (members = sockets currently in the group). Indexes, from
+   * net/packet/af_packet.c (__fanout_link / __fanout_unlink), checked in
+   * test/io/fanout-bpf.test.ts: a joining socket takes index `members` (so index i is the
+   * i-th socket to join); a leaving socket (close) is replaced by the one at the LAST
+   * index, and the count drops by one; an interface down unlinks every member of its group
+   * that way and the interface up links them again in socket creation order (the order of
+   * the namespace's packet socket list). Throws (with the errno text) when the socket is
+   * not in a CBPF group (EINVAL), the program fails the kernel's classic BPF checker
+   * (EINVAL), or the socket has SO_LOCK_FILTER (EPERM).
+   */
+  setFanoutProgram(program: Uint8Array): void {
+    if (this.closed) throw new Error(`link ${this.name} is closed`);
+    checkProgram(program, FANOUT_CBPF);
+    if (typeof this.sock.setFanoutData !== 'function') throw new Error(staleAddon);
+    this.sock.setFanoutData(program);
   }
 
   start(onBatch: (b: RxBatch) => void): void {
@@ -170,5 +244,22 @@ export class AfPacketLink implements Link {
     this.sock.close();
     this.batch.count = 0;
     this.batch.buf = new Uint8Array(0);
+  }
+}
+
+const staleAddon =
+  'uvs native addon predates fanout programs (no setFanoutData); run `npm run build:native`';
+
+function checkProgram(program: Uint8Array, mode: number): void {
+  if (!(program instanceof Uint8Array)) {
+    throw new TypeError('a fanout program must be a Uint8Array of struct sock_filter');
+  }
+  if (program.length === 0 || program.length % 8 !== 0 || program.length > 4096 * 8) {
+    throw new RangeError(
+      `a fanout program must hold 1..4096 8-byte struct sock_filter, got ${program.length} bytes`,
+    );
+  }
+  if ((mode & 0xff) !== FANOUT_CBPF) {
+    throw new RangeError(`a fanout program needs mode FANOUT_CBPF (6), got mode ${mode & 0xff}`);
   }
 }

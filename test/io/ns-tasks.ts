@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { AfPacketLink, type AfPacketOptions } from '../../src/io/afpacket.js';
+import { readFileSync } from 'node:fs';
+import { AfPacketLink, type AfPacketOptions, FANOUT_CBPF } from '../../src/io/afpacket.js';
+import { clientAffinityProgram } from '../../src/io/fanout-bpf.js';
 import {
   type Link,
   type RxBatch,
@@ -664,4 +666,310 @@ export async function openClose(a: {
   const l = new AfPacketLink(a.dev, a.link ?? {});
   l.close();
   return { ok: true };
+}
+
+// ---------------------------------------------------------------------------------------
+// PACKET_FANOUT_CBPF: client-affine fanout (src/io/fanout-bpf.ts)
+// ---------------------------------------------------------------------------------------
+
+/** A test frame for the fanout programs; addresses are unsigned 32-bit numbers. */
+export interface FlowDesc {
+  kind: 'udp' | 'tcp' | 'sctp' | 'gre' | 'icmp' | 'frag' | 'arp' | 'ipv6' | 'vlan';
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  /** IPv4 header length in 32-bit words (default 5; 6 adds 4 bytes of NOP options). */
+  ihl?: number;
+  /** 'frag': fragment offset in 8-byte units (0 = first fragment, MF set). */
+  fragOff?: number;
+  /** 'icmp': type (3, 4, 11 quote a packet) and the quoted packet (protocol 6/17/132). */
+  icmpType?: number;
+  quoted?: { saddr: number; daddr: number; sport: number; dport: number; proto: number };
+}
+
+/** Marker at the end of every fanout test frame: "uvsF" + u32 sequence number. */
+const FANOUT_MAGIC = 0x75767346;
+
+export function ip4n(s: string): number {
+  return ip4(s);
+}
+
+/** Appends big-endian fields to a byte list (chainable). */
+class Bytes {
+  readonly b: number[] = [];
+  u8(...v: number[]): this {
+    for (const x of v) this.b.push(x & 0xff);
+    return this;
+  }
+  u16(...v: number[]): this {
+    for (const x of v) this.u8(x >> 8, x);
+    return this;
+  }
+  u32(...v: number[]): this {
+    for (const x of v) this.u8(x >>> 24, x >>> 16, x >>> 8, x);
+    return this;
+  }
+  pad(to: number, fill: number): this {
+    while (this.b.length < to) this.b.push(fill);
+    return this;
+  }
+}
+
+const FLOW_PROTO: Record<FlowDesc['kind'], number> = {
+  udp: 17,
+  tcp: 6,
+  sctp: 132,
+  gre: 47,
+  icmp: 1,
+  frag: 17,
+  vlan: 17,
+  arp: 0,
+  ipv6: 0,
+};
+
+/** Builds the Ethernet frame for `d`, ending with the marker and `seq`. */
+export function flowFrame(d: FlowDesc, seq: number, dst: Uint8Array, src: Uint8Array): Uint8Array {
+  const w = new Bytes().u8(...dst, ...src);
+  if (d.kind === 'arp') {
+    w.u16(0x0806, 1, 0x0800)
+      .u8(6, 4)
+      .u16(1)
+      .u8(...src)
+      .u32(d.saddr);
+    w.u8(0, 0, 0, 0, 0, 0).u32(d.daddr);
+  } else if (d.kind === 'ipv6') {
+    w.u16(0x86dd).u32(0x60000000).u16(16).u8(17, 64);
+    for (let i = 0; i < 32; i++) w.u8(0x20 + i);
+    w.u16(d.sport, d.dport, 16, 0);
+  } else {
+    if (d.kind === 'vlan') w.u16(0x8100, 100); // 802.1Q tag, TCI 100
+    w.u16(0x0800);
+    const ip = w.b.length;
+    const ihl = d.ihl ?? 5;
+    const frag = d.kind === 'frag' ? (d.fragOff ? d.fragOff & 0x1fff : 0x2000) : 0x4000;
+    w.u8(0x40 | ihl, 0)
+      .u16(0, seq & 0xffff, frag)
+      .u8(64, FLOW_PROTO[d.kind])
+      .u16(0);
+    w.u32(d.saddr, d.daddr);
+    for (let i = 5; i < ihl; i++) w.u8(1, 1, 1, 1); // NOP options
+    if (d.kind === 'tcp') w.u16(d.sport, d.dport).u32(seq, 0).u8(0x50, 0x02).u16(65535, 0, 0);
+    else if (d.kind === 'sctp') w.u16(d.sport, d.dport).u32(0x01020304, 0);
+    else if (d.kind === 'gre') w.u16(0, 0x0800);
+    else if (d.kind === 'icmp') {
+      const q = d.quoted ?? { saddr: 0, daddr: 0, sport: 0, dport: 0, proto: 17 };
+      const type = d.icmpType ?? 3;
+      w.u8(type, type === 3 ? 4 : 0).u16(0, 0, 1400);
+      w.u8(0x45, 0).u16(60, 1, 0x4000).u8(63, q.proto).u16(0).u32(q.saddr, q.daddr);
+      w.u16(q.sport, q.dport).u32(0);
+    } else w.u16(d.sport, d.dport, 0, 0); // UDP ('udp', 'frag', 'vlan')
+    w.pad(ip + 40, 0xab).u32(FANOUT_MAGIC, seq);
+    const ipLen = w.b.length - ip;
+    w.b[ip + 2] = ipLen >> 8;
+    w.b[ip + 3] = ipLen & 0xff;
+    return Uint8Array.from(w.b);
+  }
+  w.pad(60, 0xcd).u32(FANOUT_MAGIC, seq);
+  return Uint8Array.from(w.b);
+}
+
+function operUp(dev: string): boolean {
+  try {
+    return readFileSync(`/sys/class/net/${dev}/operstate`, 'utf8').trim() === 'up';
+  } catch {
+    return false;
+  }
+}
+
+/** Sequence number of a fanout test frame (or -1): the last 8 bytes are the marker + seq. */
+function flowSeq(buf: Uint8Array, off: number, len: number): number {
+  if (len < 22) return -1;
+  const p = off + len - 8;
+  const m = ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+  if (m !== FANOUT_MAGIC) return -1;
+  return ((buf[p + 4] << 24) | (buf[p + 5] << 16) | (buf[p + 6] << 8) | buf[p + 7]) >>> 0;
+}
+
+/**
+ * The frames of one fanout phase. vary 'src': requests from one client 198.18.0.10 with
+ * n different source ports to VIP 198.18.1.1:80 (UDP, TCP, TCP with IP options, SCTP, and
+ * ICMP errors from a router quoting our reply VIP -> client). vary 'dst': replies from a
+ * real server 198.18.3.5:8080 to five clients 198.18.4.1-5 on n different ports (and ICMP
+ * errors from the server quoting our client -> RS packet). Both end with ARP, IPv6, a
+ * VLAN-tagged IPv4 frame, a first and a later IPv4 fragment and a GRE packet.
+ */
+export function fanoutFlows(vary: 'src' | 'dst', n: number): FlowDesc[] {
+  const out: FlowDesc[] = [];
+  const vip = ip4('198.18.1.1');
+  const client = ip4('198.18.0.10');
+  const rs = ip4('198.18.3.5');
+  const kinds = ['udp', 'tcp', 'tcp', 'sctp', 'icmp'] as const;
+  for (let i = 0; i < n; i++) {
+    const kind = kinds[i % kinds.length];
+    const ihl = i % kinds.length === 2 ? 6 : 5;
+    if (vary === 'src') {
+      const sport = 20000 + i * 3;
+      if (kind === 'icmp') {
+        const icmpType = [3, 4, 11][i % 3];
+        out.push({
+          kind,
+          saddr: ip4('198.18.2.1'),
+          daddr: vip,
+          sport: 0,
+          dport: 0,
+          icmpType,
+          quoted: { saddr: vip, daddr: client, sport: 80, dport: sport, proto: 6 },
+        });
+      } else out.push({ kind, saddr: client, daddr: vip, sport, dport: 80, ihl });
+    } else {
+      const c = ip4('198.18.4.1') + (i % 5);
+      const dport = 30000 + i * 5;
+      if (kind === 'icmp') {
+        out.push({
+          kind,
+          saddr: rs,
+          daddr: c,
+          sport: 0,
+          dport: 0,
+          icmpType: 3,
+          quoted: { saddr: c, daddr: rs, sport: dport, dport: 8080, proto: 17 },
+        });
+      } else out.push({ kind, saddr: rs, daddr: c, sport: 8080, dport, ihl });
+    }
+  }
+  const a = vary === 'src' ? client : ip4('198.18.4.1');
+  const b = vary === 'src' ? vip : rs;
+  const [s, d] = vary === 'src' ? [a, b] : [b, a];
+  out.push(
+    { kind: 'arp', saddr: s, daddr: d, sport: 0, dport: 0 },
+    { kind: 'ipv6', saddr: 0, daddr: 0, sport: 1111, dport: 2222 },
+    { kind: 'vlan', saddr: s, daddr: d, sport: 3333, dport: 4444 },
+    { kind: 'frag', saddr: s, daddr: d, sport: 5555, dport: 6666 },
+    { kind: 'frag', saddr: s, daddr: d, sport: 0, dport: 0, fragOff: 185 },
+    { kind: 'gre', saddr: s, daddr: d, sport: 0, dport: 0 },
+  );
+  return out;
+}
+
+export interface FanoutPhase {
+  /** Sockets to open in the group (joined in this order: link k joins k-th). */
+  members: number;
+  /** Frames: fanoutFlows(vary, n). */
+  vary: 'src' | 'dst';
+  n: number;
+  /** Program installed when the sockets join ('none': a CBPF group with no program). */
+  program: { side: 'src' | 'dst'; withPort: boolean } | 'none';
+  /** After joining, member `by` installs this program instead (setFanoutProgram). */
+  replace?: { by: number; side: 'src' | 'dst'; withPort: boolean };
+  /** Members (by join index) closed before the frames are sent. */
+  close?: number[];
+  /** Take `dev` down and up again (with the watchers running) before the frames are sent. */
+  bounce?: boolean;
+}
+
+export interface FanoutPhaseResult {
+  /** [seq, link join index that received it]; a frame seen twice appears twice. */
+  got: Array<[number, number]>;
+  sent: number;
+}
+
+/**
+ * Runs fanout phases on `dev` (the frames come from a packet socket on `peer`, the other
+ * end of the veth): per phase, opens the member sockets in one PACKET_FANOUT_CBPF group,
+ * sends the phase's frames from the peer and records which socket got each one. Also
+ * reports the errors of two calls that must fail.
+ */
+export async function fanoutCbpf(
+  a: { dev: string; peer: string; group: number; phases: FanoutPhase[] },
+  ctx: TaskContext,
+): Promise<{ phases: FanoutPhaseResult[]; errors: Record<string, string> }> {
+  const tx = new AfPacketLink(a.peer, { frameCount: 64 });
+  const dstMac = new AfPacketLink(a.dev, { frameCount: 8 });
+  const mac = dstMac.mac;
+  dstMac.close();
+  ctx.ready();
+  const phases: FanoutPhaseResult[] = [];
+  for (let pi = 0; pi < a.phases.length && !ctx.isStopped(); pi++) {
+    const ph = a.phases[pi];
+    const prog =
+      ph.program === 'none'
+        ? undefined
+        : clientAffinityProgram(ph.program.side, ph.program.withPort);
+    const links: AfPacketLink[] = [];
+    for (let k = 0; k < ph.members; k++) {
+      links.push(
+        new AfPacketLink(a.dev, {
+          frameCount: 1024,
+          fanout: { id: a.group + pi, mode: FANOUT_CBPF, program: prog },
+        }),
+      );
+    }
+    if (ph.replace)
+      links[ph.replace.by].setFanoutProgram(
+        clientAffinityProgram(ph.replace.side, ph.replace.withPort),
+      );
+    const closed = new Set(ph.close ?? []);
+    for (const k of closed) links[k].close();
+    const got: Array<[number, number]> = [];
+    links.forEach((l, k) => {
+      if (closed.has(k)) return;
+      l.start((b) => {
+        for (let i = 0; i < b.count; i++) {
+          const s = flowSeq(b.buf, b.off[i], b.len[i]);
+          if (s >= 0) got.push([s, k]);
+        }
+      });
+    });
+    if (ph.bounce) {
+      sh('ip', ['link', 'set', a.dev, 'down']);
+      await sleep(50);
+      sh('ip', ['link', 'set', a.dev, 'up']);
+      await waitFor(ctx, 5000, () => operUp(a.dev) && operUp(a.peer));
+    }
+    const flows = fanoutFlows(ph.vary, ph.n);
+    const frames = flows.map((d, i) => flowFrame(d, i, mac, tx.mac));
+    const slot = 256;
+    const buf = new Uint8Array(slot * frames.length);
+    const off = new Int32Array(frames.length);
+    const len = new Int32Array(frames.length);
+    frames.forEach((f, i) => {
+      buf.set(f, i * slot + 64);
+      off[i] = i * slot + 64;
+      len[i] = f.length;
+    });
+    let sent = 0;
+    for (let s = 0; s < frames.length; s += 64)
+      sent += tx.send(buf, off, len, Math.min(64, frames.length - s), s);
+    await waitFor(ctx, 5000, () => got.length >= frames.length);
+    await sleep(50);
+    for (const l of links) l.close();
+    phases.push({ got, sent });
+  }
+  tx.close();
+  const errors: Record<string, string> = {};
+  const hashLink = new AfPacketLink(a.dev, { frameCount: 8, fanout: { id: a.group + 100 } });
+  try {
+    hashLink.setFanoutProgram(clientAffinityProgram('src', true));
+  } catch (e) {
+    errors.hashGroup = (e as Error).message;
+  }
+  hashLink.close();
+  const cbpf = new AfPacketLink(a.dev, {
+    frameCount: 8,
+    fanout: { id: a.group + 101, mode: FANOUT_CBPF },
+  });
+  // ja +5 out of the program, then ret #0: the kernel's classic BPF checker refuses it.
+  const bad = new Uint8Array(16);
+  const v = new DataView(bad.buffer);
+  v.setUint16(0, 0x05, true);
+  v.setUint32(4, 5, true);
+  v.setUint16(8, 0x06, true);
+  try {
+    cbpf.setFanoutProgram(bad);
+  } catch (e) {
+    errors.badProgram = (e as Error).message;
+  }
+  cbpf.close();
+  return { phases, errors };
 }
