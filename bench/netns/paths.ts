@@ -22,6 +22,7 @@ export const PATH_NAMES = [
   'haproxy',
   'cfwd',
   'uvs-nat',
+  'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
 ] as const;
@@ -58,6 +59,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
   'uvs-nat': {
     title: 'uvs NAT',
     description: 'uvs run, services rr, real servers -m (masquerading)',
+  },
+  'uvs-nat-w2': {
+    title: 'uvs NAT, 2 workers',
+    description:
+      'uvs run --workers 2: two datapath threads sharing each interface through a client-affine cBPF fanout group',
   },
   'uvs-dr': {
     title: 'uvs DR',
@@ -281,11 +287,13 @@ ${chains.join('\n')}
       };
     }
     case 'uvs-nat':
+    case 'uvs-nat-w2':
     case 'uvs-dr':
     case 'uvs-tun': {
-      const flag = name === 'uvs-nat' ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
+      const nat = name === 'uvs-nat' || name === 'uvs-nat-w2';
+      const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
-      await forwarding(topo, name !== 'uvs-nat');
+      await forwarding(topo, !nat);
       const decaps: Proc[] = [];
       if (name === 'uvs-tun') {
         for (const r of topo.servers) {
@@ -322,6 +330,7 @@ ${chains.join('\n')}
           '--control',
           control,
           ...ifaces.flatMap((i) => ['--iface', i]),
+          ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
         ],
         ctx.root,
       );

@@ -58,7 +58,7 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-dr', 'uvs-tun'];
+const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
@@ -89,6 +89,13 @@ export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
     path: 'uvs-nat',
     baseline: 'haproxy',
     want: 1.0,
+  },
+  {
+    name: 'UDP pps, uvs NAT 2 workers vs 1 worker',
+    metric: 'udp',
+    path: 'uvs-nat-w2',
+    baseline: 'uvs-nat',
+    want: 1.7,
   },
   {
     name: 'HTTP new-connection req/s, uvs DR vs kernel forwarding',
@@ -209,7 +216,16 @@ function fmt(v: number, unit: string): string {
   return String(Math.round(v));
 }
 
-const PATH_ORDER: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd', 'uvs-nat', 'uvs-dr', 'uvs-tun'];
+const PATH_ORDER: PathName[] = [
+  'kernel',
+  'nft',
+  'haproxy',
+  'cfwd',
+  'uvs-nat',
+  'uvs-nat-w2',
+  'uvs-dr',
+  'uvs-tun',
+];
 
 export function markdown(r: BenchResult): string {
   const out: string[] = [];
@@ -298,6 +314,7 @@ const COLORS: Record<PathName, string> = {
   haproxy: '#17becf',
   cfwd: '#8c564b',
   'uvs-nat': '#1f77b4',
+  'uvs-nat-w2': '#9467bd',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
 };

@@ -20,6 +20,7 @@ Options:
   --duration S      seconds of client load per method (default 5)
   --requests N      stop the load after N requests (default 5000)
   --concurrency N   parallel client connections (default 4)
+  --workers N       datapath worker threads for 'uvs run' (default 1)
   --no-offload      turn veth offloads (TSO/GSO/checksum) off
   --prefix P        namespace prefix (default uvslab)
   -h, --help        show this text
@@ -78,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       method,
       prefix: v.prefix ?? 'uvslab',
       noOffload: v['no-offload'],
+      runArgs: v.workers !== undefined ? ['--workers', v.workers] : [],
       log: (l) => progress(`${method}: ${l}`),
     });
     current = lab;
@@ -182,6 +184,7 @@ function parse(argv: string[]) {
       requests: { type: 'string' },
       concurrency: { type: 'string' },
       'no-offload': { type: 'boolean' },
+      workers: { type: 'string' },
       prefix: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -25,7 +25,13 @@ Options:
                     by the kernel; turn interface offloads off instead)
   --no-nft          do not install the nftables table
   --control NAME    control socket name (default ${DEFAULT_CONTROL_NAME}, or $${CONTROL_ENV})
-  --capacity N      connection table size (default 1048576)
+  --capacity N      connection table size (default 1048576, per worker)
+  --workers N       datapath worker threads (default 1). Each has its own sockets (one
+                    fanout group per interface, steered by client so both directions of
+                    a NAT connection meet in one worker) and its own connection table.
+                    Schedulers then run per worker, and persistence with -M wider than
+                    /32 keeps a template per worker. For NAT, real servers must be
+                    reached through other interfaces than clients.
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc
@@ -49,6 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('uvs run: must run as root (packet sockets and nftables)\n');
     return 1;
   }
+  const workers = Number(v.workers ?? 1);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    process.stderr.write(`uvs run: --workers wants 1..64, got '${v.workers}'\n`);
+    return 2;
+  }
   const backend = (v.backend ?? 'afpacket') as Backend;
   if (backend !== 'afpacket' && backend !== 'pcap') {
     process.stderr.write(`uvs run: unknown backend '${backend}' (afpacket or pcap)\n`);
@@ -66,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       control: v.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME,
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
       sysctls: parseSysctls(v.sysctl ?? []),
+      workers: v.workers !== undefined ? Number(v.workers) : undefined,
     });
     await d.start();
   } catch (e) {
@@ -105,6 +117,7 @@ function parse(argv: string[]) {
       control: { type: 'string' },
       capacity: { type: 'string' },
       sysctl: { type: 'string', multiple: true },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -15,18 +15,22 @@ import {
   type ControlServer,
   serveControl,
 } from '../control/daemon-socket.js';
+import { type Command, parseIpvsadm } from '../control/ipvsadm-parse.js';
+import { NUMERIC_RESOLVER } from '../control/names.js';
 import { NftManager, nftInputFrom } from '../control/nft.js';
 import { DirectorEnv } from '../datapath/env.js';
 import { O_NO_NEIGHBOUR, OUTCOME_NAMES, V_TX, VERDICT_NAMES } from '../datapath/outcome.js';
 import { HEADROOM, Pipeline } from '../datapath/pipeline.js';
 import { describeLast } from '../datapath/replay.js';
 import { applySysctls, fillEnv } from '../datapath/setup.js';
+import type { AfPacketLink } from '../io/afpacket.js';
 import { type Backend, openLink } from '../io/index.js';
 import type { Link, RxBatch } from '../io/link.js';
 import { IpvsCore } from '../ipvs/core.js';
 import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL, ipToString } from '../ipvs/types.js';
 import { ARPOP_REQUEST, writeArp } from '../net/arp.js';
 import { ETH_P_ARP, writeEthernet } from '../net/ethernet.js';
+import { WorkerPool } from './pool.js';
 import { type HostIface, hostInterfaces, hostNeighbours, hostRoutes } from './sysinfo.js';
 
 export interface DirectorOptions {
@@ -38,8 +42,15 @@ export interface DirectorOptions {
   backend?: Backend;
   /** virtio_net_hdr on AF_PACKET links: GSO super-packets pass whole (default true). */
   vnetHdr?: boolean;
-  /** Control socket name (default uvs-ctl, abstract). */
-  control?: string;
+  /** Control socket name (default uvs-ctl, abstract); null = none (a worker thread). */
+  control?: string | null;
+  /** Datapath worker threads (default 1: the datapath runs in this thread). */
+  workers?: number;
+  /** Fanout group of link i (worker threads join one group per interface). */
+  fanoutFor?: (
+    li: number,
+    name: string,
+  ) => { id: number; mode: number; program?: Uint8Array } | undefined;
   /** Install the nftables table (default true). */
   nft?: boolean;
   /** Connection table capacity. */
@@ -72,6 +83,7 @@ export class LiveDirector {
   private readonly cfg: DirectorConfig | null;
   private readonly nft: NftManager | null;
   private control: ControlServer | null = null;
+  private pool: WorkerPool | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly arpSent = new Map<number, number>();
   private readonly arpBuf = new Uint8Array(HEADROOM + 64);
@@ -136,34 +148,61 @@ export class LiveDirector {
     for (const [name, value] of Object.entries(o.sysctls ?? {})) this.setSysctl(name, value);
     const backend = o.backend ?? 'afpacket';
     const vnet = backend === 'afpacket' && (o.vnetHdr ?? true);
-    for (const h of this.hostIfaces) {
-      const link =
-        backend === 'afpacket'
-          ? openLink({ backend, name: h.name, vnetHdr: vnet })
-          : backend === 'pcap'
-            ? openLink({ backend, name: h.name })
-            : (() => {
-                throw new Error(
-                  `backend '${backend}' cannot run the director (use afpacket or pcap)`,
-                );
-              })();
-      this.links.push(link);
-      this.queues.push({
-        buf: null,
-        off: new Int32Array(MAX_TX),
-        len: new Int32Array(MAX_TX),
-        count: 0,
-      });
+    const workers = o.workers ?? 1;
+    if (workers > 1) {
+      if (backend !== 'afpacket') throw new Error('--workers needs the afpacket backend');
+      this.pool = await WorkerPool.start(
+        workers,
+        {
+          ifaces: this.hostIfaces.map((h) => h.name),
+          configText: o.configText,
+          configName: o.configName,
+          backend,
+          vnetHdr: vnet,
+          capacity: o.capacity,
+          sysctls: o.sysctls ?? {},
+          fanoutIds: this.hostIfaces.map((_, i) => ((process.pid & 0xfff) << 4) + i),
+        },
+        this.env,
+        this.core,
+      );
+    } else {
+      for (const [li, h] of this.hostIfaces.entries()) {
+        const fanout = o.fanoutFor?.(li, h.name);
+        let link: Link;
+        if (backend === 'afpacket')
+          link = openLink({ backend, name: h.name, vnetHdr: vnet, fanout });
+        else if (backend === 'pcap') link = openLink({ backend, name: h.name });
+        else throw new Error(`backend '${backend}' cannot run the director (use afpacket or pcap)`);
+        this.links.push(link);
+        this.queues.push({
+          buf: null,
+          off: new Int32Array(MAX_TX),
+          len: new Int32Array(MAX_TX),
+          count: 0,
+        });
+      }
     }
     await this.refresh();
-    this.control = await serveControl(o.control ?? 'uvs-ctl', (req) => this.handle(req));
+    if (o.control !== null) {
+      this.control = await serveControl(o.control ?? 'uvs-ctl', (req) => this.handle(req));
+    }
     this.links.forEach((link, i) => {
       link.start((b) => this.onBatch(i, b));
     });
     this.timer = setInterval(() => this.onTimer(), TICK_MS);
+    const where = this.hostIfaces.map((h) => h.name).join(', ');
+    const mode = `${backend}${vnet ? ', vnet' : ''}${workers > 1 ? `, ${workers} workers` : ''}`;
     this.log(
-      `uvs: director running on ${this.links.map((l) => l.name).join(', ')} (${backend}${vnet ? ', vnet' : ''}); control ${this.control.address}`,
+      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}`,
     );
+  }
+
+  /** Replaces the fanout programs of this thread's links (worker mode). */
+  setFanoutPrograms(programs: Uint8Array[]): void {
+    this.links.forEach((l, i) => {
+      (l as AfPacketLink).setFanoutProgram(programs[i]);
+    });
   }
 
   /** Sets one IPVS sysctl by its kernel name; unknown names and bad values are errors. */
@@ -233,6 +272,7 @@ export class LiveDirector {
 
   /** ARP for a next hop we lack (at most once a second per address). */
   private resolve(addr: number, link: number, now: number): void {
+    if (this.links.length === 0) return; // the control thread of a worker pool sends nothing
     const last = this.arpSent.get(addr);
     if (last !== undefined && now - last < ARP_RETRY_MS) return;
     this.arpSent.set(addr, now);
@@ -294,13 +334,24 @@ export class LiveDirector {
   }
 
   /** Control requests: ipvsadm grammar, plus '@stats' and '@trace N' for the lab. */
-  private async handle(req: ControlRequest): Promise<ControlResponse> {
+  async handle(req: ControlRequest): Promise<ControlResponse> {
     const a = req.argv;
-    if (a[0] === '@stats') return { code: 0, out: `${JSON.stringify(this.stats())}\n`, err: '' };
-    if (a[0] === '@trace') return this.collectTrace(Number(a[1] ?? 10), Number(a[2] ?? 5000));
+    const pool = this.pool;
+    if (a[0] === '@stats') {
+      const st = pool ? await pool.stats() : this.stats();
+      return { code: 0, out: `${JSON.stringify(st)}\n`, err: '' };
+    }
+    if (a[0] === '@trace') {
+      const count = Number(a[1] ?? 10);
+      const ms = Number(a[2] ?? 5000);
+      if (pool) return { code: 0, out: await pool.trace(count, ms), err: '' };
+      return this.collectTrace(count, ms);
+    }
+    const kind = commandKind(a);
     let out = '';
     let err = '';
-    const code = runUvsadm(a, this.core, {
+    const admin = pool && kind === 'list' ? await pool.admin(this.core) : this.core;
+    const code = runUvsadm(a, admin, {
       out: (s) => {
         out += s;
       },
@@ -309,9 +360,15 @@ export class LiveDirector {
       },
       stdin: req.stdin,
     });
+    if (code === 0 && pool && kind === 'change') {
+      // The main core accepted it: every worker applies the same command to its own table.
+      const failed = await pool.broadcast(req);
+      if (failed !== null) err += `uvs: workers out of step: ${failed}\n`;
+    }
     if (code === 0 && this.signature() !== this.lastSignature) {
       try {
         await this.refresh();
+        if (pool) await pool.updatePrograms(this.env, this.core);
       } catch (e) {
         err += `uvs: rules not updated: ${(e as Error).message}\n`;
       }
@@ -389,10 +446,32 @@ export class LiveDirector {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     for (const l of this.links) l.stop();
-    const stats = this.stats();
+    const stats = this.pool ? await this.pool.stop() : this.stats();
     for (const l of this.links) l.close();
     await this.control?.close();
     if (this.nft?.isApplied) await this.nft.remove();
     return stats;
+  }
+}
+
+/** What an ipvsadm command line does: list (read counters), change (state), or other. */
+function commandKind(argv: readonly string[]): 'list' | 'change' | 'other' {
+  let cmd: Command;
+  try {
+    cmd = parseIpvsadm(argv, { resolver: NUMERIC_RESOLVER });
+  } catch {
+    return 'other';
+  }
+  switch (cmd.kind) {
+    case 'list':
+    case 'save':
+      return 'list';
+    case 'help':
+    case 'version':
+    case 'start-daemon':
+    case 'stop-daemon':
+      return 'other';
+    default:
+      return 'change';
   }
 }

@@ -87,6 +87,9 @@ export class DirectorEnv {
   private readonly routes: Route[] = [];
   private readonly marks: FwmarkRule[] = [];
 
+  /** Bumped whenever a neighbour is added or its MAC changes (for sharing across workers). */
+  version = 0;
+
   /** Next-hop answer of the last resolve(): link index, MAC, and the gateway (0 = on-link). */
   nhLink = -1;
   nhMac: Uint8Array | null = null;
@@ -139,8 +142,18 @@ export class DirectorEnv {
 
   setNeighbour(addr: number, mac: Uint8Array): void {
     const cur = this.neighbours.get(addr);
-    if (cur) cur.set(mac);
-    else this.neighbours.set(addr, Uint8Array.from(mac));
+    if (cur === undefined) {
+      this.neighbours.set(addr, Uint8Array.from(mac));
+      this.version++;
+      return;
+    }
+    for (let i = 0; i < 6; i++) {
+      if (cur[i] !== mac[i]) {
+        cur.set(mac);
+        this.version++;
+        return;
+      }
+    }
   }
 
   /**
@@ -149,10 +162,17 @@ export class DirectorEnv {
    */
   learnNeighbour(addr: number, buf: Uint8Array, off: number): void {
     const cur = this.neighbours.get(addr);
-    if (cur !== undefined) {
-      for (let i = 0; i < 6; i++) cur[i] = buf[off + i];
-    } else {
+    if (cur === undefined) {
       this.neighbours.set(addr, buf.slice(off, off + 6));
+      this.version++;
+      return;
+    }
+    for (let i = 0; i < 6; i++) {
+      if (cur[i] !== buf[off + i]) {
+        for (let j = 0; j < 6; j++) cur[j] = buf[off + j];
+        this.version++;
+        return;
+      }
     }
   }
 
