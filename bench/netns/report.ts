@@ -186,7 +186,14 @@ export function buildResult(input: {
     }
   }
   const targets = TARGETS.map((t) => {
-    const ratio = ratios[t.metric]?.[t.path]?.[t.baseline] ?? null;
+    // Targets may compare two uvs paths (2 workers vs 1), which the baseline table omits.
+    const a = summary[t.metric]?.[t.path];
+    const b = summary[t.metric]?.[t.baseline];
+    const ratio =
+      ratios[t.metric]?.[t.path]?.[t.baseline] ??
+      (a !== undefined && b !== undefined && b.median > 0
+        ? Math.round((a.median / b.median) * 1000) / 1000
+        : null);
     return { ...t, ratio, met: ratio === null ? null : ratio >= t.want };
   });
   return {
