@@ -332,7 +332,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function svg(r: BenchResult): string {
   const metrics = (Object.keys(METRIC_INFO) as MetricName[]).filter((m) => r.summary[m]);
   const paths = PATH_ORDER.filter((p) => Object.values(r.summary).some((bp) => bp?.[p]));
-  const W = 900;
+  const W = 980;
   const barH = 16;
   const panelH = 34 + paths.length * (barH + 4);
   const H = 40 + metrics.length * panelH + 30;
