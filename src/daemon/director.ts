@@ -25,7 +25,7 @@ import { describeLast } from '../datapath/replay.js';
 import { applySysctls, fillEnv } from '../datapath/setup.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { type Backend, openLink } from '../io/index.js';
-import type { Link, RxBatch } from '../io/link.js';
+import { type Link, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
 import { IpvsCore } from '../ipvs/core.js';
 import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL, ipToString } from '../ipvs/types.js';
 import { ARPOP_REQUEST, writeArp } from '../net/arp.js';
@@ -231,7 +231,14 @@ export class LiveDirector {
     for (let i = 0; i < b.count; i++) {
       const tracing = this.traceLeft > 0;
       const before = tracing ? this.describeFrame(buf, b.off[i], li) : '';
-      const v = p.process(buf, b.off[i], b.len[i], li, now);
+      const v = p.process(
+        buf,
+        b.off[i],
+        b.len[i],
+        li,
+        now,
+        (b.flags[i] & RXF_CSUM_NOT_READY) !== 0,
+      );
       if (v === V_TX) {
         const ol = p.outLink;
         if (p.outBuf === buf && p.outCount === 1) {

@@ -144,9 +144,17 @@ export class Pipeline {
 
   /**
    * Run one frame (buf[off..off+len), received on link `inLink`) through the director.
+   * `csumNotReady`: the link reported the L4 checksum partial (links without vnet headers).
    * Returns V_TX, V_PASS or V_DROP; `outcome` names why.
    */
-  process(buf: Uint8Array, off: number, len: number, inLink: number, now: number): number {
+  process(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    inLink: number,
+    now: number,
+    csumNotReady = false,
+  ): number {
     const info = this.info;
     this.outCount = 0;
     if (this.trace) {
@@ -156,7 +164,9 @@ export class Pipeline {
     }
     if (this.vnet) this.readVnet(buf, off);
     else {
-      info.csumPartial = false;
+      // Without virtio_net_hdr the link still says when the sender left the L4 checksum
+      // partial (TP_STATUS_CSUMNOTREADY); such a frame is completed before it leaves.
+      info.csumPartial = csumNotReady;
       info.gsoType = 0;
       info.gsoSize = 0;
     }
@@ -564,6 +574,8 @@ export class Pipeline {
 
   private txInPlace(buf: Uint8Array, link: number, outcome: number): number {
     const info = this.info;
+    // A link without virtio_net_hdr cannot ask the kernel to finish a partial checksum.
+    if (!this.vnet && info.csumPartial) completeL4Checksum(buf, info);
     this.outBuf = buf;
     this.outLink = link;
     this.outOffs[0] = info.off;

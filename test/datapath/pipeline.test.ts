@@ -380,3 +380,34 @@ describe('TUN fragmentation', () => {
     expect(a.length - 34 + (b.length - 34)).toBe(1500);
   });
 });
+
+describe('partial checksums on links without virtio_net_hdr', () => {
+  it('completes a CHECKSUM_PARTIAL TCP segment after NAT, as the kernel would before it leaves', () => {
+    const d = buildDirector(config(), { core: { hashSeed: 1 }, pipeline: { vnetHdr: false } });
+    const f = fromClient({
+      src: IP.client,
+      dst: IP.vip,
+      id: 7,
+      df: true,
+      tcp: { sport: 40000, dport: 80, flags: 'S', seq: 1000, csum: 'partial' },
+    });
+    const buf = new Uint8Array(HEADROOM + f.length);
+    buf.set(f, HEADROOM);
+    const p = d.pipeline;
+    expect(p.process(buf, HEADROOM, f.length, d.env.linkByName('eth0'), 1, true)).toBe(V_TX);
+    expect(p.outBuf.slice(p.outOffs[0], p.outOffs[0] + p.outLens[0])).toEqual(
+      buildFrame({
+        srcMac: MAC.eth1,
+        dstMac: MAC.rs1,
+        ip: {
+          src: IP.client,
+          dst: IP.rs1,
+          id: 7,
+          df: true,
+          ttl: 63,
+          tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000 },
+        },
+      }),
+    );
+  });
+});
