@@ -71,7 +71,8 @@ describe('pipeline under hostile input', () => {
         buf.fill(0);
         buf.set(frame, HEADROOM);
         const before = p.verdicts.reduce((a, b) => a + b, 0);
-        const v = p.process(buf, HEADROOM, frame.length, link, (now += 10));
+        now += 10;
+        const v = p.process(buf, HEADROOM, frame.length, link, now);
         frames++;
         expect(p.verdicts.reduce((a, b) => a + b, 0)).toBe(before + 1);
         expect(p.outcome).toBeGreaterThanOrEqual(0);

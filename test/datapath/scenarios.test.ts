@@ -22,7 +22,9 @@ const rec = new PcapngRecorder(pcap);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let clock = 1_000;
-function send(d: Director, frame: Uint8Array, link: 'eth0' | 'eth1', now = (clock += 10)) {
+function send(d: Director, frame: Uint8Array, link: 'eth0' | 'eth1') {
+  clock += 10;
+  const now = clock;
   const buf = new Uint8Array(HEADROOM + frame.length + 64);
   buf.set(frame, HEADROOM);
   const p = d.pipeline;
