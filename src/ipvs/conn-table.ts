@@ -177,6 +177,23 @@ export class ConnTable {
 
   /** ip_vs_conn_in_get: client -> virtual lookup; templates never match. */
   findIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+    return this.findByVirtual(proto, caddr, cport, vaddr, vport, 0);
+  }
+
+  /** ip_vs_ct_in_get: a persistence template with exactly this key. */
+  findTemplate(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+    return this.findByVirtual(proto, caddr, cport, vaddr, vport, 1);
+  }
+
+  /** Entry (tpl 0) or template (tpl 1) keyed by client and virtual side. */
+  private findByVirtual(
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    tpl: number,
+  ): number {
     const kb = this.kb;
     const ca = caddr | 0;
     const va = vaddr | 0;
@@ -189,7 +206,7 @@ export class ConnTable {
         kb[k + KB_CV] === cv &&
         kb[k + KB_VADDR] === va &&
         kb[k + KB_PD] >>> 16 === proto &&
-        kb[k + KB_TPL] === 0
+        kb[k + KB_TPL] === tpl
       ) {
         return c;
       }
@@ -216,29 +233,6 @@ export class ConnTable {
         kb[k + KB_DADDR] === ra &&
         kb[k + KB_PD] === pd &&
         kb[k + KB_TPL] === 0
-      ) {
-        return c;
-      }
-      c = kb[k + KB_NEXT];
-    }
-    return -1;
-  }
-
-  /** ip_vs_ct_in_get: a persistence template with exactly this key. */
-  findTemplate(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-    const kb = this.kb;
-    const ca = caddr | 0;
-    const va = vaddr | 0;
-    const cv = (cport << 16) | vport;
-    let c = this.buckets[this.bucketOf(proto, caddr, cport)];
-    while (c >= 0) {
-      const k = c * KB_WORDS;
-      if (
-        kb[k + KB_CADDR] === ca &&
-        kb[k + KB_CV] === cv &&
-        kb[k + KB_VADDR] === va &&
-        kb[k + KB_PD] >>> 16 === proto &&
-        kb[k + KB_TPL] === 1
       ) {
         return c;
       }
