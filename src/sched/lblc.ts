@@ -22,6 +22,7 @@ import {
   checkLocalityOptions,
   type LocalityOptions,
   LocalityTable,
+  localityHooks,
   localityOverloaded,
 } from './locality.js';
 import { wlcPick } from './wlc.js';
@@ -57,24 +58,15 @@ export class LblcTable extends LocalityTable {
 
 export function makeLblc(opts: LocalityOptions = {}): Scheduler {
   const expiration = checkLocalityOptions('lblc', opts);
-  const table = (svc: Service): LblcTable => {
-    let t = svc.schedData as LblcTable | null;
-    if (!(t instanceof LblcTable)) {
-      t = new LblcTable(expiration);
-      svc.schedData = t;
-    }
-    return t;
-  };
+  const hooks = localityHooks(
+    () => new LblcTable(expiration),
+    (x): x is LblcTable => x instanceof LblcTable,
+  );
+  const table = hooks.table;
   return {
     name: 'lblc',
-    initService(svc: Service): void {
-      svc.schedData = new LblcTable(expiration);
-    },
-    doneService(svc: Service): void {
-      const t = svc.schedData;
-      if (t instanceof LblcTable) t.flush();
-      svc.schedData = null;
-    },
+    initService: hooks.initService,
+    doneService: hooks.doneService,
     schedule(svc: Service, flow: SchedFlow, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);

@@ -29,6 +29,7 @@ import {
   checkLocalityOptions,
   type LocalityOptions,
   LocalityTable,
+  localityHooks,
   localityOverloaded,
 } from './locality.js';
 import { wlcPick } from './wlc.js';
@@ -202,24 +203,15 @@ export class LblcrTable extends LocalityTable {
 
 export function makeLblcr(opts: LocalityOptions = {}): Scheduler {
   const expiration = checkLocalityOptions('lblcr', opts);
-  const table = (svc: Service): LblcrTable => {
-    let t = svc.schedData as LblcrTable | null;
-    if (!(t instanceof LblcrTable)) {
-      t = new LblcrTable(expiration);
-      svc.schedData = t;
-    }
-    return t;
-  };
+  const hooks = localityHooks(
+    () => new LblcrTable(expiration),
+    (x): x is LblcrTable => x instanceof LblcrTable,
+  );
+  const table = hooks.table;
   return {
     name: 'lblcr',
-    initService(svc: Service): void {
-      svc.schedData = new LblcrTable(expiration);
-    },
-    doneService(svc: Service): void {
-      const t = svc.schedData;
-      if (t instanceof LblcrTable) t.flush();
-      svc.schedData = null;
-    },
+    initService: hooks.initService,
+    doneService: hooks.doneService,
     schedule(svc: Service, flow: SchedFlow, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);

@@ -43,6 +43,38 @@ export function checkLocalityOptions(name: string, opts: LocalityOptions): numbe
   return e;
 }
 
+/**
+ * The per-service part lblc and lblcr share: the table lives in svc.schedData, is made on
+ * initService (or on first use if the core bound the scheduler before it had one) and is
+ * flushed on doneService. Returns the three hooks around the scheduler's own schedule().
+ */
+export function localityHooks<T extends LocalityTable>(
+  make: () => T,
+  is: (x: unknown) => x is T,
+): {
+  table(svc: Service): T;
+  initService(svc: Service): void;
+  doneService(svc: Service): void;
+} {
+  return {
+    table(svc: Service): T {
+      const t = svc.schedData;
+      if (is(t)) return t;
+      const n = make();
+      svc.schedData = n;
+      return n;
+    },
+    initService(svc: Service): void {
+      svc.schedData = make();
+    },
+    doneService(svc: Service): void {
+      const t = svc.schedData;
+      if (is(t)) t.flush();
+      svc.schedData = null;
+    },
+  };
+}
+
 export abstract class LocalityTable {
   readonly heads = new Int32Array(LBLC_TAB_SIZE).fill(-1);
   next: Int32Array;
