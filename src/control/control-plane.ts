@@ -23,41 +23,10 @@ import type { IpvsAdmin } from '../ipvs/admin.js';
 import { IpvsError } from '../ipvs/admin.js';
 import { applyCommand, unsupportedReason } from './apply.js';
 import { EXIT_OP_FAILED, ipvsStrerror } from './errors.js';
-import type { Command } from './ipvsadm-parse.js';
 import { scratchCopy } from './scratch.js';
+import type { TableCommand } from './table-command.js';
 
-/** The commands that change the table (and so go through apply). */
-export type TableCommand = Extract<
-  Command,
-  {
-    kind:
-      | 'add-service'
-      | 'edit-service'
-      | 'del-service'
-      | 'flush'
-      | 'add-dest'
-      | 'edit-dest'
-      | 'del-dest'
-      | 'zero'
-      | 'set-timeout';
-  }
->;
-
-const TABLE_KINDS: ReadonlySet<Command['kind']> = new Set<Command['kind']>([
-  'add-service',
-  'edit-service',
-  'del-service',
-  'flush',
-  'add-dest',
-  'edit-dest',
-  'del-dest',
-  'zero',
-  'set-timeout',
-]);
-
-export function isTableCommand(c: Command): c is TableCommand {
-  return TABLE_KINDS.has(c.kind);
-}
+export { isTableCommand, type TableCommand } from './table-command.js';
 
 /** Something that must stay in step with the table (workers, host rules, VIP ownership). */
 export interface TableFollower {

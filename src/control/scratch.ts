@@ -17,8 +17,8 @@ import {
   SVC_F_SCHED3,
 } from '../ipvs/types.js';
 import { applyCommand } from './apply.js';
-import type { TableCommand } from './control-plane.js';
 import type { FullDestSpec, FullServiceSpec } from './ipvsadm-parse.js';
+import type { TableCommand } from './table-command.js';
 
 const SCHED_BITS = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
 
