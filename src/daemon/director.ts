@@ -7,18 +7,20 @@
  *                                                                │   VIPs, ARP (host-rules.ts)
  *                                                                └─> every worker (pool.ts)
  *
- * Start order: claim the control socket (a second daemon stops here, having touched
- * nothing), build the network view and the table from the config, install the host rules,
- * start the workers, then forward. Stop order is the reverse.
+ * Start order: take the namespace's director lock and the control socket (a second
+ * director stops here, having touched nothing), build the network view and the table from
+ * the config, remove a stale nftables table and install the host rules (guarded: they die
+ * with this process), start the workers, then forward. Stop order is the reverse.
  */
 import { applyConfig, type DirectorConfig, parseConfig } from '../control/config.js';
 import { ControlPlane } from '../control/control-plane.js';
-import { type ControlServer, serveControl } from '../control/daemon-socket.js';
+import { type ControlServer, controlAddress, serveControl } from '../control/daemon-socket.js';
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { HostRules } from './host-rules.js';
+import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
 import { type HostIface, hostInterfaces } from './sysinfo.js';
@@ -54,6 +56,7 @@ export class LiveDirector {
   private hostRules: HostRules | null = null;
   private pool: WorkerPool | null = null;
   private control: ControlServer | null = null;
+  private lock: InstanceLock | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -91,14 +94,16 @@ export class LiveDirector {
     const started = new Promise<void>((resolve) => {
       ready = resolve;
     });
-    // The single-instance decision comes first: a refused start touches no host state.
-    if (o.control !== null) {
-      this.control = await serveControl(o.control ?? 'uvs-ctl', async (req) => {
-        await started;
-        return handleRequest(this.requests(), req);
-      });
-    }
+    // The single-instance decisions come first: a refused start touches no host state.
+    const control = o.control === null ? '(none)' : controlAddress(o.control ?? 'uvs-ctl').display;
+    this.lock = await claimDirectorLock({ control });
     try {
+      if (o.control !== null) {
+        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req) => {
+          await started;
+          return handleRequest(this.requests(), req);
+        });
+      }
       await this.build();
     } catch (e) {
       await this.stop();
@@ -133,7 +138,11 @@ export class LiveDirector {
     if (this.cfg !== null) applyConfig(this.cfg, t.core);
     const plane = new ControlPlane(t.core);
     this.plane = plane;
-    this.hostRules = new HostRules(t.env, o.nft === false ? null : new NftManager(), t.neighbours, {
+    const nft = o.nft === false ? null : new NftManager({ guard: true });
+    if (nft !== null && (await nft.removeStale())) {
+      this.log('uvs: removed the nftables table of a director that died');
+    }
+    this.hostRules = new HostRules(t.env, nft, t.neighbours, {
       ifaces: this.hostIfaces.map((h) => h.name),
       localAddrs: new Set(this.hostIfaces.flatMap((h) => h.addrs)),
       configVips: (this.cfg?.vips ?? []).map((v) => v.addr),
@@ -190,6 +199,7 @@ export class LiveDirector {
     t?.loop.close();
     await this.control?.close();
     await this.hostRules?.remove();
+    await this.lock?.release();
     return stats;
   }
 }

@@ -160,3 +160,84 @@ describe('hardening: control socket', () => {
     });
   });
 });
+
+describe('hardening: one director per namespace, and no black hole when it dies', () => {
+  const lab = new LabRun({ method: 'nat', prefix: `uvsk${process.pid % 10000}` });
+  const UVS = new URL('../../dist/src/cli/uvs.js', import.meta.url).pathname;
+  const tables = async () => (await lab.exec('dir', ['nft', 'list', 'tables'])).out;
+
+  beforeAll(async () => {
+    requireRoot();
+    await lab.up();
+    await lab.configure('rr');
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab.down();
+  }, 60_000);
+
+  it('a second director is refused before it touches anything; the first keeps forwarding', async () => {
+    const rules = (await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out;
+    for (const extra of [[], ['--control', 'another-name']]) {
+      const second = await lab.exec('dir', ['node', UVS, 'run', '--iface', 'eth0', ...extra]);
+      expect(second.code).toBe(1);
+      expect(second.err).toMatch(
+        /another uvs director is already running in this network namespace \(pid \d+, control @uvsk\d+-ctl\)/,
+      );
+    }
+    expect((await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out).toBe(rules);
+    const r = await lab.load(1, 20, 2);
+    expect(r).toMatchObject({ ok: 20, errors: 0 });
+  });
+
+  it('after SIGKILL the nftables table goes with the director, and a host VIP works', async () => {
+    process.kill(lab.directorPid!, 'SIGKILL');
+    await lab.stopDirector();
+    const deadline = Date.now() + 3000;
+    while (/netdev uvs/.test(await tables()) && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await tables()).not.toMatch(/netdev uvs/);
+    // The host itself now serves the VIP: nothing of uvs may stand in the way.
+    const vip = lab.info.VIP;
+    expect((await lab.exec('dir', ['ip', 'addr', 'add', `${vip}/32`, 'dev', 'eth0'])).code).toBe(0);
+    try {
+      await lab.spawn(
+        'host http',
+        lab.ns('dir'),
+        ['python3', '-m', 'http.server', '80', '--bind', vip],
+        /Serving HTTP/,
+      );
+      let ok = 0;
+      for (let i = 0; i < 20; i++) {
+        const r = await lab.exec('client', [
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-m',
+          '2',
+          `http://${vip}/`,
+        ]);
+        if (r.out === '200') ok++;
+      }
+      expect(ok).toBe(20);
+    } finally {
+      await lab.exec('dir', ['ip', 'addr', 'del', `${vip}/32`, 'dev', 'eth0']);
+    }
+  }, 60_000);
+
+  it('the next start removes a table left by a director whose watchdog died too', async () => {
+    await lab.exec('dir', ['nft', 'add', 'table', 'netdev', 'uvs']);
+    await lab.exec('dir', ['nft', 'add', 'chain', 'netdev', 'uvs', 'stale']);
+    await lab.startDirector();
+    await lab.configure('rr');
+    expect((await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out).not.toMatch(
+      /stale/,
+    );
+    const r = await lab.load(1, 20, 2);
+    expect(r).toMatchObject({ ok: 20, errors: 0 });
+  }, 60_000);
+});
