@@ -5,6 +5,7 @@
  */
 
 import { regexFlags } from './checkers/http.js';
+import { isLinkLocalV6 } from './checkers/tcp-connect.js';
 import { encodeName } from './dns-message.js';
 import { parseHexString } from './hex.js';
 import {
@@ -83,7 +84,7 @@ function checkConnect(
     v.errors.push(
       `${where}: fwmark is not supported for ${kind} (Node cannot set SO_MARK on its sockets); PING_CHECK supports it`,
     );
-  const linkLocal = dst.isV6 && (dst.w0 & 0xffc00000) === 0xfe800000;
+  const linkLocal = isLinkLocalV6(dst);
   if (c.bindIf && !linkLocal)
     v.errors.push(
       `${where}: bind_if is only supported for IPv6 link-local destinations (Node cannot set SO_BINDTODEVICE); use bindto`,

@@ -27,11 +27,15 @@ export type ConnectOutcome =
       bindFailed: boolean;
     };
 
+/** fe80::/10. */
+export function isLinkLocalV6(addr: InetAddr): boolean {
+  return addr.isV6 && (addr.w0 & 0xffc00000) >>> 0 === 0xfe800000;
+}
+
 /** The host string for net.connect: IPv6 link-local needs the interface as scope. */
 export function connectHost(addr: InetAddr, bindIf: string | undefined): string {
   const s = addr.toString();
-  if (bindIf && addr.isV6 && (addr.w0 & 0xffc00000) === 0xfe800000) return `${s}%${bindIf}`;
-  return s;
+  return bindIf && isLinkLocalV6(addr) ? `${s}%${bindIf}` : s;
 }
 
 export interface TlsOptions {
