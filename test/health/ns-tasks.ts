@@ -33,6 +33,10 @@ export interface ServeArgs {
   port: number;
   /** HTTP body (default "hello from uvs\n"). */
   body?: string;
+  /** Repeat the body this many times (big bodies without big arguments). */
+  bodyRepeat?: number;
+  /** HTTP: no Content-Length (an HTTP/1.1 request then gets a chunked body). */
+  chunked?: boolean;
   status?: number;
   /** HTTPS key and certificate files. */
   keyFile?: string;
@@ -57,7 +61,7 @@ export async function serve(a: ServeArgs, ctx: TaskContext): Promise<ServeResult
   const note = <T>(list: T[], v: T) => {
     if (list.length < 50) list.push(v);
   };
-  const body = a.body ?? 'hello from uvs\n';
+  const body = (a.body ?? 'hello from uvs\n').repeat(a.bodyRepeat ?? 1);
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let close: () => Promise<void>;
@@ -103,11 +107,14 @@ export async function serve(a: ServeArgs, ctx: TaskContext): Promise<ServeResult
           res.requestLines,
           `${req.method} ${req.url} HTTP/${req.httpVersion}|${req.headers['user-agent'] ?? ''}|${req.headers.connection ?? ''}`,
         );
-        rsp.writeHead(a.status ?? 200, {
-          'content-type': 'text/plain',
-          'content-length': Buffer.byteLength(body),
-        });
-        rsp.end(body);
+        const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' };
+        if (!a.chunked) headers['content-length'] = Buffer.byteLength(body);
+        rsp.writeHead(a.status ?? 200, headers);
+        if (a.chunked) {
+          // Two writes, so the body really goes out in chunks.
+          rsp.write(body.slice(0, body.length >> 1));
+          rsp.end(body.slice(body.length >> 1));
+        } else rsp.end(body);
       };
       const srv =
         a.kind === 'https'
