@@ -3,6 +3,7 @@
  * and SSL_GET do and print the MD5 of its body, the value to put in a url's `digest`.
  */
 import { parseArgs } from 'node:util';
+import { StopSignal } from '../health/checker.js';
 import { httpFetch } from '../health/checkers/http-fetch.js';
 import { InetAddr } from '../net/addr.js';
 
@@ -78,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       keepBody: false,
     },
     start + timeoutS * 1000,
-    new AbortController().signal,
+    new StopSignal(),
   );
   if (!r.ok) {
     process.stdout.write(r.timedOut ? 'Connection timed out\n' : 'Connection failed\n');

@@ -8,7 +8,7 @@
  *
  * FILE_CHECK has no attempts: FileRunner follows its file instead.
  */
-import type { Checker, CheckResult } from './checker.js';
+import { type Checker, type CheckResult, StopSignal } from './checker.js';
 import { miscLogLine } from './checkers/misc.js';
 import { TrackFileWatch } from './checkers/track-file.js';
 import type { Clock, RandomSource, TimerHandle } from './clock.js';
@@ -99,7 +99,7 @@ export class TimedRunner implements Runner {
   readonly counts = true;
   readonly st: EpilogState | HttpEpilogState;
   private timer: TimerHandle | null = null;
-  private inflight: AbortController | null = null;
+  private inflight: StopSignal | null = null;
   private stopped = true;
   private enabled = true;
   private cycleStart = true;
@@ -160,7 +160,7 @@ export class TimedRunner implements Runner {
     this.stopped = true;
     if (this.timer !== null) this.host.clock.clearTimer(this.timer);
     this.timer = null;
-    this.inflight?.abort();
+    this.inflight?.stop();
     this.inflight = null;
   }
 
@@ -195,11 +195,11 @@ export class TimedRunner implements Runner {
       return;
     }
     if (this.cycleStart) startCycle(familyOf(this.kind), this.st);
-    const ac = new AbortController();
+    const ac = new StopSignal();
     this.inflight = ac;
     const startedAt = this.host.clock.now();
     const urlIndex = 'urlIt' in this.st ? this.st.urlIt : 0;
-    void this.checker.attempt({ signal: ac.signal, urlIndex }).then(
+    void this.checker.attempt({ signal: ac, urlIndex }).then(
       (r) => {
         if (this.inflight !== ac) return;
         this.inflight = null;

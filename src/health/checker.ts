@@ -39,9 +39,36 @@ export interface ScriptExit {
   timedOut: boolean;
 }
 
+/**
+ * Ends an attempt early when its checker is stopped (reload, shutdown). One listener at a
+ * time -- an attempt's steps take turns -- which keeps it far cheaper than an
+ * AbortController, made a thousand times a second.
+ */
+export class StopSignal {
+  stopped = false;
+  private fn: (() => void) | null = null;
+
+  /** Calls `fn` when stopped (at once if already stopped); replaces any earlier listener. */
+  onStop(fn: () => void): void {
+    this.fn = fn;
+    if (this.stopped) this.stop();
+  }
+
+  clear(): void {
+    this.fn = null;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const f = this.fn;
+    this.fn = null;
+    f?.();
+  }
+}
+
 export interface AttemptContext {
-  /** Aborted when the checker is stopped (reload, shutdown); the attempt ends at once. */
-  signal: AbortSignal;
+  /** Stopped when the checker is stopped (reload, shutdown); the attempt ends at once. */
+  signal: StopSignal;
   /** HTTP_GET/SSL_GET: the url (index into spec.urls) to fetch this time. */
   urlIndex: number;
 }

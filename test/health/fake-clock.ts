@@ -104,7 +104,7 @@ export class ScriptedChecker implements Checker {
           detail: o.detail,
         });
       const h = this.clock.setTimer(done, o.ms ?? 0);
-      ctx.signal.addEventListener('abort', () => {
+      ctx.signal.onStop(() => {
         this.clock.clearTimer(h);
         resolve({ ok: false, reason: 'stopped', latencyMs: 0 });
       });

@@ -4,6 +4,7 @@
  * before one deadline. Shared by the checker (http.ts) and `uvs genhash`.
  */
 import type { InetAddr } from '../../net/addr.js';
+import type { StopSignal } from '../checker.js';
 import type { ConnectOptions } from '../spec.js';
 import { buildRequest, HttpResponseReader } from './http-response.js';
 import { openStream, type TlsOptions } from './tcp-connect.js';
@@ -42,7 +43,7 @@ export function hostHeader(addr: InetAddr, port: number, virtualhost?: string): 
 export async function httpFetch(
   req: HttpFetchRequest,
   deadlineAt: number,
-  signal: AbortSignal,
+  signal: StopSignal,
 ): Promise<HttpFetchOutcome> {
   const c = await openStream(
     { addr: req.addr, port: req.port, connect: req.connect },
@@ -70,7 +71,7 @@ export async function httpFetch(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal.clear();
       sock.removeAllListeners('data');
       sock.destroy();
       resolve(o);
@@ -78,7 +79,7 @@ export async function httpFetch(
     const failed = (phase: 'send' | 'read', reason: string, timedOut = false) =>
       finish({ ok: false, phase, reason, timedOut, bindFailed: false });
     const onAbort = () => failed('read', 'stopped');
-    signal.addEventListener('abort', onAbort);
+    signal.onStop(onAbort);
     const timer = setTimeout(
       () => failed(wrote ? 'read' : 'send', 'read timeout', true),
       Math.max(0, deadlineAt - performance.now()),

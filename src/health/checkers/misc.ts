@@ -70,14 +70,14 @@ export class MiscChecker implements Checker {
         if (settled) return;
         settled = true;
         for (const t of timers) clearTimeout(t);
-        ctx.signal.removeEventListener('abort', onAbort);
+        ctx.signal.clear();
         // Whatever the script started in its group goes with it.
         killGroup('SIGKILL');
         if (pid !== undefined) liveScriptGroups.delete(pid);
         resolve(r);
       };
       const onAbort = () => finish(result(false, 'stopped', start));
-      ctx.signal.addEventListener('abort', onAbort);
+      ctx.signal.onStop(onAbort);
       if (pid !== undefined) liveScriptGroups.add(pid);
       child.on('error', (e: NodeJS.ErrnoException) =>
         finish(result(false, `cannot run: ${e.code ?? e.message}`, start)),

@@ -83,12 +83,12 @@ export class PingChecker implements Checker {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onAbort);
+        ctx.signal.clear();
         kill();
         resolve(r);
       };
       const onAbort = () => finish(fail('stopped', start));
-      ctx.signal.addEventListener('abort', onAbort);
+      ctx.signal.onStop(onAbort);
       // ping stops itself at -W; this is the backstop for a ping that does not.
       const timer = setTimeout(() => finish(fail('timeout', start, timeoutLine)), timeoutMs + 1000);
       child.on('error', (e: NodeJS.ErrnoException) =>

@@ -5,7 +5,14 @@
  * does, so an endless line costs no memory and fails at the deadline.
  */
 import type net from 'node:net';
-import { type AttemptContext, type Checker, type CheckResult, fail, pass } from '../checker.js';
+import {
+  type AttemptContext,
+  type Checker,
+  type CheckResult,
+  fail,
+  pass,
+  type StopSignal,
+} from '../checker.js';
 import { formatTrio } from '../log-format.js';
 import { type CheckTarget, checkDestination, type SmtpCheckSpec } from '../spec.js';
 import { openStream } from './tcp-connect.js';
@@ -54,7 +61,7 @@ export class SmtpChecker implements Checker {
   private converse(
     sock: net.Socket,
     deadlineAt: number,
-    signal: AbortSignal,
+    signal: StopSignal,
     start: number,
   ): Promise<CheckResult> {
     return new Promise((resolve) => {
@@ -65,14 +72,14 @@ export class SmtpChecker implements Checker {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        signal.clear();
         sock.destroy();
         resolve(r);
       };
       const bad = (reason: string, words: string) =>
         finish(fail(reason, start, `${words} ${this.label}`));
       const onAbort = () => finish(fail('stopped', start));
-      signal.addEventListener('abort', onAbort);
+      signal.onStop(onAbort);
       const timer = setTimeout(
         () => bad('timeout', 'Read timeout from server'),
         Math.max(0, deadlineAt - performance.now()),

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { InetAddr } from '../../net/addr.js';
-import { reasonForErrno } from '../checker.js';
+import { reasonForErrno, type StopSignal } from '../checker.js';
 import type { ConnectOptions } from '../spec.js';
 
 export interface ConnectTarget {
@@ -54,7 +54,7 @@ export interface TlsOptions {
 export function openStream(
   t: ConnectTarget,
   deadlineAt: number,
-  signal: AbortSignal,
+  signal: StopSignal,
   tlsOpts?: TlsOptions,
 ): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
@@ -62,7 +62,6 @@ export function openStream(
       host: connectHost(t.addr, t.connect.bindIf),
       port: t.port,
       family: t.addr.isV6 ? 6 : 4,
-      noDelay: true,
     };
     if (t.connect.bindTo) base.localAddress = t.connect.bindTo.toString();
     if (t.connect.bindPort) base.localPort = t.connect.bindPort;
@@ -72,7 +71,7 @@ export function openStream(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal.clear();
       sock.removeListener('error', onError);
       sock.removeListener(tlsOpts ? 'secureConnect' : 'connect', onConnect);
       if (!o.ok) sock.destroy();
@@ -106,7 +105,7 @@ export function openStream(
     }
     sock.on(tlsOpts ? 'secureConnect' : 'connect', onConnect);
     sock.on('error', onError);
-    signal.addEventListener('abort', onAbort);
+    signal.onStop(onAbort);
     const timer = setTimeout(
       () => finish({ ok: false, reason: 'timeout', timedOut: true, bindFailed: false }),
       Math.max(0, deadlineAt - performance.now()),

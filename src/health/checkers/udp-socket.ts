@@ -10,7 +10,7 @@
  */
 import dgram from 'node:dgram';
 import type { InetAddr } from '../../net/addr.js';
-import { reasonForErrno } from '../checker.js';
+import { reasonForErrno, type StopSignal } from '../checker.js';
 import type { ConnectOptions } from '../spec.js';
 import { connectHost } from './tcp-connect.js';
 
@@ -29,7 +29,7 @@ export function exchangeDatagram(
   connect: ConnectOptions,
   payload: Uint8Array,
   deadlineAt: number,
-  signal: AbortSignal,
+  signal: StopSignal,
   onEvent: (e: DatagramEvent) => boolean,
 ): Promise<DatagramEvent> {
   return new Promise((resolve) => {
@@ -40,7 +40,7 @@ export function exchangeDatagram(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal.clear();
       try {
         sock.close();
       } catch {
@@ -53,7 +53,7 @@ export function exchangeDatagram(
       if (onEvent(e) || e.type !== 'message') finish(e);
     };
     const onAbort = () => finish({ type: 'stopped' });
-    signal.addEventListener('abort', onAbort);
+    signal.onStop(onAbort);
     const timer = setTimeout(
       () => offer({ type: 'timeout' }),
       Math.max(0, deadlineAt - performance.now()),
