@@ -54,6 +54,20 @@ function findInPath(file: string, who: RunAs, messages: string[]): string | 'EAC
   return denied ? 'EACCES' : null;
 }
 
+/** The first directory above `file` that `who` may not search, or null. */
+function unsearchableDir(file: string, who: RunAs): string | null {
+  const parts = file.split('/').filter(Boolean).slice(0, -1);
+  for (let i = 0; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    try {
+      if (!isExecutable(statSync(dir), who)) return dir;
+    } catch {
+      return dir;
+    }
+  }
+  return null;
+}
+
 /** check_security: every component of `path`, "/" first. */
 function pathComponentsSafe(
   path: string,
@@ -122,6 +136,13 @@ export function checkScriptSecure(
     real = realpathSync(path);
   } catch (e) {
     messages.push(`Script ${path} cannot be accessed - ${(e as Error).message}`);
+    return out(path, false);
+  }
+  // keepalived resolves the path as the script's user (seteuid); we are root, so check
+  // that the user may search every directory on the way.
+  const blocked = who.uid === 0 ? null : unsearchableDir(real, who);
+  if (blocked) {
+    messages.push(`Script ${path} cannot be accessed - Permission denied (${blocked})`);
     return out(path, false);
   }
   let st: Stats;

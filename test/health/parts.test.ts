@@ -314,15 +314,22 @@ describe('check_script_secure', () => {
   it.skipIf(!root)(
     'runs as a non-root user: no path check, but it must be executable for that user',
     () => {
-      const p = script(join(base, 'user'), 'u.sh', 0o700);
-      expect(checkScriptSecure(p, { uid: 65534, gid: 65534 }, true)).toMatchObject({
+      const nobody = { uid: 65534, gid: 65534 };
+      const p = script(join(base, 'user'), 'u.sh', 0o755);
+      // The test's directory is root's (mkdtemp: 0700): nobody cannot reach the script.
+      expect(checkScriptSecure(p, nobody, true).messages).toEqual([
+        `Script ${p} cannot be accessed - Permission denied (${base})`,
+      ]);
+      chmodSync(base, 0o755);
+      chmodSync(p, 0o700);
+      expect(checkScriptSecure(p, nobody, true)).toMatchObject({
         usable: false,
         messages: [
           `WARNING - script '${p}' is not executable for uid:gid 65534:65534 - disabling.`,
         ],
       });
       chmodSync(p, 0o755);
-      expect(checkScriptSecure(p, { uid: 65534, gid: 65534 }, true).usable).toBe(true);
+      expect(checkScriptSecure(p, nobody, true).usable).toBe(true);
     },
   );
 
