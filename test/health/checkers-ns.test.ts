@@ -25,6 +25,8 @@ const TASKS = new URL('./ns-tasks.ts', import.meta.url);
 const DIR_IP = '198.18.1.1';
 const RS_IP = '198.18.1.11';
 const RS2_IP = '198.18.1.12';
+const DIR_IP6 = '2001:db8:1::1';
+const RS_IP6 = '2001:db8:1::11';
 const SLACK_MS = 1200;
 
 // Fast timers for the tests: down within 1000*2 + 500*1 + 1000 = 3500 ms.
@@ -52,6 +54,11 @@ beforeAll(async () => {
   await lab.addr(dir, 'v0', `${DIR_IP}/24`);
   await lab.addr(rs, 'v0', `${RS_IP}/24`);
   await lab.addr(rs, 'v0', `${RS2_IP}/24`);
+  for (const [ns, a] of [
+    [dir, `${DIR_IP6}/64`],
+    [rs, `${RS_IP6}/64`],
+  ])
+    await lab.exec(ns, 'ip', ['addr', 'add', a, 'dev', 'v0', 'nodad']);
   // The kernel sends at most about one ICMP error a second to a peer (icmp_ratelimit); a
   // UDP_CHECK without require_reply would take a suppressed port unreachable for success.
   // Off in the real server's namespace so every probe sees its answer.
@@ -468,6 +475,28 @@ describe('FILE_CHECK', () => {
       t = Date.now();
       rmSync(f1);
       expect((await m.ev.waitTransition('w', 'weight', t, 3000)).weight).toBe(2);
+    } finally {
+      await m.stop();
+    }
+  });
+});
+
+describe('IPv6', () => {
+  it('HTTP_GET sends Host [addr]:port; PING_CHECK pings over ICMPv6', async () => {
+    const start = () => startService({ kind: 'http', host: RS_IP6, port: 80 });
+    const svc = await start();
+    const m = await startMonitor([
+      target('h', RS_IP6, 80, [http([url('/')], T)]),
+      target('p', RS_IP6, 80, [ping(T)]),
+    ]);
+    try {
+      await m.ev.waitLog('Remote Web server [2001:db8:1::11]:tcp:80 succeed on service.', 5000);
+      await m.ev.waitLog('ICMP connection to [2001:db8:1::11]:tcp:80 success.', 5000);
+      const r = await downAndUp(m, 'h', svc, start, 2 * T.delayLoopMs);
+      expect(r.down).toBe('HTTP_GET: refused');
+      const seen = await stopService(r.svc);
+      expect(seen.hosts[0]).toBe('[2001:db8:1::11]:80');
+      expect(m.ev.transitions().filter((t) => t.targetId === 'p')).toEqual([]);
     } finally {
       await m.stop();
     }
