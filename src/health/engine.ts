@@ -46,7 +46,8 @@ export interface ReloadReport {
   /** New real servers and the state they start in (alive unless a checker is alpha or a file is at fault). */
   added: TargetState[];
   removed: string[];
-  /** Real servers whose checkers changed (their state carried over). */
+  /** Real servers whose checkers changed (their state carried over). An id whose address
+   * changed is listed as removed and added instead. */
   changed: string[];
   unchanged: string[];
   warnings: string[];
@@ -109,9 +110,17 @@ export class HealthEngine {
       if (old && old.key === key) {
         next.set(t.id, old);
         report.unchanged.push(t.id);
-      } else if (old) {
+      } else if (old && sameServer(old.th.target, t)) {
         next.set(t.id, { th: this.migrate(old.th, t), key });
         report.changed.push(t.id);
+      } else if (old) {
+        // Another address behind the same id is another real server: it starts afresh,
+        // reported as the old one removed and a new one added.
+        old.th.stop();
+        const th = this.create(t);
+        next.set(t.id, { th, key });
+        report.removed.push(t.id);
+        report.added.push(th.state());
       } else {
         const th = this.create(t);
         next.set(t.id, { th, key });
@@ -233,4 +242,8 @@ export class HealthEngine {
     th.resync('configuration reloaded');
     return th;
   }
+}
+
+function sameServer(a: CheckTarget, b: CheckTarget): boolean {
+  return a.address.equals(b.address) && a.port === b.port && a.protocol === b.protocol;
 }

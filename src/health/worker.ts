@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { liveScriptGroups } from './checkers/misc.js';
 import { HealthConfigError, HealthEngine } from './engine.js';
 import type { ScriptPolicy } from './registry.js';
 import { fromWire, type WireTarget } from './wire.js';
@@ -37,6 +38,16 @@ export function threadCpuMs(): number {
 
 if (parentPort) {
   const port = parentPort;
+  // Scripts run detached (their own process group): take them along if the thread ends.
+  process.on('exit', () => {
+    for (const g of liveScriptGroups) {
+      try {
+        process.kill(-g, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
   const cfg = workerData as WorkerConfig;
   const engine = new HealthEngine({
     log: (line) => port.postMessage({ type: 'log', line }),

@@ -328,6 +328,21 @@ describe('reload', () => {
     expect(events.length).toBe(1);
   });
 
+  it('the same id with another address is another real server', async () => {
+    const { clock, engine, made } = setup({ a: dead });
+    const spec = tcp({ delayLoopMs: 10_000, warmupMs: 0 });
+    engine.reload([target('a', '198.18.1.11', 80, [spec])]);
+    await clock.until(2000);
+    expect(engine.states()).toEqual([{ id: 'a', alive: false, weight: 1 }]);
+    const rep = engine.reload([target('a', '198.18.1.21', 80, [spec])]);
+    expect(rep).toMatchObject({
+      removed: ['a'],
+      added: [{ id: 'a', alive: true, weight: 1 }],
+      changed: [],
+    });
+    expect(made.get('a')!.length).toBe(2);
+  });
+
   it('a reload with an error changes nothing and says why', async () => {
     const { clock, engine, made } = setup({ a: ok });
     engine.reload([target('a', '198.18.1.11', 80, [tcp({ delayLoopMs: 10_000, warmupMs: 0 })])]);
