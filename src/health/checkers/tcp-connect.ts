@@ -81,7 +81,7 @@ export function openStream(
     const onError = (e: NodeJS.ErrnoException) =>
       finish({
         ok: false,
-        reason: e.code ? reasonForErrno(e.code) : tlsReason(e),
+        reason: e.code && !e.code.startsWith('ERR_') ? reasonForErrno(e.code) : tlsReason(e),
         timedOut: e.code === 'ETIMEDOUT',
         bindFailed: e.syscall === 'bind',
       });
