@@ -111,7 +111,7 @@ export const spawnScript: ScriptRunner = (command, timeoutMs) =>
     child.on('exit', (code) => finish(code ?? -1));
   });
 
-/** A vrrp_script run every `interval`, never two runs at once. */
+/** A vrrp_script run every `interval` (a run still going at the next tick skips it). */
 export class ScriptTracker {
   status: CheckStatus;
   private result: number;
@@ -149,8 +149,11 @@ export class ScriptTracker {
     });
   }
 
+  /** keepalived re-arms the script timer when a run starts, so runs keep their cadence. */
   private async runOnce(): Promise<void> {
-    if (this.running || this.stopped) return;
+    if (this.stopped) return;
+    this.schedule(this.cfg.intervalMs * 1000);
+    if (this.running) return;
     this.running = true;
     let code: number;
     try {
@@ -162,7 +165,6 @@ export class ScriptTracker {
     this.runs++;
     if (this.stopped) return;
     this.report(code === 0);
-    this.schedule(this.cfg.intervalMs * 1000);
   }
 
   /** Feeds one result through keepalived's rise/fall counter. */
