@@ -65,7 +65,8 @@ export interface VrrpIo {
   sendGarp(vips: readonly VirtualAddress[], repeat: number): void;
   /** Link state (operationally up) of an interface. */
   linkUp(ifname: string): boolean;
-  close(): void;
+  /** Releases sockets after pending sends and address changes (bounded). */
+  close(): Promise<void> | void;
 }
 
 export interface VrrpRouterOptions {
@@ -390,16 +391,19 @@ export class VrrpRouter {
     }
   }
 
-  /** Clean stop: masters resign with priority 0 and drop their addresses; all go STOP. */
-  stop(): void {
+  /**
+   * Clean stop: masters resign with priority 0 and drop their addresses; all go STOP.
+   * Resolves once the I/O has sent the last adverts and applied the address removals.
+   */
+  async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     if (this.linkTimer) clearInterval(this.linkTimer);
     for (const s of this.scripts.values()) s.stop();
     for (const inst of this.instances.values()) inst.stop();
     for (const g of this.groups.values()) g.stop();
-    this.io.close();
     this.fifo?.close();
+    await this.io.close();
   }
 
   /** Plain numbers for metrics and tests. */

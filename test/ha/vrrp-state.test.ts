@@ -155,7 +155,7 @@ describe('election', () => {
     rb.start();
     clock.advance(10 * S);
     const stopAt = clock.now;
-    ra.stop();
+    void ra.stop();
     expect(a.adverts().at(-1)!.priority).toBe(0);
     expect(a.vipEvents.at(-1)!.present).toBe(false);
     expect(a.events.at(-1)!.to).toBe('STOP');
@@ -190,7 +190,7 @@ describe('election', () => {
     expect(a.state()).toBe('BACKUP');
     expect(b.state()).toBe('MASTER');
     // ...but it still takes over when the master goes.
-    rb.stop();
+    void rb.stop();
     clock.advance(2 * S);
     expect(a.state()).toBe('MASTER');
   });
