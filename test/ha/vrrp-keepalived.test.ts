@@ -431,3 +431,133 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
     }
   }, 60_000);
 });
+
+describe.sequential('LVS-NAT pair: outside VIP and inside gateway in one vrrp_sync_group', () => {
+  const GW = '198.18.1.254';
+
+  /** The label of `addr` on `dev` (null when absent). */
+  async function hasAddr(ns: string, dev: string, addr: string): Promise<string | null> {
+    const { stdout } = await run('ip', ['-n', ns, '-4', '-j', 'addr', 'show', 'dev', dev]);
+    const j = JSON.parse(stdout) as Array<{ addr_info: Array<{ local: string; label?: string }> }>;
+    const a = j[0]?.addr_info.find((x) => x.local === addr);
+    return a ? (a.label ?? '') : null;
+  }
+
+  it('uvs and keepalived move both addresses together; a failed vrrp_script faults the uvs group', async () => {
+    const s = await setup('nat-sync');
+    const flag = join(dir, 'healthy');
+    writeFileSync(flag, '');
+    try {
+      await s.lab.veth({ ns: s.a, dev: 'eth1' }, { ns: s.b, dev: 'eth1' });
+      await s.lab.addr(s.a, 'eth1', '198.18.1.1/24');
+      await s.lab.addr(s.b, 'eth1', '198.18.1.2/24');
+      const ka = keepalived(
+        s,
+        `vrrp_sync_group G1 {
+  group {
+    VI_OUT
+    VI_IN
+  }
+}
+vrrp_instance VI_OUT {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+}
+vrrp_instance VI_IN {
+  state BACKUP
+  interface eth1
+  virtual_router_id 52
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    ${GW}/24 dev eth1 label eth1:gw
+  }
+}`,
+        'ka7',
+      );
+      const events = join(dir, 'u7.events');
+      writeFileSync(events, '');
+      const config: VrrpConfigInput = {
+        vrrp_script: [
+          { name: 'healthy', script: `/usr/bin/test -f ${flag}`, interval: 1, fall: 2, rise: 1 },
+        ],
+        vrrp_sync_group: [{ name: 'G1', group: ['VI_OUT', 'VI_IN'], track_script: ['healthy'] }],
+        vrrp_instance: [
+          {
+            name: 'VI_OUT',
+            interface: 'eth0',
+            virtual_router_id: 51,
+            priority: 150,
+            virtual_ipaddress: [`${VIP}/24`],
+          },
+          {
+            name: 'VI_IN',
+            interface: 'eth1',
+            virtual_router_id: 52,
+            priority: 150,
+            virtual_ipaddress: [`${GW}/24 dev eth1 label eth1:gw`],
+          },
+        ],
+      };
+      const task = s.lab.task(
+        s.a,
+        TASK,
+        'runVrrp',
+        { config, eventsFile: events },
+        { timeoutMs: 120_000 },
+      );
+      await task.ready;
+      await waitFor(
+        async () => (await hasAddr(s.a, 'eth1', GW)) !== null && (await hasVip(s.a)),
+        8 * S,
+        'uvs to own both',
+      );
+      expect(await hasAddr(s.a, 'eth1', GW)).toBe('eth1:gw');
+      expect(await hasVip(s.b)).toBe(false);
+      expect(await hasAddr(s.b, 'eth1', GW)).toBeNull();
+      // The health check fails twice (fall 2): the group goes FAULT and resigns both.
+      rmSync(flag);
+      await waitFor(
+        async () => (await hasAddr(s.b, 'eth1', GW)) !== null && (await hasVip(s.b)),
+        6 * S,
+        'keepalived to take both',
+      );
+      expect(await hasVip(s.a)).toBe(false);
+      expect(await hasAddr(s.a, 'eth1', GW)).toBeNull();
+      // Healthy again: uvs comes back to BACKUP and preempts both.
+      writeFileSync(flag, '');
+      await waitFor(
+        async () => (await hasAddr(s.a, 'eth1', GW)) !== null && (await hasVip(s.a)),
+        10 * S,
+        'uvs to preempt both',
+      );
+      await waitFor(
+        async () => !(await hasVip(s.b)) && (await hasAddr(s.b, 'eth1', GW)) === null,
+        3 * S,
+        'keepalived to release both',
+      );
+      task.stop();
+      await task.result;
+      const states = readFileSync(events, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { kind: string; name: string; to: string })
+        .filter((e) => e.kind === 'group')
+        .map((e) => e.to);
+      expect(states).toEqual(['BACKUP', 'MASTER', 'FAULT', 'BACKUP', 'MASTER', 'STOP']);
+      ka.kill('SIGTERM');
+      await ka.exited;
+      const { adverts } = await stopCapture(s);
+      expect(adverts.filter((x) => x.src === A_ADDR).every((x) => x.csum === '1')).toBe(true);
+      expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
+    } finally {
+      await s.lab.cleanup();
+    }
+  }, 90_000);
+});
