@@ -558,3 +558,69 @@ describe('notify and config', () => {
     ).toBe(32);
   });
 });
+
+describe('notify scripts and the FIFO, for real', () => {
+  it('runs the script with keepalived’s arguments and writes FIFO lines', async () => {
+    const {
+      mkdtempSync,
+      readFileSync,
+      writeFileSync,
+      chmodSync,
+      rmSync,
+      openSync,
+      readSync,
+      closeSync,
+      constants,
+    } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { spawnNotify } = await import('../../src/ha/vrrp-notify.js');
+    const { VrrpRouter } = await import('../../src/ha/vrrp-router.js');
+    const d = mkdtempSync(join(tmpdir(), 'uvs-ha-notify-'));
+    try {
+      const out = join(d, 'out');
+      const script = join(d, 'notify.sh');
+      writeFileSync(script, `#!/bin/sh\necho "$@" >> ${out}\n`);
+      chmodSync(script, 0o755);
+      const fifo = join(d, 'fifo');
+      const { clock, lan: l } = lan();
+      const a = new FakeNode(l, 'a', '198.18.0.1');
+      const cfg = resolveVrrpConfig(
+        oneInstance(
+          { notify: script, notify_master: `${script} went master` },
+          { global_defs: { vrrp_notify_fifo: fifo } },
+        ),
+      );
+      const r = new VrrpRouter(cfg, { io: a, clock, runNotify: spawnNotify, linkPollMs: 0 });
+      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      r.start();
+      clock.advance(5 * S);
+      await r.stop();
+      const buf = Buffer.alloc(4096);
+      const n = readSync(reader, buf, 0, buf.length, null);
+      closeSync(reader);
+      expect(buf.subarray(0, n).toString()).toBe(
+        'INSTANCE "VI_1" BACKUP 100\nINSTANCE "VI_1" MASTER 100\nINSTANCE "VI_1" STOP 100\n',
+      );
+      const deadline = Date.now() + 5000;
+      let lines: string[] = [];
+      while (Date.now() < deadline) {
+        try {
+          lines = readFileSync(out, 'utf8').trim().split('\n').sort();
+        } catch {
+          lines = [];
+        }
+        if (lines.length === 4) break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(lines).toEqual([
+        'INSTANCE VI_1 BACKUP 100',
+        'INSTANCE VI_1 MASTER 100',
+        'INSTANCE VI_1 STOP 100',
+        'went master',
+      ]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
