@@ -4,9 +4,23 @@
  * preemption, nopreempt, preempt_delay, priority 0 on stop, the owner, the equal-priority
  * tie-break, sync groups, trackers and notifications.
  */
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveVrrpConfig, VrrpConfigError } from '../../src/ha/vrrp-config.js';
-import { fifoLine, notifyCommands } from '../../src/ha/vrrp-notify.js';
+import { fifoLine, notifyCommands, spawnNotify } from '../../src/ha/vrrp-notify.js';
+import { VrrpRouter } from '../../src/ha/vrrp-router.js';
 import { splitCommand, trackContribution, trackFaults } from '../../src/ha/vrrp-track.js';
 import { FakeClock, FakeLan, FakeNode, makeRouter, oneInstance } from './fake-vrrp.js';
 
@@ -561,21 +575,6 @@ describe('notify and config', () => {
 
 describe('notify scripts and the FIFO, for real', () => {
   it('runs the script with keepalived’s arguments and writes FIFO lines', async () => {
-    const {
-      mkdtempSync,
-      readFileSync,
-      writeFileSync,
-      chmodSync,
-      rmSync,
-      openSync,
-      readSync,
-      closeSync,
-      constants,
-    } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const { spawnNotify } = await import('../../src/ha/vrrp-notify.js');
-    const { VrrpRouter } = await import('../../src/ha/vrrp-router.js');
     const d = mkdtempSync(join(tmpdir(), 'uvs-ha-notify-'));
     try {
       const out = join(d, 'out');
