@@ -207,6 +207,78 @@ export interface VrrpConfigInput {
   vrrp_sync_group?: VrrpSyncGroupInput[];
 }
 
+const INSTANCE_KEYS = new Set([
+  'name',
+  'interface',
+  'virtual_router_id',
+  'state',
+  'priority',
+  'version',
+  'advert_int',
+  'nopreempt',
+  'preempt_delay',
+  'virtual_ipaddress',
+  'unicast_src_ip',
+  'unicast_peer',
+  'unicast_ttl',
+  'auth_pass',
+  'track_script',
+  'track_interface',
+  'dont_track_primary',
+  'notify_master',
+  'notify_backup',
+  'notify_fault',
+  'notify_stop',
+  'notify',
+  'garp_master_delay',
+  'garp_master_repeat',
+  'garp_lower_prio_repeat',
+  'garp_lower_prio_delay',
+  'lower_prio_no_advert',
+  'skip_check_adv_addr',
+  'check_unicast_src',
+  'v3_checksum_as_v2',
+  'down_timer_adverts',
+]);
+const SCRIPT_KEYS = new Set([
+  'name',
+  'script',
+  'interval',
+  'timeout',
+  'weight',
+  'reverse',
+  'rise',
+  'fall',
+  'init_fail',
+]);
+const GROUP_KEYS = new Set([
+  'name',
+  'group',
+  'notify_master',
+  'notify_backup',
+  'notify_fault',
+  'notify_stop',
+  'notify',
+  'track_script',
+  'track_interface',
+]);
+const GLOBAL_KEYS = new Set([
+  'vrrp_notify_fifo',
+  'vrrp_version',
+  'vrrp_garp_master_delay',
+  'vrrp_garp_master_repeat',
+  'vrrp_check_unicast_src',
+]);
+const TOP_KEYS = new Set(['global_defs', 'vrrp_script', 'vrrp_instance', 'vrrp_sync_group']);
+
+/** Refuses keywords we do not implement rather than running without them. */
+function onlyKnown(where: string, obj: unknown, known: Set<string>): void {
+  if (obj === null || typeof obj !== 'object') fail(where, 'must be an object');
+  for (const k of Object.keys(obj as object)) {
+    if (!known.has(k)) fail(where, `unsupported keyword '${k}'`);
+  }
+}
+
 function fail(where: string, msg: string): never {
   throw new VrrpConfigError(`${where}: ${msg}`);
 }
@@ -300,7 +372,14 @@ function trackIfs(
 
 /** Validates `input` as a whole and fills in keepalived's defaults. */
 export function resolveVrrpConfig(input: VrrpConfigInput): VrrpConfig {
+  onlyKnown('config', input, TOP_KEYS);
   const g = input.global_defs ?? {};
+  onlyKnown('global_defs', g, GLOBAL_KEYS);
+  for (const s of input.vrrp_script ?? []) onlyKnown(`vrrp_script ${s?.name}`, s, SCRIPT_KEYS);
+  for (const i of input.vrrp_instance ?? [])
+    onlyKnown(`vrrp_instance ${i?.name}`, i, INSTANCE_KEYS);
+  for (const sg of input.vrrp_sync_group ?? [])
+    onlyKnown(`vrrp_sync_group ${sg?.name}`, sg, GROUP_KEYS);
   const defVersion = g.vrrp_version ?? 2;
   if (defVersion !== 2 && defVersion !== 3) fail('global_defs', 'vrrp_version must be 2 or 3');
   const scripts: VrrpScriptConfig[] = (input.vrrp_script ?? []).map((s) => {

@@ -551,6 +551,7 @@ describe('notify and config', () => {
     bad({ virtual_ipaddress: ['198.18.0.1/33'] }, /prefix/);
     bad({ virtual_ipaddress: ['198.18.0.1 dev'] }, /needs a value/);
     bad({ track_script: ['nope'] }, /unknown track_script/);
+    bad({ use_vmac: true }, /unsupported keyword 'use_vmac'/);
     expect(() => resolveVrrpConfig(oneInstance({ priority: 0 }))).toThrow(VrrpConfigError);
     const c = resolveVrrpConfig(
       oneInstance({
