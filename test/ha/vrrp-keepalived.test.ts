@@ -432,6 +432,39 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
   }, 60_000);
 });
 
+describe.sequential('VRRPv2 PASS authentication with keepalived', () => {
+  it('same password: keepalived master, uvs backup; keepalived stops, uvs takes over', async () => {
+    const s = await setup('auth-pass');
+    try {
+      const auth = 'authentication {\n    auth_type PASS\n    auth_pass s3cret99\n  }';
+      const ka = keepalived(s, kaInstance({ priority: 150, state: 'MASTER', extra: auth }), 'ka8');
+      await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to own the VIP');
+      // keepalived uses the first 8 characters: so does uvs.
+      const u = await uvs(s, { priority: 100, auth_pass: 's3cret99-and-more' }, 'u8');
+      await new Promise((r) => setTimeout(r, 5 * S));
+      expect(uvsStates(u)).toEqual(['BACKUP']);
+      ka.kill('SIGTERM');
+      await ka.exited;
+      await waitFor(() => hasVip(s.a), 3 * S, 'uvs to take over');
+      await new Promise((r) => setTimeout(r, 1500));
+      u.task.stop();
+      const res = (await u.task.result) as { counters: { rx: Record<string, number> } };
+      expect(res.counters.rx.ok).toBeGreaterThan(3);
+      expect(Object.entries(res.counters.rx).filter(([k, v]) => k !== 'ok' && v > 0)).toEqual([]);
+      const { adverts } = await stopCapture(s);
+      expect(adverts.filter((x) => x.src === A_ADDR).every((x) => x.csum === '1')).toBe(true);
+      const rows = await tsharkFields(
+        s.capFile,
+        ['vrrp.auth_string'],
+        `ip.src == ${A_ADDR} && vrrp`,
+      );
+      expect(new Set(rows.map((r) => r[0]))).toEqual(new Set(['s3cret99']));
+    } finally {
+      await s.lab.cleanup();
+    }
+  }, 60_000);
+});
+
 describe.sequential('LVS-NAT pair: outside VIP and inside gateway in one vrrp_sync_group', () => {
   const GW = '198.18.1.254';
 

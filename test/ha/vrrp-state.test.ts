@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveVrrpConfig, VrrpConfigError } from '../../src/ha/vrrp-config.js';
 import { fifoLine, notifyCommands, spawnNotify } from '../../src/ha/vrrp-notify.js';
@@ -622,5 +623,70 @@ describe('notify scripts and the FIFO, for real', () => {
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('router receive path', () => {
+  it('counts every packet under exactly one reason and never throws (fuzz)', () => {
+    const { clock, lan: l } = lan();
+    const a = new FakeNode(l, 'a', '198.18.0.1');
+    const b = new FakeNode(l, 'b', '198.18.0.2');
+    const ra = makeRouter(a, oneInstance({ priority: 150 }));
+    makeRouter(b, oneInstance({ priority: 100 })).start();
+    ra.start();
+    clock.advance(10 * S);
+    const real = b
+      .adverts()
+      .concat(a.adverts())
+      .map((x) => x.pkt);
+    const sum = () => Object.values(ra.counters().rx).reduce((x, y) => x + y, 0);
+    const before = sum();
+    let n = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc
+            .tuple(fc.nat(real.length - 1), fc.nat(60), fc.nat(255))
+            .map(([i, at, v]) => Object.assign(real[i].slice(), { [at % real[i].length]: v })),
+        ),
+        (bytes) => {
+          ra.receive('eth0', bytes, bytes.length);
+          n++;
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(sum() - before).toBe(n);
+    expect(ra.counters().rx.ok).toBe(ra.instances.get('VI_1')!.stats.advertsReceived);
+  });
+
+  it('reverse and init_fail scripts, as keepalived', async () => {
+    const { clock, lan: l } = lan();
+    const a = new FakeNode(l, 'a', '198.18.0.1');
+    let present = true;
+    const ra = makeRouter(
+      a,
+      oneInstance(
+        { priority: 100, track_script: [{ script: 'maint', reverse: true }, 'boost'] },
+        {
+          vrrp_script: [
+            // "maintenance flag present" means FAULT: weight 0 with reverse.
+            { name: 'maint', script: 'test -f /maint', weight: 0 },
+            { name: 'boost', script: 'boost', weight: 20, init_fail: true, rise: 2 },
+          ],
+        },
+      ),
+      (cmd) => (cmd === 'boost' ? 0 : present ? 0 : 1),
+    );
+    ra.start();
+    const inst = ra.instances.get('VI_1')!;
+    expect(inst.effectivePriority).toBe(100); // boost starts failed (init_fail): no +20
+    await runFor(clock, 100);
+    expect(a.state()).toBe('FAULT');
+    present = false;
+    await runFor(clock, 1_100);
+    expect(a.state()).toBe('BACKUP');
+    expect(inst.effectivePriority).toBe(120); // two successes (rise 2) by now
   });
 });
