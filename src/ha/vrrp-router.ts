@@ -249,7 +249,8 @@ export class VrrpRouter {
     const ic = inst.cfg;
     const src = this.localAddress(ic);
     if (!src || src.af !== AF_INET) {
-      this.txErrors++;
+      if (this.txErrors++ === 0)
+        this.log(`${ic.name}: no IPv4 source address on ${ic.interface}: adverts not sent`);
       return;
     }
     const spec = {
