@@ -260,6 +260,10 @@ export class SystemVrrpIo implements VrrpIo {
   }
 
   setAddresses(vips: readonly VirtualAddress[], present: boolean): void {
+    // A process per change costs ~35 ms here, and its fork blocks the loop a few ms: let
+    // the advert the state machine sends in the same turn leave first (the raw socket
+    // writes in the poll phase, setImmediate runs after it).
+    this.addrQueue = this.addrQueue.then(() => new Promise<void>((r) => setImmediate(r)));
     for (const v of vips) {
       const key = v.addr.toString();
       if (present) this.ours.add(key);

@@ -34,7 +34,9 @@ export class VrrpSyncGroup implements InstanceGroup {
 
   canGoMaster(inst: VrrpInstance): boolean {
     if (this.state === 'MASTER') return true;
-    if (this.faulty.size > 0) return false;
+    // keepalived's num_member_fault / num_member_init: nobody moves while a member is
+    // faulty or still waiting for its first script result.
+    if (this.faulty.size > 0 || this.members.some((m) => m.state === 'INIT')) return false;
     return this.members.every((m) => m === inst || m.wantState === 'MASTER');
   }
 

@@ -173,7 +173,8 @@ function uvsStates(u: UvsRun): string[] {
 }
 
 async function stopCapture(s: Setup): Promise<{ adverts: Advert[]; garps: Garp[] }> {
-  await new Promise((r) => setTimeout(r, 200));
+  // One more advert interval, so the last master's next advert is in the file.
+  await new Promise((r) => setTimeout(r, 1100));
   s.capture.kill('SIGINT');
   await s.capture.exited;
   const rows = await tsharkFields(s.capFile, [
