@@ -433,6 +433,63 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
   }, 60_000);
 });
 
+describe.sequential('equal priority, both masters after a partition', () => {
+  const nft = (s: Setup, ns: string, args: string[]) => s.lab.exec(ns, 'nft', args);
+
+  async function partition(s: Setup, on: boolean): Promise<void> {
+    for (const ns of [s.a, s.b]) {
+      if (on) {
+        await nft(s, ns, ['add', 'table', 'inet', 'uvsha']);
+        await nft(s, ns, [
+          'add',
+          'chain',
+          'inet',
+          'uvsha',
+          'in',
+          '{ type filter hook input priority 0; }',
+        ]);
+        await nft(s, ns, ['add', 'rule', 'inet', 'uvsha', 'in', 'ip', 'protocol', 'vrrp', 'drop']);
+      } else {
+        await nft(s, ns, ['delete', 'table', 'inet', 'uvsha']);
+      }
+    }
+  }
+
+  it('when the partition heals, the higher primary address (keepalived) stays master within one interval', async () => {
+    const s = await setup('equal-prio');
+    try {
+      await partition(s, true);
+      const ka = keepalived(s, kaInstance({ priority: 100 }), 'ka9');
+      const u = await uvs(s, { priority: 100 }, 'u9');
+      await waitFor(
+        async () => (await hasVip(s.a)) && (await hasVip(s.b)),
+        8 * S,
+        'both sides to be master',
+      );
+      const healAt = Date.now();
+      await partition(s, false);
+      await waitFor(async () => !(await hasVip(s.a)), 3 * S, 'uvs (lower address) to yield');
+      await new Promise((r) => setTimeout(r, 3 * S));
+      expect(await hasVip(s.b)).toBe(true);
+      expect(await hasVip(s.a)).toBe(false);
+      expect(uvsStates(u)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
+      u.task.stop();
+      await u.task.result;
+      ka.kill('SIGTERM');
+      await ka.exited;
+      const { adverts } = await stopCapture(s);
+      // capture clock = wall clock: uvs's last master advert is within one interval of the heal
+      const lastUvs = lastFrom(adverts, A_ADDR);
+      console.info(
+        `[measure] equal priority after heal: uvs yielded ${(lastUvs - healAt).toFixed(0)} ms after the partition healed`,
+      );
+      expect(lastUvs - healAt).toBeLessThan(1.2 * S);
+    } finally {
+      await s.lab.cleanup();
+    }
+  }, 60_000);
+});
+
 describe.sequential('VRRPv2 PASS authentication with keepalived', () => {
   it('same password: keepalived master, uvs backup; keepalived stops, uvs takes over', async () => {
     const s = await setup('auth-pass');
