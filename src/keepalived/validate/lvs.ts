@@ -8,6 +8,7 @@
  */
 import type { InetAddr } from '../../net/addr.js';
 import type { DiagnosticList, Loc } from '../diagnostics.js';
+import { formatTrio, formatVsKey } from '../format.js';
 import type {
   CheckDrafts,
   RealServerDraft,
@@ -31,20 +32,14 @@ import type {
 
 const UINT_MAX = 0xffffffff;
 
-/** keepalived's FMT_VS: `[addr]:proto:port`, `FWM n`, `[group]:port`. */
+/** keepalived's FMT_VS for a virtual server being checked. */
 export function formatVs(vs: VirtualServerDraft): string {
-  if (vs.key.kind === 'group') return `[${vs.key.name}]:0`;
-  if (vs.key.kind === 'fwmark') return `FWM ${vs.key.fwmark}`;
-  return trio(vs.key.addr, vs.protocol, vs.key.port);
+  return formatVsKey(vs.key, vs.protocol);
 }
 
 /** keepalived's FMT_RS: the server's address with the service's protocol. */
 export function formatRs(addr: InetAddr, port: number, vs: VirtualServerDraft): string {
-  return trio(addr, vs.protocol, port);
-}
-
-function trio(addr: InetAddr, proto: string | undefined, port: number): string {
-  return `[${addr}]:${proto ? proto.toLowerCase() : 'none'}:${port}`;
+  return formatTrio(addr, vs.protocol, port);
 }
 
 export interface ValidatedLvs {
