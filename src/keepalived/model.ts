@@ -232,7 +232,7 @@ export type CheckerSpec =
   | (CheckerCommon & {
       readonly kind: 'MISC_CHECK';
       readonly script: ScriptSpec;
-      /** Seconds; 0 = the virtual server's delay_loop (keepalived's rule). */
+      /** Seconds: misc_timeout, or the checker's delay_loop when not given (keepalived's rule). */
       readonly timeout: number;
       readonly dynamic: boolean;
     })

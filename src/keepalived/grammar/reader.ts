@@ -96,6 +96,9 @@ interface FileFrame {
   /** Lines of the consolidated copy are decommented a second time. */
   readonly includeType: number;
   readonly savedIncludeCheck: number;
+  /** The glob's other matches, opened one by one as each file ends (keepalived reports
+   * their problems at the last line read). */
+  readonly rest: { readonly matches: string[]; readonly dir: string };
 }
 
 interface CopyFrame {
@@ -218,6 +221,7 @@ export class ConfigReader {
       this.opts.diags.error(
         this.lastLoc,
         `There are ${this.blockDepth} missing '}'s or extra '{'s (block not closed at end of file)`,
+        'check',
       );
     }
   }
@@ -348,6 +352,7 @@ export class ConfigReader {
       if (f.next >= f.lines.length) {
         this.frames.pop();
         this.includeCheck = f.savedIncludeCheck;
+        this.openNext(f.rest.matches, f.rest.dir, f.includeType, this.lastLoc);
         continue;
       }
       const lineNo = f.next + 1;
@@ -537,8 +542,15 @@ export class ConfigReader {
       this.includeProblem(loc, INCLUDE_B, type, `Some config files missing: "${pattern}".`);
       if (((this.includeCheck | type) & INCLUDE_B) !== 0) return;
     }
-    const opened: FileFrame[] = [];
-    for (const m of g.matches) {
+    this.openNext([...g.matches], dir, type, loc);
+  }
+
+  /** open_conf_file(): opens the first of `matches` that can be read (reporting the ones
+   * that cannot), leaving the others for when it ends. */
+  private openNext(matches: string[], dir: string, type: number, loc: Loc | undefined): void {
+    const fs = this.opts.fs;
+    while (matches.length > 0 && !this.stopped) {
+      const m = matches.shift() as string;
       if (m.endsWith('/')) {
         this.includeProblem(
           loc,
@@ -597,7 +609,7 @@ export class ConfigReader {
       }
       const lines = content.split('\n');
       if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-      opened.push({
+      this.frames.push({
         kind: 'file',
         name: m,
         dir: dirname(full),
@@ -606,10 +618,10 @@ export class ConfigReader {
         next: 0,
         includeType: type,
         savedIncludeCheck: this.includeCheck,
+        rest: { matches, dir },
       });
+      return;
     }
-    // The first match is read first: it goes on top.
-    for (let i = opened.length - 1; i >= 0; i--) this.frames.push(opened[i]);
   }
 }
 

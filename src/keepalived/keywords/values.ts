@@ -109,7 +109,6 @@ export function portOrUndefined(port: string | undefined): string | undefined {
  * and group.
  */
 export function scriptFrom(ctx: KeywordContext, what: string): ScriptSpec | undefined {
-  ctx.word(1);
   const line = splitQuotedEscaped(ctx.text);
   if (!line.ok) {
     ctx.error(quotedError(line, ctx.text, what));
@@ -117,7 +116,7 @@ export function scriptFrom(ctx: KeywordContext, what: string): ScriptSpec | unde
   }
   const cmd = line.words[1];
   if (cmd === undefined) {
-    ctx.error(`${what} script missing`);
+    ctx.word(1);
     return undefined;
   }
   const args = splitQuotedEscaped(cmd);
