@@ -389,11 +389,19 @@ export class ConfigReader {
     });
   }
 
+  /** keepalived's own message for the problem when it has one, then its general one (with
+   * the reason when keepalived gives none). */
+  private expansionError(what: string, reason: string, text: string, loc: Loc): void {
+    const own = KEEPALIVED_EXPANSION_MESSAGES[reason];
+    if (own) this.opts.diags.error(loc, `${own} '${text}'`);
+    this.opts.diags.error(loc, `Invalid ${what} specification '${text}'${own ? '' : ` (${reason})`}`);
+  }
+
   /** `~SEQ(var, [start,] [step,] end) text` (`~SEQx` prints the values in hex). */
   private addSeq(text: string, raw: RawLine): void {
     const spec = parseSeq(text, (s) => this.substituteValue(s, raw.loc));
     if (typeof spec === 'string') {
-      this.opts.diags.error(raw.loc, `${spec}; invalid ~SEQ specification '${text}'`);
+      this.expansionError('~SEQ', spec, text, raw.loc);
       return;
     }
     let v = spec.start;
@@ -414,7 +422,7 @@ export class ConfigReader {
   private addLst(text: string, raw: RawLine): void {
     const spec = parseLst(text);
     if (typeof spec === 'string') {
-      this.opts.diags.error(raw.loc, `${spec}; invalid ~LST specification '${text}'`);
+      this.expansionError('~LST', spec, text, raw.loc);
       return;
     }
     let k = 0;
@@ -668,6 +676,13 @@ function signed(v: bigint, neg: boolean): bigint {
   return neg ? -v : v;
 }
 
+const SEQ_BAD_STEP = 'step is 0 or goes away from the end value';
+const SEQX_NEGATIVE = '~SEQx is only valid for positive numbers';
+const KEEPALIVED_EXPANSION_MESSAGES: Record<string, string> = {
+  [SEQ_BAD_STEP]: 'Invalid ~SEQ values',
+  [SEQX_NEGATIVE]: SEQX_NEGATIVE,
+};
+
 function parseSeq(text: string, substitute: (s: string) => string | null): SeqSpec | string {
   let p = 4;
   let hex = false;
@@ -712,10 +727,10 @@ function parseSeq(text: string, substitute: (s: string) => string | null): SeqSp
   } else {
     [start, step, end] = nums;
     if (step === 0n || (start < end && step < 0n) || (start > end && step > 0n)) {
-      return 'step is 0 or goes away from the end value';
+      return SEQ_BAD_STEP;
     }
   }
-  if (hex && (start < 0n || end < 0n)) return '~SEQx is only valid for positive numbers';
+  if (hex && (start < 0n || end < 0n)) return SEQX_NEGATIVE;
   const textAfter = text.slice(close + 1).replace(/^[ \t]+/, '');
   return { variable, start, step, end, hex, text: textAfter };
 }
