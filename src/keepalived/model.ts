@@ -232,7 +232,8 @@ export type CheckerSpec =
   | (CheckerCommon & {
       readonly kind: 'MISC_CHECK';
       readonly script: ScriptSpec;
-      /** Seconds: misc_timeout, or the checker's delay_loop when not given (keepalived's rule). */
+      /** Seconds: misc_timeout, or the virtual server's delay_loop when not given (keepalived's
+       * misc_check_thread uses checker->vs->delay_loop, not the checker's own). */
       readonly timeout: number;
       readonly dynamic: boolean;
     })

@@ -449,7 +449,7 @@ function buildChecker(
         ...base,
         kind: 'MISC_CHECK',
         script: c.script,
-        timeout: c.miscTimeout > 0 ? c.miscTimeout : base.timing.delayLoop,
+        timeout: c.miscTimeout > 0 ? c.miscTimeout : vs.delayLoop,
         dynamic: c.miscDynamic,
       };
     case 'UDP_CHECK': {
