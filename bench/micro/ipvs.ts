@@ -6,7 +6,8 @@
  * Run: npx tsx bench/micro/ipvs.ts   (UVS_BENCH_TIME=ms per task)
  */
 import { IpvsCore } from '../../src/ipvs/core.js';
-import { FWD_MASQ, IPPROTO_TCP } from '../../src/ipvs/types.js';
+import { FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler } from '../../src/sched/index.js';
 import { type MicroRow, printRows, runGroup } from './harness.js';
 

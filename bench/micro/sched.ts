@@ -3,7 +3,8 @@
  * varied connection counts (the kernel's lc family is O(n) per pick). Run directly with
  * `npx tsx bench/micro/sched.ts` or through bench/micro/run.ts.
  */
-import { Dest, IPPROTO_TCP, type SchedFlow, Service } from '../../src/ipvs/types.js';
+import { Dest, type SchedFlow, Service } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler, SCHEDULER_NAMES } from '../../src/sched/index.js';
 import { type MicroRow, runGroup } from './harness.js';
 

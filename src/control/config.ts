@@ -21,9 +21,6 @@
 import { type IpvsAdmin, type IpvsErrno, IpvsError, type IpvsOp } from '../ipvs/admin.js';
 import {
   type DestSpec,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   parseIp,
   type Service,
   type ServiceKey,
@@ -34,6 +31,7 @@ import {
   SVC_F_SCHED2,
   SVC_F_SCHED3,
 } from '../ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { getScheduler } from '../sched/index.js';
 import { applyCommand, unsupportedReason } from './apply.js';
 import { ipvsStrerror } from './errors.js';

@@ -12,10 +12,6 @@ import {
   FWD_LOCAL,
   FWD_MASQ,
   FWD_TUNNEL,
-  IPPROTO_ICMP,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   ipToString,
   type Service,
   type Stats,
@@ -26,6 +22,7 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { ListFormat } from './ipvsadm-parse.js';
 import type { NameResolver } from './names.js';
 

@@ -23,9 +23,6 @@ import {
   FWD_MASQ,
   FWD_TUNNEL,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   type ServiceKey,
   type ServiceSpec,
   SVC_F_ONEPACKET,
@@ -35,6 +32,7 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { getSystemResolver, type NameResolver } from './names.js';
 
 /** The program name printed in usage and hints. */

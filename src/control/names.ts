@@ -7,7 +7,8 @@
  * These run on the control plane only (parsing a command, printing a listing), never per packet.
  */
 import { readFileSync } from 'node:fs';
-import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, parseIp } from '../ipvs/types.js';
+import { parseIp } from '../ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 
 export interface NameResolver {
   /** gethostbyname: IPv4 address in host order, or -1 when the name is unknown. */

@@ -23,7 +23,8 @@
  * does not exist yet; nftables 1.0.6 has no `destroy table`), so every update is atomic.
  */
 import { execFile } from 'node:child_process';
-import { FWD_MASQ, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, type Service } from '../ipvs/types.js';
+import { FWD_MASQ, type Service } from '../ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { Cidr, FwmarkRule, InterfaceConfig, PortRange, VipConfig } from './config.js';
 
 /** A virtual service by address: port 0 means every port of the VIP (a port-0 service). */

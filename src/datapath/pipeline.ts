@@ -28,18 +28,10 @@ import {
   R_NOT_NEW,
   R_TABLE_FULL,
 } from '../ipvs/core.js';
-import {
-  FWD_DROUTE,
-  FWD_LOCAL,
-  FWD_MASQ,
-  FWD_TUNNEL,
-  IPPROTO_ICMP,
-  IPPROTO_IPIP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-} from '../ipvs/types.js';
+import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
 import { ARPOP_REQUEST } from '../net/arp.js';
-import { ICMP_ECHO } from '../net/icmp.js';
+import { ICMP_ECHO, isIpvsIcmpError } from '../net/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
 import { ipv4HeaderOk, PARSE_ARP, PARSE_IPV6, PARSE_OK_IPV4, parseFrame } from '../net/parse.js';
 import { TCP_RST } from '../net/tcp.js';
@@ -50,7 +42,6 @@ import { buildPortUnreach, buildTimeExceeded } from '../xmit/icmp.js';
 import {
   completeL4Checksum,
   decTtl,
-  isIpvsIcmpError,
   natDnat,
   natIcmpIn,
   natIcmpOut,

@@ -49,6 +49,8 @@
  * Sysctls live in `core.sysctl` (net.ipv4.vs.*), global counters in `core.stats`.
  */
 
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { TCP_RST, TCP_SYN } from '../net/tcp.js';
 // The scheduler registry is imported here and nowhere else in src/ipvs.
 import { getScheduler } from '../sched/index.js';
 import { type ConnView, type IpvsAdmin, IpvsError, type IpvsOp } from './admin.js';
@@ -68,14 +70,12 @@ import {
   TCP_DIR_INPUT,
   TCP_DIR_INPUT_ONLY,
   TCP_DIR_OUTPUT,
-  TCP_RST,
   TCP_S_CLOSE,
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
   TCP_S_LAST,
   TCP_S_TIME_WAIT,
   TCP_STATE_ACTIVE,
-  TCP_SYN,
   tcpNextState,
   UDP_DEFAULT_TIMEOUT_S,
 } from './proto.js';
@@ -86,9 +86,6 @@ import {
   Dest,
   type DestSpec,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   type SchedFlow,
   type Scheduler,
   Service,

@@ -7,13 +7,6 @@
  * are ordinary classes; per-connection state lives in typed arrays in the connection table.
  */
 
-/** IP protocol numbers used by services. */
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_IPIP = 4;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
-
 /** Forwarding methods, numbered as the kernel's IP_VS_CONN_F_FWD_MASK values. */
 export const FWD_MASQ = 0;
 export const FWD_LOCAL = 1;

@@ -54,6 +54,7 @@ import {
   ETH_P_IPV6,
   parseMac,
 } from './ethernet.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { IP_DF, IP_MF } from './ipv4.js';
 
 /** Bytes, or a string taken as UTF-8. */
@@ -302,16 +303,16 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   let proto: number;
   if (spec.tcp) {
     l4 = buildTcp(spec.tcp, saddr, daddr);
-    proto = 6;
+    proto = IPPROTO_TCP;
   } else if (spec.udp) {
     l4 = buildUdp(spec.udp, saddr, daddr);
-    proto = 17;
+    proto = IPPROTO_UDP;
   } else if (spec.icmp) {
     l4 = buildIcmp(spec.icmp);
-    proto = 1;
+    proto = IPPROTO_ICMP;
   } else if (spec.ipip) {
     l4 = buildIpv4(spec.ipip);
-    proto = 4;
+    proto = IPPROTO_IPIP;
   } else {
     if (spec.payload !== undefined && spec.proto === undefined) {
       throw new Error('buildIpv4: payload needs proto');

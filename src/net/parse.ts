@@ -28,6 +28,8 @@
 import { rd16, rd32 } from './bytes.js';
 import { fold16, sumBytes } from './checksum.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from './ethernet.js';
+import { isIcmpError } from './icmp.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { ipv4ChecksumValid } from './ipv4.js';
 import type { PacketInfo } from './packet.js';
 
@@ -88,12 +90,6 @@ export const PARSE_STATUS_NAMES: readonly string[] = Object.freeze([
   'bad_bounds',
 ]);
 export const PARSE_STATUS_COUNT = PARSE_STATUS_NAMES.length;
-
-const IPPROTO_ICMP = 1;
-const IPPROTO_IPIP = 4;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_SCTP = 132;
 
 /**
  * Parse the frame buf[off, off+len) into info. Returns a PARSE_* status.
@@ -203,7 +199,7 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
     info.l4CheckOff = l4 + 2;
     if (type === 0 || type === 8) {
       info.icmpId = rd16(buf, l4 + 4);
-    } else if (type === 3 || type === 4 || type === 11 || type === 12) {
+    } else if (isIcmpError(type)) {
       parseIcmpInner(buf, l4 + 8, l4 + l4Len, info);
     }
     return PARSE_OK_IPV4;

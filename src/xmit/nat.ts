@@ -36,21 +36,13 @@ import {
   udpCheckValue,
 } from '../net/checksum.js';
 import { ETH_P_IP } from '../net/ethernet.js';
+import { isIpvsIcmpError } from '../net/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { IP_MF, IPV4_CHECK, IPV4_DADDR, IPV4_SADDR, ipv4DecTtl } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
+import { TCP_CHECK } from '../net/tcp.js';
+import { UDP_CHECK } from '../net/udp.js';
 import { ipEnd, isLaterFragment } from './common.js';
-
-const IPPROTO_ICMP = 1;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_SCTP = 132;
-
-const TCP_CHECK = 16;
-const UDP_CHECK = 6;
-
-const ICMP_DEST_UNREACH = 3;
-const ICMP_SOURCE_QUENCH = 4;
-const ICMP_TIME_EXCEEDED = 11;
 
 /**
  * Validate the L3/L4 shape NAT needs and return the L4 header length we will touch
@@ -188,11 +180,6 @@ export function decTtl(buf: Uint8Array, info: PacketInfo): boolean {
 /** True when the ICMP message over len bytes at off has a valid checksum. */
 export function icmpChecksumValid(buf: Uint8Array, off: number, len: number): boolean {
   return fold16(sumBytes(buf, off, len)) === 0xffff;
-}
-
-/** ICMP error types IPVS relates to connections (ip_vs_in_icmp / ip_vs_out_icmp). */
-export function isIpvsIcmpError(type: number): boolean {
-  return type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_TIME_EXCEEDED;
 }
 
 /**

@@ -5,7 +5,8 @@ import {
   type DirectorConfig,
   parseConfig,
 } from '../../src/control/config.js';
-import { FWD_MASQ, IPPROTO_TCP, IPPROTO_UDP } from '../../src/ipvs/types.js';
+import { FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { describe as describeTable, FakeAdmin, TEST_SCHEDULERS } from './fake-admin.js';
 import { ip, resolver } from './fixtures.js';
 

@@ -12,9 +12,6 @@ import {
   FWD_MASQ,
   FWD_TUNNEL,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   parseIp,
   Service,
   SVC_F_ONEPACKET,
@@ -22,6 +19,7 @@ import {
   SVC_F_SCHED1,
   SVC_F_SCHED2,
 } from '../../src/ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { namedScheduler } from './fake-admin.js';
 
 export const HOSTS = `# test hosts

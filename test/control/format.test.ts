@@ -9,7 +9,8 @@ import {
 } from '../../src/control/format.js';
 import { defaultListFormat } from '../../src/control/ipvsadm-parse.js';
 import { NUMERIC_RESOLVER } from '../../src/control/names.js';
-import { FWD_DROUTE, IPPROTO_TCP, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { FWD_DROUTE, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { FakeAdmin } from './fake-admin.js';
 import { fixtureConns, fixtureServices, mkDest, mkService, resolver } from './fixtures.js';
 import { expectGolden } from './golden.js';

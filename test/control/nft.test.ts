@@ -14,14 +14,8 @@ import {
   RULE_VIP_ECHO,
 } from '../../src/control/nft.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
-import {
-  FWD_DROUTE,
-  FWD_MASQ,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  parseIp,
-  type ServiceKey,
-} from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ, parseIp, type ServiceKey } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { createLab, type Lab } from '../helpers/netns.js';
 
 const ip = parseIp;

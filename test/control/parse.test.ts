@@ -8,14 +8,8 @@ import {
   splitRestoreLine,
   stringToNumber,
 } from '../../src/control/ipvsadm-parse.js';
-import {
-  FWD_DROUTE,
-  FWD_MASQ,
-  FWD_TUNNEL,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-} from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL } from '../../src/ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { ip, resolver } from './fixtures.js';
 
 const parse = (...argv: string[]): Command => parseIpvsadm(argv, { resolver });

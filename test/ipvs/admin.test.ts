@@ -5,11 +5,9 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   FWD_MASQ,
-  IPPROTO_ICMP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   SVC_F_PERSISTENT,
 } from '../../src/ipvs/types.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import {
   ACK,
   CIP,

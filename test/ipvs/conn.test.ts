@@ -9,13 +9,8 @@ import {
   R_TABLE_FULL,
   R_UNSUPPORTED,
 } from '../../src/ipvs/core.js';
-import {
-  FWD_DROUTE,
-  FWD_MASQ,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-} from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { ACK, CIP, FIN, ip, makeCore, RS1, RS2, RST, SYN, tcpKey, udpKey, VIP } from './helpers.js';
 
 function twoDests(fwd: 0 | 3 = FWD_MASQ, opts = {}) {

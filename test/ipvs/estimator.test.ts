@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Estimator } from '../../src/ipvs/estimator.js';
-import { IPPROTO_TCP, Stats } from '../../src/ipvs/types.js';
+import { Stats } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { CIP, makeCore, RS1, SYN, tcpKey, VIP } from './helpers.js';
 
 describe('rate estimator (ip_vs_est.c)', () => {

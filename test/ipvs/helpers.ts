@@ -3,13 +3,12 @@ import { IpvsCore, type IpvsCoreOptions } from '../../src/ipvs/core.js';
 import {
   DEST_F_OVERLOAD,
   type Dest,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   parseIp,
   type Scheduler,
   type Service,
   type ServiceKey,
 } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 
 /** Round robin over svc.dests (kernel list order), skipping weight 0 and overloaded dests. */
 export const testRr: Scheduler = {

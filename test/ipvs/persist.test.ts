@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FWD_MASQ, IPPROTO_TCP, type ServiceKey } from '../../src/ipvs/types.js';
+import { FWD_MASQ, type ServiceKey } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { ACK, FIN, ip, makeCore, RS1, RS2, RST, SYN, tcpKey, VIP } from './helpers.js';
 
 const C1 = ip('192.168.7.20');

@@ -7,7 +7,8 @@ import {
   tcpNextState,
   tcpStateIdx,
 } from '../../src/ipvs/proto.js';
-import { FWD_DROUTE, FWD_MASQ, IPPROTO_TCP } from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { ACK, CIP, FIN, makeCore, RS1, RST, SYN, tcpKey, VIP } from './helpers.js';
 
 // tcp_states[] as printed in net/netfilter/ipvs/ip_vs_proto_tcp.c (columns sNO..sSA).

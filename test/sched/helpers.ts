@@ -8,11 +8,11 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   Dest,
-  IPPROTO_TCP,
   type SchedFlow,
   type Scheduler,
   Service,
 } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler } from '../../src/sched/index.js';
 
 export function sched(name: string): Scheduler {
