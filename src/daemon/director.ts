@@ -27,7 +27,8 @@ import type { AfPacketLink } from '../io/afpacket.js';
 import { type Backend, openLink } from '../io/index.js';
 import { type Link, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
 import { IpvsCore } from '../ipvs/core.js';
-import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL, ipToString } from '../ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
+import { InetAddr, formatIn4 as ipToString } from '../net/addr.js';
 import { ARPOP_REQUEST, writeArp } from '../net/arp.js';
 import { ETH_P_ARP, writeEthernet } from '../net/ethernet.js';
 import { WorkerPool } from './pool.js';
@@ -296,10 +297,12 @@ export class LiveDirector {
     for (const svc of this.core.services()) {
       for (const d of svc.dests) {
         if (d.fwd !== FWD_MASQ && d.fwd !== FWD_DROUTE && d.fwd !== FWD_TUNNEL) continue;
-        const known = this.env.resolve(d.addr);
+        if (!d.addr.isV4) continue; // the datapath's neighbours are IPv4
+        const rip = d.addr.v4;
+        const known = this.env.resolve(rip);
         if ((!known || force) && this.env.nhLink >= 0) {
-          if (force) this.arpSent.delete(this.env.nhVia || d.addr);
-          this.resolve(this.env.nhVia || d.addr, this.env.nhLink, now);
+          if (force) this.arpSent.delete(this.env.nhVia || rip);
+          this.resolve(this.env.nhVia || rip, this.env.nhLink, now);
         }
       }
     }
@@ -322,15 +325,15 @@ export class LiveDirector {
     this.lastSignature = this.signature();
     const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
     this.env.vips.clear();
-    for (const v of this.cfg?.vips ?? []) this.env.vips.add(v.addr);
+    for (const v of this.cfg?.vips ?? []) this.env.vips.add(v.addr.v4);
     for (const s of this.core.services()) {
-      if (s.fwmark === 0 && !local.has(s.addr)) this.env.vips.add(s.addr);
+      if (s.fwmark === 0 && s.addr.isV4 && !local.has(s.addr.v4)) this.env.vips.add(s.addr.v4);
     }
     if (this.nft !== null) {
       const input = nftInputFrom(
         {
           interfaces: this.hostIfaces.map((h) => ({ name: h.name })),
-          vips: [...this.env.vips].map((addr) => ({ addr })),
+          vips: [...this.env.vips].map((addr) => ({ addr: InetAddr.v4(addr) })),
           fwmarks: this.cfg?.fwmarks ?? [],
         },
         this.core.services(),

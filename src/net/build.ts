@@ -44,6 +44,7 @@
  * ACK, window 65535, seq/ack 0. Ports and addresses have no defaults.
  */
 
+import { parseIn4OrThrow } from './addr.js';
 import { wr16, wr32 } from './bytes.js';
 import { fold16, icmpCheck, ipv4HeaderCheck, l4Check, pseudoHeaderSum } from './checksum.js';
 import {
@@ -227,19 +228,6 @@ export function tcpFlagBits(flags: number | string): number {
   return bits;
 }
 
-/** A dotted-quad IPv4 address in host order; throws when malformed. */
-export function ipAddr(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
-    v = v * 256 + n;
-  }
-  return v;
-}
-
 /** Build a whole Ethernet frame. */
 export function buildFrame(spec: FrameSpec): Uint8Array {
   const kinds = [spec.ip, spec.arp, spec.ipv6, spec.raw].filter((k) => k !== undefined).length;
@@ -292,8 +280,8 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
 
 /** Build an IPv4 packet (no Ethernet): useful for quotes, IPIP payloads and L3 fixtures. */
 export function buildIpv4(spec: Ipv4Spec): Uint8Array {
-  const saddr = ipAddr(spec.src);
-  const daddr = ipAddr(spec.dst);
+  const saddr = parseIn4OrThrow(spec.src.trim());
+  const daddr = parseIn4OrThrow(spec.dst.trim());
   const l4Kinds = [spec.tcp, spec.udp, spec.icmp, spec.ipip, spec.payload].filter(
     (k) => k !== undefined,
   ).length;
@@ -425,9 +413,9 @@ function buildArp(a: ArpSpec, frameSrc: Uint8Array, frameDst: Uint8Array): Uint8
   out[5] = checkRange('arp plen', a.plen ?? 4, 0, 0xff);
   wr16(out, 6, op);
   out.set(sha, 8);
-  wr32(out, 14, ipAddr(a.senderIp));
+  wr32(out, 14, parseIn4OrThrow(a.senderIp.trim()));
   out.set(tha, 18);
-  wr32(out, 24, ipAddr(a.targetIp));
+  wr32(out, 24, parseIn4OrThrow(a.targetIp.trim()));
   return out;
 }
 

@@ -213,24 +213,6 @@ export class Decapsulator {
   }
 }
 
-/** Dotted quad -> host-order u32 (control plane). Throws on anything else. */
-export function parseIpv4Addr(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) throw new Error(`not an IPv4 address: '${s}'`);
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) throw new Error(`not an IPv4 address: '${s}'`);
-    v = v * 256 + o;
-  }
-  return v;
-}
-
-/** Host-order u32 -> dotted quad. */
-export function formatIpv4Addr(v: number): string {
-  return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
-}
-
 /** The counters as name -> value (control plane). */
 export function decapCounterRecord(c: Float64Array): Record<string, number> {
   const r: Record<string, number> = {};

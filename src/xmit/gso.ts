@@ -126,12 +126,9 @@ export function segmentInfo(
   seg.fragField = src.fragField;
   seg.ttl = src.ttl;
   seg.proto = src.proto;
-  seg.saddr = src.saddr;
-  seg.daddr = src.daddr;
+  seg.flow.copyFrom(src.flow);
   seg.l4Off = src.l4Off + d;
   seg.l4Len = seg.totLen - seg.ihl;
-  seg.sport = src.sport;
-  seg.dport = src.dport;
   seg.tcpFlags = out[seg.l4Off + 13];
   seg.tcpSeq = rd32(out, seg.l4Off + 4);
   seg.tcpAck = src.tcpAck;

@@ -210,7 +210,7 @@ export function buildFragNeeded(
     ICMP_DEST_UNREACH,
     ICMP_FRAG_NEEDED,
     (routeMtu - IPIP_HLEN) & 0xffff,
-    info.daddr,
+    info.flow.daddr4,
     srcMac,
     dstMac,
     ident,

@@ -70,7 +70,7 @@ describe('parseConfig', () => {
     ]);
     expect(c.routes).toEqual([
       { dst: { addr: ip('10.9.0.0'), prefixLen: 16 }, via: ip('10.0.0.254'), line: 6 },
-      { dst: { addr: 0, prefixLen: 0 }, via: ip('192.168.50.254'), line: 7 },
+      { dst: { addr: ip('0.0.0.0'), prefixLen: 0 }, via: ip('192.168.50.254'), line: 7 },
     ]);
     expect(c.vips).toEqual([{ addr: ip('10.0.0.100'), line: 8 }]);
     expect(c.fwmarks).toEqual([
