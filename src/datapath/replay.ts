@@ -67,7 +67,7 @@ export function describeLast(d: Director): string {
     else if (p.tDir === DIR_OUT) parts.push(`reply ${real} -> ${client}`);
     else if (p.tDir === DIR_ICMP_IN) parts.push(`icmp error for ${client} -> ${real}`);
     else if (p.tDir === DIR_ICMP_OUT) parts.push(`icmp error from ${real} for ${client}`);
-    parts.push(`state ${stateName(ct.proto(c), ct.state[c])}`);
+    parts.push(`state ${stateName(ct.proto(c), ct.state(c))}`);
   }
   const link = p.outLink >= 0 && p.outCount > 0 ? ` on ${d.env.ifaces[p.outLink].name}` : '';
   parts.push(

@@ -340,7 +340,7 @@ export class IpvsCore implements IpvsAdmin {
     // is_new_conn + is_new_conn_expected). Persistence children (control set) never do.
     if (c >= 0 && key.proto === IPPROTO_TCP && (flags & TCP_SYN) !== 0 && ct.control[c] < 0) {
       let resched = false;
-      const d = ct.dest[c];
+      const d = ct.dest(c);
       if (this.sysctl.expire_nodest_conn !== 0 && d >= 0 && this.destTable[d]!.weight === 0) {
         resched = true;
       } else if (this.sysctl.conn_reuse_mode !== 0 && this.newConnExpected(c)) {
@@ -358,7 +358,7 @@ export class IpvsCore implements IpvsAdmin {
       c = this.schedule(svc, key, flags, now);
       if (c < 0) return c;
     }
-    const d = ct.dest[c];
+    const d = ct.dest(c);
     if (d >= 0 && (this.destTable[d]!.flags & DEST_F_AVAILABLE) === 0) {
       if (this.sysctl.expire_nodest_conn !== 0) this.expireNow(c, now);
       return R_DEST_UNAVAILABLE;
@@ -373,7 +373,7 @@ export class IpvsCore implements IpvsAdmin {
     this.lastNow = now;
     const c = this.ct.findOut(key);
     if (c < 0) return R_NO_CONN;
-    if ((this.ct.flags[c] & CONN_F_FWD_MASK) !== CONN_F_MASQ) return R_NOT_MASQ;
+    if ((this.ct.flags(c) & CONN_F_FWD_MASK) !== CONN_F_MASQ) return R_NOT_MASQ;
     this.countOut(c, bytes);
     this.stateOut(c, flags, now);
     return c;
@@ -429,7 +429,7 @@ export class IpvsCore implements IpvsAdmin {
 
   /** ip_vs_in_stats: count an inbound packet of `bytes` (only while the destination is available). */
   countIn(c: number, bytes: number): void {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
     if ((d.flags & DEST_F_AVAILABLE) === 0) return;
@@ -444,7 +444,7 @@ export class IpvsCore implements IpvsAdmin {
 
   /** ip_vs_out_stats. */
   countOut(c: number, bytes: number): void {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
     if ((d.flags & DEST_F_AVAILABLE) === 0) return;
@@ -471,12 +471,12 @@ export class IpvsCore implements IpvsAdmin {
 
   /** The entry's forwarding method (FWD_MASQ / FWD_LOCAL / FWD_TUNNEL / FWD_DROUTE). */
   fwdOf(c: number): FwdMethod {
-    return (this.ct.flags[c] & CONN_F_FWD_MASK) as FwdMethod;
+    return (this.ct.flags(c) & CONN_F_FWD_MASK) as FwdMethod;
   }
 
   /** The entry's destination id, or -1. */
   destOf(c: number): number {
-    return this.ct.dest[c];
+    return this.ct.dest(c);
   }
 
   /** A destination by id: live or removed-but-still-referenced; null for a free id. */
@@ -486,7 +486,7 @@ export class IpvsCore implements IpvsAdmin {
 
   /** The entry's destination exists and is still part of its service. */
   destAvailable(c: number): boolean {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     return id >= 0 && (this.destTable[id]!.flags & DEST_F_AVAILABLE) !== 0;
   }
 
@@ -707,7 +707,7 @@ export class IpvsCore implements IpvsAdmin {
     const ct = this.ct;
     const out: ConnView[] = [];
     for (let c = 0; c < ct.highWater; c++) {
-      const f = ct.flags[c];
+      const f = ct.flags(c);
       if ((f & CONN_F_LIVE) === 0) continue;
       const proto = ct.proto(c);
       const exp = this.wheel.expiresAt(c);
@@ -722,7 +722,7 @@ export class IpvsCore implements IpvsAdmin {
         vport: ct.vport(c),
         daddr: ct.daddr(c),
         dport: ct.dport(c),
-        state: stateName(proto, ct.state[c]),
+        state: stateName(proto, ct.state(c)),
         expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
         template,
         // A fwmark template holds its mark as its virtual address's first 32 bits.
@@ -738,13 +738,13 @@ export class IpvsCore implements IpvsAdmin {
   private newConnExpected(c: number): boolean {
     const ct = this.ct;
     if (ct.proto(c) !== IPPROTO_TCP) return false;
-    const s = ct.state[c];
+    const s = ct.state(c);
     return (
       s === TCP_S_TIME_WAIT ||
       s === TCP_S_CLOSE ||
       ((this.sysctl.conn_reuse_mode & 2) !== 0 &&
         s === TCP_S_FIN_WAIT &&
-        (ct.flags[c] & CONN_F_NOOUTPUT) !== 0)
+        (ct.flags(c) & CONN_F_NOOUTPUT) !== 0)
     );
   }
 
@@ -792,7 +792,7 @@ export class IpvsCore implements IpvsAdmin {
       ct.timeout[tc] = Math.min(U32_MAX_MS, svc.timeout * 1000);
       dest = d;
     } else {
-      dest = this.destTable[ct.dest[tc]]!;
+      dest = this.destTable[ct.dest(tc)]!;
     }
     let dport = vport;
     if (dport === svc.port && dest.port !== 0) dport = dest.port;
@@ -816,7 +816,7 @@ export class IpvsCore implements IpvsAdmin {
    */
   private checkTemplate(t: number): boolean {
     const ct = this.ct;
-    const id = ct.dest[t];
+    const id = ct.dest(t);
     const d = id >= 0 ? this.destTable[id] : null;
     if (
       d === null ||
@@ -856,14 +856,14 @@ export class IpvsCore implements IpvsAdmin {
     ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
     ct.control[c] = -1;
     ct.nControl[c] = 0;
-    ct.state[c] = 0;
+    ct.setState(c, 0);
     ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
     // ip_vs_bind_dest: the entry inherits the destination's conn_flags (forwarding method,
     // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP.
     let f = flags | this.destConnFlags[dest.id];
     if (key.proto !== IPPROTO_UDP) f &= ~CONN_F_ONE_PACKET;
-    ct.flags[c] = CONN_F_LIVE | f;
-    ct.dest[c] = dest.id;
+    ct.setFlags(c, CONN_F_LIVE | f);
+    ct.setDest(c, dest.id);
     if ((f & CONN_F_TEMPLATE) === 0) {
       if ((f & CONN_F_INACTIVE) === 0) dest.addConns(1, 0);
       else dest.addConns(0, 1);
@@ -902,15 +902,15 @@ export class IpvsCore implements IpvsAdmin {
     }
     if (proto !== IPPROTO_TCP) return;
     let off = dir;
-    let cf = ct.flags[c];
+    let cf = ct.flags(c);
     if ((cf & CONN_F_NOOUTPUT) !== 0) {
       if (off === TCP_DIR_OUTPUT) cf &= ~CONN_F_NOOUTPUT;
       else off = TCP_DIR_INPUT_ONLY;
     }
-    const old = ct.state[c];
+    const old = ct.state(c);
     const ns = tcpNextState(off, flags, old);
     if (ns !== old) {
-      const id = ct.dest[c];
+      const id = ct.dest(c);
       if (id >= 0) {
         const d = this.destTable[id]!;
         if ((cf & CONN_F_INACTIVE) === 0 && TCP_STATE_ACTIVE[ns] === 0) {
@@ -921,16 +921,16 @@ export class IpvsCore implements IpvsAdmin {
           cf &= ~CONN_F_INACTIVE;
         }
       }
-      ct.state[c] = ns;
+      ct.setState(c, ns);
     }
-    ct.flags[c] = cf;
+    ct.setFlags(c, cf);
     ct.timeout[c] = this.tcpTimeouts[ns];
   }
 
   /** __ip_vs_conn_put_timer: re-arm with the entry's timeout (0 for one-packet entries). */
   private arm(c: number, now: number): void {
     const ct = this.ct;
-    const t = (ct.flags[c] & CONN_F_ONE_PACKET) !== 0 ? 0 : ct.timeout[c];
+    const t = (ct.flags(c) & CONN_F_ONE_PACKET) !== 0 ? 0 : ct.timeout[c];
     this.wheel.schedule(c, now + t);
   }
 
@@ -957,10 +957,10 @@ export class IpvsCore implements IpvsAdmin {
   /** ip_vs_unbind_dest: drop the entry's count and re-evaluate the overload flag. */
   private unbindDest(c: number): void {
     const ct = this.ct;
-    const id = ct.dest[c];
+    const id = ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
-    const f = ct.flags[c];
+    const f = ct.flags(c);
     if ((f & CONN_F_TEMPLATE) === 0) {
       if ((f & CONN_F_INACTIVE) !== 0) d.addConns(0, -1);
       else d.addConns(-1, 0);
@@ -979,7 +979,7 @@ export class IpvsCore implements IpvsAdmin {
         d.flags = fl & ~DEST_F_OVERLOAD;
       }
     }
-    ct.dest[c] = -1;
+    ct.setDest(c, -1);
     // A removed destination leaves the trash when its last entry goes.
     if ((fl & DEST_F_AVAILABLE) === 0 && total + d.persistConns === 0) this.freeDest(d);
   }
