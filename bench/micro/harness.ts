@@ -1,6 +1,12 @@
 /**
  * A thin layer over tinybench shared by every micro benchmark: runs a group of tasks,
  * prints one table (ns/op and ops/s), and returns the rows so the runner can write JSON.
+ *
+ * UVS_BENCH_CLOCK=cpu measures process CPU time (getrusage, via process.cpuUsage) instead
+ * of wall time: on a machine shared with other work, time the process spends waiting for
+ * a CPU then stops counting, which is what makes before/after comparisons repeatable
+ * there. Each task is warmed up, then run in batches of at least 2 ms of CPU; the row is
+ * the median batch.
  */
 import { Bench } from 'tinybench';
 
@@ -28,6 +34,7 @@ export async function runGroup(
 ): Promise<MicroRow[]> {
   const time = Number(process.env.UVS_BENCH_TIME ?? opts.time ?? 300);
   const per = opts.opsPerCall ?? 1;
+  if (process.env.UVS_BENCH_CLOCK === 'cpu') return runGroupCpu(group, tasks, time, per);
   const bench = new Bench({ time, warmupTime: Math.min(100, time / 3) });
   for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
   await bench.run();
@@ -44,6 +51,51 @@ export async function runGroup(
       nsPerOp: nsPerCall / per,
       opsPerSec: (1e9 / nsPerCall) * per,
       samples: r.latency.samplesCount,
+    });
+  }
+  printRows(rows);
+  return rows;
+}
+
+/** CPU microseconds (user + system) of this process. */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function runGroupCpu(
+  group: string,
+  tasks: Record<string, () => void>,
+  time: number,
+  per: number,
+): MicroRow[] {
+  const rows: MicroRow[] = [];
+  for (const [name, fn] of Object.entries(tasks)) {
+    // Warm up until the JIT has settled, and find a batch size of at least 2 ms of CPU.
+    const warmEnd = performance.now() + Math.min(100, time / 3);
+    let calls = 0;
+    const w0 = cpuMicros();
+    while (performance.now() < warmEnd) {
+      fn();
+      calls++;
+    }
+    const perCallUs = Math.max(1e-3, (cpuMicros() - w0) / Math.max(1, calls));
+    const batch = Math.max(1, Math.ceil(2000 / perCallUs));
+    const samples: number[] = [];
+    const end = cpuMicros() + time * 1000;
+    while (cpuMicros() < end || samples.length < 5) {
+      const t0 = cpuMicros();
+      for (let i = 0; i < batch; i++) fn();
+      samples.push(((cpuMicros() - t0) * 1000) / batch);
+    }
+    samples.sort((a, b) => a - b);
+    const nsPerCall = samples[samples.length >> 1];
+    rows.push({
+      group,
+      name,
+      nsPerOp: nsPerCall / per,
+      opsPerSec: (1e9 / nsPerCall) * per,
+      samples: samples.length,
     });
   }
   printRows(rows);

@@ -6,7 +6,9 @@
  * Run: npx tsx bench/micro/ipvs.ts   (UVS_BENCH_TIME=ms per task)
  */
 import { IpvsCore } from '../../src/ipvs/core.js';
-import { FWD_MASQ, IPPROTO_TCP } from '../../src/ipvs/types.js';
+import { FWD_MASQ } from '../../src/ipvs/types.js';
+import { FlowKey, InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler } from '../../src/sched/index.js';
 import { type MicroRow, printRows, runGroup } from './harness.js';
 
@@ -29,9 +31,13 @@ export async function bench(): Promise<MicroRow[]> {
   global.gc?.();
   const m0 = process.memoryUsage();
   const core = new IpvsCore({ capacity: N, schedulers: (n) => (n === 'rr' ? rr : undefined) });
-  const key = { kind: 'addr' as const, proto: IPPROTO_TCP, addr: VIP, port: 80 };
+  const key = { kind: 'addr' as const, proto: IPPROTO_TCP, addr: InetAddr.v4(VIP), port: 80 };
+  const rs = (i: number) => InetAddr.v4(0x0a000100 + i);
   core.addService({ key, scheduler: 'rr' });
-  for (let i = 0; i < 8; i++) core.addDest(key, { addr: 0x0a000100 + i, fwd: FWD_MASQ });
+  for (let i = 0; i < 8; i++) core.addDest(key, { addr: rs(i), fwd: FWD_MASQ });
+  // One reused key, as the datapath's parse fills one per packet: only the client address
+  // word and port change from flow to flow.
+  const fk = new FlowKey().setV4(IPPROTO_TCP, 0, 0, VIP, 80);
 
   // Fill the table: N distinct clients (addr, port) in ESTABLISHED state.
   const caddrs = new Uint32Array(N);
@@ -42,7 +48,9 @@ export async function bench(): Promise<MicroRow[]> {
     const p = 1024 + (i & 63) * 997;
     caddrs[i] = a;
     cports[i] = p;
-    const c = core.lookupIn(IPPROTO_TCP, a, p, VIP, 80, 0, SYN, 60, now);
+    fk.saddr[3] = a;
+    fk.sport = p;
+    const c = core.lookupIn(fk, 0, SYN, 60, now);
     if (c < 0) throw new Error(`fill failed at ${i}: ${c}`);
     core.stateIn(c, ACK, now);
   }
@@ -74,7 +82,7 @@ export async function bench(): Promise<MicroRow[]> {
   // New connections go to a second core so the full one keeps measuring lookups at 1 M.
   const fresh = new IpvsCore({ capacity: N, schedulers: (n) => (n === 'rr' ? rr : undefined) });
   fresh.addService({ key, scheduler: 'rr' });
-  for (let i = 0; i < 8; i++) fresh.addDest(key, { addr: 0x0a000100 + i, fwd: FWD_MASQ });
+  for (let i = 0; i < 8; i++) fresh.addDest(key, { addr: rs(i), fwd: FWD_MASQ });
   const svc = fresh.findService(key)!;
   let nextClient = 0;
   let fnow = 1;
@@ -87,7 +95,7 @@ export async function bench(): Promise<MicroRow[]> {
   });
   wfresh.addService({ key, scheduler: 'wlc' });
   for (let i = 0; i < 64; i++) {
-    wfresh.addDest(key, { addr: 0x0a000100 + i, fwd: FWD_MASQ, weight: 1 + (i % 5) });
+    wfresh.addDest(key, { addr: rs(i), fwd: FWD_MASQ, weight: 1 + (i % 5) });
   }
   const wsvc = wfresh.findService(key)!;
   let wnext = 0;
@@ -98,14 +106,18 @@ export async function bench(): Promise<MicroRow[]> {
     {
       'connIn lookup, random hit, 1M entries': () => {
         for (let k = 0; k < BATCH; k++) {
-          sink += core.connIn(IPPROTO_TCP, qa[pos], qp[pos], VIP, 80);
+          fk.saddr[3] = qa[pos];
+          fk.sport = qp[pos];
+          sink += core.connIn(fk);
           pos = (pos + 1) & (Q - 1);
         }
       },
       'lookupIn established (lookup+stats+state+timer), 1M': () => {
         now += 1;
         for (let k = 0; k < BATCH; k++) {
-          sink += core.lookupIn(IPPROTO_TCP, qa[pos], qp[pos], VIP, 80, 0, ACK, 1500, now);
+          fk.saddr[3] = qa[pos];
+          fk.sport = qp[pos];
+          sink += core.lookupIn(fk, 0, ACK, 1500, now);
           pos = (pos + 1) & (Q - 1);
         }
       },
@@ -117,16 +129,9 @@ export async function bench(): Promise<MicroRow[]> {
         }
         for (let k = 0; k < BATCH; k++) {
           const n = nextClient++;
-          const c = fresh.schedule(
-            svc,
-            IPPROTO_TCP,
-            (0xc0000000 + (n >>> 14)) >>> 0,
-            n & 0x3fff,
-            VIP,
-            80,
-            SYN,
-            fnow,
-          );
+          fk.saddr[3] = 0xc0000000 + (n >>> 14);
+          fk.sport = n & 0x3fff;
+          const c = fresh.schedule(svc, fk, SYN, fnow);
           fresh.stateIn(c, SYN, fnow);
           sink += c;
         }
@@ -138,16 +143,9 @@ export async function bench(): Promise<MicroRow[]> {
         }
         for (let k = 0; k < BATCH; k++) {
           const n = wnext++;
-          const c = wfresh.schedule(
-            wsvc,
-            IPPROTO_TCP,
-            (0xc0000000 + (n >>> 14)) >>> 0,
-            n & 0x3fff,
-            VIP,
-            80,
-            SYN,
-            wnow,
-          );
+          fk.saddr[3] = 0xc0000000 + (n >>> 14);
+          fk.sport = n & 0x3fff;
+          const c = wfresh.schedule(wsvc, fk, SYN, wnow);
           wfresh.stateIn(c, SYN, wnow);
           sink += c;
         }

@@ -44,10 +44,10 @@ export async function bench(): Promise<MicroRow[]> {
     'net',
     {
       'parseFrame tcp': () => {
-        for (let n = 0; n < N; n++) sink += parseFrame(tcp, 0, tcp.length, info) + info.dport;
+        for (let n = 0; n < N; n++) sink += parseFrame(tcp, 0, tcp.length, info) + info.flow.dport;
       },
       'parseFrame udp+vlan': () => {
-        for (let n = 0; n < N; n++) sink += parseFrame(udp, 0, udp.length, info) + info.dport;
+        for (let n = 0; n < N; n++) sink += parseFrame(udp, 0, udp.length, info) + info.flow.dport;
       },
       'parseFrame + ipv4HeaderOk tcp': () => {
         for (let n = 0; n < N; n++) {
@@ -65,7 +65,7 @@ export async function bench(): Promise<MicroRow[]> {
   if (parseFrame(nat, 0, nat.length, info) !== PARSE_OK_IPV4 || !ipv4HeaderOk(nat, info)) {
     throw new Error('nat rewrite broke the IPv4 header');
   }
-  const full = l4Check(nat, l4, info.l4Len, 16, info.saddr, info.daddr, 6);
+  const full = l4Check(nat, l4, info.l4Len, 16, info.flow.saddr4, info.flow.daddr4, 6);
   if (full !== rd16(nat, checkOff)) throw new Error('nat rewrite broke the TCP checksum');
   return rows;
 

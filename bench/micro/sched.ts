@@ -3,7 +3,9 @@
  * varied connection counts (the kernel's lc family is O(n) per pick). Run directly with
  * `npx tsx bench/micro/sched.ts` or through bench/micro/run.ts.
  */
-import { Dest, IPPROTO_TCP, type SchedFlow, Service } from '../../src/ipvs/types.js';
+import { Dest, Service } from '../../src/ipvs/types.js';
+import { FlowKey, InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler, SCHEDULER_NAMES } from '../../src/sched/index.js';
 import { type MicroRow, runGroup } from './harness.js';
 
@@ -22,10 +24,10 @@ function prng(seed: number): () => number {
 function service(name: string, n: number): Service {
   const s = getScheduler(name)!;
   const r = prng(n * 31 + name.length);
-  const svc = new Service(IPPROTO_TCP, 0xc0a80001, 80);
+  const svc = new Service(IPPROTO_TCP, InetAddr.v4(0xc0a80001), 80);
   svc.scheduler = s;
   for (let i = 0; i < n; i++) {
-    const d = new Dest((10 << 24) | (1 << 16) | i, 80, 3, 1 + ((r() * 10) | 0));
+    const d = new Dest(InetAddr.v4((10 << 24) | (1 << 16) | i), 80, 3, 1 + ((r() * 10) | 0));
     d.activeConns = (r() * 2000) | 0;
     d.inactConns = (r() * 20000) | 0;
     d.svc = svc;
@@ -41,12 +43,11 @@ export async function bench(): Promise<MicroRow[]> {
   const OPS = 1024;
   // Pre-built flows so the benchmark measures schedule(), not flow creation.
   const r = prng(7);
-  const flows: SchedFlow[] = Array.from({ length: OPS }, () => ({
-    saddr: (r() * 2 ** 32) >>> 0,
-    daddr: (0x0a640000 | ((r() * 4096) | 0)) >>> 0,
-    sport: (r() * 65536) | 0,
-    dport: 80,
-  }));
+  const flows: FlowKey[] = Array.from({ length: OPS }, () => {
+    const saddr = (r() * 2 ** 32) >>> 0;
+    const daddr = (0x0a640000 | ((r() * 4096) | 0)) >>> 0;
+    return new FlowKey().setV4(IPPROTO_TCP, saddr, (r() * 65536) | 0, daddr, 80);
+  });
   for (const n of [8, 64]) {
     for (const name of SCHEDULER_NAMES) {
       const svc = service(name, n);

@@ -3,7 +3,9 @@
  * NAT rewrites, DR MAC rewrite, IPIP encapsulation, plus the ICMP error builder and
  * software segmentation of a 64 KB super-packet. Run: npx tsx bench/micro/xmit.ts
  */
-import { buildFrame, ipAddr } from '../../src/net/build.js';
+
+import { parseIn4OrThrow } from '../../src/net/addr.js';
+import { buildFrame } from '../../src/net/build.js';
 import { PacketInfo } from '../../src/net/packet.js';
 import { parseFrame } from '../../src/net/parse.js';
 import { IpIdent } from '../../src/xmit/common.js';
@@ -40,9 +42,9 @@ export async function bench(): Promise<MicroRow[]> {
     },
   });
   if (tcp64.length !== 64) throw new Error(`expected a 64-byte frame, got ${tcp64.length}`);
-  const vip = ipAddr(VIP);
-  const rip = ipAddr(RIP);
-  const cip = ipAddr(CIP);
+  const vip = parseIn4OrThrow(VIP);
+  const rip = parseIn4OrThrow(RIP);
+  const cip = parseIn4OrThrow(CIP);
   const srcMac = Uint8Array.of(2, 0, 0, 0, 1, 0xfe);
   const dstMac = Uint8Array.of(2, 0, 0, 0, 1, 0x11);
 
@@ -89,8 +91,8 @@ export async function bench(): Promise<MicroRow[]> {
     // set, no allocation) so each call starts from TTL 64 and VIP:80.
     'reset+decTtl+natDnat': () => {
       tt.buf.set(tcp64);
-      tt.info.daddr = vip;
-      tt.info.dport = 80;
+      tt.info.flow.daddr[3] = vip;
+      tt.info.flow.dport = 80;
       decTtl(tt.buf, tt.info);
       natDnat(tt.buf, tt.info, rip, 8080);
     },

@@ -21,10 +21,6 @@
 import { type IpvsAdmin, type IpvsErrno, IpvsError, type IpvsOp } from '../ipvs/admin.js';
 import {
   type DestSpec,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  parseIp,
   type Service,
   type ServiceKey,
   type ServiceSpec,
@@ -34,6 +30,8 @@ import {
   SVC_F_SCHED2,
   SVC_F_SCHED3,
 } from '../ipvs/types.js';
+import { AF_INET, InetAddr, parseIn4 } from '../net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { getScheduler } from '../sched/index.js';
 import { applyCommand, unsupportedReason } from './apply.js';
 import { ipvsStrerror } from './errors.js';
@@ -43,9 +41,10 @@ import { getSystemResolver, type NameResolver } from './names.js';
 // ---------------------------------------------------------------------------------------------
 // The typed config.
 
+/** Addresses in the config are IPv4 (the director's own network is IPv4 for now). */
 export interface Cidr {
-  /** Network address, host order. */
-  addr: number;
+  /** Network address. */
+  addr: InetAddr;
   prefixLen: number;
 }
 
@@ -53,26 +52,26 @@ export interface InterfaceConfig {
   name: string;
   /** 6 bytes. */
   mac: Uint8Array;
-  /** The director's address on this link, host order. */
-  addr: number;
+  /** The director's address on this link. */
+  addr: InetAddr;
   prefixLen: number;
   line: number;
 }
 
 export interface NeighborConfig {
-  addr: number;
+  addr: InetAddr;
   mac: Uint8Array;
   line: number;
 }
 
 export interface RouteConfig {
   dst: Cidr;
-  via: number;
+  via: InetAddr;
   line: number;
 }
 
 export interface VipConfig {
-  addr: number;
+  addr: InetAddr;
   line: number;
 }
 
@@ -202,15 +201,11 @@ function bad(reason: string): never {
   throw new LineError(reason);
 }
 
-function ipv4(s: string | undefined, what: string): number {
+function ipv4(s: string | undefined, what: string): InetAddr {
   if (s === undefined) bad(`missing ${what}`);
-  const a = parseIp(s);
+  const a = parseIn4(s);
   if (a < 0) bad(`bad ${what} '${s}' (want a dotted-quad IPv4 address)`);
-  return a;
-}
-
-function prefixMask(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return InetAddr.v4(a);
 }
 
 /** "a.b.c.d/len"; a bare address means /32. With `network`, host bits must be zero. */
@@ -224,15 +219,11 @@ function cidr(s: string | undefined, what: string, network: boolean): Cidr {
     if (!/^\d{1,2}$/.test(p) || Number(p) > 32) bad(`bad prefix length in '${s}' (want 0-32)`);
     prefixLen = Number(p);
   }
-  if (network && (addr & ~prefixMask(prefixLen)) !== 0) {
-    const net = (addr & prefixMask(prefixLen)) >>> 0;
-    bad(`'${s}' has host bits set (the network is ${ipStr(net)}/${prefixLen})`);
+  const net = addr.masked(prefixLen);
+  if (network && !net.equals(addr)) {
+    bad(`'${s}' has host bits set (the network is ${net}/${prefixLen})`);
   }
   return { addr, prefixLen };
-}
-
-function ipStr(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
 /** "02:00:00:00:00:01": six hex pairs; must be a unicast, non-zero address. */
@@ -398,11 +389,8 @@ function words(line: string): string[] {
   return body.split(/[ \t\r]+/).filter((w) => w.length > 0);
 }
 
-function onLink(addr: number, cfg: DirectorConfig): boolean {
-  return cfg.interfaces.some((i) => {
-    const m = prefixMask(i.prefixLen);
-    return (addr & m) >>> 0 === (i.addr & m) >>> 0;
-  });
+function onLink(addr: InetAddr, cfg: DirectorConfig): boolean {
+  return cfg.interfaces.some((i) => i.addr.contains(addr, i.prefixLen));
 }
 
 /**
@@ -458,18 +446,21 @@ export function parseConfig(
           const addr = ipv4(w[1], 'neighbor address');
           const m = mac(w[2], 'neighbor MAC address');
           noMore(w, 3);
-          const dup = cfg.neighbors.find((n) => n.addr === addr);
-          if (dup) bad(`neighbor ${ipStr(addr)} already defined on line ${dup.line}`);
+          const dup = cfg.neighbors.find((n) => n.addr.equals(addr));
+          if (dup) bad(`neighbor ${addr} already defined on line ${dup.line}`);
           cfg.neighbors.push({ addr, mac: m, line });
           break;
         }
         case 'route': {
-          const dst = w[1] === 'default' ? { addr: 0, prefixLen: 0 } : cidr(w[1], 'route', true);
+          const dst =
+            w[1] === 'default'
+              ? { addr: InetAddr.any(AF_INET), prefixLen: 0 }
+              : cidr(w[1], 'route', true);
           if (w[2] !== 'via') bad("want 'route <network>/<prefix> via <gateway>'");
           const via = ipv4(w[3], 'gateway address');
           noMore(w, 4);
           const dup = cfg.routes.find(
-            (r) => r.dst.addr === dst.addr && r.dst.prefixLen === dst.prefixLen,
+            (r) => r.dst.addr.equals(dst.addr) && r.dst.prefixLen === dst.prefixLen,
           );
           if (dup) bad(`a route to this network is already defined on line ${dup.line}`);
           cfg.routes.push({ dst, via, line });
@@ -478,8 +469,8 @@ export function parseConfig(
         case 'vip': {
           const addr = ipv4(w[1], 'virtual address');
           noMore(w, 2);
-          const dup = cfg.vips.find((v) => v.addr === addr);
-          if (dup) bad(`vip ${ipStr(addr)} already declared on line ${dup.line}`);
+          const dup = cfg.vips.find((v) => v.addr.equals(addr));
+          if (dup) bad(`vip ${addr} already declared on line ${dup.line}`);
           cfg.vips.push({ addr, line });
           break;
         }
@@ -506,12 +497,10 @@ export function parseConfig(
 
   // Checks that need the whole file.
   for (const r of cfg.routes) {
-    if (!onLink(r.via, cfg))
-      issue(r.line, `gateway ${ipStr(r.via)} is not on any interface's network`);
+    if (!onLink(r.via, cfg)) issue(r.line, `gateway ${r.via} is not on any interface's network`);
   }
   for (const n of cfg.neighbors) {
-    if (!onLink(n.addr, cfg))
-      issue(n.line, `neighbor ${ipStr(n.addr)} is not on any interface's network`);
+    if (!onLink(n.addr, cfg)) issue(n.line, `neighbor ${n.addr} is not on any interface's network`);
   }
   const marks = new Set(cfg.fwmarks.map((f) => f.mark));
   for (const l of cfg.ipvs) {
@@ -535,7 +524,7 @@ export function parseConfig(
 // Applying the IPVS part.
 
 function svcKeyString(k: ServiceKey): string {
-  return k.kind === 'fwmark' ? `f${k.fwmark >>> 0}` : `a${k.proto}/${k.addr >>> 0}/${k.port}`;
+  return k.kind === 'fwmark' ? `f${k.fwmark >>> 0}` : `a${k.proto}/${k.addr.key}/${k.port}`;
 }
 
 function keyOfService(s: Service): ServiceKey {
@@ -544,8 +533,8 @@ function keyOfService(s: Service): ServiceKey {
     : { kind: 'addr', proto: s.proto, addr: s.addr, port: s.port };
 }
 
-function destKeyString(addr: number, port: number): string {
-  return `${addr >>> 0}:${port}`;
+function destKeyString(addr: InetAddr, port: number): string {
+  return `${addr.key}:${port}`;
 }
 
 const SCHED_BITS = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
@@ -564,7 +553,7 @@ function specOfService(s: Service): ServiceSpec {
 }
 
 function specOfDest(d: {
-  addr: number;
+  addr: InetAddr;
   port: number;
   fwd: DestSpec['fwd'];
   weight: number;
@@ -702,7 +691,7 @@ function prepareUndo(cmd: Command, admin: IpvsAdmin): (() => void) | null {
     }
     case 'edit-dest': {
       const s = admin.findService(cmd.key);
-      const d = s?.dests.find((x) => x.addr === cmd.dest.addr && x.port === cmd.dest.port);
+      const d = s?.dests.find((x) => x.addr.equals(cmd.dest.addr) && x.port === cmd.dest.port);
       if (d === undefined) return null;
       const key = cmd.key;
       const prev = specOfDest(d);
@@ -710,7 +699,7 @@ function prepareUndo(cmd: Command, admin: IpvsAdmin): (() => void) | null {
     }
     case 'del-dest': {
       const s = admin.findService(cmd.key);
-      const d = s?.dests.find((x) => x.addr === cmd.addr && x.port === cmd.port);
+      const d = s?.dests.find((x) => x.addr.equals(cmd.addr) && x.port === cmd.port);
       if (d === undefined) return null;
       const key = cmd.key;
       const prev = specOfDest(d);

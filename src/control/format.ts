@@ -12,11 +12,6 @@ import {
   FWD_LOCAL,
   FWD_MASQ,
   FWD_TUNNEL,
-  IPPROTO_ICMP,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  ipToString,
   type Service,
   type Stats,
   SVC_F_ONEPACKET,
@@ -26,6 +21,8 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
+import { AF_INET, formatAddrPort, formatIn4, type InetAddr } from '../net/addr.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { ListFormat } from './ipvsadm-parse.js';
 import type { NameResolver } from './names.js';
 
@@ -56,18 +53,30 @@ function protocolOption(proto: number): string {
   return '--xxx-service';
 }
 
-/** addrport_to_anyname: "addr:port", with host and service names unless numeric. */
+/**
+ * addrport_to_anyname: "addr:port" ("[addr]:port" for IPv6), with host and service names
+ * unless numeric (a host name is never bracketed).
+ */
 export function addrPort(
-  addr: number,
+  addr: InetAddr,
   port: number,
   proto: number,
   numeric: boolean,
   r: NameResolver,
 ): string {
-  if (numeric) return `${ipToString(addr)}:${port}`;
-  const host = r.addrToHost(addr) ?? ipToString(addr);
+  if (numeric) return formatAddrPort(addr, port);
+  const host = r.addrToHost(addr) ?? (addr.af === AF_INET ? addr.toString() : `[${addr}]`);
   const serv = r.portToService(port, proto) ?? String(port);
   return `${host}:${serv}`;
+}
+
+/**
+ * The persistence granularity as ipvsadm prints it, or '' for the default: an IPv4 netmask
+ * as a dotted quad, an IPv6 prefix length as a number.
+ */
+function netmaskText(svc: Service): string {
+  if (svc.af === AF_INET) return u32(svc.netmask) !== 0xffffffff ? formatIn4(svc.netmask) : '';
+  return svc.netmask !== 128 ? String(svc.netmask) : '';
 }
 
 /** The protocol a service's names are looked up with: ipvsadm sends TCP for -f services. */
@@ -117,16 +126,19 @@ export function largeNum(v: number, exact: boolean): string {
 /**
  * The C comparators subtract host-order addresses as unsigned ints and return the difference
  * as an int, so two addresses more than 2^31 apart compare "backwards" (10.0.0.1 sorts after
- * 200.0.0.1). `| 0` reproduces that 32-bit wrap exactly.
+ * 200.0.0.1). `| 0` reproduces that 32-bit wrap exactly. IPv6 addresses compare word by word
+ * the same way (ntohl of each s6_addr32). This is ipvsadm's order, not InetAddr.compare's.
  */
-function cmpAddr(a: number, b: number): number {
-  return (a - b) | 0;
+function cmpAddr(a: InetAddr, b: InetAddr): number {
+  if (a.af === AF_INET) return (a.w3 - b.w3) | 0;
+  return (a.w0 - b.w0) | 0 || (a.w1 - b.w1) | 0 || (a.w2 - b.w2) | 0 || (a.w3 - b.w3) | 0;
 }
 
 export function compareServices(s1: Service, s2: Service): number {
   const r1 = (s1.fwmark - s2.fwmark) | 0;
   if (r1 !== 0) return r1;
-  // Both services are AF_INET (uvs is IPv4-only), so the af comparison is always equal.
+  const r0 = s1.af - s2.af;
+  if (r0 !== 0) return r0;
   const r2 = lookupProto(s1) - lookupProto(s2);
   if (r2 !== 0) return r2;
   const r3 = cmpAddr(s1.addr, s2.addr);
@@ -258,7 +270,8 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
     out = `-A ${svcName} -s ${schedName}`;
     if (svc.flags & SVC_F_PERSISTENT) {
       out += ` -p ${u32(svc.timeout)}`;
-      if (u32(svc.netmask) !== 0xffffffff) out += ` -M ${ipToString(svc.netmask)}`;
+      const mask = netmaskText(svc);
+      if (mask !== '') out += ` -M ${mask}`;
     }
     if (svc.flags & SVC_F_ONEPACKET) out += ' -o';
     if (schedBits) out += ` -b ${schedFlagsText(schedName, svc.flags)}`;
@@ -271,7 +284,8 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
     if (schedBits) out += ` (${schedFlagsText(schedName, svc.flags)})`;
     if (svc.flags & SVC_F_PERSISTENT) {
       out += ` persistent ${u32(svc.timeout)}`;
-      if (u32(svc.netmask) !== 0xffffffff) out += ` mask ${ipToString(svc.netmask)}`;
+      const mask = netmaskText(svc);
+      if (mask !== '') out += ` mask ${mask}`;
     }
     if (svc.flags & SVC_F_ONEPACKET) out += ' ops';
   }
@@ -410,10 +424,10 @@ export function formatConnections(
           : pname === 'SCTP'
             ? IPPROTO_SCTP
             : 0;
-    // A fwmark template carries the mark in its virtual address (ip_vs_sched_persist).
-    const vaddr = c.template && c.fwmark !== 0 ? c.fwmark : c.vaddr;
+    // A fwmark template carries the mark in its virtual address (ip_vs_sched_persist), which
+    // is printed as an address like any other.
     const cname = addrPort(c.caddr, c.cport, proto, f.numeric, r);
-    const vname = addrPort(vaddr, c.vport, proto, f.numeric, r);
+    const vname = addrPort(c.vaddr, c.vport, proto, f.numeric, r);
     const dname = addrPort(c.daddr, c.dport, proto, f.numeric, r);
     // No persistence engine in uvs: the entries never carry pe data, so the short line.
     out += `${pname.padEnd(3)} ${expireText(c.expiresMs).padEnd(6)} ${c.state.padEnd(11)} ${cname.padEnd(18)} ${vname.padEnd(18)} ${dname}\n`;

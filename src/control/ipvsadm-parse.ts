@@ -23,9 +23,6 @@ import {
   FWD_MASQ,
   FWD_TUNNEL,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   type ServiceKey,
   type ServiceSpec,
   SVC_F_ONEPACKET,
@@ -35,6 +32,8 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
+import { AF_INET, InetAddr, parseInetAton } from '../net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { getSystemResolver, type NameResolver } from './names.js';
 
 /** The program name printed in usage and hints. */
@@ -88,7 +87,7 @@ export interface TunnelOptions {
 
 /** A destination as -a/-e describe it: every field explicit (ipvsadm sends all of them). */
 export interface FullDestSpec {
-  addr: number;
+  addr: InetAddr;
   port: number;
   fwd: FwdMethod;
   weight: number;
@@ -129,7 +128,7 @@ export type Command =
   | { kind: 'flush' }
   | { kind: 'add-dest'; key: ServiceKey; dest: FullDestSpec; tunnel: TunnelOptions }
   | { kind: 'edit-dest'; key: ServiceKey; dest: FullDestSpec; tunnel: TunnelOptions }
-  | { kind: 'del-dest'; key: ServiceKey; addr: number; port: number }
+  | { kind: 'del-dest'; key: ServiceKey; addr: InetAddr; port: number }
   | { kind: 'list'; target: ListTarget; format: ListFormat }
   | { kind: 'save'; numeric: boolean }
   | { kind: 'restore' }
@@ -512,34 +511,6 @@ function parseFwmark(s: string): number {
   return n;
 }
 
-/**
- * inet_aton: "a.b.c.d", "a.b.c" (c fills 16 bits), "a.b" (b fills 24 bits) or "a" (32 bits),
- * each part decimal, octal (leading 0) or hex (0x). Returns the address in host order or -1.
- */
-export function inetAton(s: string): number {
-  const parts = s.split('.');
-  if (parts.length < 1 || parts.length > 4) return -1;
-  const vals: number[] = [];
-  for (const p of parts) {
-    let v: number;
-    if (/^0[xX][0-9a-fA-F]*$/.test(p)) v = p.length === 2 ? 0 : Number.parseInt(p.slice(2), 16);
-    else if (/^0[0-7]*$/.test(p)) v = p.length === 1 ? 0 : Number.parseInt(p.slice(1), 8);
-    else if (/^[1-9]\d*$/.test(p)) v = Number(p);
-    else return -1;
-    if (v > 0xffffffff) return -1;
-    vals.push(v);
-  }
-  const last = vals[vals.length - 1];
-  const lead = vals.slice(0, -1);
-  for (const v of lead) if (v > 255) return -1;
-  // The last part fills the bytes the leading parts left: 32, 24, 16 or 8 bits.
-  const lastBits = 32 - 8 * lead.length;
-  if (lastBits < 32 && last >= 2 ** lastBits) return -1;
-  let addr = 0;
-  for (const v of lead) addr = addr * 256 + v;
-  return (addr * 2 ** lastBits + last) >>> 0;
-}
-
 function ipv6Rejected(): never {
   fail('IPv6 is not supported by uvs yet: use IPv4 addresses');
 }
@@ -552,15 +523,15 @@ function parseService(
   buf: string,
   proto: number,
   r: NameResolver,
-): { result: number; addr: number; port: number } {
-  const none = { result: 0, addr: 0, port: 0 };
+): { result: number; addr: InetAddr; port: number } {
+  const none = { result: 0, addr: InetAddr.any(AF_INET), port: 0 };
   if (/^\d*$/.test(buf)) return none; // str_is_digit (true for "" as well)
   if (buf.startsWith('[') || isIPv6(buf)) ipv6Rejected();
   const colon = buf.lastIndexOf(':');
   const host = colon >= 0 ? buf.slice(0, colon) : buf;
-  let addr = inetAton(host);
-  if (addr < 0) addr = r.hostToAddr(host);
-  if (addr < 0) return none;
+  const a = parseInetAton(host);
+  const addr = a >= 0 ? InetAddr.v4(a) : r.hostToAddr(host);
+  if (addr === null) return none;
   let result = SERVICE_ADDR;
   let port = 0;
   if (colon >= 0) {
@@ -573,10 +544,10 @@ function parseService(
   return { result, addr, port };
 }
 
-/** parse_netmask: inet_aton or a host name. */
+/** parse_netmask: inet_aton or a host name; -1 when neither. */
 function parseNetmask(s: string, r: NameResolver): number {
-  const a = inetAton(s);
-  return a >= 0 ? a : r.hostToAddr(s);
+  const a = parseInetAton(s);
+  return a >= 0 ? a : (r.hostToAddr(s)?.v4 ?? -1);
 }
 
 /** parse_sched_flags: comma-separated names; sh-* need sh and mh-* need mh (default wlc). */
@@ -620,14 +591,14 @@ interface Entry {
   cmd: Cmd;
   fwmark: number;
   proto: number;
-  addr: number;
+  addr: InetAddr;
   port: number;
   sched: string;
   flags: number;
   timeout: number;
   netmask: number;
   pe: string;
-  dAddr: number;
+  dAddr: InetAddr;
   dPort: number;
   fwd: FwdMethod;
   weight: number;
@@ -719,14 +690,14 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
     cmd: Cmd.None,
     fwmark: 0,
     proto: 0,
-    addr: 0,
+    addr: InetAddr.any(AF_INET),
     port: 0,
     sched: '',
     flags: 0,
     timeout: 0,
     netmask: 0xffffffff,
     pe: '',
-    dAddr: 0,
+    dAddr: InetAddr.any(AF_INET),
     dPort: 0,
     fwd: FWD_DROUTE,
     weight: 1,
@@ -906,7 +877,7 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
           }
           ipv6Rejected();
         }
-        const g = inetAton(arg);
+        const g = parseInetAton(arg);
         // IN_MULTICAST: 224.0.0.0/4.
         if (g < 0 || g >>> 28 !== 0xe) fail(`invalid IPv4 mcast-group \`${arg}'`);
         e.daemon.mcastGroup = arg;

@@ -7,13 +7,14 @@
  * These run on the control plane only (parsing a command, printing a listing), never per packet.
  */
 import { readFileSync } from 'node:fs';
-import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, parseIp } from '../ipvs/types.js';
+import { AF_INET, InetAddr } from '../net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 
 export interface NameResolver {
-  /** gethostbyname: IPv4 address in host order, or -1 when the name is unknown. */
-  hostToAddr(name: string): number;
-  /** gethostbyaddr: the canonical name of an address, or undefined. */
-  addrToHost(addr: number): string | undefined;
+  /** gethostbyname: the name's IPv4 address, or null when the name is unknown. */
+  hostToAddr(name: string): InetAddr | null;
+  /** gethostbyaddr: the canonical name of an address (either family), or undefined. */
+  addrToHost(addr: InetAddr): string | undefined;
   /** getservbyname for tcp/udp/sctp: the port, or -1. Other protocols never resolve. */
   serviceToPort(name: string, proto: number): number;
   /** getservbyport for tcp/udp/sctp: the service name, or undefined. */
@@ -40,14 +41,17 @@ function fields(line: string): string[] {
  * strcasecmp for hosts), service names exactly.
  */
 export function createFileResolver(hostsText: string, servicesText: string): NameResolver {
-  const hostByName = new Map<string, number>();
-  const nameByAddr = new Map<number, string>();
+  const hostByName = new Map<string, InetAddr>();
+  // Keyed by InetAddr.key, so IPv4 and IPv6 lines never collide.
+  const nameByAddr = new Map<string, string>();
   for (const line of hostsText.split('\n')) {
     const f = fields(line);
     if (f.length < 2) continue;
-    const addr = parseIp(f[0]);
-    if (addr < 0) continue; // IPv6 or malformed lines: uvs is IPv4 only for now
-    if (!nameByAddr.has(addr)) nameByAddr.set(addr, f[1]);
+    const addr = InetAddr.parse(f[0]);
+    if (addr === null) continue; // malformed (or with a zone index)
+    if (!nameByAddr.has(addr.key)) nameByAddr.set(addr.key, f[1]);
+    // gethostbyname is AF_INET only: an IPv6 line never answers a name.
+    if (addr.af !== AF_INET) continue;
     for (let i = 1; i < f.length; i++) {
       const key = f[i].toLowerCase();
       if (!hostByName.has(key)) hostByName.set(key, addr);
@@ -73,11 +77,11 @@ export function createFileResolver(hostsText: string, servicesText: string): Nam
     }
   }
   return {
-    hostToAddr(name: string): number {
-      return hostByName.get(name.toLowerCase()) ?? -1;
+    hostToAddr(name: string): InetAddr | null {
+      return hostByName.get(name.toLowerCase()) ?? null;
     },
-    addrToHost(addr: number): string | undefined {
-      return nameByAddr.get(addr >>> 0);
+    addrToHost(addr: InetAddr): string | undefined {
+      return nameByAddr.get(addr.key);
     },
     serviceToPort(name: string, proto: number): number {
       const p = protoName(proto);
@@ -94,7 +98,7 @@ export function createFileResolver(hostsText: string, servicesText: string): Nam
 
 /** A resolver that knows no names: everything stays numeric. */
 export const NUMERIC_RESOLVER: NameResolver = {
-  hostToAddr: () => -1,
+  hostToAddr: () => null,
   addrToHost: () => undefined,
   serviceToPort: () => -1,
   portToService: () => undefined,

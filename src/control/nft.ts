@@ -32,15 +32,17 @@
  * only that one socket may change it, which `nft -f` per change cannot do.)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { FWD_MASQ, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, type Service } from '../ipvs/types.js';
+import { FWD_MASQ, type Service } from '../ipvs/types.js';
+import { formatIn4, InetAddr } from '../net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { Cidr, FwmarkRule, InterfaceConfig, PortRange, VipConfig } from './config.js';
 
 /** A virtual service by address: port 0 means every port of the VIP (a port-0 service). */
 export interface NftService {
   /** IPPROTO_TCP / UDP / SCTP. */
   proto: number;
-  /** VIP, host order. */
-  addr: number;
+  /** VIP (IPv4: the rules are `ip` rules for now). */
+  addr: InetAddr;
   port: number;
 }
 
@@ -57,8 +59,8 @@ export interface NftFwmarkMatch {
 /** A NAT real server whose replies uvs rewrites: proto 0 = any protocol, port 0 = any port. */
 export interface NftRealServer {
   proto: number;
-  /** RIP, host order. */
-  addr: number;
+  /** RIP (IPv4). */
+  addr: InetAddr;
   port: number;
 }
 
@@ -67,8 +69,8 @@ export interface NftInput {
   interfaces: readonly string[];
   services: readonly NftService[];
   fwmarks: readonly NftFwmarkMatch[];
-  /** VIPs uvs answers ARP and ICMP echo for, host order. */
-  vips: readonly number[];
+  /** VIPs uvs answers ARP and ICMP echo for (IPv4). */
+  vips: readonly InetAddr[];
   natReals: readonly NftRealServer[];
 }
 
@@ -92,12 +94,18 @@ export const fwmarkRuleComment = (mark: number, index: number): string =>
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
-function ip(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
+const ip = formatIn4;
 
 function cidr(c: Cidr): string {
-  return c.prefixLen === 32 ? ip(c.addr) : `${ip(c.addr)}/${c.prefixLen}`;
+  const a = ipv4Of(c.addr, 'fwmark address');
+  return c.prefixLen === 32 ? ip(a) : `${ip(a)}/${c.prefixLen}`;
+}
+
+/** The IPv4 value of an address the `ip` rules can match; throws for anything else. */
+function ipv4Of(a: unknown, what: string): number {
+  if (!(a instanceof InetAddr)) throw new Error(`nft: bad ${what} ${String(a)}`);
+  if (!a.isV4) throw new Error(`nft: ${what} ${a} is IPv6, which the rules do not cover yet`);
+  return a.v4;
 }
 
 function protoName(p: number): string {
@@ -201,36 +209,30 @@ export function buildRuleset(input: NftInput, opts: RulesetOptions = {}): string
     if (!IFNAME.test(d)) throw new Error(`nft: bad interface name '${d}'`);
   }
 
-  for (const s of input.services) {
+  const services = input.services.map((s) => {
     checkProto(s.proto);
-    checkU32(s.addr, 'service address');
     checkPort(s.port, 'service port');
-  }
-  for (const r of input.natReals) {
+    return { addr: ipv4Of(s.addr, 'service address'), proto: s.proto, port: s.port };
+  });
+  const natReals = input.natReals.map((r) => {
     checkProto(r.proto);
-    checkU32(r.addr, 'real server address');
     checkPort(r.port, 'real server port');
-  }
-  for (const v of input.vips) checkU32(v, 'VIP');
+    return { addr: ipv4Of(r.addr, 'real server address'), proto: r.proto, port: r.port };
+  });
+  const vipValues = input.vips.map((v) => ipv4Of(v, 'VIP'));
 
   const svc = uniqueSorted(
-    input.services.filter((s) => s.port !== 0).map((s) => [s.addr, s.proto, s.port]),
+    services.filter((s) => s.port !== 0).map((s) => [s.addr, s.proto, s.port]),
   );
-  const svcAny = uniqueSorted(
-    input.services.filter((s) => s.port === 0).map((s) => [s.addr, s.proto]),
-  );
-  const vips = uniqueSorted(input.vips.map((v) => [v]));
+  const svcAny = uniqueSorted(services.filter((s) => s.port === 0).map((s) => [s.addr, s.proto]));
+  const vips = uniqueSorted(vipValues.map((v) => [v]));
   const nat = uniqueSorted(
-    input.natReals
-      .filter((r) => r.proto !== 0 && r.port !== 0)
-      .map((r) => [r.addr, r.proto, r.port]),
+    natReals.filter((r) => r.proto !== 0 && r.port !== 0).map((r) => [r.addr, r.proto, r.port]),
   );
   const natAnyPort = uniqueSorted(
-    input.natReals.filter((r) => r.proto !== 0 && r.port === 0).map((r) => [r.addr, r.proto]),
+    natReals.filter((r) => r.proto !== 0 && r.port === 0).map((r) => [r.addr, r.proto]),
   );
-  const natAnyProto = uniqueSorted(
-    input.natReals.filter((r) => r.proto === 0).map((r) => [r.addr]),
-  );
+  const natAnyProto = uniqueSorted(natReals.filter((r) => r.proto === 0).map((r) => [r.addr]));
 
   const out: string[] = [
     '# uvs: drop at netdev ingress what uvs forwards itself (after its packet sockets saw it)',
@@ -358,7 +360,7 @@ export function nftInputFrom(state: NftState, services: readonly Service[]): Nft
     interfaces: string[];
     services: NftService[];
     fwmarks: NftFwmarkMatch[];
-    vips: number[];
+    vips: InetAddr[];
     natReals: NftRealServer[];
   } = {
     interfaces: state.interfaces.map((i) => i.name),

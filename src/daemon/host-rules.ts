@@ -10,15 +10,16 @@ import type { TableFollower } from '../control/control-plane.js';
 import { type NftInput, type NftManager, nftInputFrom } from '../control/nft.js';
 import type { DirectorEnv } from '../datapath/env.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';
+import type { InetAddr } from '../net/addr.js';
 import type { NeighbourResolver } from './neighbours.js';
 
 export interface HostRulesOptions {
   /** The interfaces the director runs on. */
   ifaces: readonly string[];
-  /** The host's own addresses: a service on one of them is the host's, not a VIP to answer. */
+  /** The host's own IPv4 addresses: a service on one of them is the host's, not a VIP. */
   localAddrs: ReadonlySet<number>;
   /** VIPs the config declares (answered even without a service). */
-  configVips: readonly number[];
+  configVips: readonly InetAddr[];
   /** The config's fwmark rules (nft drops what a fwmark service takes). */
   fwmarks: readonly FwmarkRule[];
 }
@@ -36,12 +37,15 @@ export class HostRules implements TableFollower {
   ) {}
 
   /** The VIPs to answer for with `table`'s services. */
-  vipsFor(table: IpvsAdmin): Set<number> {
-    const vips = new Set(this.opts.configVips);
+  vipsFor(table: IpvsAdmin): InetAddr[] {
+    const vips = new Map<string, InetAddr>();
+    for (const v of this.opts.configVips) vips.set(v.key, v);
     for (const s of table.services()) {
-      if (s.fwmark === 0 && !this.opts.localAddrs.has(s.addr)) vips.add(s.addr);
+      if (s.fwmark !== 0) continue;
+      if (s.addr.isV4 && this.opts.localAddrs.has(s.addr.v4)) continue;
+      vips.set(s.addr.key, s.addr);
     }
-    return vips;
+    return [...vips.values()];
   }
 
   async prepare(next: IpvsAdmin): Promise<void> {
@@ -49,7 +53,7 @@ export class HostRules implements TableFollower {
     const input = nftInputFrom(
       {
         interfaces: this.opts.ifaces.map((name) => ({ name })),
-        vips: [...this.vipsFor(next)].map((addr) => ({ addr })),
+        vips: this.vipsFor(next).map((addr) => ({ addr })),
         fwmarks: this.opts.fwmarks,
       },
       next.services(),
@@ -67,9 +71,9 @@ export class HostRules implements TableFollower {
   }
 
   commit(_cmds: unknown, live: IpvsAdmin): void {
-    const vips = this.vipsFor(live);
+    // The datapath's VIP set (ARP and ICMP echo answers) is IPv4's.
     this.env.vips.clear();
-    for (const v of vips) this.env.vips.add(v);
+    for (const v of this.vipsFor(live)) if (v.isV4) this.env.vips.add(v.v4);
     this.neighbours.primeRealServers(live, performance.now(), false);
   }
 

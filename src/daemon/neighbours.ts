@@ -52,9 +52,11 @@ export class NeighbourResolver {
     for (const svc of table.services()) {
       for (const d of svc.dests) {
         if (d.fwd !== FWD_MASQ && d.fwd !== FWD_DROUTE && d.fwd !== FWD_TUNNEL) continue;
-        const known = env.resolve(d.addr);
+        if (!d.addr.isV4) continue; // ARP is IPv4's
+        const rip = d.addr.v4;
+        const known = env.resolve(rip);
         if ((!known || force) && env.nhLink >= 0) {
-          const hop = env.nhVia || d.addr;
+          const hop = env.nhVia || rip;
           if (force) this.sent.delete(hop);
           this.resolve(hop, env.nhLink, now);
         }

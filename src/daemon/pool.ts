@@ -339,8 +339,8 @@ function programsFor(
   for (const s of core.services()) {
     if ((s.flags & SVC_F_PERSISTENT) !== 0) persistent = true;
     for (const d of s.dests) {
-      if (d.fwd !== FWD_MASQ) continue;
-      env.resolve(d.addr);
+      if (d.fwd !== FWD_MASQ || !d.addr.isV4) continue;
+      env.resolve(d.addr.v4);
       if (env.nhLink >= 0) rsLinks.add(env.nhLink);
     }
   }

@@ -5,7 +5,7 @@
  * datapath.
  */
 import { execFileSync } from 'node:child_process';
-import { parseIp } from '../ipvs/types.js';
+import { parseIn4 } from '../net/addr.js';
 import { parseMac } from '../net/ethernet.js';
 
 export interface HostIface {
@@ -58,7 +58,7 @@ interface IpAddrJson {
 export function hostInterfaces(): HostIface[] {
   return (ipJson(['addr', 'show']) as IpAddrJson[]).map((j) => {
     const v4 = (j.addr_info ?? []).filter((a) => a.family === 'inet');
-    const addrs = v4.map((a) => parseIp(a.local));
+    const addrs = v4.map((a) => parseIn4(a.local));
     return {
       name: j.ifname,
       ifindex: j.ifindex,
@@ -86,9 +86,9 @@ export function hostRoutes(): HostRoute[] {
     if (r.gateway === undefined) continue; // connected routes come from the interfaces
     const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
     out.push({
-      dst: parseIp(net),
+      dst: parseIn4(net),
       prefixLen: len === undefined ? 32 : Number(len),
-      via: parseIp(r.gateway),
+      via: parseIn4(r.gateway),
       dev: r.dev,
     });
   }
@@ -104,7 +104,7 @@ export function hostNeighbours(): HostNeighbour[] {
     state?: string[];
   }[]) {
     if (n.lladdr === undefined || (n.state ?? []).includes('FAILED')) continue;
-    out.push({ addr: parseIp(n.dst), mac: parseMac(n.lladdr), dev: n.dev });
+    out.push({ addr: parseIn4(n.dst), mac: parseMac(n.lladdr), dev: n.dev });
   }
   return out;
 }

@@ -7,8 +7,8 @@
  */
 import { describeLast } from '../datapath/replay.js';
 import type { Director } from '../datapath/setup.js';
-import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/types.js';
 import { formatIn4 } from '../net/addr.js';
+import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
 import { PARSE_OK_IPV4, parseFrame, parseIpv4 } from '../net/parse.js';
 
@@ -87,7 +87,8 @@ export class Tracer {
 
 function endpoints(info: PacketInfo): string {
   const ports = info.proto === IPPROTO_TCP || info.proto === IPPROTO_UDP;
-  const s = formatIn4(info.saddr);
-  const d = formatIn4(info.daddr);
-  return ports ? `${s}:${info.sport} -> ${d}:${info.dport}` : `${s} -> ${d}`;
+  const f = info.flow;
+  const s = formatIn4(f.saddr4);
+  const d = formatIn4(f.daddr4);
+  return ports ? `${s}:${f.sport} -> ${d}:${f.dport}` : `${s} -> ${d}`;
 }

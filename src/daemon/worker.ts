@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyCommand } from '../control/apply.js';
 import { parseConfig } from '../control/config.js';
-import type { TableCommand } from '../control/control-plane.js';
+import { reviveTableCommands, type TableCommand } from '../control/table-command.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
 import { IpvsError } from '../ipvs/admin.js';
@@ -58,10 +58,11 @@ try {
     fanoutFor: (li) => ({ id: cfg.fanoutIds[li], mode: FANOUT_CBPF, program: programs[li] }),
     links: true,
   });
-  const refused = apply(t, cfg.table);
+  const refused = apply(t, reviveTableCommands(cfg.table));
   if (refused !== null)
     throw new Error(`initial table, command ${refused.index + 1}: ${refused.message}`);
   setVips(t, cfg.vips);
+  t.neighbours.primeRealServers(t.core, performance.now(), false);
   t.loop.start();
   port.postMessage({ type: 'ready' });
 } catch (e) {
@@ -86,8 +87,9 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
   try {
     switch (m.type) {
       case 'apply': {
-        const r = apply(t, m.cmds as TableCommand[]);
+        const r = apply(t, reviveTableCommands(m.cmds as unknown[]));
         setVips(t, m.vips as number[]);
+        t.neighbours.primeRealServers(t.core, performance.now(), false);
         reply(r);
         break;
       }

@@ -8,6 +8,7 @@
  * In the kernel these are the routing table, the neighbour table and iptables' MARK target;
  * uvs keeps the small subset a load balancer needs.
  */
+import { prefixMask32 } from '../net/addr.js';
 
 export interface IfaceConf {
   name: string;
@@ -44,10 +45,6 @@ export interface FwmarkRuleConf {
   proto?: number;
   sports?: readonly PortRangeConf[];
   dports?: readonly PortRangeConf[];
-}
-
-export function prefixMask(len: number): number {
-  return len <= 0 ? 0 : len >= 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0;
 }
 
 interface Route {
@@ -99,7 +96,7 @@ export class DirectorEnv {
     this.ifaces.push(conf);
     const link = this.ifaces.length - 1;
     if (conf.addr !== 0) {
-      const mask = prefixMask(conf.prefixLen);
+      const mask = prefixMask32(conf.prefixLen);
       this.insertRoute({
         dst: (conf.addr & mask) >>> 0,
         mask,
@@ -113,7 +110,7 @@ export class DirectorEnv {
 
   /** Adds a route through a gateway; the gateway must be on a connected subnet. */
   addRoute(r: RouteConf): void {
-    const mask = prefixMask(r.prefixLen);
+    const mask = prefixMask32(r.prefixLen);
     const gw = this.connectedLink(r.via);
     if (gw < 0) throw new Error(`gateway ${r.via} is not on any interface's subnet`);
     this.insertRoute({
@@ -126,8 +123,8 @@ export class DirectorEnv {
   }
 
   addFwmarkRule(r: FwmarkRuleConf): void {
-    const srcMask = r.src ? prefixMask(r.src.prefixLen) : 0;
-    const dstMask = r.dst ? prefixMask(r.dst.prefixLen) : 0;
+    const srcMask = r.src ? prefixMask32(r.src.prefixLen) : 0;
+    const dstMask = r.dst ? prefixMask32(r.dst.prefixLen) : 0;
     this.marks.push({
       mark: r.mark,
       src: r.src ? (r.src.addr & srcMask) >>> 0 : 0,

@@ -51,6 +51,9 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['tun_frag_needed', V_DROP],
   ['icmp_no_conn', V_DROP],
   ['nat_no_conn', V_DROP],
+  // NAT could not rewrite the packet (natDnat/natSnat/natIcmpIn/natIcmpOut said no: e.g. an
+  // ICMP error with a bad checksum, which ip_vs_in_icmp and handle_response_icmp drop).
+  ['nat_rewrite_failed', V_DROP],
   ['xmit_error', V_DROP],
   ['headroom', V_DROP],
 ];
@@ -106,6 +109,7 @@ export const O_TUN_MTU_DROP = id('tun_mtu_drop');
 export const O_TUN_FRAG_NEEDED = id('tun_frag_needed');
 export const O_ICMP_NO_CONN = id('icmp_no_conn');
 export const O_NAT_NO_CONN = id('nat_no_conn');
+export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
 

@@ -28,18 +28,11 @@ import {
   R_NOT_NEW,
   R_TABLE_FULL,
 } from '../ipvs/core.js';
-import {
-  FWD_DROUTE,
-  FWD_LOCAL,
-  FWD_MASQ,
-  FWD_TUNNEL,
-  IPPROTO_ICMP,
-  IPPROTO_IPIP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-} from '../ipvs/types.js';
+import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
+import { FlowKey } from '../net/addr.js';
 import { ARPOP_REQUEST } from '../net/arp.js';
-import { ICMP_ECHO } from '../net/icmp.js';
+import { ICMP_ECHO, isIpvsIcmpError } from '../net/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
 import { ipv4HeaderOk, PARSE_ARP, PARSE_IPV6, PARSE_OK_IPV4, parseFrame } from '../net/parse.js';
 import { TCP_RST } from '../net/tcp.js';
@@ -50,7 +43,6 @@ import { buildPortUnreach, buildTimeExceeded } from '../xmit/icmp.js';
 import {
   completeL4Checksum,
   decTtl,
-  isIpvsIcmpError,
   natDnat,
   natIcmpIn,
   natIcmpOut,
@@ -129,6 +121,8 @@ export class Pipeline {
   readonly ident = new IpIdent(1);
   readonly tunOpts = new TunOpts(this.ident);
   private readonly quote = new IpipQuote();
+  /** Reused key of the connection an ICMP error is about. */
+  private readonly icmpKey = new FlowKey();
   private readonly vnet: boolean;
   private readonly trace: boolean;
 
@@ -184,24 +178,15 @@ export class Pipeline {
     if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.end(O.O_NOT_IPVS);
 
     const core = this.core;
+    const flow = info.flow;
     const flags = proto === IPPROTO_TCP ? info.tcpFlags : 0;
     const mark = this.env.hasFwmarkRules
-      ? this.env.markOf(proto, info.saddr, info.daddr, info.sport, info.dport)
+      ? this.env.markOf(proto, flow.saddr4, flow.daddr4, flow.sport, flow.dport)
       : 0;
     const connsBefore = this.trace ? core.stats.conns : 0;
 
-    // ip_vs_in: client -> virtual service
-    const c = core.lookupIn(
-      proto,
-      info.saddr,
-      info.sport,
-      info.daddr,
-      info.dport,
-      mark,
-      flags,
-      info.totLen,
-      now,
-    );
+    // ip_vs_in: client -> virtual service (the flow as parsed: source = client)
+    const c = core.lookupIn(flow, mark, flags, info.totLen, now);
     if (c >= 0) {
       if (this.trace) {
         this.tDir = DIR_IN;
@@ -221,7 +206,7 @@ export class Pipeline {
         return this.answerSender(
           buf,
           ANSWER_UNREACH,
-          info.daddr,
+          flow.daddr4,
           O.O_NO_DEST,
           O.O_PORT_UNREACH_SENT,
         );
@@ -233,17 +218,8 @@ export class Pipeline {
         return this.end(O.O_UNSUPPORTED);
     }
 
-    // ip_vs_out: a real server's reply through the director (NAT)
-    const r = core.lookupOut(
-      proto,
-      info.saddr,
-      info.sport,
-      info.daddr,
-      info.dport,
-      flags,
-      info.totLen,
-      now,
-    );
+    // ip_vs_out: a real server's reply through the director (NAT; source = real server)
+    const r = core.lookupOut(flow, flags, info.totLen, now);
     if (r >= 0) {
       if (this.trace) {
         this.tDir = DIR_OUT;
@@ -255,7 +231,7 @@ export class Pipeline {
     if (
       core.sysctl.nat_icmp_send !== 0 &&
       (flags & TCP_RST) === 0 &&
-      core.hasRealService(proto, info.saddr, info.sport)
+      core.hasRealService(flow.af, proto, flow.saddr, flow.sport)
     ) {
       // A real server talks on a NAT service port with no entry: tell it (ip_vs_out).
       return this.answerSender(buf, ANSWER_UNREACH, 0, O.O_NAT_NO_CONN, O.O_PORT_UNREACH_SENT);
@@ -272,7 +248,7 @@ export class Pipeline {
     const info = this.info;
     const fwd = core.fwdOf(c);
     if (fwd === FWD_LOCAL) return this.end(O.O_LOCAL_FWD);
-    const rip = ct.daddr[c];
+    const rip = ct.daddr4(c);
     if (!this.route(rip)) return this.end(this.env.nhLink < 0 ? O.O_NO_ROUTE : O.O_NO_NEIGHBOUR);
     const link = this.env.nhLink;
     const ifc = this.env.ifaces[link];
@@ -281,7 +257,7 @@ export class Pipeline {
       return this.answerSender(buf, ANSWER_TTL, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
 
     if (fwd === FWD_MASQ) {
-      natDnat(buf, info, rip, ct.dport[c]);
+      if (!natDnat(buf, info, rip, ct.dport(c))) return this.end(O.O_NAT_REWRITE_FAILED);
       drXmit(buf, info, ifc.mac, this.env.nhMac!);
       return this.txInPlace(buf, link, O.O_NAT_IN);
     }
@@ -297,13 +273,13 @@ export class Pipeline {
   private forwardOut(buf: Uint8Array, c: number): number {
     const ct = this.core.ct;
     const info = this.info;
-    if (!this.route(info.daddr)) {
+    if (!this.route(info.flow.daddr4)) {
       return this.end(this.env.nhLink < 0 ? O.O_NO_ROUTE : O.O_NO_NEIGHBOUR);
     }
     const link = this.env.nhLink;
     if (!decTtl(buf, info))
       return this.answerSender(buf, ANSWER_TTL, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
-    natSnat(buf, info, ct.vaddr[c], ct.vport[c]);
+    if (!natSnat(buf, info, ct.vaddr4(c), ct.vport(c))) return this.end(O.O_NAT_REWRITE_FAILED);
     drXmit(buf, info, this.env.ifaces[link].mac, this.env.nhMac!);
     return this.txInPlace(buf, link, O.O_NAT_OUT);
   }
@@ -416,7 +392,7 @@ export class Pipeline {
   private icmp(buf: Uint8Array, inLink: number): number {
     const info = this.info;
     const env = this.env;
-    if (info.icmpType === ICMP_ECHO && env.vips.has(info.daddr)) {
+    if (info.icmpType === ICMP_ECHO && env.vips.has(info.flow.daddr4)) {
       if (icmpEchoReplyInPlace(buf, info, env.ifaces[inLink].mac, this.ident)) {
         return this.txInPlace(buf, inLink, O.O_ECHO_REPLY);
       }
@@ -425,29 +401,36 @@ export class Pipeline {
     if (!isIpvsIcmpError(info.icmpType) || !info.hasInner) return this.end(O.O_ICMP_OTHER);
     const core = this.core;
     const ct = core.ct;
-    const p = info.innerProto;
+    const p = info.innerFlow.proto;
 
     if (p === IPPROTO_IPIP) return this.icmpTunnel(buf);
     if (p !== IPPROTO_TCP && p !== IPPROTO_UDP) return this.end(O.O_ICMP_OTHER);
 
+    // The quoted packet went the other way: its reverse is the key both lookups need.
+    const key = this.icmpKey.reverseOf(info.innerFlow);
+
     // ip_vs_out_icmp: from the real-server side, about a packet we sent to the RS
-    // (quoted CIP:cport -> RIP:rport).
-    const co = core.connOut(p, info.innerDaddr, info.innerDport, info.innerSaddr, info.innerSport);
+    // (quoted CIP:cport -> RIP:rport; key RIP:rport -> CIP:cport).
+    const co = core.connOut(key);
     if (co >= 0 && core.fwdOf(co) === FWD_MASQ) {
       if (this.trace) {
         this.tDir = DIR_ICMP_OUT;
         this.tConn = co;
       }
       core.countOut(co, info.totLen);
-      if (!natIcmpOut(buf, info, ct.vaddr[co], ct.vport[co])) return this.end(O.O_ICMP_OTHER);
-      if (!this.route(info.daddr)) return this.end(O.O_NO_NEIGHBOUR);
+      // handle_response_icmp drops what it cannot rewrite (e.g. a bad ICMP checksum).
+      if (!natIcmpOut(buf, info, ct.vaddr4(co), ct.vport(co))) {
+        return this.end(O.O_NAT_REWRITE_FAILED);
+      }
+      if (!this.route(info.flow.daddr4)) return this.end(O.O_NO_NEIGHBOUR);
       if (!decTtl(buf, info)) return this.end(O.O_TTL_EXPIRED);
       drXmit(buf, info, env.ifaces[env.nhLink].mac, env.nhMac!);
       return this.txInPlace(buf, env.nhLink, O.O_ICMP_RELAY_OUT);
     }
 
-    // ip_vs_in_icmp: from the client side, about a reply (quoted VIP:vport -> CIP:cport).
-    const ci = core.connIn(p, info.innerDaddr, info.innerDport, info.innerSaddr, info.innerSport);
+    // ip_vs_in_icmp: from the client side, about a reply (quoted VIP:vport -> CIP:cport; key
+    // CIP:cport -> VIP:vport).
+    const ci = core.connIn(key);
     if (ci < 0) return this.end(co >= 0 ? O.O_ICMP_OTHER : O.O_ICMP_NO_CONN);
     if (this.trace) {
       this.tDir = DIR_ICMP_IN;
@@ -456,10 +439,11 @@ export class Pipeline {
     if (!core.destAvailable(ci)) return this.end(O.O_DEST_UNAVAILABLE);
     core.countIn(ci, info.totLen);
     const fwd = core.fwdOf(ci);
-    const rip = ct.daddr[ci];
+    const rip = ct.daddr4(ci);
     if (fwd === FWD_LOCAL) return this.end(O.O_LOCAL_FWD);
-    if (fwd === FWD_MASQ && !natIcmpIn(buf, info, rip, ct.dport[ci])) {
-      return this.end(O.O_ICMP_OTHER);
+    // ip_vs_in_icmp drops what it cannot rewrite (e.g. a bad ICMP checksum).
+    if (fwd === FWD_MASQ && !natIcmpIn(buf, info, rip, ct.dport(ci))) {
+      return this.end(O.O_NAT_REWRITE_FAILED);
     }
     if (!this.route(rip)) return this.end(env.nhLink < 0 ? O.O_NO_ROUTE : O.O_NO_NEIGHBOUR);
     const link = env.nhLink;
@@ -495,7 +479,7 @@ export class Pipeline {
     if (!ipipQuote(buf, info, q) || !this.env.isLocalAddr(q.tunSaddr)) {
       return this.end(O.O_ICMP_OTHER);
     }
-    const c = this.core.connIn(q.proto, q.saddr, q.sport, q.daddr, q.dport);
+    const c = this.core.connIn(this.icmpKey.setV4(q.proto, q.saddr, q.sport, q.daddr, q.dport));
     if (c < 0 || this.core.fwdOf(c) !== FWD_TUNNEL) return this.end(O.O_ICMP_NO_CONN);
     if (this.trace) {
       this.tDir = DIR_ICMP_IN;
@@ -534,7 +518,7 @@ export class Pipeline {
     sent: number,
   ): number {
     const info = this.info;
-    if (!this.route(info.saddr)) return this.end(cause);
+    if (!this.route(info.flow.saddr4)) return this.end(cause);
     const link = this.env.nhLink;
     const ifc = this.env.ifaces[link];
     const mac = this.env.nhMac!;

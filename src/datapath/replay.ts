@@ -6,7 +6,9 @@
  */
 import type { DirectorConfig } from '../control/config.js';
 import { stateName } from '../ipvs/proto.js';
-import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL, ipToString } from '../ipvs/types.js';
+import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
+import { formatAddrPort } from '../net/addr.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { readCapture } from '../pcap/capture.js';
 import type { ByteSink } from '../pcap/sink.js';
 import { PcapngRecorder } from '../trace/pcapng-recorder.js';
@@ -30,17 +32,18 @@ export interface ReplaySummary {
   outcomes: Record<string, number>;
 }
 
-const PROTO_NAMES: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP', 1: 'ICMP' };
+const PROTO_NAMES: Record<number, string> = {
+  [IPPROTO_TCP]: 'TCP',
+  [IPPROTO_UDP]: 'UDP',
+  [IPPROTO_SCTP]: 'SCTP',
+  [IPPROTO_ICMP]: 'ICMP',
+};
 const FWD_NAMES: Record<number, string> = {
   [FWD_MASQ]: 'Masq',
   [FWD_LOCAL]: 'Local',
   [FWD_TUNNEL]: 'Tunnel',
   [FWD_DROUTE]: 'Route',
 };
-
-function ep(addr: number, port: number): string {
-  return `${ipToString(addr)}:${port}`;
-}
 
 /** The decisions the pipeline took for its last frame, as one line. */
 export function describeLast(d: Director): string {
@@ -50,20 +53,21 @@ export function describeLast(d: Director): string {
   const parts: string[] = [];
   const c = p.tConn;
   if (c >= 0) {
-    const proto = PROTO_NAMES[ct.proto[c]] ?? String(ct.proto[c]);
+    const proto = PROTO_NAMES[ct.proto(c)] ?? String(ct.proto(c));
     const dest = core.destById(core.destOf(c));
     const svc = dest?.svc ?? null;
     if (svc !== null) {
-      const name = svc.fwmark !== 0 ? `FWM ${svc.fwmark}` : `${proto} ${ep(svc.addr, svc.port)}`;
+      const name =
+        svc.fwmark !== 0 ? `FWM ${svc.fwmark}` : `${proto} ${formatAddrPort(svc.addr, svc.port)}`;
       parts.push(`service ${name} ${svc.scheduler.name}`);
     }
-    const client = ep(ct.caddr[c], ct.cport[c]);
-    const real = `${ep(ct.daddr[c], ct.dport[c])} ${FWD_NAMES[core.fwdOf(c)]}`;
+    const client = formatAddrPort(ct.caddr(c), ct.cport(c));
+    const real = `${formatAddrPort(ct.daddr(c), ct.dport(c))} ${FWD_NAMES[core.fwdOf(c)]}`;
     if (p.tDir === DIR_IN) parts.push(`${p.tNew ? 'scheduled' : 'conn'} ${client} -> ${real}`);
     else if (p.tDir === DIR_OUT) parts.push(`reply ${real} -> ${client}`);
     else if (p.tDir === DIR_ICMP_IN) parts.push(`icmp error for ${client} -> ${real}`);
     else if (p.tDir === DIR_ICMP_OUT) parts.push(`icmp error from ${real} for ${client}`);
-    parts.push(`state ${stateName(ct.proto[c], ct.state[c])}`);
+    parts.push(`state ${stateName(ct.proto(c), ct.state(c))}`);
   }
   const link = p.outLink >= 0 && p.outCount > 0 ? ` on ${d.env.ifaces[p.outLink].name}` : '';
   parts.push(

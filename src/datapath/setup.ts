@@ -25,20 +25,27 @@ export interface DirectorOptions {
 
 /** Apply the network part of a config to an environment (interfaces first, then routes). */
 export function fillEnv(env: DirectorEnv, cfg: DirectorConfig, opts: DirectorOptions = {}): void {
+  // The config's addresses are IPv4 InetAddrs; the IPv4 datapath environment takes their values.
   for (const i of cfg.interfaces) {
     env.addIface({
       name: i.name,
       mac: i.mac,
-      addr: i.addr,
+      addr: i.addr.v4,
       prefixLen: i.prefixLen,
       mtu: opts.mtus?.get(i.name) ?? opts.defaultMtu ?? 1500,
     });
   }
-  for (const n of cfg.neighbors) env.setNeighbour(n.addr, n.mac);
+  for (const n of cfg.neighbors) env.setNeighbour(n.addr.v4, n.mac);
   for (const r of cfg.routes)
-    env.addRoute({ dst: r.dst.addr, prefixLen: r.dst.prefixLen, via: r.via });
-  for (const v of cfg.vips) env.vips.add(v.addr);
-  for (const f of cfg.fwmarks) env.addFwmarkRule(f);
+    env.addRoute({ dst: r.dst.addr.v4, prefixLen: r.dst.prefixLen, via: r.via.v4 });
+  for (const v of cfg.vips) env.vips.add(v.addr.v4);
+  for (const f of cfg.fwmarks) {
+    env.addFwmarkRule({
+      ...f,
+      src: f.src && { addr: f.src.addr.v4, prefixLen: f.src.prefixLen },
+      dst: f.dst && { addr: f.dst.addr.v4, prefixLen: f.dst.prefixLen },
+    });
+  }
 }
 
 /** Copy the config's sysctl lines into the core and pipeline (those uvs implements). */

@@ -5,6 +5,7 @@
  *
  * Every mutating method either applies completely or throws IpvsError and changes nothing.
  */
+import type { AddressFamily, InetAddr } from '../net/addr.js';
 import type { DestSpec, Service, ServiceKey, ServiceSpec, TimeoutSpec } from './types.js';
 
 /** errno names the kernel returns for IPVS control operations (ipvsadm maps them to text). */
@@ -43,13 +44,18 @@ export type IpvsOp =
 
 /** One connection entry as `ipvsadm -L -c` lists it (a snapshot, built off the hot path). */
 export interface ConnView {
+  /** Address family of the entry (its three addresses share it). */
+  af: AddressFamily;
   /** IPPROTO_* of the entry; 0 (IPPROTO_IP) for fwmark persistence templates. */
   proto: number;
-  caddr: number;
+  /** Client address (a template's client network). */
+  caddr: InetAddr;
   cport: number;
-  vaddr: number;
+  /** Virtual address; a fwmark template holds its mark as the first 32 bits (see fwmark). */
+  vaddr: InetAddr;
   vport: number;
-  daddr: number;
+  /** Real server address. */
+  daddr: InetAddr;
   dport: number;
   /** State name as ipvsadm prints it: ESTABLISHED, SYN_RECV, FIN_WAIT, UDP, NONE, ... */
   state: string;
@@ -69,7 +75,7 @@ export interface IpvsAdmin {
   clear(): void;
   addDest(key: ServiceKey, spec: DestSpec): void;
   editDest(key: ServiceKey, spec: DestSpec): void;
-  delDest(key: ServiceKey, addr: number, port: number): void;
+  delDest(key: ServiceKey, addr: InetAddr, port: number): void;
   /** -Z: zero the counters of one service, or of all when key is omitted. */
   zero(key?: ServiceKey): void;
   /** --set: 0 in a field keeps its current value. */

@@ -4,14 +4,16 @@
  * ip_vs_conn.c (connection entries), ip_vs_core.c (ip_vs_in / ip_vs_out / ip_vs_schedule /
  * ip_vs_sched_persist), ip_vs_proto_tcp.c / ip_vs_proto_udp.c (state) and ip_vs_est.c (rates).
  *
- * It works on flows, not packets: the datapath parses a packet and hands over numbers.
+ * It works on flows, not packets: the datapath parses a packet into a FlowKey (src/net/addr.ts:
+ * family, protocol, 128-bit source and destination, ports) and hands that over.
  *
- * ## Datapath API (per packet: numbers in, numbers out, nothing allocated)
+ * ## Datapath API (per packet: a reused key in, numbers out, nothing allocated)
  *
- * Inbound (client -> VIP), the whole of ip_vs_in's connection part in one call:
+ * Inbound (client -> VIP; key source = client, destination = virtual address), the whole of
+ * ip_vs_in's connection part in one call:
  *
- *   const c = core.lookupIn(proto, saddr, sport, daddr, dport, fwmark, tcpFlags, ipLen, nowMs);
- *   c >= 0                   connection id: forward with core.fwdOf(c), core.ct.daddr[c], ...
+ *   const c = core.lookupIn(key, fwmark, tcpFlags, ipLen, nowMs);
+ *   c >= 0                   connection id: forward with core.fwdOf(c), core.ct.daddr4(c), ...
  *   c === R_NO_SERVICE       no entry and no virtual service: not IPVS traffic
  *   c === R_NOT_NEW          a service exists but the packet cannot open a connection
  *                            (TCP without SYN, or with RST): the kernel lets it pass (NF_ACCEPT)
@@ -22,24 +24,27 @@
  *                            expire_nodest_conn=1 the entry also expires at once)
  *   c === R_UNSUPPORTED      a protocol uvs cannot schedule (SCTP for now): drop
  *
- * Replies (real server -> client), ip_vs_out's part:
+ * Replies (real server -> client; key source = real server, destination = client), ip_vs_out's
+ * part:
  *
- *   const c = core.lookupOut(proto, saddr, sport, daddr, dport, tcpFlags, ipLen, nowMs);
- *   c >= 0             NAT entry: rewrite source to core.ct.vaddr[c]:core.ct.vport[c]
- *   c === R_NO_CONN    no entry. With sysctl.nat_icmp_send, if core.hasRealService(proto,
- *                      saddr, sport) and it is not a TCP RST, answer ICMP port unreachable
+ *   const c = core.lookupOut(key, tcpFlags, ipLen, nowMs);
+ *   c >= 0             NAT entry: rewrite source to core.ct.vaddr4(c):core.ct.vport(c)
+ *   c === R_NO_CONN    no entry. With sysctl.nat_icmp_send, if core.hasRealService(key.af,
+ *                      key.proto, key.saddr, key.sport) and it is not a TCP RST, answer ICMP
+ *                      port unreachable
  *   c === R_NOT_MASQ   an entry exists but is DR/TUN/LOCAL: not ours to rewrite
  *
  * Building blocks for ICMP error relaying and special cases (lookupIn/lookupOut use them):
- *   connIn(proto, caddr, cport, vaddr, vport)     -> id | -1   (no side effects)
- *   connOut(proto, raddr, rport, caddr, cport)    -> id | -1   (no side effects)
- *   findServiceFor(proto, daddr, dport, fwmark)   -> Service | null
- *   schedule(svc, proto, caddr, cport, vaddr, vport, flags, now) -> id | R_*
+ *   connIn(key)                      -> id | -1   client -> virtual key (no side effects)
+ *   connOut(key)                     -> id | -1   real server -> client key (no side effects)
+ *   findServiceFor(key, fwmark)      -> Service | null   (key's family, proto, daddr, dport)
+ *   schedule(svc, key, flags, now)   -> id | R_*
  *   stateIn(c, flags, now) / stateOut(c, flags, now)   state step + timer re-arm
  *   countIn(c, bytes) / countOut(c, bytes)             dest, service and global stats
  *   expireNow(c, now)                                  ip_vs_conn_expire_now
  *   destAvailable(c), fwdOf(c), destOf(c), destById(id)
- *   core.ct.{proto,state,flags,caddr,cport,vaddr,vport,daddr,dport,dest}[c]  read-only views
+ *   core.ct.{state,flags,dest}[c], core.ct.{af,proto,cport,vport,dport,daddr4,...}(c)
+ *                                                      read-only views
  *   tick(now)   run connection timers and the 2-second rate estimator; call it often
  *               (e.g. every batch or every 100 ms). Entries expire only in tick.
  *
@@ -50,6 +55,16 @@
  */
 
 // The scheduler registry is imported here and nowhere else in src/ipvs.
+import {
+  type AddressFamily,
+  AF_INET,
+  FlowKey,
+  foldWords,
+  InetAddr,
+  prefixMask32,
+} from '../net/addr.js';
+import { IPPROTO_IP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { TCP_RST, TCP_SYN } from '../net/tcp.js';
 import { getScheduler } from '../sched/index.js';
 import { type ConnView, type IpvsAdmin, IpvsError, type IpvsOp } from './admin.js';
 import { ConnTable } from './conn-table.js';
@@ -68,14 +83,12 @@ import {
   TCP_DIR_INPUT,
   TCP_DIR_INPUT_ONLY,
   TCP_DIR_OUTPUT,
-  TCP_RST,
   TCP_S_CLOSE,
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
   TCP_S_LAST,
   TCP_S_TIME_WAIT,
   TCP_STATE_ACTIVE,
-  TCP_SYN,
   tcpNextState,
   UDP_DEFAULT_TIMEOUT_S,
 } from './proto.js';
@@ -86,10 +99,6 @@ import {
   Dest,
   type DestSpec,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  type SchedFlow,
   type Scheduler,
   Service,
   type ServiceKey,
@@ -165,9 +174,10 @@ const NEW_CONN_TIMEOUT_MS = 3000;
 const CONTROL_REARM_MS = 60_000;
 const U32_MAX_MS = 0xffffffff;
 
-function svcHashKey(proto: number, addr: number, port: number): number {
-  // ip_vs_svc_hashkey: proto ^ addr ^ (port >> 8) ^ port, masked (the netns pointer term dropped).
-  return (proto ^ addr ^ (port >>> 8) ^ port) & SVC_TAB_MASK;
+function svcHashKey(proto: number, addrFold: number, port: number): number {
+  // ip_vs_svc_hashkey: proto ^ addr_fold ^ (port >> 8) ^ port, masked (the netns pointer
+  // term dropped); addr_fold is the IPv4 address or the XOR of an IPv6 address's words.
+  return (proto ^ addrFold ^ (port >>> 8) ^ port) & SVC_TAB_MASK;
 }
 
 function isU32(n: unknown): n is number {
@@ -179,14 +189,32 @@ function isPort(n: unknown): n is number {
 }
 
 /**
- * inet_addr_type() must say LOCAL or UNICAST for a real server (ip_vs_new_dest); zeronet and
- * the limited broadcast are RTN_BROADCAST, 224/4 is RTN_MULTICAST.
+ * A real server must be unicast (ip_vs_new_dest). IPv4: inet_addr_type() must say LOCAL or
+ * UNICAST; zeronet and the limited broadcast are RTN_BROADCAST, 224/4 is RTN_MULTICAST.
+ * IPv6: ipv6_addr_type() must say UNICAST and not LINKLOCAL (the kernel also accepts a
+ * link-local address of the host itself, which uvs, owning no host addresses, cannot).
  */
-function isUnicastAddr(a: number): boolean {
-  if (a >>> 24 === 0) return false;
-  if (a >>> 28 === 0xe) return false;
-  if (a === 0xffffffff) return false;
+function isUnicastAddr(addr: InetAddr): boolean {
+  if (addr.af === AF_INET) {
+    const a = addr.w3;
+    if (a >>> 24 === 0) return false;
+    if (a >>> 28 === 0xe) return false;
+    if (a === 0xffffffff) return false;
+    return true;
+  }
+  if (addr.isAny) return false;
+  if (addr.w0 >>> 24 === 0xff) return false; // ff00::/8 multicast
+  if (addr.w0 >>> 22 === 0x3fa) return false; // fe80::/10 link-local
   return true;
+}
+
+/**
+ * Whether a persistence granularity suits the family: any 32-bit mask for IPv4, a prefix
+ * length 1..128 for IPv6 (ip_vs_add_service / ip_vs_edit_service).
+ */
+function netmaskFits(af: AddressFamily, netmask: number): boolean {
+  if (af === AF_INET) return isU32(netmask);
+  return Number.isInteger(netmask) && netmask >= 1 && netmask <= 128;
 }
 
 export class IpvsCore implements IpvsAdmin {
@@ -233,8 +261,10 @@ export class IpvsCore implements IpvsAdmin {
 
   /** The latest `now` the core has seen (for expiry times in connections()). */
   private lastNow = 0;
-  /** Reused scheduler input: no object per new connection. */
-  private readonly flow: SchedFlow = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
+  /** Reused persistence template key: no object per new connection. */
+  private readonly tplKey = new FlowKey();
+  /** Scratch words for looking a service up by an InetAddr. */
+  private readonly addrWords = new Int32Array(4);
   private readonly onExpire = (id: number): void => this.expire(id);
 
   constructor(opts: IpvsCoreOptions = {}) {
@@ -270,26 +300,31 @@ export class IpvsCore implements IpvsAdmin {
    * ip_vs_service_find: a packet with a firewall mark first tries fwmark services, then
    * (proto, daddr, dport), then the port-0 service of (proto, daddr).
    */
-  findServiceFor(proto: number, daddr: number, dport: number, fwmark: number): Service | null {
+  findServiceFor(key: FlowKey, fwmark: number): Service | null {
+    const af = key.af;
     if (fwmark !== 0) {
       const b = this.fwmTab[fwmark & SVC_TAB_MASK];
-      for (let i = 0; i < b.length; i++) if (b[i].fwmark === fwmark) return b[i];
+      for (let i = 0; i < b.length; i++) if (b[i].fwmark === fwmark && b[i].af === af) return b[i];
     }
-    let svc = this.findAddrService(proto, daddr, dport);
+    const dport = key.dport;
+    let svc = this.findAddrService(af, key.proto, key.daddr, dport);
     if (svc === null && this.nullSvcCount > 0 && dport !== 0) {
-      svc = this.findAddrService(proto, daddr, 0);
+      svc = this.findAddrService(af, key.proto, key.daddr, 0);
     }
     return svc;
   }
 
-  /** ip_vs_conn_in_get: the entry of client caddr:cport -> vaddr:vport, or -1. */
-  connIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-    return this.ct.findIn(proto, caddr, cport, vaddr, vport);
+  /** ip_vs_conn_in_get: the entry of a client's packet (source = client, destination = VIP), or -1. */
+  connIn(key: FlowKey): number {
+    return this.ct.findIn(key);
   }
 
-  /** ip_vs_conn_out_get: the entry a reply raddr:rport -> caddr:cport belongs to, or -1. */
-  connOut(proto: number, raddr: number, rport: number, caddr: number, cport: number): number {
-    return this.ct.findOut(proto, raddr, rport, caddr, cport);
+  /**
+   * ip_vs_conn_out_get: the entry a real server's reply (source = real server, destination =
+   * client) belongs to, or -1.
+   */
+  connOut(key: FlowKey): number {
+    return this.ct.findOut(key);
   }
 
   /**
@@ -297,25 +332,15 @@ export class IpvsCore implements IpvsAdmin {
    * conn_reuse_mode / expire_nodest_conn, schedule a new entry if needed, refuse entries whose
    * real server is gone, count the packet and step the state machine. See the header comment.
    */
-  lookupIn(
-    proto: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    fwmark: number,
-    flags: number,
-    bytes: number,
-    now: number,
-  ): number {
+  lookupIn(key: FlowKey, fwmark: number, flags: number, bytes: number, now: number): number {
     this.lastNow = now;
     const ct = this.ct;
-    let c = ct.findIn(proto, caddr, cport, vaddr, vport);
+    let c = ct.findIn(key);
     // A SYN for an existing, uncontrolled entry may start a new connection (ip_vs_in:
     // is_new_conn + is_new_conn_expected). Persistence children (control set) never do.
-    if (c >= 0 && proto === IPPROTO_TCP && (flags & TCP_SYN) !== 0 && ct.control[c] < 0) {
+    if (c >= 0 && key.proto === IPPROTO_TCP && (flags & TCP_SYN) !== 0 && ct.control[c] < 0) {
       let resched = false;
-      const d = ct.dest[c];
+      const d = ct.dest(c);
       if (this.sysctl.expire_nodest_conn !== 0 && d >= 0 && this.destTable[d]!.weight === 0) {
         resched = true;
       } else if (this.sysctl.conn_reuse_mode !== 0 && this.newConnExpected(c)) {
@@ -328,12 +353,12 @@ export class IpvsCore implements IpvsAdmin {
       }
     }
     if (c < 0) {
-      const svc = this.findServiceFor(proto, vaddr, vport, fwmark);
+      const svc = this.findServiceFor(key, fwmark);
       if (svc === null) return R_NO_SERVICE;
-      c = this.schedule(svc, proto, caddr, cport, vaddr, vport, flags, now);
+      c = this.schedule(svc, key, flags, now);
       if (c < 0) return c;
     }
-    const d = ct.dest[c];
+    const d = ct.dest(c);
     if (d >= 0 && (this.destTable[d]!.flags & DEST_F_AVAILABLE) === 0) {
       if (this.sysctl.expire_nodest_conn !== 0) this.expireNow(c, now);
       return R_DEST_UNAVAILABLE;
@@ -344,20 +369,11 @@ export class IpvsCore implements IpvsAdmin {
   }
 
   /** ip_vs_out's handling of a reply from a real server (see the header comment). */
-  lookupOut(
-    proto: number,
-    raddr: number,
-    rport: number,
-    caddr: number,
-    cport: number,
-    flags: number,
-    bytes: number,
-    now: number,
-  ): number {
+  lookupOut(key: FlowKey, flags: number, bytes: number, now: number): number {
     this.lastNow = now;
-    const c = this.ct.findOut(proto, raddr, rport, caddr, cport);
+    const c = this.ct.findOut(key);
     if (c < 0) return R_NO_CONN;
-    if ((this.ct.flags[c] & CONN_F_FWD_MASK) !== CONN_F_MASQ) return R_NOT_MASQ;
+    if ((this.ct.flags(c) & CONN_F_FWD_MASK) !== CONN_F_MASQ) return R_NOT_MASQ;
     this.countOut(c, bytes);
     this.stateOut(c, flags, now);
     return c;
@@ -367,18 +383,12 @@ export class IpvsCore implements IpvsAdmin {
    * tcp_conn_schedule + ip_vs_schedule (+ ip_vs_sched_persist): create the entry for the first
    * packet of a flow to `svc`. Returns the new id or R_NOT_NEW / R_NO_DEST / R_TABLE_FULL /
    * R_UNSUPPORTED. The new entry is in state NONE with the 3 s initial timeout; call stateIn.
+   * `key` is the packet's (source = client, destination = virtual address), of svc's family.
    */
-  schedule(
-    svc: Service,
-    proto: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    flags: number,
-    now: number,
-  ): number {
+  schedule(svc: Service, key: FlowKey, flags: number, now: number): number {
     this.lastNow = now;
+    const proto = key.proto;
+    if (key.af !== svc.af) return R_UNSUPPORTED;
     if (proto === IPPROTO_TCP) {
       // Only a SYN without RST opens a connection, unless sloppy_tcp (any segment but RST).
       if ((flags & TCP_RST) !== 0 || (this.sysctl.sloppy_tcp === 0 && (flags & TCP_SYN) === 0)) {
@@ -387,29 +397,17 @@ export class IpvsCore implements IpvsAdmin {
     } else if (proto !== IPPROTO_UDP) {
       return R_UNSUPPORTED;
     }
-    if ((svc.flags & SVC_F_PERSISTENT) !== 0) {
-      return this.schedulePersist(svc, proto, caddr, cport, vaddr, vport, now);
-    }
-    if (svc.fwmark === 0 && vport !== svc.port) {
+    if ((svc.flags & SVC_F_PERSISTENT) !== 0) return this.schedulePersist(svc, key, now);
+    if (svc.fwmark === 0 && key.dport !== svc.port) {
       // "Schedule: port zero only supported in persistent services" -> ip_vs_leave.
       return R_NO_DEST;
     }
-    const dest = this.pick(svc, caddr, cport, vaddr, vport, now);
+    const dest = svc.scheduler.schedule(svc, key, now);
     if (dest === null) return R_NO_DEST;
     const oneFlag =
       (svc.flags & SVC_F_ONEPACKET) !== 0 && proto === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
-    const c = this.newConn(
-      proto,
-      caddr,
-      cport,
-      vaddr,
-      vport,
-      dest.addr,
-      dest.port !== 0 ? dest.port : vport,
-      oneFlag,
-      dest,
-      now,
-    );
+    const dport = dest.port !== 0 ? dest.port : key.dport;
+    const c = this.newConn(key, dest.addr, dport, oneFlag, dest, now);
     if (c < 0) return R_TABLE_FULL;
     this.connStats(dest, svc);
     return c;
@@ -431,7 +429,7 @@ export class IpvsCore implements IpvsAdmin {
 
   /** ip_vs_in_stats: count an inbound packet of `bytes` (only while the destination is available). */
   countIn(c: number, bytes: number): void {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
     if ((d.flags & DEST_F_AVAILABLE) === 0) return;
@@ -446,7 +444,7 @@ export class IpvsCore implements IpvsAdmin {
 
   /** ip_vs_out_stats. */
   countOut(c: number, bytes: number): void {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
     if ((d.flags & DEST_F_AVAILABLE) === 0) return;
@@ -473,12 +471,12 @@ export class IpvsCore implements IpvsAdmin {
 
   /** The entry's forwarding method (FWD_MASQ / FWD_LOCAL / FWD_TUNNEL / FWD_DROUTE). */
   fwdOf(c: number): FwdMethod {
-    return (this.ct.flags[c] & CONN_F_FWD_MASK) as FwdMethod;
+    return (this.ct.flags(c) & CONN_F_FWD_MASK) as FwdMethod;
   }
 
   /** The entry's destination id, or -1. */
   destOf(c: number): number {
-    return this.ct.dest[c];
+    return this.ct.dest(c);
   }
 
   /** A destination by id: live or removed-but-still-referenced; null for a free id. */
@@ -488,20 +486,28 @@ export class IpvsCore implements IpvsAdmin {
 
   /** The entry's destination exists and is still part of its service. */
   destAvailable(c: number): boolean {
-    const id = this.ct.dest[c];
+    const id = this.ct.dest(c);
     return id >= 0 && (this.destTable[id]!.flags & DEST_F_AVAILABLE) !== 0;
   }
 
-  /** ip_vs_has_real_service: is addr:port a NAT real server of some `proto` service? */
-  hasRealService(proto: number, addr: number, port: number): boolean {
+  /**
+   * ip_vs_has_real_service: is the address `words` (four words, IPv4 v4-mapped, as a
+   * FlowKey's saddr) of family `af`, port `port`, a NAT real server of some `proto` service?
+   */
+  hasRealService(
+    af: AddressFamily,
+    proto: number,
+    words: ArrayLike<number>,
+    port: number,
+  ): boolean {
     const list = this.svcList;
     for (let i = 0; i < list.length; i++) {
       const svc = list[i];
-      if (svc.fwmark === 0 && svc.proto !== proto) continue;
+      if (svc.af !== af || (svc.fwmark === 0 && svc.proto !== proto)) continue;
       const ds = svc.destSoa().list;
       for (let j = 0; j < ds.length; j++) {
         const d = ds[j];
-        if (d.addr === addr && d.port === port && d.fwd === CONN_F_MASQ) return true;
+        if (d.port === port && d.fwd === CONN_F_MASQ && d.addr.equalsWords(af, words)) return true;
       }
     }
     return false;
@@ -523,17 +529,18 @@ export class IpvsCore implements IpvsAdmin {
     const op: IpvsOp = 'add-service';
     this.checkKey(op, spec.key);
     if (this.findService(spec.key) !== undefined) throw new IpvsError(op, 'EEXIST');
-    this.checkSpecFields(op, spec);
+    const k = spec.key;
+    // fwmark services are IPv4 here: the key has no family (ipvsadm -f without -6).
+    this.checkSpecFields(op, spec, k.kind === 'addr' ? k.addr.af : AF_INET);
     const name = spec.scheduler ?? 'wlc';
     const sched = this.getSched(name);
     if (sched === undefined) {
       throw new IpvsError(op, 'ENOENT', `${op}: scheduler module ip_vs_${name} not found`);
     }
-    const k = spec.key;
     const svc =
       k.kind === 'fwmark'
-        ? new Service(IPPROTO_TCP, 0, 0, k.fwmark)
-        : new Service(k.proto, k.addr >>> 0, k.port, 0);
+        ? new Service(IPPROTO_TCP, InetAddr.any(AF_INET), 0, k.fwmark)
+        : new Service(k.proto, k.addr, k.port, 0);
     svc.flags = SVC_F_HASHED;
     this.applySpecFields(svc, spec);
     svc.scheduler = sched;
@@ -544,7 +551,7 @@ export class IpvsCore implements IpvsAdmin {
     if (svc.fwmark !== 0) {
       this.fwmTab[svc.fwmark & SVC_TAB_MASK].push(svc);
     } else {
-      this.svcTab[svcHashKey(svc.proto, svc.addr, svc.port)].push(svc);
+      this.svcTab[svcHashKey(svc.proto, svc.addr.fold, svc.port)].push(svc);
       if (svc.port === 0) this.nullSvcCount++;
     }
     this.estimator.start(svc.stats);
@@ -555,7 +562,7 @@ export class IpvsCore implements IpvsAdmin {
     this.checkKey(op, spec.key);
     const svc = this.findService(spec.key);
     if (svc === undefined) throw new IpvsError(op, 'ESRCH');
-    this.checkSpecFields(op, spec);
+    this.checkSpecFields(op, spec, svc.af);
     let sched: Scheduler | undefined;
     if (spec.scheduler !== undefined) {
       sched = this.getSched(spec.scheduler);
@@ -605,7 +612,7 @@ export class IpvsCore implements IpvsAdmin {
         t !== null &&
         (t.flags & DEST_F_AVAILABLE) === 0 &&
         this.destOwner[id] === svc &&
-        t.addr === u.addr &&
+        t.addr.equals(u.addr) &&
         t.port === u.port
       ) {
         dest = t;
@@ -634,12 +641,12 @@ export class IpvsCore implements IpvsAdmin {
     this.updateDest(svc, dest, u, false);
   }
 
-  delDest(key: ServiceKey, addr: number, port: number): void {
+  delDest(key: ServiceKey, addr: InetAddr, port: number): void {
     const op: IpvsOp = 'del-dest';
     this.checkKey(op, key);
     const svc = this.findService(key);
     if (svc === undefined) throw new IpvsError(op, 'ESRCH');
-    if (!isU32(addr) || !isPort(port))
+    if (!(addr instanceof InetAddr) || !isPort(port))
       throw new IpvsError(op, 'EINVAL', `${op}: bad address or port`);
     const dest = this.lookupDest(svc, addr, port);
     if (dest === null) throw new IpvsError(op, 'ENOENT');
@@ -691,29 +698,35 @@ export class IpvsCore implements IpvsAdmin {
       for (const s of b) if (s.fwmark === key.fwmark) return s;
       return undefined;
     }
-    return this.findAddrService(key.proto, key.addr >>> 0, key.port) ?? undefined;
+    const w = this.addrWords;
+    key.addr.copyTo(w);
+    return this.findAddrService(key.addr.af, key.proto, w, key.port) ?? undefined;
   }
 
   connections(): ConnView[] {
     const ct = this.ct;
     const out: ConnView[] = [];
     for (let c = 0; c < ct.highWater; c++) {
-      const f = ct.flags[c];
+      const f = ct.flags(c);
       if ((f & CONN_F_LIVE) === 0) continue;
-      const proto = ct.proto[c];
+      const proto = ct.proto(c);
       const exp = this.wheel.expiresAt(c);
+      const template = (f & CONN_F_TEMPLATE) !== 0;
+      const vaddr = ct.vaddr(c);
       out.push({
+        af: ct.af(c),
         proto,
-        caddr: ct.caddr[c],
-        cport: ct.cport[c],
-        vaddr: ct.vaddr[c],
-        vport: ct.vport[c],
-        daddr: ct.daddr[c],
-        dport: ct.dport[c],
-        state: stateName(proto, ct.state[c]),
+        caddr: ct.caddr(c),
+        cport: ct.cport(c),
+        vaddr,
+        vport: ct.vport(c),
+        daddr: ct.daddr(c),
+        dport: ct.dport(c),
+        state: stateName(proto, ct.state(c)),
         expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
-        template: (f & CONN_F_TEMPLATE) !== 0,
-        fwmark: proto === 0 && (f & CONN_F_TEMPLATE) !== 0 ? ct.vaddr[c] : 0,
+        template,
+        // A fwmark template holds its mark as its virtual address's first 32 bits.
+        fwmark: proto === IPPROTO_IP && template ? (vaddr.isV4 ? vaddr.w3 : vaddr.w0) : 0,
       });
     }
     return out;
@@ -724,82 +737,74 @@ export class IpvsCore implements IpvsAdmin {
   /** is_new_conn_expected (the caller has checked cp->control). */
   private newConnExpected(c: number): boolean {
     const ct = this.ct;
-    if (ct.proto[c] !== IPPROTO_TCP) return false;
-    const s = ct.state[c];
+    if (ct.proto(c) !== IPPROTO_TCP) return false;
+    const s = ct.state(c);
     return (
       s === TCP_S_TIME_WAIT ||
       s === TCP_S_CLOSE ||
       ((this.sysctl.conn_reuse_mode & 2) !== 0 &&
         s === TCP_S_FIN_WAIT &&
-        (ct.flags[c] & CONN_F_NOOUTPUT) !== 0)
+        (ct.flags(c) & CONN_F_NOOUTPUT) !== 0)
     );
   }
 
-  /** Ask the service's scheduler for a destination (the flow object is reused). */
-  private pick(
-    svc: Service,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    now: number,
-  ): Dest | null {
-    const f = this.flow;
-    f.saddr = caddr;
-    f.sport = cport;
-    f.daddr = vaddr;
-    f.dport = vport;
-    return svc.scheduler.schedule(svc, f, now);
-  }
-
-  /** ip_vs_sched_persist. */
-  private schedulePersist(
-    svc: Service,
-    proto: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    now: number,
-  ): number {
+  /**
+   * ip_vs_sched_persist. The template key is built in a second reused FlowKey: (proto,
+   * caddr masked by svc.netmask, 0, vaddr, vport), vport 0 when the packet's port is not the
+   * service port (port-0 services) or the service is FTP; fwmark services use (IPPROTO_IP,
+   * net, 0, fwmark, 0), the mark held as the virtual address's first 32 bits.
+   */
+  private schedulePersist(svc: Service, key: FlowKey, now: number): number {
     const ct = this.ct;
-    const snet = (caddr & svc.netmask) >>> 0;
-    // Template key: (proto, caddr & mask, 0, vaddr, vport), vport 0 when the packet's port is not
-    // the service port (port-0 services) or the service is FTP; fwmark services use
-    // (IPPROTO_IP, net, 0, fwmark, 0).
-    let tproto = proto;
-    let tvaddr = vaddr;
-    let tvport = 0;
+    const proto = key.proto;
+    const vport = key.dport;
+    const t = this.tplKey;
+    t.af = key.af;
+    t.proto = proto;
+    maskClient(key, svc.netmask, t.saddr);
+    t.sport = 0;
+    t.daddr.set(key.daddr);
+    t.dport = 0;
     if (vport === svc.port) {
-      if (svc.port !== FTPPORT) tvport = vport;
+      if (svc.port !== FTPPORT) t.dport = vport;
     } else if (svc.fwmark !== 0) {
-      tproto = 0;
-      tvaddr = svc.fwmark;
+      // The kernel's `union nf_inet_addr fwmark = { .ip = htonl(svc->fwmark) }`: the mark in
+      // the first 32 bits, which is the whole address for IPv4 (word 3 here).
+      t.proto = IPPROTO_IP;
+      const d = t.daddr;
+      if (key.af === AF_INET) {
+        d[3] = svc.fwmark;
+      } else {
+        d[0] = svc.fwmark;
+        d[1] = 0;
+        d[2] = 0;
+        d[3] = 0;
+      }
     }
-    let t = ct.findTemplate(tproto, snet, 0, tvaddr, tvport);
+    let tc = ct.findTemplate(t);
     let dest: Dest;
-    if (t < 0 || !this.checkTemplate(t)) {
-      const d = this.pick(svc, caddr, cport, vaddr, vport, now);
+    if (tc < 0 || !this.checkTemplate(tc)) {
+      const d = svc.scheduler.schedule(svc, key, now);
       if (d === null) return R_NO_DEST;
       const tdport = vport === svc.port && svc.port !== FTPPORT ? d.port : 0;
-      t = this.newConn(tproto, snet, 0, tvaddr, tvport, d.addr, tdport, CONN_F_TEMPLATE, d, now);
-      if (t < 0) return R_TABLE_FULL;
-      ct.timeout[t] = Math.min(U32_MAX_MS, svc.timeout * 1000);
+      tc = this.newConn(t, d.addr, tdport, CONN_F_TEMPLATE, d, now);
+      if (tc < 0) return R_TABLE_FULL;
+      ct.timeout[tc] = Math.min(U32_MAX_MS, svc.timeout * 1000);
       dest = d;
     } else {
-      dest = this.destTable[ct.dest[t]]!;
+      dest = this.destTable[ct.dest(tc)]!;
     }
     let dport = vport;
     if (dport === svc.port && dest.port !== 0) dport = dest.port;
     const oneFlag =
       (svc.flags & SVC_F_ONEPACKET) !== 0 && proto === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
-    const c = this.newConn(proto, caddr, cport, vaddr, vport, dest.addr, dport, oneFlag, dest, now);
+    const c = this.newConn(key, dest.addr, dport, oneFlag, dest, now);
     // ip_vs_conn_put(ct): the template's timer restarts with its timeout either way.
-    this.wheel.schedule(t, now + ct.timeout[t]);
+    this.wheel.schedule(tc, now + ct.timeout[tc]);
     if (c < 0) return R_TABLE_FULL;
     // ip_vs_control_add
-    ct.control[c] = t;
-    ct.nControl[t]++;
+    ct.control[c] = tc;
+    ct.nControl[tc]++;
     this.connStats(dest, svc);
     return c;
   }
@@ -811,18 +816,16 @@ export class IpvsCore implements IpvsAdmin {
    */
   private checkTemplate(t: number): boolean {
     const ct = this.ct;
-    const id = ct.dest[t];
+    const id = ct.dest(t);
     const d = id >= 0 ? this.destTable[id] : null;
     if (
       d === null ||
       (d.flags & DEST_F_AVAILABLE) === 0 ||
       (this.sysctl.expire_quiescent_template !== 0 && d.weight === 0)
     ) {
-      if (ct.vport[t] !== 0xffff) {
+      if (ct.vport(t) !== 0xffff) {
         if (ct.unhash(t)) {
-          ct.dport[t] = 0xffff;
-          ct.vport[t] = 0xffff;
-          ct.cport[t] = 0;
+          ct.setPorts(t, 0, 0xffff, 0xffff);
           ct.hash(t);
         }
       }
@@ -831,14 +834,14 @@ export class IpvsCore implements IpvsAdmin {
     return true;
   }
 
-  /** ip_vs_conn_new + ip_vs_bind_dest; -1 (and tableFull++) when the table is full. */
+  /**
+   * ip_vs_conn_new + ip_vs_bind_dest for `key` (source = client or client network,
+   * destination = virtual address) toward daddr:dport; -1 (and tableFull++) when the table
+   * is full.
+   */
   private newConn(
-    proto: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    daddr: number,
+    key: FlowKey,
+    daddr: InetAddr,
     dport: number,
     flags: number,
     dest: Dest,
@@ -850,23 +853,17 @@ export class IpvsCore implements IpvsAdmin {
       this.tableFull++;
       return -1;
     }
-    ct.proto[c] = proto;
-    ct.caddr[c] = caddr;
-    ct.cport[c] = cport;
-    ct.vaddr[c] = vaddr;
-    ct.vport[c] = vport;
-    ct.daddr[c] = daddr;
-    ct.dport[c] = dport;
+    ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
     ct.control[c] = -1;
     ct.nControl[c] = 0;
-    ct.state[c] = 0;
+    ct.setState(c, 0);
     ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
     // ip_vs_bind_dest: the entry inherits the destination's conn_flags (forwarding method,
     // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP.
     let f = flags | this.destConnFlags[dest.id];
-    if (proto !== IPPROTO_UDP) f &= ~CONN_F_ONE_PACKET;
-    ct.flags[c] = CONN_F_LIVE | f;
-    ct.dest[c] = dest.id;
+    if (key.proto !== IPPROTO_UDP) f &= ~CONN_F_ONE_PACKET;
+    ct.setFlags(c, CONN_F_LIVE | f);
+    ct.setDest(c, dest.id);
     if ((f & CONN_F_TEMPLATE) === 0) {
       if ((f & CONN_F_INACTIVE) === 0) dest.addConns(1, 0);
       else dest.addConns(0, 1);
@@ -898,22 +895,22 @@ export class IpvsCore implements IpvsAdmin {
    */
   private stateStep(c: number, dir: number, flags: number): void {
     const ct = this.ct;
-    const proto = ct.proto[c];
+    const proto = ct.proto(c);
     if (proto === IPPROTO_UDP) {
       ct.timeout[c] = this.udpTimeoutMs;
       return;
     }
     if (proto !== IPPROTO_TCP) return;
     let off = dir;
-    let cf = ct.flags[c];
+    let cf = ct.flags(c);
     if ((cf & CONN_F_NOOUTPUT) !== 0) {
       if (off === TCP_DIR_OUTPUT) cf &= ~CONN_F_NOOUTPUT;
       else off = TCP_DIR_INPUT_ONLY;
     }
-    const old = ct.state[c];
+    const old = ct.state(c);
     const ns = tcpNextState(off, flags, old);
     if (ns !== old) {
-      const id = ct.dest[c];
+      const id = ct.dest(c);
       if (id >= 0) {
         const d = this.destTable[id]!;
         if ((cf & CONN_F_INACTIVE) === 0 && TCP_STATE_ACTIVE[ns] === 0) {
@@ -924,16 +921,16 @@ export class IpvsCore implements IpvsAdmin {
           cf &= ~CONN_F_INACTIVE;
         }
       }
-      ct.state[c] = ns;
+      ct.setState(c, ns);
     }
-    ct.flags[c] = cf;
+    ct.setFlags(c, cf);
     ct.timeout[c] = this.tcpTimeouts[ns];
   }
 
   /** __ip_vs_conn_put_timer: re-arm with the entry's timeout (0 for one-packet entries). */
   private arm(c: number, now: number): void {
     const ct = this.ct;
-    const t = (ct.flags[c] & CONN_F_ONE_PACKET) !== 0 ? 0 : ct.timeout[c];
+    const t = (ct.flags(c) & CONN_F_ONE_PACKET) !== 0 ? 0 : ct.timeout[c];
     this.wheel.schedule(c, now + t);
   }
 
@@ -960,10 +957,10 @@ export class IpvsCore implements IpvsAdmin {
   /** ip_vs_unbind_dest: drop the entry's count and re-evaluate the overload flag. */
   private unbindDest(c: number): void {
     const ct = this.ct;
-    const id = ct.dest[c];
+    const id = ct.dest(c);
     if (id < 0) return;
     const d = this.destTable[id]!;
-    const f = ct.flags[c];
+    const f = ct.flags(c);
     if ((f & CONN_F_TEMPLATE) === 0) {
       if ((f & CONN_F_INACTIVE) !== 0) d.addConns(0, -1);
       else d.addConns(-1, 0);
@@ -982,18 +979,34 @@ export class IpvsCore implements IpvsAdmin {
         d.flags = fl & ~DEST_F_OVERLOAD;
       }
     }
-    ct.dest[c] = -1;
+    ct.setDest(c, -1);
     // A removed destination leaves the trash when its last entry goes.
     if ((fl & DEST_F_AVAILABLE) === 0 && total + d.persistConns === 0) this.freeDest(d);
   }
 
   /* =========================== internals: services and destinations =========================== */
 
-  private findAddrService(proto: number, addr: number, port: number): Service | null {
-    const b = this.svcTab[svcHashKey(proto, addr, port)];
+  /** The address service (af, proto, addr, port); `addr` as four words, IPv4 v4-mapped. */
+  private findAddrService(
+    af: number,
+    proto: number,
+    addr: ArrayLike<number>,
+    port: number,
+  ): Service | null {
+    const lo = addr[3] >>> 0;
+    const b = this.svcTab[svcHashKey(proto, foldWords(af, addr), port)];
     for (let i = 0; i < b.length; i++) {
       const s = b[i];
-      if (s.addr === addr && s.port === port && s.proto === proto) return s;
+      const a = s.addr;
+      if (
+        a.w3 === lo &&
+        s.port === port &&
+        s.proto === proto &&
+        s.af === af &&
+        (af === AF_INET || a.equalsWords(af, addr))
+      ) {
+        return s;
+      }
     }
     return null;
   }
@@ -1011,12 +1024,12 @@ export class IpvsCore implements IpvsAdmin {
     if (key.proto !== IPPROTO_TCP && key.proto !== IPPROTO_UDP && key.proto !== IPPROTO_SCTP) {
       throw new IpvsError(op, 'EINVAL', `${op}: protocol must be TCP, UDP or SCTP`);
     }
-    if (!isU32(key.addr) || !isPort(key.port)) {
+    if (!(key.addr instanceof InetAddr) || !isPort(key.port)) {
       throw new IpvsError(op, 'EINVAL', `${op}: bad virtual address or port`);
     }
   }
 
-  private checkSpecFields(op: IpvsOp, spec: ServiceSpec): void {
+  private checkSpecFields(op: IpvsOp, spec: ServiceSpec, af: AddressFamily): void {
     if (spec.persistent !== undefined && !isU32(spec.persistent)) {
       throw new IpvsError(
         op,
@@ -1024,7 +1037,7 @@ export class IpvsCore implements IpvsAdmin {
         `${op}: persistence timeout must be a non-negative integer`,
       );
     }
-    if (spec.netmask !== undefined && !isU32(spec.netmask)) {
+    if (spec.netmask !== undefined && !netmaskFits(af, spec.netmask)) {
       throw new IpvsError(op, 'EINVAL', `${op}: bad persistence netmask`);
     }
     const schedBits = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
@@ -1047,7 +1060,8 @@ export class IpvsCore implements IpvsAdmin {
         svc.timeout = 0;
       }
     }
-    if (spec.netmask !== undefined) svc.netmask = spec.netmask >>> 0;
+    if (spec.netmask !== undefined)
+      svc.netmask = svc.af === AF_INET ? spec.netmask >>> 0 : spec.netmask;
     if (spec.schedFlags !== undefined) {
       svc.flags = (svc.flags & ~(SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3)) | spec.schedFlags;
     }
@@ -1068,15 +1082,15 @@ export class IpvsCore implements IpvsAdmin {
     const b =
       svc.fwmark !== 0
         ? this.fwmTab[svc.fwmark & SVC_TAB_MASK]
-        : this.svcTab[svcHashKey(svc.proto, svc.addr, svc.port)];
+        : this.svcTab[svcHashKey(svc.proto, svc.addr.fold, svc.port)];
     b.splice(b.indexOf(svc), 1);
     if (svc.fwmark === 0 && svc.port === 0) this.nullSvcCount--;
     this.freeSvcIds.push(svc.id);
     svc.flags &= ~SVC_F_HASHED;
   }
 
-  private lookupDest(svc: Service, addr: number, port: number): Dest | null {
-    for (const d of svc.dests) if (d.addr === addr && d.port === port) return d;
+  private lookupDest(svc: Service, addr: InetAddr, port: number): Dest | null {
+    for (const d of svc.dests) if (d.port === port && d.addr.equals(addr)) return d;
     return null;
   }
 
@@ -1085,7 +1099,7 @@ export class IpvsCore implements IpvsAdmin {
     op: IpvsOp,
     svc: Service,
     spec: DestSpec,
-  ): { addr: number; port: number; fwd: FwdMethod; weight: number; u: number; l: number } {
+  ): { addr: InetAddr; port: number; fwd: FwdMethod; weight: number; u: number; l: number } {
     if (spec === null || typeof spec !== 'object')
       throw new IpvsError(op, 'EINVAL', `${op}: no destination`);
     const addr = spec.addr;
@@ -1094,8 +1108,16 @@ export class IpvsCore implements IpvsAdmin {
     const weight = spec.weight ?? 1;
     const u = spec.uThreshold ?? 0;
     const l = spec.lThreshold ?? 0;
-    if (!isU32(addr) || !isPort(port))
+    if (!(addr instanceof InetAddr) || !isPort(port))
       throw new IpvsError(op, 'EINVAL', `${op}: bad real server address or port`);
+    if (addr.af !== svc.af) {
+      // The kernel allows this only for tunnelling (mixed-family services), which uvs lacks.
+      throw new IpvsError(
+        op,
+        'EINVAL',
+        `${op}: real server address family differs from the service's`,
+      );
+    }
     if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
       throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
     }
@@ -1107,7 +1129,7 @@ export class IpvsCore implements IpvsAdmin {
       throw new IpvsError(op, 'EINVAL', `${op}: bad connection thresholds`);
     if (l > u)
       throw new IpvsError(op, 'ERANGE', `${op}: lower threshold is higher than upper threshold`);
-    return { addr: addr >>> 0, port, fwd, weight, u, l };
+    return { addr, port, fwd, weight, u, l };
   }
 
   /** __ip_vs_update_dest. */
@@ -1159,4 +1181,24 @@ export class IpvsCore implements IpvsAdmin {
     for (const d of svc.dests) this.estimator.zero(d.stats);
     this.estimator.zero(svc.stats);
   }
+}
+
+/**
+ * The persistence template's client network: the key's source masked by the service's
+ * granularity (IPv4: a 32-bit netmask on word 3; IPv6: a prefix length, ipv6_addr_prefix),
+ * written to out.
+ */
+function maskClient(key: FlowKey, netmask: number, out: Int32Array): void {
+  const s = key.saddr;
+  if (key.af === AF_INET) {
+    out[0] = s[0];
+    out[1] = s[1];
+    out[2] = s[2];
+    out[3] = s[3] & netmask;
+    return;
+  }
+  out[0] = s[0] & prefixMask32(netmask);
+  out[1] = s[1] & prefixMask32(netmask - 32);
+  out[2] = s[2] & prefixMask32(netmask - 64);
+  out[3] = s[3] & prefixMask32(netmask - 96);
 }

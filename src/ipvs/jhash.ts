@@ -17,7 +17,11 @@ export function jhash3(a: number, b: number, c: number, initval: number): number
   a = (a + iv) | 0;
   b = (b + iv) | 0;
   c = (c + iv) | 0;
-  // __jhash_final
+  return jhashFinal(a, b, c) >>> 0;
+}
+
+/** __jhash_final(a, b, c): returns c. */
+function jhashFinal(a: number, b: number, c: number): number {
   c ^= b;
   c = (c - rol32(b, 14)) | 0;
   a ^= c;
@@ -32,5 +36,41 @@ export function jhash3(a: number, b: number, c: number, initval: number): number
   b = (b - rol32(a, 14)) | 0;
   c ^= b;
   c = (c - rol32(b, 24)) | 0;
-  return c >>> 0;
+  return c;
+}
+
+/**
+ * jhash2(k, 4, initval): the hash of four 32-bit words, which is what ip_vs_conn_hashkey's
+ * jhash(&addr->in6, 16, ip_vs_conn_rnd) computes for an IPv6 address (jhash over a multiple
+ * of 4 bytes equals jhash2 over the words). uvs holds the words in network order where the
+ * kernel reads them in CPU order: the same mixing, different but equally seeded buckets.
+ */
+export function jhash4(w0: number, w1: number, w2: number, w3: number, initval: number): number {
+  let a = (JHASH_INITVAL + 16 + initval) | 0;
+  let b = a;
+  let c = a;
+  a = (a + w0) | 0;
+  b = (b + w1) | 0;
+  c = (c + w2) | 0;
+  // __jhash_mix
+  a = (a - c) | 0;
+  a ^= rol32(c, 4);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rol32(a, 6);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rol32(b, 8);
+  b = (b + a) | 0;
+  a = (a - c) | 0;
+  a ^= rol32(c, 16);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rol32(a, 19);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rol32(b, 4);
+  b = (b + a) | 0;
+  a = (a + w3) | 0;
+  return jhashFinal(a, b, c) >>> 0;
 }

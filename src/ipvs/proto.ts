@@ -6,6 +6,8 @@
  * States are small integers stored in a Uint8Array per connection; transitions are lookups
  * in one flat Uint8Array (no objects on the hot path).
  */
+import { IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/tcp.js';
 
 /* ---- connection flags (IP_VS_CONN_F_*), same values as the kernel ---- */
 export const CONN_F_FWD_MASK = 0x0007;
@@ -22,13 +24,6 @@ export const CONN_F_TEMPLATE = 0x1000;
 export const CONN_F_ONE_PACKET = 0x2000;
 /** uvs-internal: the slot holds a live entry (not a kernel flag; the kernel has no slots). */
 export const CONN_F_LIVE = 0x8000;
-
-/* ---- TCP header flag bits as they sit in byte 13 of the TCP header ---- */
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
 
 /* ---- TCP states (IP_VS_TCP_S_*) ---- */
 export const TCP_S_NONE = 0;
@@ -138,9 +133,9 @@ export function tcpNextState(stateOff: number, flags: number, state: number): nu
 
 /** ip_vs_state_name for a connection entry of protocol `proto` in `state`. */
 export function stateName(proto: number, state: number): string {
-  if (proto === 6) return state < TCP_S_LAST ? TCP_STATE_NAMES[state] : 'ERR!';
-  if (proto === 17) return state === UDP_S_NORMAL ? 'UDP' : 'ERR!';
+  if (proto === IPPROTO_TCP) return state < TCP_S_LAST ? TCP_STATE_NAMES[state] : 'ERR!';
+  if (proto === IPPROTO_UDP) return state === UDP_S_NORMAL ? 'UDP' : 'ERR!';
   // IPPROTO_IP: fwmark persistence templates (ip_vs_state_name's "NONE" fallback).
-  if (proto === 0) return 'NONE';
+  if (proto === IPPROTO_IP) return 'NONE';
   return 'ERR!';
 }

@@ -2,17 +2,11 @@
  * The IPVS object model shared by the connection core, the schedulers, the control plane
  * and the datapath. Mirrors struct ip_vs_service / ip_vs_dest in include/net/ip_vs.h.
  *
- * Addresses are IPv4 in host byte order as unsigned 32-bit numbers (`>>> 0`); ports are
+ * Addresses are InetAddr (src/net/addr.ts: a family and 128 bits, IPv4 v4-mapped); ports are
  * plain numbers 0..65535. These objects are few (one per service / real server), so they
  * are ordinary classes; per-connection state lives in typed arrays in the connection table.
  */
-
-/** IP protocol numbers used by services. */
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_IPIP = 4;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
+import { type AddressFamily, AF_INET, type FlowKey, type InetAddr } from '../net/addr.js';
 
 /** Forwarding methods, numbered as the kernel's IP_VS_CONN_F_FWD_MASK values. */
 export const FWD_MASQ = 0;
@@ -279,7 +273,7 @@ export class Dest {
 
   /** Stable small integer, unique among live destinations; connections refer to it. */
   id = -1;
-  addr: number;
+  addr: InetAddr;
   port: number;
   fwd: FwdMethod;
   /** -x: upper connection threshold, 0 = none. */
@@ -293,8 +287,8 @@ export class Dest {
   /** Per-scheduler scratch a scheduler may use (e.g. lblcr's set membership); never read elsewhere. */
   schedScratch = 0;
 
-  constructor(addr: number, port: number, fwd: FwdMethod = FWD_DROUTE, weight = 1) {
-    this.addr = addr >>> 0;
+  constructor(addr: InetAddr, port: number, fwd: FwdMethod = FWD_DROUTE, weight = 1) {
+    this.addr = addr;
     this.port = port;
     this.fwd = fwd;
     this.weight = weight;
@@ -538,16 +532,6 @@ export class DestSoa {
   }
 }
 
-/** Input a scheduler may look at: the first packet of a new connection. */
-export interface SchedFlow {
-  /** Source (client) address, host order. */
-  saddr: number;
-  /** Destination (virtual) address, host order. */
-  daddr: number;
-  sport: number;
-  dport: number;
-}
-
 /**
  * An IPVS scheduler (struct ip_vs_scheduler). Per-service state is private to the
  * scheduler and kept in `svc.schedData`.
@@ -560,8 +544,12 @@ export interface Scheduler {
   doneService?(svc: Service): void;
   /** Called after a destination is added, removed or edited (add_dest/del_dest/upd_dest). */
   onDestChange?(svc: Service): void;
-  /** Pick a destination for a new connection, or null when none is available. */
-  schedule(svc: Service, flow: SchedFlow, now: number): Dest | null;
+  /**
+   * Pick a destination for a new connection, or null when none is available. `flow` is the
+   * connection's first packet (source = client, destination = virtual address), of the
+   * service's family; it is reused for the next packet, so read it, never keep it.
+   */
+  schedule(svc: Service, flow: FlowKey, now: number): Dest | null;
 }
 
 /** A virtual service (struct ip_vs_service). */
@@ -571,7 +559,10 @@ export class Service {
   /** IPPROTO_TCP / UDP / SCTP for address services; for fwmark services the kernel uses the
    * protocol only as the template key (IPPROTO_IP = 0). */
   proto: number;
-  addr: number;
+  /** Address family of the service, its virtual address and its real servers. */
+  af: AddressFamily;
+  /** Virtual address (the family's any-address for fwmark services). */
+  addr: InetAddr;
   port: number;
   /** Firewall mark; non-zero means a fwmark service (addr/port are 0). */
   fwmark: number;
@@ -579,8 +570,11 @@ export class Service {
   flags = 0;
   /** Persistence timeout in seconds (meaningful when SVC_F_PERSISTENT is set). */
   timeout = 0;
-  /** Persistence netmask, host order (default 255.255.255.255). */
-  netmask = 0xffffffff;
+  /**
+   * Persistence granularity (-M), with the kernel's meaning: for IPv4 a 32-bit netmask in
+   * host order (default 255.255.255.255), for IPv6 a prefix length (default 128).
+   */
+  netmask: number;
   scheduler!: Scheduler;
   /** Scheduler-private state. */
   schedData: unknown = null;
@@ -605,11 +599,14 @@ export class Service {
     },
   };
 
-  constructor(proto: number, addr: number, port: number, fwmark = 0) {
+  /** A service of `addr`'s family; fwmark services pass the family's any-address. */
+  constructor(proto: number, addr: InetAddr, port: number, fwmark = 0) {
     this.proto = proto;
-    this.addr = addr >>> 0;
+    this.af = addr.af;
+    this.addr = addr;
     this.port = port;
     this.fwmark = fwmark;
+    this.netmask = addr.af === AF_INET ? 0xffffffff : 128;
     this.#proxy = new Proxy(this.#list, this.#traps);
     this.#soa = new DestSoa(this, [], 0);
   }
@@ -660,7 +657,7 @@ export class Service {
 
 /** Identifies a service the way ipvsadm does: -t/-u/--sctp-service addr:port, or -f mark. */
 export type ServiceKey =
-  | { kind: 'addr'; proto: number; addr: number; port: number }
+  | { kind: 'addr'; proto: number; addr: InetAddr; port: number }
   | { kind: 'fwmark'; fwmark: number };
 
 /** What ipvsadm -A/-E says about a service. Omitted fields keep their value on -E. */
@@ -672,7 +669,7 @@ export interface ServiceSpec {
   schedFlags?: number;
   /** Persistence timeout in seconds; 0 / undefined = not persistent. */
   persistent?: number;
-  /** Persistence netmask, host order. */
+  /** Persistence granularity (Service.netmask: an IPv4 mask in host order, an IPv6 prefix length). */
   netmask?: number;
   /** -O one-packet scheduling. */
   onePacket?: boolean;
@@ -680,7 +677,8 @@ export interface ServiceSpec {
 
 /** What ipvsadm -a/-e says about a real server. */
 export interface DestSpec {
-  addr: number;
+  /** Real server address, of the service's family. */
+  addr: InetAddr;
   /** Real server port; defaults to the service port. */
   port?: number;
   fwd?: FwdMethod;
@@ -694,23 +692,4 @@ export interface TimeoutSpec {
   tcp: number;
   tcpfin: number;
   udp: number;
-}
-
-/** Format an IPv4 address held in host order. */
-export function ipToString(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-/** Parse a dotted-quad IPv4 address into host order; returns -1 when malformed. */
-export function parseIp(s: string): number {
-  const parts = s.split('.');
-  if (parts.length !== 4) return -1;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return -1;
-    const n = Number(p);
-    if (n > 255) return -1;
-    v = v * 256 + n;
-  }
-  return v >>> 0;
 }

@@ -19,9 +19,6 @@ import {
   FWD_MASQ,
   FWD_TUNNEL,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   SVC_F_ONEPACKET,
   SVC_F_PERSISTENT,
   SVC_F_SCHED1,
@@ -29,6 +26,7 @@ import {
   SVC_F_SCHED3,
 } from '../ipvs/types.js';
 import { type AddressFamily, AF_INET, AF_INET6, InetAddr } from '../net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { Loc } from './diagnostics.js';
 import type {
   CheckerSpec,

@@ -62,6 +62,27 @@ export class InetAddr {
     return InetAddr.fromWords(af, words[at], words[at + 1], words[at + 2], words[at + 3]);
   }
 
+  /**
+   * An address from a plain object with its fields, e.g. what structured cloning (worker
+   * messages) makes of an InetAddr; throws a TypeError when it is not one.
+   */
+  static fromPlain(o: unknown): InetAddr {
+    const p = o as Partial<Record<'af' | 'w0' | 'w1' | 'w2' | 'w3', unknown>> | null;
+    const word = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === v;
+    if (
+      p === null ||
+      typeof p !== 'object' ||
+      (p.af !== AF_INET && p.af !== AF_INET6) ||
+      !word(p.w0) ||
+      !word(p.w1) ||
+      !word(p.w2) ||
+      !word(p.w3)
+    ) {
+      throw new TypeError('not an InetAddr');
+    }
+    return InetAddr.fromWords(p.af, p.w0, p.w1, p.w2, p.w3);
+  }
+
   /** Reads 4 (IPv4) or 16 (IPv6) network-order bytes at buf[off]. */
   static fromBytes(af: AddressFamily, buf: Uint8Array, off: number): InetAddr {
     if (af === AF_INET) return InetAddr.v4(rdWord(buf, off));
@@ -114,6 +135,11 @@ export class InetAddr {
   /** Width in bits of the family (32 or 128): the longest prefix length. */
   get bits(): number {
     return this.af === AF_INET ? 32 : 128;
+  }
+
+  /** The kernel's addr_fold for IPVS hash keys (see foldWords). */
+  get fold(): number {
+    return this.af === AF_INET ? this.w3 : (this.w0 ^ this.w1 ^ this.w2 ^ this.w3) >>> 0;
   }
 
   /** True for the all-zero address of the family. */
@@ -219,6 +245,15 @@ export function maskToPrefixLen(mask: number): number {
   return n;
 }
 
+/**
+ * The kernel's `addr_fold` (ip_vs_svc_hashkey, ip_vs_sh/dh/lblc/lblcr/mh hash keys): the IPv4
+ * address, or the XOR of an IPv6 address's four words, as an unsigned 32-bit value. `words`
+ * holds the address as four words, most significant first (a FlowKey's saddr/daddr).
+ */
+export function foldWords(af: number, words: ArrayLike<number>): number {
+  return af === AF_INET6 ? (words[0] ^ words[1] ^ words[2] ^ words[3]) >>> 0 : words[3] >>> 0;
+}
+
 function rdWord(buf: Uint8Array, off: number): number {
   return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }
@@ -257,6 +292,42 @@ export function parseIn4(s: string): number {
     }
   }
   return parts === 4 ? v >>> 0 : -1;
+}
+
+/** parseIn4, but throws `invalid IPv4 address: "<s>"` when s is not a dotted quad. */
+export function parseIn4OrThrow(s: string): number {
+  const a = parseIn4(s);
+  if (a < 0) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
+  return a;
+}
+
+/**
+ * inet_aton (what ipvsadm parses host addresses with): "a.b.c.d", "a.b.c" (c fills 16 bits),
+ * "a.b" (b fills 24 bits) or "a" (32 bits), each part decimal, octal (leading 0) or hex
+ * (0x). Returns the address (unsigned 32-bit) or -1.
+ */
+export function parseInetAton(s: string): number {
+  const parts = s.split('.');
+  if (parts.length < 1 || parts.length > 4) return -1;
+  const vals: number[] = [];
+  for (const p of parts) {
+    let v: number;
+    if (/^0[xX][0-9a-fA-F]*$/.test(p)) v = p.length === 2 ? 0 : Number.parseInt(p.slice(2), 16);
+    else if (/^0[0-7]*$/.test(p)) v = p.length === 1 ? 0 : Number.parseInt(p.slice(1), 8);
+    else if (/^[1-9]\d*$/.test(p)) v = Number(p);
+    else return -1;
+    if (v > 0xffffffff) return -1;
+    vals.push(v);
+  }
+  const last = vals[vals.length - 1];
+  const lead = vals.slice(0, -1);
+  for (const v of lead) if (v > 255) return -1;
+  // The last part fills the bytes the leading parts left: 32, 24, 16 or 8 bits.
+  const lastBits = 32 - 8 * lead.length;
+  if (lastBits < 32 && last >= 2 ** lastBits) return -1;
+  let addr = 0;
+  for (const v of lead) addr = addr * 256 + v;
+  return (addr * 2 ** lastBits + last) >>> 0;
 }
 
 /** Dotted quad of a 32-bit IPv4 value. */
@@ -428,6 +499,10 @@ export function parseCidr(s: string, what = 'prefix'): { addr: InetAddr; prefixL
  * For a packet from client to virtual service, source = client and destination = virtual
  * address; the connection table's reply lookup reads a real server's reply with source =
  * real server and destination = client.
+ *
+ * Invariant: while `af` is AF_INET, words 0..2 of both addresses hold the v4-mapped prefix
+ * (0, 0, 0xffff). setV4, set, copyFrom and useV4 keep it, so IPv4 code (the parser, NAT) may
+ * write word 3 alone; whoever writes words 0..2 directly must keep it too.
  */
 export class FlowKey {
   af: AddressFamily = AF_INET;
@@ -437,6 +512,23 @@ export class FlowKey {
   readonly daddr = new Int32Array(4);
   sport = 0;
   dport = 0;
+
+  /**
+   * Makes the key IPv4 (af and the v4-mapped prefix of both addresses), leaving word 3,
+   * protocol and ports as they are: what a per-packet IPv4 parse calls when the previous
+   * packet was not IPv4, before writing word 3 of each address.
+   */
+  useV4(): void {
+    this.af = AF_INET;
+    const s = this.saddr;
+    const d = this.daddr;
+    s[0] = 0;
+    s[1] = 0;
+    s[2] = V4_MAPPED_W2;
+    d[0] = 0;
+    d[1] = 0;
+    d[2] = V4_MAPPED_W2;
+  }
 
   /** Fills the key with an IPv4 flow (addresses as 32-bit values). */
   setV4(proto: number, saddr: number, sport: number, daddr: number, dport: number): this {
@@ -466,6 +558,17 @@ export class FlowKey {
     daddr.copyTo(this.daddr);
     this.sport = sport;
     this.dport = dport;
+    return this;
+  }
+
+  /** Makes this key the reverse of o: o's destination and port as source, and back. */
+  reverseOf(o: FlowKey): this {
+    this.af = o.af;
+    this.proto = o.proto;
+    this.saddr.set(o.daddr);
+    this.daddr.set(o.saddr);
+    this.sport = o.dport;
+    this.dport = o.sport;
     return this;
   }
 

@@ -44,6 +44,7 @@
  * ACK, window 65535, seq/ack 0. Ports and addresses have no defaults.
  */
 
+import { parseIn4OrThrow } from './addr.js';
 import { wr16, wr32 } from './bytes.js';
 import { fold16, icmpCheck, ipv4HeaderCheck, l4Check, pseudoHeaderSum } from './checksum.js';
 import {
@@ -54,6 +55,7 @@ import {
   ETH_P_IPV6,
   parseMac,
 } from './ethernet.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { IP_DF, IP_MF } from './ipv4.js';
 
 /** Bytes, or a string taken as UTF-8. */
@@ -226,19 +228,6 @@ export function tcpFlagBits(flags: number | string): number {
   return bits;
 }
 
-/** A dotted-quad IPv4 address in host order; throws when malformed. */
-export function ipAddr(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255) throw new Error(`invalid IPv4 address: ${JSON.stringify(s)}`);
-    v = v * 256 + n;
-  }
-  return v;
-}
-
 /** Build a whole Ethernet frame. */
 export function buildFrame(spec: FrameSpec): Uint8Array {
   const kinds = [spec.ip, spec.arp, spec.ipv6, spec.raw].filter((k) => k !== undefined).length;
@@ -291,8 +280,8 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
 
 /** Build an IPv4 packet (no Ethernet): useful for quotes, IPIP payloads and L3 fixtures. */
 export function buildIpv4(spec: Ipv4Spec): Uint8Array {
-  const saddr = ipAddr(spec.src);
-  const daddr = ipAddr(spec.dst);
+  const saddr = parseIn4OrThrow(spec.src.trim());
+  const daddr = parseIn4OrThrow(spec.dst.trim());
   const l4Kinds = [spec.tcp, spec.udp, spec.icmp, spec.ipip, spec.payload].filter(
     (k) => k !== undefined,
   ).length;
@@ -302,16 +291,16 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   let proto: number;
   if (spec.tcp) {
     l4 = buildTcp(spec.tcp, saddr, daddr);
-    proto = 6;
+    proto = IPPROTO_TCP;
   } else if (spec.udp) {
     l4 = buildUdp(spec.udp, saddr, daddr);
-    proto = 17;
+    proto = IPPROTO_UDP;
   } else if (spec.icmp) {
     l4 = buildIcmp(spec.icmp);
-    proto = 1;
+    proto = IPPROTO_ICMP;
   } else if (spec.ipip) {
     l4 = buildIpv4(spec.ipip);
-    proto = 4;
+    proto = IPPROTO_IPIP;
   } else {
     if (spec.payload !== undefined && spec.proto === undefined) {
       throw new Error('buildIpv4: payload needs proto');
@@ -424,9 +413,9 @@ function buildArp(a: ArpSpec, frameSrc: Uint8Array, frameDst: Uint8Array): Uint8
   out[5] = checkRange('arp plen', a.plen ?? 4, 0, 0xff);
   wr16(out, 6, op);
   out.set(sha, 8);
-  wr32(out, 14, ipAddr(a.senderIp));
+  wr32(out, 14, parseIn4OrThrow(a.senderIp.trim()));
   out.set(tha, 18);
-  wr32(out, 24, ipAddr(a.targetIp));
+  wr32(out, 24, parseIn4OrThrow(a.targetIp.trim()));
   return out;
 }
 

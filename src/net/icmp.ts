@@ -36,6 +36,15 @@ export function isIcmpError(type: number): boolean {
 }
 
 /**
+ * The error types IPVS relates to a connection (ip_vs_in_icmp / ip_vs_out_icmp): destination
+ * unreachable, source quench and time exceeded. Parameter problem is quoted (isIcmpError)
+ * but IPVS lets it pass.
+ */
+export function isIpvsIcmpError(type: number): boolean {
+  return type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_TIME_EXCEEDED;
+}
+
+/**
  * Write an ICMP header with a zero check field. `rest` is the 32-bit rest-of-header word
  * (echo: id << 16 | seq; frag needed: the next-hop MTU). Returns off + 8.
  */

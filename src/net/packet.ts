@@ -2,11 +2,15 @@
  * PacketInfo: the caller-owned struct a parse fills. One instance is allocated per
  * pipeline and reused for every frame, so the hot path allocates nothing.
  *
- * Offsets are absolute indexes into the frame's buffer. Addresses are IPv4 in host order
- * (unsigned, `>>> 0`). Fields that do not apply to a frame keep whatever value the parse
- * last gave them, except where a field documents a "none" value; read them only after the
- * parse status says the layer exists.
+ * Offsets are absolute indexes into the frame's buffer. The packet's family, protocol,
+ * addresses and ports are its `flow` (a FlowKey, handed as it is to the connection table and
+ * the schedulers), those of an ICMP error's quoted header its `innerFlow`; IPv4 code reads
+ * an address as `flow.saddr4` / `flow.daddr4` (unsigned). Fields that do not apply to a
+ * frame keep whatever value the parse last gave them, except where a field documents a
+ * "none" value; read them only after the parse status says the layer exists.
  */
+import { FlowKey } from './addr.js';
+
 export class PacketInfo {
   // ---- frame ----
   /** Offset of the Ethernet header. */
@@ -39,16 +43,18 @@ export class PacketInfo {
   /** The raw 16-bit flags+fragment-offset field. */
   fragField = 0;
   ttl = 0;
+  /** The IP header's protocol field (IPv6: next header), also flow.proto for IPv4. */
   proto = 0;
-  saddr = 0;
-  daddr = 0;
+  /**
+   * Family, protocol, source and destination address and TCP/UDP/SCTP ports (0 for other
+   * protocols). The ports are reset by every parse.
+   */
+  readonly flow = new FlowKey();
 
   // ---- L4 ----
   l4Off = 0;
   /** totLen - ihl. */
   l4Len = 0;
-  sport = 0;
-  dport = 0;
   /** TCP flags byte (FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128). */
   tcpFlags = 0;
   tcpSeq = 0;
@@ -67,12 +73,9 @@ export class PacketInfo {
   hasInner = false;
   innerL3Off = 0;
   innerIhl = 0;
-  innerProto = 0;
-  innerSaddr = 0;
-  innerDaddr = 0;
+  /** The quoted header's family, protocol, addresses and ports (0 unless TCP/UDP/SCTP). */
+  readonly innerFlow = new FlowKey();
   innerL4Off = 0;
-  innerSport = 0;
-  innerDport = 0;
   /** The quoted header's raw flags+fragment-offset word (a non-zero offset means the 8
    *  quoted L4 bytes are not an L4 header; ip_vs_in_icmp reads them regardless). */
   innerFragField = 0;

@@ -25,9 +25,12 @@
  * is set to that length (the 0 in the buffer is left alone). Every other GSO tot_len follows
  * the normal rules: below the frame it is padding, above it BAD_TOTLEN.
  */
+import { AF_INET } from './addr.js';
 import { rd16, rd32 } from './bytes.js';
 import { fold16, sumBytes } from './checksum.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from './ethernet.js';
+import { isIcmpError } from './icmp.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { ipv4ChecksumValid } from './ipv4.js';
 import type { PacketInfo } from './packet.js';
 
@@ -89,15 +92,9 @@ export const PARSE_STATUS_NAMES: readonly string[] = Object.freeze([
 ]);
 export const PARSE_STATUS_COUNT = PARSE_STATUS_NAMES.length;
 
-const IPPROTO_ICMP = 1;
-const IPPROTO_IPIP = 4;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_SCTP = 132;
-
 /**
  * Parse the frame buf[off, off+len) into info. Returns a PARSE_* status.
- * Always resets: off, len, vlanCount, vlanTci, hasInner, l4CheckOff, sport, dport.
+ * Always resets: off, len, vlanCount, vlanTci, hasInner, l4CheckOff, flow.sport, flow.dport.
  * Other fields are valid only for the layers the status says exist.
  */
 export function parseFrame(buf: Uint8Array, off: number, len: number, info: PacketInfo): number {
@@ -107,8 +104,8 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, info: Pack
   info.vlanTci = -1;
   info.hasInner = false;
   info.l4CheckOff = -1;
-  info.sport = 0;
-  info.dport = 0;
+  info.flow.sport = 0;
+  info.flow.dport = 0;
   // `x >>> 0 === x` is true only for integers in [0, 2^32): it rejects NaN, negatives and
   // fractions without a branch per case.
   if (off >>> 0 !== off || len >>> 0 !== len || off + len > buf.length) return PARSE_BAD_BOUNDS;
@@ -138,14 +135,15 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, info: Pack
  * Parse an IPv4 packet at l3 whose bytes end at `end` (exclusive), filling the L3/L4 fields
  * of info. parseFrame calls it after L2; a decapsulator calls it on the inner header of an
  * IPIP packet (at info.l4Off, same end), after saving whatever outer fields it needs, since
- * this overwrites them. Also resets hasInner, l4CheckOff, sport, dport.
+ * this overwrites them. Also resets hasInner, l4CheckOff, flow.sport, flow.dport.
  * Returns PARSE_OK_IPV4 or the reason it is not.
  */
 export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: PacketInfo): number {
+  const flow = info.flow;
   info.hasInner = false;
   info.l4CheckOff = -1;
-  info.sport = 0;
-  info.dport = 0;
+  flow.sport = 0;
+  flow.dport = 0;
   const avail = end - l3;
   if (avail < 20) return PARSE_TRUNCATED_IP;
   const b0 = buf[l3];
@@ -163,8 +161,10 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
   info.ttl = buf[l3 + 8];
   const proto = buf[l3 + 9];
   info.proto = proto;
-  info.saddr = rd32(buf, l3 + 12);
-  info.daddr = rd32(buf, l3 + 16);
+  if (flow.af !== AF_INET) flow.useV4();
+  flow.proto = proto;
+  flow.saddr[3] = rd32(buf, l3 + 12);
+  flow.daddr[3] = rd32(buf, l3 + 16);
   if (totLen === 0 && info.gsoType !== 0) totLen = avail; // BIG TCP (see the file header)
   info.totLen = totLen;
   if (totLen < ihl || totLen > avail) return PARSE_BAD_TOTLEN;
@@ -177,8 +177,8 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
 
   if (proto === IPPROTO_TCP) {
     if (l4Len < 20) return PARSE_TRUNCATED_L4;
-    info.sport = rd16(buf, l4);
-    info.dport = rd16(buf, l4 + 2);
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
     info.tcpSeq = rd32(buf, l4 + 4);
     info.tcpAck = rd32(buf, l4 + 8);
     const doff = (buf[l4 + 12] >>> 4) << 2;
@@ -190,8 +190,8 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
   }
   if (proto === IPPROTO_UDP) {
     if (l4Len < 8) return PARSE_TRUNCATED_L4;
-    info.sport = rd16(buf, l4);
-    info.dport = rd16(buf, l4 + 2);
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
     info.l4CheckOff = l4 + 6;
     return PARSE_OK_IPV4;
   }
@@ -203,7 +203,7 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
     info.l4CheckOff = l4 + 2;
     if (type === 0 || type === 8) {
       info.icmpId = rd16(buf, l4 + 4);
-    } else if (type === 3 || type === 4 || type === 11 || type === 12) {
+    } else if (isIcmpError(type)) {
       parseIcmpInner(buf, l4 + 8, l4 + l4Len, info);
     }
     return PARSE_OK_IPV4;
@@ -212,8 +212,8 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
     // Common header: ports, verification tag, CRC32c. The CRC is not an Internet checksum,
     // so l4CheckOff stays -1.
     if (l4Len < 12) return PARSE_TRUNCATED_L4;
-    info.sport = rd16(buf, l4);
-    info.dport = rd16(buf, l4 + 2);
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
     return PARSE_OK_IPV4;
   }
   if (proto === IPPROTO_IPIP) {
@@ -239,19 +239,21 @@ function parseIcmpInner(buf: Uint8Array, q: number, qEnd: number, info: PacketIn
   if (ihl < 20 || q + ihl + 8 > qEnd) return;
   const proto = buf[q + 9];
   const l4 = q + ihl;
+  const inner = info.innerFlow;
   info.innerL3Off = q;
   info.innerIhl = ihl;
-  info.innerProto = proto;
   info.innerFragField = rd16(buf, q + 6);
-  info.innerSaddr = rd32(buf, q + 12);
-  info.innerDaddr = rd32(buf, q + 16);
+  if (inner.af !== AF_INET) inner.useV4();
+  inner.proto = proto;
+  inner.saddr[3] = rd32(buf, q + 12);
+  inner.daddr[3] = rd32(buf, q + 16);
   info.innerL4Off = l4;
   if (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) {
-    info.innerSport = rd16(buf, l4);
-    info.innerDport = rd16(buf, l4 + 2);
+    inner.sport = rd16(buf, l4);
+    inner.dport = rd16(buf, l4 + 2);
   } else {
-    info.innerSport = 0;
-    info.innerDport = 0;
+    inner.sport = 0;
+    inner.dport = 0;
   }
   info.hasInner = true;
 }
@@ -309,8 +311,8 @@ export function l4ChecksumOk(buf: Uint8Array, info: PacketInfo): boolean {
     if (buf[info.l4CheckOff] === 0 && buf[info.l4CheckOff + 1] === 0) return true;
   }
   if (proto !== IPPROTO_ICMP) {
-    const s = info.saddr;
-    const d = info.daddr;
+    const s = info.flow.saddr4;
+    const d = info.flow.daddr4;
     sum = (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff) + proto + info.l4Len;
   }
   sum = sumBytes(buf, info.l4Off, info.l4Len, sum);

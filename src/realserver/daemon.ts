@@ -28,7 +28,8 @@
 import { AfPacketLink } from '../io/afpacket.js';
 import type { RxBatch } from '../io/link.js';
 import { TunTapLink } from '../io/tuntap.js';
-import { D, DECAP_DROP, Decapsulator, formatIpv4Addr, parseIpv4Addr } from './decap.js';
+import { formatIn4, parseIn4OrThrow } from '../net/addr.js';
+import { D, DECAP_DROP, Decapsulator } from './decap.js';
 import {
   acceptOnTun,
   defaultIfaces,
@@ -129,7 +130,7 @@ export class DecapServer {
       }
     }
     const vips = (opts.vips ?? []).map((v) => {
-      parseIpv4Addr(v);
+      parseIn4OrThrow(v);
       return v;
     });
     if (ifaceExists(this.tunName)) {
@@ -282,7 +283,7 @@ export class DecapServer {
 
   /** The local addresses the filter currently holds (dotted quads). */
   localAddrs(): string[] {
-    return this.decap.localAddrs().map(formatIpv4Addr);
+    return this.decap.localAddrs().map(formatIn4);
   }
 
   /** What the daemon changed on the host (for logs and tests). */

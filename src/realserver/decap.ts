@@ -18,6 +18,7 @@
 import { rd16, rd32 } from '../net/bytes.js';
 import { csumReplace2 } from '../net/checksum.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP } from '../net/ethernet.js';
+import { IPPROTO_IPIP } from '../net/ipproto.js';
 import { ipv4ChecksumValid } from '../net/ipv4.js';
 
 /** Counter slots of Decapsulator.counters. */
@@ -62,7 +63,6 @@ export const DECAP_COUNTER_NAMES: readonly string[] = Object.freeze([
 /** Result codes of decapFrame/decapPacket below 0 (>= 0 is the inner packet's offset). */
 export const DECAP_DROP = -1;
 
-const IPPROTO_IPIP = 4;
 /** RXF_TRUNCATED of src/io/link.ts (kept local so this file needs no native addon). */
 const RXF_TRUNCATED = 4;
 /** PACKET_HOST in bits 8..15 of the AF_PACKET flags. */
@@ -211,24 +211,6 @@ export class Decapsulator {
     this.innerLen = inTot;
     return in3;
   }
-}
-
-/** Dotted quad -> host-order u32 (control plane). Throws on anything else. */
-export function parseIpv4Addr(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) throw new Error(`not an IPv4 address: '${s}'`);
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) throw new Error(`not an IPv4 address: '${s}'`);
-    v = v * 256 + o;
-  }
-  return v;
-}
-
-/** Host-order u32 -> dotted quad. */
-export function formatIpv4Addr(v: number): string {
-  return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
 
 /** The counters as name -> value (control plane). */

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { parseIpv4Addr } from './decap.js';
+import { parseIn4OrThrow } from '../net/addr.js';
 
 const PROC_SYS = '/proc/sys';
 
@@ -93,7 +93,7 @@ export function localIpv4Addrs(): number[] {
   const out: number[] = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) {
-      if (a.family === 'IPv4') out.push(parseIpv4Addr(a.address));
+      if (a.family === 'IPv4') out.push(parseIn4OrThrow(a.address));
     }
   }
   return out;

@@ -15,6 +15,7 @@
  * (fragments, tunnels on other interfaces), one allocation per packet in raw mode.
  */
 import { createRequire } from 'node:module';
+import { IPPROTO_IPIP } from '../net/ipproto.js';
 
 /** The part of raw-socket's Socket we use (it has no TypeScript types of its own). */
 export interface RawSocket {
@@ -47,8 +48,6 @@ function rawSocketModule(): RawSocketModule {
   }
   return mod;
 }
-
-export const IPPROTO_IPIP = 4;
 
 /**
  * Opens a raw IPv4 socket for protocol 4 that hands every packet to `onMessage` (buffers

@@ -1,5 +1,7 @@
 /**
- * dh — destination hashing: a 256-bucket table maps hash_32(ntohl(daddr), 8) to a destination;
+ * dh — destination hashing: a 256-bucket table maps hash_32(ntohl(addr_fold), 8) to a
+ * destination, addr_fold being the IPv4 destination address or the XOR of an IPv6
+ * destination's four words (ip_vs_dh_hashkey);
  * an unusable pick (not available, weight <= 0 or overloaded) gives no destination — dh has no
  * fallback. Mirrors net/netfilter/ipvs/ip_vs_dh.c.
  *
@@ -7,8 +9,9 @@
  * ignored. The kernel rebuilds on add/del only (no upd_dest hook); since the fill ignores
  * weights, rebuilding on an edit as well yields the same table.
  */
-import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
+import type { Dest, Scheduler, Service } from '../ipvs/types.js';
 import { DEST_F_AVAILABLE } from '../ipvs/types.js';
+import { type FlowKey, foldWords } from '../net/addr.js';
 import { eligible } from './common.js';
 import { hash32 } from './hash.js';
 import { HashTable } from './sh.js';
@@ -49,8 +52,8 @@ export const dh: Scheduler = {
   onDestChange(svc: Service): void {
     dhReassign(table(svc), svc.dests);
   },
-  schedule(svc: Service, flow: SchedFlow, _now: number): Dest | null {
-    const d = table(svc).buckets[hash32(flow.daddr >>> 0, DH_TAB_BITS)];
+  schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
+    const d = table(svc).buckets[hash32(foldWords(flow.af, flow.daddr), DH_TAB_BITS)];
     if (d === null || (d.flags & DEST_F_AVAILABLE) === 0 || !eligible(d)) return null;
     return d;
   },

@@ -11,13 +11,8 @@
  * chain head, which bumps the kernel's `entries` counter without a matching decrement.
  * See locality.ts for the table, expiry and garbage collection.
  */
-import {
-  DEST_F_AVAILABLE,
-  type Dest,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-} from '../ipvs/types.js';
+import { DEST_F_AVAILABLE, type Dest, type Scheduler, type Service } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import {
   checkLocalityOptions,
   type LocalityOptions,
@@ -43,16 +38,19 @@ export class LblcTable extends LocalityTable {
     while (this.dest.length < capacity) this.dest.push(null);
   }
 
-  /** ip_vs_lblc_new: keep an entry mapping to the same dest, else replace/create it. */
-  cache(addr: number, d: Dest, now: number): void {
-    const e = this.find(addr);
+  /**
+   * ip_vs_lblc_new: keep an entry mapping to the same dest, else replace/create it. The
+   * address is (af, four words as a FlowKey holds them).
+   */
+  cache(af: number, words: ArrayLike<number>, d: Dest, now: number): void {
+    const e = this.find(af, words);
     if (e !== -1) {
       if (this.dest[e] === d) return;
-      this.unlinkAnywhere(e); // ip_vs_lblc_del: no atomic_dec(&tbl->entries)
+      this.unlinkAnywhere(e, af); // ip_vs_lblc_del: no atomic_dec(&tbl->entries)
     }
     const slot = this.alloc();
     this.dest[slot] = d;
-    this.link(slot, addr, now);
+    this.link(slot, af, words, now);
   }
 }
 
@@ -67,10 +65,10 @@ export function makeLblc(opts: LocalityOptions = {}): Scheduler {
     name: 'lblc',
     initService: hooks.initService,
     doneService: hooks.doneService,
-    schedule(svc: Service, flow: SchedFlow, now: number): Dest | null {
+    schedule(svc: Service, flow: FlowKey, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);
-      const e = t.find(flow.daddr);
+      const e = t.find(flow.af, flow.daddr);
       if (e !== -1) {
         t.lastuse[e] = now;
         const d = t.dest[e]!;
@@ -80,7 +78,7 @@ export function makeLblc(opts: LocalityOptions = {}): Scheduler {
       }
       const d = wlcPick(svc);
       if (d === null) return null;
-      t.cache(flow.daddr, d, now);
+      t.cache(flow.af, flow.daddr, d, now);
       return d;
     },
   };

@@ -20,10 +20,10 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   type Dest,
-  type SchedFlow,
   type Scheduler,
   type Service,
 } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { overhead, productGreater } from './common.js';
 import {
   checkLocalityOptions,
@@ -184,13 +184,13 @@ export class LblcrTable extends LocalityTable {
     return most;
   }
 
-  /** ip_vs_lblcr_new for a missing entry: a set holding just d. */
-  create(addr: number, d: Dest, now: number): void {
+  /** ip_vs_lblcr_new for a missing entry (af, four address words): a set holding just d. */
+  create(af: number, words: ArrayLike<number>, d: Dest, now: number): void {
     const e = this.alloc();
     this.setHead[e] = -1;
     this.setSize[e] = 0;
     this.insert(e, d, false, now);
-    this.link(e, addr, now);
+    this.link(e, af, words, now);
   }
 
   /** Members of entry e in set order (tests and diagnostics; allocates). */
@@ -212,10 +212,10 @@ export function makeLblcr(opts: LocalityOptions = {}): Scheduler {
     name: 'lblcr',
     initService: hooks.initService,
     doneService: hooks.doneService,
-    schedule(svc: Service, flow: SchedFlow, now: number): Dest | null {
+    schedule(svc: Service, flow: FlowKey, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);
-      const e = t.find(flow.daddr);
+      const e = t.find(flow.af, flow.daddr);
       if (e !== -1) {
         t.lastuse[e] = now;
         let d = t.min(e);
@@ -232,7 +232,7 @@ export function makeLblcr(opts: LocalityOptions = {}): Scheduler {
       }
       const d = wlcPick(svc);
       if (d === null) return null;
-      t.create(flow.daddr, d, now);
+      t.create(flow.af, flow.daddr, d, now);
       return d;
     },
   };

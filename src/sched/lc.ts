@@ -10,14 +10,8 @@
  * so the first minimum is the answer; lcExact is the plain loop, for mirrors holding values
  * the control plane never produces (DestSoa.oddCount()).
  */
-import {
-  type Dest,
-  type DestSoa,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-  SOA_LC,
-} from '../ipvs/types.js';
+import { type Dest, type DestSoa, type Scheduler, type Service, SOA_LC } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { minScan } from './common.js';
 
 /** The kernel's loop, as written, over the mirror. */
@@ -40,7 +34,7 @@ function lcExact(s: DestSoa): number {
 
 export const lc: Scheduler = {
   name: 'lc',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const s = svc.destSoa(SOA_LC);
     let j: number;
     if (s.oddCount() === 0) {

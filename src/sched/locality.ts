@@ -1,6 +1,8 @@
 /**
  * The cache table lblc and lblcr share (ip_vs_lblc.c / ip_vs_lblcr.c): 1024 hash chains keyed
- * by hash_32(ntohl(daddr), 10), entries stamped with `lastuse`, and the periodic collector
+ * by hash_32(ntohl(addr_fold), 10) of the destination address (addr_fold: the IPv4 address, or
+ * the XOR of an IPv6 address's four words; ip_vs_lblc{,r}_hashkey), entries holding the whole
+ * 128-bit address (a service and its flows have one family) and stamped with `lastuse`, and the periodic collector
  * ip_vs_lblc{,r}_check_expire that the kernel runs from a timer every 60 s:
  *   - every 30th run (counter % 30 == 0) a full check drops entries idle for the expiration
  *     (sysctl lblc{,r}_expiration, default 24 h) and resets counter to 1;
@@ -20,6 +22,7 @@
  * nothing; the pool doubles when full (amortised, only on new cache entries).
  */
 import { type Dest, type Service, SOA_HALF, SOA_WLC } from '../ipvs/types.js';
+import { foldWords } from '../net/addr.js';
 import { hash32 } from './hash.js';
 
 export const LBLC_TAB_BITS = 10;
@@ -78,7 +81,8 @@ export function localityHooks<T extends LocalityTable>(
 export abstract class LocalityTable {
   readonly heads = new Int32Array(LBLC_TAB_SIZE).fill(-1);
   next: Int32Array;
-  addr: Uint32Array;
+  /** Each entry's address: four words at 4 * e, most significant first (IPv4 v4-mapped). */
+  words: Int32Array;
   lastuse: Float64Array;
   private freeHead = -1;
   private used = 0;
@@ -96,7 +100,7 @@ export abstract class LocalityTable {
   constructor(expiration: number, capacity = 64) {
     this.expiration = expiration;
     this.next = new Int32Array(capacity);
-    this.addr = new Uint32Array(capacity);
+    this.words = new Int32Array(capacity * 4);
     this.lastuse = new Float64Array(capacity);
   }
 
@@ -105,15 +109,21 @@ export abstract class LocalityTable {
   /** Grow per-entry payload arrays to `capacity`. */
   protected abstract growPayload(capacity: number): void;
 
-  static bucket(addr: number): number {
-    return hash32(addr >>> 0, LBLC_TAB_BITS);
+  /** ip_vs_lblc{,r}_hashkey: the chain of an address (af, four words). */
+  static bucket(af: number, words: ArrayLike<number>): number {
+    return hash32(foldWords(af, words), LBLC_TAB_BITS);
   }
 
-  /** ip_vs_lblc_get: the entry for addr, or -1. */
-  find(addr: number): number {
-    const a = addr >>> 0;
-    for (let e = this.heads[LocalityTable.bucket(a)]; e !== -1; e = this.next[e]) {
-      if (this.addr[e] === a) return e;
+  /** ip_vs_lblc_get: the entry for the address (af, four words as a FlowKey holds them), or -1. */
+  find(af: number, words: ArrayLike<number>): number {
+    const w = this.words;
+    const a0 = words[0] | 0;
+    const a1 = words[1] | 0;
+    const a2 = words[2] | 0;
+    const a3 = words[3] | 0;
+    for (let e = this.heads[LocalityTable.bucket(af, words)]; e !== -1; e = this.next[e]) {
+      const k = e << 2;
+      if (w[k + 3] === a3 && w[k] === a0 && w[k + 1] === a1 && w[k + 2] === a2) return e;
     }
     return -1;
   }
@@ -134,9 +144,9 @@ export abstract class LocalityTable {
     const n = new Int32Array(cap);
     n.set(this.next);
     this.next = n;
-    const a = new Uint32Array(cap);
-    a.set(this.addr);
-    this.addr = a;
+    const a = new Int32Array(cap * 4);
+    a.set(this.words);
+    this.words = a;
     const l = new Float64Array(cap);
     l.set(this.lastuse);
     this.lastuse = l;
@@ -144,11 +154,15 @@ export abstract class LocalityTable {
   }
 
   /** ip_vs_lblc{,r}_hash: link at the head of its chain (hlist_add_head) and count it. */
-  protected link(e: number, addr: number, now: number): void {
-    const a = addr >>> 0;
-    this.addr[e] = a;
+  protected link(e: number, af: number, words: ArrayLike<number>, now: number): void {
+    const w = this.words;
+    const k = e << 2;
+    w[k] = words[0];
+    w[k + 1] = words[1];
+    w[k + 2] = words[2];
+    w[k + 3] = words[3];
     this.lastuse[e] = now;
-    const b = LocalityTable.bucket(a);
+    const b = LocalityTable.bucket(af, words);
     this.next[e] = this.heads[b];
     this.heads[b] = e;
     this.entries++;
@@ -165,9 +179,12 @@ export abstract class LocalityTable {
     this.live--;
   }
 
-  /** Unlink e wherever it sits (used by lblc's replace, which does not touch `entries`). */
-  protected unlinkAnywhere(e: number): void {
-    const b = LocalityTable.bucket(this.addr[e]);
+  /**
+   * Unlink e wherever it sits (used by lblc's replace, which does not touch `entries`); `af`
+   * is the family of its address.
+   */
+  protected unlinkAnywhere(e: number, af: number): void {
+    const b = LocalityTable.bucket(af, this.words.subarray(e << 2, (e << 2) + 4));
     let prev = -1;
     for (let c = this.heads[b]; c !== -1; c = this.next[c]) {
       if (c === e) {

@@ -10,7 +10,8 @@
  *    index / 2 (6) caps weights: rshift = max(0, fls(maxw / gcd) - MH_TAB_BITS).
  *  - hash keys are fixed (generate_hash_secret): hash1 = {2654435761, 2654435761},
  *    hash2 = {2654446892, 2654446892}, each an unsigned long (u64) on 64-bit kernels.
- *  - key of a dest / a client: v = offset + ntohs(port) + ntohl(addr) (u32), hsiphash(&v, 4).
+ *  - key of a dest / a client: v = offset + ntohs(port) + ntohl(addr_fold) (u32), hsiphash(&v,
+ *    4); addr_fold is the IPv4 address or the XOR of an IPv6 address's four words.
  *  - offset = h1 % M, skip = h2 % (M - 1) + 1; turns = ((lw / gcd) >> rshift) ?: (lw != 0).
  *  - weights are dest->last_weight: the last non-zero weight set (a dest quiesced to 0 keeps its
  *    slots). We track it here per dest: set on add, updated on edits to a non-zero weight.
@@ -22,12 +23,12 @@
  */
 import {
   type Dest,
-  type SchedFlow,
   type Scheduler,
   type Service,
   SVC_F_SCHED_MH_FALLBACK,
   SVC_F_SCHED_MH_PORT,
 } from '../ipvs/types.js';
+import { type FlowKey, foldWords } from '../net/addr.js';
 import { eligible, gcd } from './common.js';
 import { hsiphash1u32, type SipKey, sipKey } from './hash.js';
 
@@ -101,7 +102,7 @@ export class MhState {
     const turns = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const d = list[i];
-      const v = ((d.port & 0xffff) + d.addr) >>> 0;
+      const v = ((d.port & 0xffff) + d.addr.fold) >>> 0;
       perm[i] = hsiphash1u32(v, HASH1) % M;
       skip[i] = (hsiphash1u32(v, HASH2) % (M - 1)) + 1;
       const w = lw(d);
@@ -168,10 +169,10 @@ export function makeMh(opts: MhOptions = {}): Scheduler {
     onDestChange(svc: Service): void {
       state(svc).rebuild(svc.dests);
     },
-    schedule(svc: Service, flow: SchedFlow, _now: number): Dest | null {
+    schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
       const lookup = state(svc).lookup;
       const port = (svc.flags & SVC_F_SCHED_MH_PORT) !== 0 ? flow.sport & 0xffff : 0;
-      const key = (port + flow.saddr) >>> 0;
+      const key = (port + foldWords(flow.af, flow.saddr)) >>> 0;
       const ihash = hsiphash1u32(key, HASH1) % size;
       let d = lookup[ihash];
       if (d === null) return null;

@@ -7,14 +7,8 @@
  * One min-scan of the mirror's nqKey (-Infinity for an idle usable dest, else sed's rounded
  * key): a -Infinity minimum is the first idle dest; otherwise as sed (see wlc.ts).
  */
-import {
-  type Dest,
-  type DestSoa,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-  SOA_NQ,
-} from '../ipvs/types.js';
+import { type Dest, type DestSoa, type Scheduler, type Service, SOA_NQ } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { minScan } from './common.js';
 import { settle } from './wlc.js';
 
@@ -30,7 +24,7 @@ function nqExact(s: DestSoa): number {
 
 export const nq: Scheduler = {
   name: 'nq',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const s = svc.destSoa(SOA_NQ);
     let j: number;
     if (s.oddCount() !== 0) {

@@ -12,11 +12,11 @@ import {
   DEST_F_OVERLOAD,
   type Dest,
   type DestSoa,
-  type SchedFlow,
   type Scheduler,
   type Service,
   SOA_OVF,
 } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { maxScan } from './common.js';
 
 function ovfExact(s: DestSoa): number {
@@ -38,7 +38,7 @@ function ovfExact(s: DestSoa): number {
 
 export const ovf: Scheduler = {
   name: 'ovf',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const s = svc.destSoa(SOA_OVF);
     const j = s.oddCount() === 0 ? maxScan(s.ovfKey, s.n, Number.NEGATIVE_INFINITY) : ovfExact(s);
     return j < 0 ? null : s.list[j];

@@ -6,7 +6,8 @@
  * (unless the cursor was the head) a second pass from the first node up to and including the
  * cursor dest itself. That is one cyclic scan of all n nodes starting after the cursor.
  */
-import type { Dest, SchedFlow, Scheduler, Service } from '../ipvs/types.js';
+import type { Dest, Scheduler, Service } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { ListCursor } from './cursor.js';
 
 function state(svc: Service): ListCursor {
@@ -29,7 +30,7 @@ export const rr: Scheduler = {
   onDestChange(svc: Service): void {
     state(svc).sync(svc.dests);
   },
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const c = state(svc);
     const s = svc.destSoa();
     const list = s.list;

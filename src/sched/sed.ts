@@ -6,13 +6,14 @@
  * Same scheme as wlc (see wlc.ts): one min-scan of the mirror's rounded sedKey, and the exact
  * kernel comparison over the entries sharing the minimal key when there are several.
  */
-import { type Dest, type SchedFlow, type Scheduler, type Service, SOA_SED } from '../ipvs/types.js';
+import { type Dest, type Scheduler, type Service, SOA_SED } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { minScan } from './common.js';
 import { settle } from './wlc.js';
 
 export const sed: Scheduler = {
   name: 'sed',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const s = svc.destSoa(SOA_SED);
     let j: number;
     if (s.oddCount() !== 0) {

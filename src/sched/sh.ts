@@ -1,7 +1,8 @@
 /**
- * sh — source hashing: a 256-bucket table maps hash_32(ntohs(sport) + ntohl(saddr), 8) to a
- * destination; the source port takes part only with the sh-port flag (SVC_F_SCHED2), else it
- * is 0. An unusable pick (weight <= 0 or overloaded) gives no destination unless sh-fallback
+ * sh — source hashing: a 256-bucket table maps hash_32(ntohs(sport) + ntohl(addr_fold), 8) to
+ * a destination, addr_fold being the IPv4 source address or the XOR of an IPv6 source's four
+ * words (ip_vs_sh_hashkey); the source port takes part only with the sh-port flag
+ * (SVC_F_SCHED2), else it is 0. An unusable pick (weight <= 0 or overloaded) gives no destination unless sh-fallback
  * (SVC_F_SCHED1) is set. Mirrors net/netfilter/ipvs/ip_vs_sh.c.
  *
  * Table fill (ip_vs_sh_reassign): walk the dest list cyclically; each dest takes buckets until
@@ -19,12 +20,12 @@
  */
 import {
   type Dest,
-  type SchedFlow,
   type Scheduler,
   type Service,
   SVC_F_SCHED_SH_FALLBACK,
   SVC_F_SCHED_SH_PORT,
 } from '../ipvs/types.js';
+import { type FlowKey, foldWords } from '../net/addr.js';
 import { eligible } from './common.js';
 import { hash32 } from './hash.js';
 
@@ -82,11 +83,11 @@ export const sh: Scheduler = {
   onDestChange(svc: Service): void {
     shReassign(table(svc), svc.dests);
   },
-  schedule(svc: Service, flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
     const b = table(svc).buckets;
     const port = (svc.flags & SVC_F_SCHED_SH_PORT) !== 0 ? flow.sport & 0xffff : 0;
-    // ntohs(port) + ntohl(saddr) in unsigned 32-bit arithmetic.
-    const ihash = hash32((port + flow.saddr) >>> 0, SH_TAB_BITS);
+    // ntohs(port) + ntohl(addr_fold) in unsigned 32-bit arithmetic.
+    const ihash = hash32((port + foldWords(flow.af, flow.saddr)) >>> 0, SH_TAB_BITS);
     let d = b[ihash];
     if (d === null) return null;
     if (eligible(d)) return d;

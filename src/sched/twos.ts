@@ -15,13 +15,8 @@
  * and the usable-weight sum and its prefix sums are cached there (rebuilt when a weight or an
  * overload flag changes a usable weight), so a pick is two draws and two binary searches.
  */
-import {
-  type Dest,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-  SOA_BASE,
-} from '../ipvs/types.js';
+import { type Dest, type Scheduler, type Service, SOA_BASE } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { productGreater } from './common.js';
 
 const TWO53 = 9007199254740992;
@@ -77,7 +72,7 @@ function twosWalk(usable: Float64Array, r: number): number {
 
 export const twos: Scheduler = {
   name: 'twos',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const s = svc.destSoa(SOA_BASE);
     // Sum of the usable weights in list order: cached by the mirror until a weight or an
     // overload flag changes one, so the kernel's first loop is usually free.

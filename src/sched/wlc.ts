@@ -14,14 +14,8 @@
  * loop picks: every exact minimum is among them. wlcExact is the plain loop for mirrors with
  * values the control plane never produces (DestSoa.oddCount()).
  */
-import {
-  type Dest,
-  type DestSoa,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-  SOA_WLC,
-} from '../ipvs/types.js';
+import { type Dest, type DestSoa, type Scheduler, type Service, SOA_WLC } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { minScan, productGreater } from './common.js';
 
 /** 2^53: below it double products are exact. */
@@ -79,7 +73,7 @@ export function wlcPick(svc: Service): Dest | null {
 
 export const wlc: Scheduler = {
   name: 'wlc',
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     return wlcPick(svc);
   },
 };

@@ -15,13 +15,8 @@
  * the kernel's after those passes. A randomized differential test against a line-by-line
  * port of ip_vs_wrr_schedule proves it.
  */
-import {
-  DEST_F_OVERLOAD,
-  type Dest,
-  type SchedFlow,
-  type Scheduler,
-  type Service,
-} from '../ipvs/types.js';
+import { DEST_F_OVERLOAD, type Dest, type Scheduler, type Service } from '../ipvs/types.js';
+import type { FlowKey } from '../net/addr.js';
 import { gcd } from './common.js';
 import { ListCursor } from './cursor.js';
 
@@ -88,7 +83,7 @@ export const wrr: Scheduler = {
   onDestChange(svc: Service): void {
     state(svc).destChanged(svc);
   },
-  schedule(svc: Service, _flow: SchedFlow, _now: number): Dest | null {
+  schedule(svc: Service, _flow: FlowKey, _now: number): Dest | null {
     const m = state(svc);
     const s = svc.destSoa();
     const list = s.list;

@@ -22,13 +22,11 @@
 import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
 import { ipv4HeaderCheck, l4Check } from '../net/checksum.js';
 import { ETH_P_IP } from '../net/ethernet.js';
+import { IPPROTO_TCP } from '../net/ipproto.js';
 import { IP_MF, IP_OFFSET, IPV4_CHECK } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
+import { TCP_CWR, TCP_FIN, TCP_PSH } from '../net/tcp.js';
 import { copyBytes, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
-
-const TCP_FIN = 0x01;
-const TCP_PSH = 0x08;
-const TCP_CWR = 0x80;
 
 /**
  * Split the IPv4 TCP packet described by info into segments of at most `mss` payload
@@ -49,7 +47,7 @@ export function tcpSegment(
   outLens: Int32Array,
   headroom: number,
 ): number {
-  if (info.etherType !== ETH_P_IP || info.proto !== 6 || !(mss > 0) || headroom < 0) {
+  if (info.etherType !== ETH_P_IP || info.proto !== IPPROTO_TCP || !(mss > 0) || headroom < 0) {
     return XMIT_E_INVALID;
   }
   const ip = info.l3Off;
@@ -128,12 +126,9 @@ export function segmentInfo(
   seg.fragField = src.fragField;
   seg.ttl = src.ttl;
   seg.proto = src.proto;
-  seg.saddr = src.saddr;
-  seg.daddr = src.daddr;
+  seg.flow.copyFrom(src.flow);
   seg.l4Off = src.l4Off + d;
   seg.l4Len = seg.totLen - seg.ihl;
-  seg.sport = src.sport;
-  seg.dport = src.dport;
   seg.tcpFlags = out[seg.l4Off + 13];
   seg.tcpSeq = rd32(out, seg.l4Off + 4);
   seg.tcpAck = src.tcpAck;

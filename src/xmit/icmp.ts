@@ -219,7 +219,7 @@ export function buildTimeExceeded(
     ICMP_TIME_EXCEEDED,
     ICMP_EXC_TTL,
     0,
-    info.daddr,
+    info.flow.daddr4,
     srcMac,
     dstMac,
     ident,
@@ -228,7 +228,7 @@ export function buildTimeExceeded(
 
 /**
  * ICMP port unreachable (type 3 code 3): ip_vs_leave sends it to the client when no
- * destination is available (srcAddr = the VIP, info.daddr); ip_vs_out with nat_icmp_send
+ * destination is available (srcAddr = the VIP, info.flow.daddr4); ip_vs_out with nat_icmp_send
  * sends it to a RS whose reply matches no connection (srcAddr = the director's address
  * toward the RS, since that packet was not addressed to the director).
  */

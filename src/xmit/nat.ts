@@ -36,21 +36,13 @@ import {
   udpCheckValue,
 } from '../net/checksum.js';
 import { ETH_P_IP } from '../net/ethernet.js';
+import { isIpvsIcmpError } from '../net/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { IP_MF, IPV4_CHECK, IPV4_DADDR, IPV4_SADDR, ipv4DecTtl } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
+import { TCP_CHECK } from '../net/tcp.js';
+import { UDP_CHECK } from '../net/udp.js';
 import { ipEnd, isLaterFragment } from './common.js';
-
-const IPPROTO_ICMP = 1;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_SCTP = 132;
-
-const TCP_CHECK = 16;
-const UDP_CHECK = 6;
-
-const ICMP_DEST_UNREACH = 3;
-const ICMP_SOURCE_QUENCH = 4;
-const ICMP_TIME_EXCEEDED = 11;
 
 /**
  * Validate the L3/L4 shape NAT needs and return the L4 header length we will touch
@@ -101,7 +93,8 @@ function fixL4Check(
   // branch). Impossible over a first fragment, whose payload continues elsewhere.
   if ((info.fragField & IP_MF) !== 0) return false;
   const l4Len = info.totLen - info.ihl;
-  const c = l4Check(buf, info.l4Off, l4Len, UDP_CHECK, info.saddr, info.daddr, IPPROTO_UDP);
+  const f = info.flow;
+  const c = l4Check(buf, info.l4Off, l4Len, UDP_CHECK, f.saddr4, f.daddr4, IPPROTO_UDP);
   wr16(buf, checkOff, udpCheckValue(c));
   return true;
 }
@@ -109,7 +102,7 @@ function fixL4Check(
 /**
  * Inbound NAT (ip_vs_nat_xmit + *_dnat_handler): VIP:vport -> RIP:rport.
  * Rewrites the IPv4 destination address and TCP/UDP destination port in place, fixes both
- * checksums and updates info.daddr / info.dport. Returns false (packet untouched) for a
+ * checksums and updates info.flow's destination and port. Returns false (packet untouched) for a
  * frame it cannot rewrite: not IPv4 TCP/UDP, truncated, a later fragment, or a UDP first
  * fragment with checksum 0.
  */
@@ -122,28 +115,29 @@ export function natDnat(
   if (natL4Min(info) === 0) return false;
   newDaddr >>>= 0;
   newDport &= 0xffff;
-  const oldDaddr = info.daddr >>> 0;
+  const flow = info.flow;
+  const oldDaddr = flow.daddr4;
   const oldDport = rd16(buf, info.l4Off + 2);
-  // The new port and info.daddr before the L4 checksum: its full-calculation branch (UDP
+  // The new port and destination before the L4 checksum: its full-calculation branch (UDP
   // sent without checksum) sums the header as it will leave.
-  info.daddr = newDaddr;
+  flow.daddr[3] = newDaddr;
   wr16(buf, info.l4Off + 2, newDport);
   if (!fixL4Check(buf, info, oldDaddr, newDaddr, oldDport, newDport)) {
-    info.daddr = oldDaddr;
+    flow.daddr[3] = oldDaddr;
     wr16(buf, info.l4Off + 2, oldDport);
     return false;
   }
   const ip = info.l3Off;
   wr32(buf, ip + IPV4_DADDR, newDaddr);
   wr16(buf, ip + IPV4_CHECK, csumReplace4(rd16(buf, ip + IPV4_CHECK), oldDaddr, newDaddr));
-  info.dport = newDport;
+  flow.dport = newDport;
   return true;
 }
 
 /**
  * Reply NAT (handle_response + *_snat_handler): RIP:rport -> VIP:vport.
  * Rewrites the IPv4 source address and TCP/UDP source port in place, fixes both checksums
- * and updates info.saddr / info.sport. Same refusals as natDnat.
+ * and updates info.flow's source and port. Same refusals as natDnat.
  */
 export function natSnat(
   buf: Uint8Array,
@@ -154,20 +148,21 @@ export function natSnat(
   if (natL4Min(info) === 0) return false;
   newSaddr >>>= 0;
   newSport &= 0xffff;
-  const oldSaddr = info.saddr >>> 0;
+  const flow = info.flow;
+  const oldSaddr = flow.saddr4;
   const oldSport = rd16(buf, info.l4Off);
   // As natDnat: the new port first so a full UDP checksum covers it.
-  info.saddr = newSaddr;
+  flow.saddr[3] = newSaddr;
   wr16(buf, info.l4Off, newSport);
   if (!fixL4Check(buf, info, oldSaddr, newSaddr, oldSport, newSport)) {
-    info.saddr = oldSaddr;
+    flow.saddr[3] = oldSaddr;
     wr16(buf, info.l4Off, oldSport);
     return false;
   }
   const ip = info.l3Off;
   wr32(buf, ip + IPV4_SADDR, newSaddr);
   wr16(buf, ip + IPV4_CHECK, csumReplace4(rd16(buf, ip + IPV4_CHECK), oldSaddr, newSaddr));
-  info.sport = newSport;
+  flow.sport = newSport;
   return true;
 }
 
@@ -188,11 +183,6 @@ export function decTtl(buf: Uint8Array, info: PacketInfo): boolean {
 /** True when the ICMP message over len bytes at off has a valid checksum. */
 export function icmpChecksumValid(buf: Uint8Array, off: number, len: number): boolean {
   return fold16(sumBytes(buf, off, len)) === 0xffff;
-}
-
-/** ICMP error types IPVS relates to connections (ip_vs_in_icmp / ip_vs_out_icmp). */
-export function isIpvsIcmpError(type: number): boolean {
-  return type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_TIME_EXCEEDED;
 }
 
 /**
@@ -235,15 +225,15 @@ function natIcmp(
     wr32(buf, ip + IPV4_SADDR, addr);
     wr16(buf, ip + IPV4_CHECK, csumReplace4(rd16(buf, ip + IPV4_CHECK), old, addr));
     wr32(buf, q + IPV4_DADDR, addr);
-    info.saddr = addr;
-    if (info.hasInner) info.innerDaddr = addr;
+    info.flow.saddr[3] = addr;
+    if (info.hasInner) info.innerFlow.daddr[3] = addr;
   } else {
     const old = rd32(buf, ip + IPV4_DADDR);
     wr32(buf, ip + IPV4_DADDR, addr);
     wr16(buf, ip + IPV4_CHECK, csumReplace4(rd16(buf, ip + IPV4_CHECK), old, addr));
     wr32(buf, q + IPV4_SADDR, addr);
-    info.daddr = addr;
-    if (info.hasInner) info.innerSaddr = addr;
+    info.flow.daddr[3] = addr;
+    if (info.hasInner) info.innerFlow.saddr[3] = addr;
   }
   // ip_send_check(ciph): the quoted header's checksum recomputed in full.
   wr16(buf, q + IPV4_CHECK, ipv4HeaderCheck(buf, q, qIhl));
@@ -251,10 +241,10 @@ function natIcmp(
     // The quoted L4 checksum is left as it is, as the kernel does.
     if (inout) {
       wr16(buf, q + qIhl + 2, port);
-      if (info.hasInner) info.innerDport = port;
+      if (info.hasInner) info.innerFlow.dport = port;
     } else {
       wr16(buf, q + qIhl, port);
-      if (info.hasInner) info.innerSport = port;
+      if (info.hasInner) info.innerFlow.sport = port;
     }
   }
   // And finally the ICMP checksum, over the whole message.

@@ -99,8 +99,8 @@ export function icmpEchoReplyInPlace(
   // Like a fresh frame, the reply ends with the IP packet: any padding or trailer of the
   // request is not part of it.
   info.len = end - info.off;
-  info.saddr = daddr;
-  info.daddr = saddr;
+  info.flow.saddr[3] = daddr;
+  info.flow.daddr[3] = saddr;
   info.ttl = ttl;
   info.ipId = id;
   info.fragField = 0;

@@ -25,6 +25,8 @@
 import { rd16, rd32, wr16 } from '../net/bytes.js';
 import { ipv4HeaderCheck } from '../net/checksum.js';
 import { copyMac, ETH_P_IP } from '../net/ethernet.js';
+import { isIpvsIcmpError } from '../net/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { IP_DF, IP_MF, IP_OFFSET, IPV4_CHECK, writeIpv4Header } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
 import {
@@ -44,7 +46,7 @@ import {
   icmpTypeIsError,
   writeIcmpErrorFrame,
 } from './icmp.js';
-import { icmpChecksumValid, isIpvsIcmpError } from './nat.js';
+import { icmpChecksumValid } from './nat.js';
 
 /** Bytes the IPIP header adds. */
 export const IPIP_HLEN = 20;
@@ -208,7 +210,7 @@ export function buildFragNeeded(
     ICMP_DEST_UNREACH,
     ICMP_FRAG_NEEDED,
     (routeMtu - IPIP_HLEN) & 0xffff,
-    info.daddr,
+    info.flow.daddr4,
     srcMac,
     dstMac,
     ident,
@@ -245,7 +247,11 @@ export class IpipQuote {
  * in the request direction (client q.saddr:q.sport -> virtual q.daddr:q.dport).
  */
 export function ipipQuote(buf: Uint8Array, info: PacketInfo, q: IpipQuote): boolean {
-  if (info.etherType !== ETH_P_IP || info.proto !== 1 || !isIpvsIcmpError(info.icmpType)) {
+  if (
+    info.etherType !== ETH_P_IP ||
+    info.proto !== IPPROTO_ICMP ||
+    !isIpvsIcmpError(info.icmpType)
+  ) {
     return false;
   }
   const end = ipEnd(info.l3Off, info.totLen, info.ihl, info.off, info.len);
@@ -258,7 +264,8 @@ export function ipipQuote(buf: Uint8Array, info: PacketInfo, q: IpipQuote): bool
   if (o + 20 > end || buf[o] >>> 4 !== 4) return false;
   const oIhl = (buf[o] & 0x0f) << 2;
   const proto = buf[o + 9];
-  if (oIhl < 20 || !(proto === 6 || proto === 17 || proto === 132)) return false;
+  if (oIhl < 20 || !(proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP))
+    return false;
   if (o + oIhl + 4 > end) return false;
   q.tunOff = t;
   q.tunSaddr = rd32(buf, t + 12);

@@ -5,7 +5,8 @@ import {
   type DirectorConfig,
   parseConfig,
 } from '../../src/control/config.js';
-import { FWD_MASQ, IPPROTO_TCP, IPPROTO_UDP } from '../../src/ipvs/types.js';
+import { FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { describe as describeTable, FakeAdmin, TEST_SCHEDULERS } from './fake-admin.js';
 import { ip, resolver } from './fixtures.js';
 
@@ -69,7 +70,7 @@ describe('parseConfig', () => {
     ]);
     expect(c.routes).toEqual([
       { dst: { addr: ip('10.9.0.0'), prefixLen: 16 }, via: ip('10.0.0.254'), line: 6 },
-      { dst: { addr: 0, prefixLen: 0 }, via: ip('192.168.50.254'), line: 7 },
+      { dst: { addr: ip('0.0.0.0'), prefixLen: 0 }, via: ip('192.168.50.254'), line: 7 },
     ]);
     expect(c.vips).toEqual([{ addr: ip('10.0.0.100'), line: 8 }]);
     expect(c.fwmarks).toEqual([

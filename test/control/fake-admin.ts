@@ -27,6 +27,7 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../../src/ipvs/types.js';
+import { AF_INET, InetAddr } from '../../src/net/addr.js';
 
 export const TEST_SCHEDULERS = [
   'rr',
@@ -55,7 +56,7 @@ export function namedScheduler(name: string): Scheduler {
 
 export function keyMatches(s: Service, k: ServiceKey): boolean {
   if (k.kind === 'fwmark') return s.fwmark === k.fwmark;
-  return s.fwmark === 0 && s.proto === k.proto && s.addr === k.addr >>> 0 && s.port === k.port;
+  return s.fwmark === 0 && s.proto === k.proto && s.addr.equals(k.addr) && s.port === k.port;
 }
 
 const SCHED_BITS = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
@@ -111,7 +112,9 @@ export class FakeAdmin implements IpvsAdmin {
     if (this.findService(spec.key) !== undefined) throw new IpvsError('add-service', 'EEXIST');
     const k = spec.key;
     const s =
-      k.kind === 'fwmark' ? new Service(0, 0, 0, k.fwmark) : new Service(k.proto, k.addr, k.port);
+      k.kind === 'fwmark'
+        ? new Service(0, InetAddr.any(AF_INET), 0, k.fwmark)
+        : new Service(k.proto, k.addr, k.port);
     s.scheduler = this.sched('add-service', spec.scheduler);
     this.applySpec(s, spec, 'add-service');
     s.id = this.nextId++;
@@ -151,7 +154,7 @@ export class FakeAdmin implements IpvsAdmin {
     const s = this.need('add-dest', key);
     this.rangeCheck('add-dest', spec);
     const port = spec.port ?? s.port;
-    if (s.dests.some((d) => d.addr === spec.addr >>> 0 && d.port === port)) {
+    if (s.dests.some((d) => d.addr.equals(spec.addr) && d.port === port)) {
       throw new IpvsError('add-dest', 'EEXIST');
     }
     const d = new Dest(spec.addr, port, spec.fwd ?? FWD_DROUTE, spec.weight ?? 1);
@@ -168,7 +171,7 @@ export class FakeAdmin implements IpvsAdmin {
     const s = this.need('edit-dest', key);
     this.rangeCheck('edit-dest', spec);
     const port = spec.port ?? s.port;
-    const d = s.dests.find((x) => x.addr === spec.addr >>> 0 && x.port === port);
+    const d = s.dests.find((x) => x.addr.equals(spec.addr) && x.port === port);
     if (d === undefined) throw new IpvsError('edit-dest', 'ENOENT');
     if (spec.fwd !== undefined) d.fwd = spec.fwd;
     if (spec.weight !== undefined) d.weight = spec.weight;
@@ -177,10 +180,10 @@ export class FakeAdmin implements IpvsAdmin {
     this.log.push('edit-dest');
   }
 
-  delDest(key: ServiceKey, addr: number, port: number): void {
+  delDest(key: ServiceKey, addr: InetAddr, port: number): void {
     this.check('del-dest');
     const s = this.need('del-dest', key);
-    const i = s.dests.findIndex((x) => x.addr === addr >>> 0 && x.port === port);
+    const i = s.dests.findIndex((x) => x.addr.equals(addr) && x.port === port);
     if (i < 0) throw new IpvsError('del-dest', 'ENOENT');
     s.dests[i].svc = null;
     s.dests.splice(i, 1);

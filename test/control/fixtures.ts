@@ -12,16 +12,14 @@ import {
   FWD_MASQ,
   FWD_TUNNEL,
   type FwdMethod,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  parseIp,
   Service,
   SVC_F_ONEPACKET,
   SVC_F_PERSISTENT,
   SVC_F_SCHED1,
   SVC_F_SCHED2,
 } from '../../src/ipvs/types.js';
+import { AF_INET, InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { namedScheduler } from './fake-admin.js';
 
 export const HOSTS = `# test hosts
@@ -46,10 +44,8 @@ http-alt 8080/tcp webcache
 
 export const resolver = createFileResolver(HOSTS, SERVICES);
 
-export function ip(s: string): number {
-  const a = parseIp(s);
-  if (a < 0) throw new Error(`bad test address ${s}`);
-  return a;
+export function ip(s: string): InetAddr {
+  return InetAddr.parseOrThrow(s, 'test address');
 }
 
 export function mkService(
@@ -59,11 +55,13 @@ export function mkService(
   sched: string,
   opts: { flags?: number; timeout?: number; netmask?: string; fwmark?: number } = {},
 ): Service {
-  const s = opts.fwmark ? new Service(0, 0, 0, opts.fwmark) : new Service(proto, ip(addr), port);
+  const s = opts.fwmark
+    ? new Service(0, InetAddr.any(AF_INET), 0, opts.fwmark)
+    : new Service(proto, ip(addr), port);
   s.scheduler = namedScheduler(sched);
   s.flags = opts.flags ?? 0;
   s.timeout = opts.timeout ?? 0;
-  if (opts.netmask !== undefined) s.netmask = ip(opts.netmask);
+  if (opts.netmask !== undefined) s.netmask = ip(opts.netmask).v4;
   return s;
 }
 
@@ -165,6 +163,7 @@ export function fixtureConns(): ConnView[] {
     template = false,
     fwmark = 0,
   ): ConnView => ({
+    af: AF_INET,
     proto,
     caddr: ip(cs),
     cport,

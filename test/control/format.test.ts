@@ -10,7 +10,8 @@ import {
 import { defaultListFormat } from '../../src/control/ipvsadm-parse.js';
 import { NUMERIC_RESOLVER } from '../../src/control/names.js';
 import { runUvsadm } from '../../src/control/uvsadm.js';
-import { FWD_DROUTE, IPPROTO_TCP, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { FWD_DROUTE, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { FakeAdmin } from './fake-admin.js';
 import { fixtureConns, fixtureServices, mkDest, mkService, resolver } from './fixtures.js';
 import { expectGolden } from './golden.js';
@@ -155,5 +156,35 @@ describe('format helpers', () => {
     const b = mkService(IPPROTO_TCP, '200.0.0.1', 80, 'rr');
     const c = mkService(IPPROTO_TCP, '10.0.0.2', 80, 'rr');
     expect([a, b, c].sort(compareServices)).toEqual([b, a, c]);
+  });
+
+  it('lists IPv6 services as ipvsadm does: [addr]:port, prefix-length masks, after IPv4', () => {
+    const v6 = mkService(IPPROTO_TCP, '2001:db8::100', 80, 'wlc', {
+      flags: SVC_F_PERSISTENT,
+      timeout: 300,
+    });
+    v6.netmask = 64;
+    mkDest(v6, '2001:db8:1::11', 8080, FWD_DROUTE, 1);
+    mkDest(v6, '2001:db8:1::2', 8080, FWD_DROUTE, 1);
+    const v4 = mkService(IPPROTO_TCP, '198.18.0.100', 80, 'rr');
+    const f = { ...defaultListFormat(), numeric: true, rule: false };
+    expect(formatListAll([v6, v4], 4096, f, NUMERIC_RESOLVER)).toBe(
+      'IP Virtual Server version 1.2.1 (size=4096)\n' +
+        'Prot LocalAddress:Port Scheduler Flags\n' +
+        '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
+        'TCP  198.18.0.100:80 rr\n' +
+        'TCP  [2001:db8::100]:80 wlc persistent 300 mask 64\n' +
+        '  -> [2001:db8:1::2]:8080         Route   1      0          0         \n' +
+        '  -> [2001:db8:1::11]:8080        Route   1      0          0         \n',
+    );
+    expect(formatListAll([v6], 4096, { ...f, rule: true }, NUMERIC_RESOLVER)).toBe(
+      '-A -t [2001:db8::100]:80 -s wlc -p 300 -M 64\n' +
+        '-a -t [2001:db8::100]:80 -r [2001:db8:1::2]:8080 -g -w 1\n' +
+        '-a -t [2001:db8::100]:80 -r [2001:db8:1::11]:8080 -g -w 1\n',
+    );
+    v6.netmask = 128;
+    expect(formatListAll([v6], 4096, { ...f, rule: true }, NUMERIC_RESOLVER)).toMatch(
+      /^-A -t \[2001:db8::100\]:80 -s wlc -p 300\n/,
+    );
   });
 });

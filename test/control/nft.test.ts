@@ -14,17 +14,12 @@ import {
   RULE_VIP_ECHO,
 } from '../../src/control/nft.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
-import {
-  FWD_DROUTE,
-  FWD_MASQ,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  parseIp,
-  type ServiceKey,
-} from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ, type ServiceKey } from '../../src/ipvs/types.js';
+import { InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { createLab, type Lab } from '../helpers/netns.js';
 
-const ip = parseIp;
+const ip = (s: string): InetAddr => InetAddr.parseOrThrow(s);
 
 /** The example of the report: one NAT, one DR and one fwmark service. */
 function exampleInput(): NftInput {
@@ -190,7 +185,10 @@ describe('buildRuleset', () => {
     // A fwmark with no match would drop every IPv4 packet.
     expect(() => buildRuleset({ ...empty, fwmarks: [{ mark: 1 }] })).toThrow(/no match/);
     expect(() =>
-      buildRuleset({ ...empty, services: [{ proto: IPPROTO_TCP, addr: 1, port: 70000 }] }),
+      buildRuleset({
+        ...empty,
+        services: [{ proto: IPPROTO_TCP, addr: ip('0.0.0.1'), port: 70000 }],
+      }),
     ).toThrow(/bad service port/);
   });
 

@@ -2,20 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   COMMAND_OPTION_MATRIX,
   type Command,
-  inetAton,
   ParseError,
   parseIpvsadm,
   splitRestoreLine,
   stringToNumber,
 } from '../../src/control/ipvsadm-parse.js';
-import {
-  FWD_DROUTE,
-  FWD_MASQ,
-  FWD_TUNNEL,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-} from '../../src/ipvs/types.js';
+import { FWD_DROUTE, FWD_MASQ, FWD_TUNNEL } from '../../src/ipvs/types.js';
+import { parseIn4, parseInetAton } from '../../src/net/addr.js';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { ip, resolver } from './fixtures.js';
 
 const parse = (...argv: string[]): Command => parseIpvsadm(argv, { resolver });
@@ -75,7 +69,7 @@ describe('service commands', () => {
         scheduler: 'sh',
         schedFlags: 0x18,
         persistent: 900,
-        netmask: ip('255.255.0.0'),
+        netmask: ip('255.255.0.0').v4,
         onePacket: true,
       },
     });
@@ -504,15 +498,15 @@ describe('option/command matrix and helpers', () => {
   });
 
   it('inet_aton forms', () => {
-    expect(inetAton('1.2.3.4')).toBe(ip('1.2.3.4'));
-    expect(inetAton('127.1')).toBe(ip('127.0.0.1'));
-    expect(inetAton('10.1.258')).toBe(ip('10.1.1.2'));
-    expect(inetAton('167772161')).toBe(ip('10.0.0.1'));
-    expect(inetAton('0x7f.0.0.01')).toBe(ip('127.0.0.1'));
-    expect(inetAton('1.2.3.256')).toBe(-1);
-    expect(inetAton('1.2.3.4.5')).toBe(-1);
-    expect(inetAton('08.1.1.1')).toBe(-1);
-    expect(inetAton('')).toBe(-1);
+    expect(parseInetAton('1.2.3.4')).toBe(parseIn4('1.2.3.4'));
+    expect(parseInetAton('127.1')).toBe(parseIn4('127.0.0.1'));
+    expect(parseInetAton('10.1.258')).toBe(parseIn4('10.1.1.2'));
+    expect(parseInetAton('167772161')).toBe(parseIn4('10.0.0.1'));
+    expect(parseInetAton('0x7f.0.0.01')).toBe(parseIn4('127.0.0.1'));
+    expect(parseInetAton('1.2.3.256')).toBe(-1);
+    expect(parseInetAton('1.2.3.4.5')).toBe(-1);
+    expect(parseInetAton('08.1.1.1')).toBe(-1);
+    expect(parseInetAton('')).toBe(-1);
   });
 
   it('restore lines split like config_stream_read', () => {

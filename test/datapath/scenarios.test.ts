@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OUTCOME_NAMES } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
 import { buildDirector, type Director } from '../../src/datapath/setup.js';
-import { parseIp } from '../../src/ipvs/types.js';
+import { InetAddr } from '../../src/net/addr.js';
 import { PcapngRecorder } from '../../src/trace/pcapng-recorder.js';
 import { tsharkExpertProblems } from '../helpers/tshark.js';
 import { config, fromClient, fromRs, IP } from './fixtures.js';
@@ -77,7 +77,7 @@ describe('IPVS behaviours through the pipeline', () => {
     }
     const tpl = d.core.connections().filter((c) => c.template);
     expect(tpl).toHaveLength(1);
-    expect(tpl[0].caddr).toBe(parseIp('192.0.2.0'));
+    expect(tpl[0].caddr).toEqual(InetAddr.parse('192.0.2.0'));
   });
 
   it('reschedules a SYN that finds its entry in TIME_WAIT (conn_reuse_mode 1)', () => {
@@ -124,8 +124,8 @@ describe('IPVS behaviours through the pipeline', () => {
       const first = dstMacLast(send(d, syn(s, 80), 'eth0').out);
       const rip = first === RS1 ? IP.rs1 : IP.rs2;
       d.core.delDest(
-        { kind: 'addr', proto: 6, addr: parseIp(IP.vip), port: 80 },
-        parseIp(rip),
+        { kind: 'addr', proto: 6, addr: InetAddr.parseOrThrow(IP.vip), port: 80 },
+        InetAddr.parseOrThrow(rip),
         8080,
       );
       expect(send(d, tcp(s, 80, 'A'), 'eth0').outcome).toBe('dest_unavailable');

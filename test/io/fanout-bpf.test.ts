@@ -19,10 +19,9 @@ import {
   BPF_ST,
   clientAffinityHash,
   clientAffinityProgram,
-  decodeProgram,
   fanoutIndex,
-  runCbpf,
 } from '../../src/io/fanout-bpf.js';
+import { decodeProgram, runCbpf } from '../helpers/cbpf.js';
 import { createLab, type Lab } from '../helpers/netns.js';
 import {
   type FanoutPhase,

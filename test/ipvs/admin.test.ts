@@ -5,16 +5,15 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   FWD_MASQ,
-  IPPROTO_ICMP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   SVC_F_PERSISTENT,
 } from '../../src/ipvs/types.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import {
   ACK,
   CIP,
   FIN,
   ip,
+  key,
   makeCore,
   RS1,
   RS2,
@@ -69,7 +68,7 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
       key: tcpKey(),
       scheduler: 'rr',
       persistent: 300,
-      netmask: ip('255.255.255.0'),
+      netmask: ip('255.255.255.0').v4,
     });
     const svc = core.findService(tcpKey())!;
     expect(svc.flags & SVC_F_PERSISTENT).toBe(SVC_F_PERSISTENT);
@@ -118,7 +117,7 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
       'ERANGE',
     );
     expect(errno(() => core.addDest(tcpKey(), { addr: ip('224.0.0.1') }))).toBe('EINVAL');
-    expect(errno(() => core.addDest(tcpKey(), { addr: 0 }))).toBe('EINVAL');
+    expect(errno(() => core.addDest(tcpKey(), { addr: ip('0.0.0.0') }))).toBe('EINVAL');
     expect(errno(() => core.addDest(tcpKey(), { addr: RS2, fwd: 7 as 0 }))).toBe('EINVAL');
     expect(errno(() => core.editDest(tcpKey(), { addr: RS2 }))).toBe('ENOENT');
     expect(errno(() => core.editDest(tcpKey(), { addr: RS1, weight: -3 }))).toBe('ERANGE');
@@ -176,15 +175,17 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
     const s80 = core.findService(tcpKey(80));
     const s0 = core.findService(tcpKey(0));
     const fwm = core.findService({ kind: 'fwmark', fwmark: 7 });
-    expect(core.findServiceFor(IPPROTO_TCP, VIP, 80, 0)).toBe(s80);
-    expect(core.findServiceFor(IPPROTO_TCP, VIP, 443, 0)).toBe(s0);
-    expect(core.findServiceFor(IPPROTO_TCP, VIP, 80, 7)).toBe(fwm);
-    expect(core.findServiceFor(IPPROTO_TCP, VIP, 80, 8)).toBe(s80);
-    expect(core.findServiceFor(IPPROTO_UDP, VIP, 53, 0)).toBe(core.findService(udpKey(53)));
-    expect(core.findServiceFor(IPPROTO_UDP, VIP, 54, 0)).toBeNull();
-    expect(core.findServiceFor(IPPROTO_TCP, VIP + 1, 80, 0)).toBeNull();
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP, 80), 0)).toBe(s80);
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP, 443), 0)).toBe(s0);
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP, 80), 7)).toBe(fwm);
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP, 80), 8)).toBe(s80);
+    expect(core.findServiceFor(key(IPPROTO_UDP, 0, 0, VIP, 53), 0)).toBe(
+      core.findService(udpKey(53)),
+    );
+    expect(core.findServiceFor(key(IPPROTO_UDP, 0, 0, VIP, 54), 0)).toBeNull();
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP.v4 + 1, 80), 0)).toBeNull();
     core.delService(tcpKey(0));
-    expect(core.findServiceFor(IPPROTO_TCP, VIP, 443, 0)).toBeNull();
+    expect(core.findServiceFor(key(IPPROTO_TCP, 0, 0, VIP, 443), 0)).toBeNull();
   });
 
   it('sets and clears the overload flag exactly as ip_vs_bind_dest / ip_vs_unbind_dest', () => {
@@ -194,13 +195,13 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
     const d = core.findService(tcpKey())!.dests[0];
     const conns: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const c = core.lookupIn(IPPROTO_TCP, CIP, 1000 + i, VIP, 80, 0, SYN, 60, 1);
+      const c = core.lookupIn(key(IPPROTO_TCP, CIP, 1000 + i, VIP, 80), 0, SYN, 60, 1);
       expect(c).toBeGreaterThanOrEqual(0);
       conns.push(c);
     }
     expect(d.flags & DEST_F_OVERLOAD).toBe(DEST_F_OVERLOAD);
     // Overloaded: the only dest is skipped, no destination.
-    expect(core.lookupIn(IPPROTO_TCP, CIP, 2000, VIP, 80, 0, SYN, 60, 1)).toBe(-3);
+    expect(core.lookupIn(key(IPPROTO_TCP, CIP, 2000, VIP, 80), 0, SYN, 60, 1)).toBe(-3);
     // Expire one entry: total 3, 3*4 = 12 < 4*3 = 12 is false -> still overloaded.
     core.expireNow(conns[0], 2);
     core.tick(2);
@@ -212,7 +213,7 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
 
     // With -y: cleared only when total < l_threshold.
     core.editDest(tcpKey(), { addr: RS1, uThreshold: 3, lThreshold: 1 });
-    core.lookupIn(IPPROTO_TCP, CIP, 3000, VIP, 80, 0, SYN, 60, 4); // total 3 >= 3
+    core.lookupIn(key(IPPROTO_TCP, CIP, 3000, VIP, 80), 0, SYN, 60, 4); // total 3 >= 3
     expect(d.flags & DEST_F_OVERLOAD).toBe(DEST_F_OVERLOAD);
     core.expireNow(conns[2], 5);
     core.expireNow(conns[3], 5);
@@ -227,8 +228,8 @@ describe('services and destinations (ip_vs_ctl.c semantics)', () => {
     const core = makeCore();
     core.addService({ key: tcpKey(), scheduler: 'rr' });
     core.addDest(tcpKey(), { addr: RS1 });
-    core.lookupIn(IPPROTO_TCP, CIP, 1, VIP, 80, 0, SYN, 60, 1);
-    core.lookupIn(IPPROTO_TCP, CIP, 1, VIP, 80, 0, ACK | FIN, 52, 2);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 1, VIP, 80), 0, SYN, 60, 1);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 1, VIP, 80), 0, ACK | FIN, 52, 2);
     const svc = core.findService(tcpKey())!;
     expect([svc.stats.conns, svc.stats.inpkts, svc.stats.inbytes]).toEqual([1, 2, 112]);
     expect([core.stats.conns, core.stats.inpkts]).toEqual([1, 2]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Estimator } from '../../src/ipvs/estimator.js';
-import { IPPROTO_TCP, Stats } from '../../src/ipvs/types.js';
-import { CIP, makeCore, RS1, SYN, tcpKey, VIP } from './helpers.js';
+import { Stats } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
+import { CIP, key, makeCore, RS1, SYN, tcpKey, VIP } from './helpers.js';
 
 describe('rate estimator (ip_vs_est.c)', () => {
   it('matches a hand calculation of the fixed-point EWMA', () => {
@@ -42,7 +43,8 @@ describe('rate estimator (ip_vs_est.c)', () => {
     core.addService({ key: tcpKey(), scheduler: 'rr' });
     core.addDest(tcpKey(), { addr: RS1 });
     core.tick(0);
-    for (let p = 1; p <= 40; p++) core.lookupIn(IPPROTO_TCP, CIP, p, VIP, 80, 0, SYN, 100, 1000);
+    for (let p = 1; p <= 40; p++)
+      core.lookupIn(key(IPPROTO_TCP, CIP, p, VIP, 80), 0, SYN, 100, 1000);
     core.tick(1999);
     const svc = core.findService(tcpKey())!;
     expect(svc.stats.cps).toBe(0);

@@ -3,13 +3,12 @@ import { IpvsCore, type IpvsCoreOptions } from '../../src/ipvs/core.js';
 import {
   DEST_F_OVERLOAD,
   type Dest,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  parseIp,
   type Scheduler,
   type Service,
   type ServiceKey,
 } from '../../src/ipvs/types.js';
+import { FlowKey, InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 
 /** Round robin over svc.dests (kernel list order), skipping weight 0 and overloaded dests. */
 export const testRr: Scheduler = {
@@ -53,11 +52,28 @@ export function makeCore(opts: IpvsCoreOptions = {}): IpvsCore {
   });
 }
 
-export const ip = (s: string): number => {
-  const v = parseIp(s);
-  if (v < 0) throw new Error(`bad ip ${s}`);
-  return v;
-};
+export const ip = (s: string): InetAddr => InetAddr.parseOrThrow(s, 'ip');
+
+/**
+ * A flow key (a new one per call: tests may keep it). Addresses as InetAddr, or numbers for
+ * IPv4; a 0 number beside an IPv6 address is that family's any-address. The order is the
+ * key's: source then destination (client -> VIP for lookupIn/connIn/schedule, real server ->
+ * client for lookupOut/connOut).
+ */
+export function key(
+  proto: number,
+  saddr: InetAddr | number,
+  sport: number,
+  daddr: InetAddr | number,
+  dport: number,
+): FlowKey {
+  const v4 = (a: InetAddr | number): InetAddr => (typeof a === 'number' ? InetAddr.v4(a) : a);
+  let s = v4(saddr);
+  let d = v4(daddr);
+  if (saddr === 0 && d.af !== s.af) s = InetAddr.any(d.af);
+  if (daddr === 0 && d.af !== s.af) d = InetAddr.any(s.af);
+  return new FlowKey().set(proto, s, sport, d, dport);
+}
 
 export const VIP = ip('10.0.0.100');
 export const RS1 = ip('10.0.1.11');

@@ -7,8 +7,9 @@ import {
   tcpNextState,
   tcpStateIdx,
 } from '../../src/ipvs/proto.js';
-import { FWD_DROUTE, FWD_MASQ, IPPROTO_TCP } from '../../src/ipvs/types.js';
-import { ACK, CIP, FIN, makeCore, RS1, RST, SYN, tcpKey, VIP } from './helpers.js';
+import { FWD_DROUTE, FWD_MASQ } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
+import { ACK, CIP, FIN, key, makeCore, RS1, RST, SYN, tcpKey, VIP } from './helpers.js';
 
 // tcp_states[] as printed in net/netfilter/ipvs/ip_vs_proto_tcp.c (columns sNO..sSA).
 const KERNEL = `
@@ -77,8 +78,8 @@ describe('TCP state walk through the core', () => {
       now += 10;
       const r =
         dir === 'in'
-          ? core.lookupIn(IPPROTO_TCP, CIP, 40000, VIP, 80, 0, flags, 60, now)
-          : core.lookupOut(IPPROTO_TCP, RS1, 80, CIP, 40000, flags, 60, now);
+          ? core.lookupIn(key(IPPROTO_TCP, CIP, 40000, VIP, 80), 0, flags, 60, now)
+          : core.lookupOut(key(IPPROTO_TCP, RS1, 80, CIP, 40000), flags, 60, now);
       expect(r).toBeGreaterThanOrEqual(0);
       const v = view(core);
       return [v.state, v.expiresMs / 1000, d.activeConns, d.inactConns];
@@ -96,14 +97,14 @@ describe('TCP state walk through the core', () => {
 
   it('NAT: server-side close goes FIN_WAIT, and an RST closes (10 s)', () => {
     const { core, d } = setup(FWD_MASQ);
-    core.lookupIn(IPPROTO_TCP, CIP, 40001, VIP, 80, 0, SYN, 60, 1);
-    core.lookupOut(IPPROTO_TCP, RS1, 80, CIP, 40001, SYN | ACK, 60, 2);
-    core.lookupIn(IPPROTO_TCP, CIP, 40001, VIP, 80, 0, ACK, 60, 3);
-    core.lookupOut(IPPROTO_TCP, RS1, 80, CIP, 40001, FIN | ACK, 60, 4);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40001, VIP, 80), 0, SYN, 60, 1);
+    core.lookupOut(key(IPPROTO_TCP, RS1, 80, CIP, 40001), SYN | ACK, 60, 2);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40001, VIP, 80), 0, ACK, 60, 3);
+    core.lookupOut(key(IPPROTO_TCP, RS1, 80, CIP, 40001), FIN | ACK, 60, 4);
     expect(view(core).state).toBe('FIN_WAIT');
     expect(view(core).expiresMs).toBe(120_000);
     expect([d.activeConns, d.inactConns]).toEqual([0, 1]);
-    core.lookupIn(IPPROTO_TCP, CIP, 40001, VIP, 80, 0, RST, 60, 5);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40001, VIP, 80), 0, RST, 60, 5);
     expect(view(core).state).toBe('CLOSE');
     expect(view(core).expiresMs).toBe(10_000);
   });
@@ -111,7 +112,7 @@ describe('TCP state walk through the core', () => {
   it('DR: the INPUT_ONLY table (no replies seen)', () => {
     const { core, d } = setup(FWD_DROUTE);
     const inb = (flags: number, t: number) =>
-      core.lookupIn(IPPROTO_TCP, CIP, 40002, VIP, 80, 0, flags, 60, t);
+      core.lookupIn(key(IPPROTO_TCP, CIP, 40002, VIP, 80), 0, flags, 60, t);
     inb(SYN, 1);
     expect([view(core).state, d.activeConns, d.inactConns]).toEqual(['SYN_RECV', 1, 0]);
     inb(ACK, 2);
@@ -131,7 +132,7 @@ describe('TCP state walk through the core', () => {
 
   it('DR entry switches to the OUTPUT/INPUT tables once a reply is seen (NOOUTPUT cleared)', () => {
     const { core } = setup(FWD_DROUTE);
-    const c = core.lookupIn(IPPROTO_TCP, CIP, 40003, VIP, 80, 0, SYN, 60, 1);
+    const c = core.lookupIn(key(IPPROTO_TCP, CIP, 40003, VIP, 80), 0, SYN, 60, 1);
     core.stateOut(c, SYN | ACK, 2); // e.g. seen on a shared link
     core.stateIn(c, ACK, 3);
     core.stateIn(c, FIN | ACK, 4); // INPUT table now: ES + fin -> CLOSE_WAIT
@@ -142,11 +143,11 @@ describe('TCP state walk through the core', () => {
     const { core } = setup(FWD_DROUTE);
     core.setTimeouts({ tcp: 3600, tcpfin: 0, udp: 0 });
     expect(core.getTimeouts()).toEqual({ tcp: 3600, tcpfin: 120, udp: 300 });
-    core.lookupIn(IPPROTO_TCP, CIP, 40004, VIP, 80, 0, SYN, 60, 1);
-    core.lookupIn(IPPROTO_TCP, CIP, 40004, VIP, 80, 0, ACK, 60, 2);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40004, VIP, 80), 0, SYN, 60, 1);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40004, VIP, 80), 0, ACK, 60, 2);
     expect(view(core).expiresMs).toBe(3_600_000);
     core.setTimeouts({ tcp: 0, tcpfin: 30, udp: 0 });
-    core.lookupIn(IPPROTO_TCP, CIP, 40004, VIP, 80, 0, FIN, 60, 3);
+    core.lookupIn(key(IPPROTO_TCP, CIP, 40004, VIP, 80), 0, FIN, 60, 3);
     expect(view(core).expiresMs).toBe(30_000);
     expect(() => core.setTimeouts({ tcp: -1, tcpfin: 0, udp: 0 })).toThrowError(/EINVAL|timeouts/);
     expect(core.getTimeouts()).toEqual({ tcp: 3600, tcpfin: 30, udp: 300 });

@@ -3,7 +3,8 @@
  * against what each file describes (hand-checked: read the sample next to each case).
  */
 import { describe, expect, it } from 'vitest';
-import { FWD_MASQ, IPPROTO_TCP, IPPROTO_UDP, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { FWD_MASQ, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { healthChecks } from '../../src/keepalived/checks.js';
 import { permissiveHost } from '../../src/keepalived/host.js';
 import { loadKeepalivedConfig } from '../../src/keepalived/load.js';

@@ -5,13 +5,16 @@ import {
   AF_INET,
   AF_INET6,
   FlowKey,
+  foldWords,
   formatAddrPort,
   formatIn6Full,
   InetAddr,
   maskToPrefixLen,
   parseCidr,
   parseIn4,
+  parseIn4OrThrow,
   parseIn6,
+  parseInetAton,
 } from '../../src/net/addr.js';
 import ntopCases from './glibc-inet-ntop6.json' with { type: 'json' };
 
@@ -140,5 +143,65 @@ describe('FlowKey', () => {
     expect(k6.toString()).toBe('[2001:db8::a]:53 -> [2001:db8::1]:5353');
     expect(new FlowKey().copyFrom(k6).destination().toString()).toBe('2001:db8::1');
     expect(() => new FlowKey().set(6, InetAddr.v4(1), 1, InetAddr.parse('::1')!, 2)).toThrow();
+  });
+
+  it('keeps the v4-mapped prefix while IPv4, so word 3 alone can be written', () => {
+    const k = new FlowKey().set(
+      6,
+      InetAddr.parse('2001:db8::a')!,
+      1,
+      InetAddr.parse('2001:db8::1')!,
+      2,
+    );
+    k.useV4();
+    k.saddr[3] = 0xc6120001;
+    k.daddr[3] = 0xc6120064;
+    expect(k.af).toBe(AF_INET);
+    expect(k.source().equals(InetAddr.parse('198.18.0.1')!)).toBe(true);
+    expect(k.destination().equals(InetAddr.parse('198.18.0.100')!)).toBe(true);
+    expect([...k.saddr.subarray(0, 3)]).toEqual([0, 0, 0xffff]);
+  });
+
+  it('reverses a key (the quoted packet of an ICMP error)', () => {
+    const q = new FlowKey().setV4(6, 0xc6120064, 80, 0xc612000a, 40000);
+    const r = new FlowKey().reverseOf(q);
+    expect(r.toString()).toBe('198.18.0.10:40000 -> 198.18.0.100:80');
+    expect(r.proto).toBe(6);
+  });
+});
+
+describe('helpers moved into the one address module', () => {
+  it('folds addresses as the kernel does for its IPVS hash keys (addr_fold)', () => {
+    const v4 = InetAddr.parse('198.18.0.100')!;
+    const v6 = InetAddr.parse('2001:db8:1:2:3:4:5:6')!;
+    const w6 = new Int32Array(4);
+    v6.copyTo(w6);
+    expect(v4.fold).toBe(0xc6120064);
+    expect(foldWords(AF_INET, Int32Array.of(0, 0, 0xffff, 0xc6120064 | 0))).toBe(0xc6120064);
+    const x = (0x20010db8 ^ 0x00010002 ^ 0x00030004 ^ 0x00050006) >>> 0;
+    expect(v6.fold).toBe(x);
+    expect(foldWords(AF_INET6, w6)).toBe(x);
+  });
+
+  it('revives an InetAddr from its structured clone', () => {
+    for (const s of ['198.18.0.1', '2001:db8::1', '::ffff:198.18.0.1']) {
+      const a = InetAddr.parse(s)!;
+      const copy = structuredClone(a);
+      expect(copy).not.toBeInstanceOf(InetAddr);
+      const back = InetAddr.fromPlain(copy);
+      expect(back.equals(a)).toBe(true);
+      expect(back.toString()).toBe(s);
+    }
+    for (const bad of [null, 1, {}, { af: 3, w0: 0, w1: 0, w2: 0, w3: 0 }, { af: 2, w0: -1 }]) {
+      expect(() => InetAddr.fromPlain(bad)).toThrow(TypeError);
+    }
+  });
+
+  it('parses dotted quads strictly and inet_aton forms loosely', () => {
+    expect(parseIn4OrThrow('198.18.0.1')).toBe(0xc6120001);
+    expect(() => parseIn4OrThrow('198.18.0')).toThrow(/invalid IPv4 address: "198.18.0"/);
+    expect(parseInetAton('198.18.1')).toBe(0xc6120001);
+    expect(parseInetAton('0xc6.022.1')).toBe(0xc6120001);
+    expect(parseInetAton('198.18.0.256')).toBe(-1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parseIn4OrThrow } from '../../src/net/addr.js';
 import { writeArp } from '../../src/net/arp.js';
-import { buildFrame, buildIpv4, ipAddr, tcpFlagBits } from '../../src/net/build.js';
+import { buildFrame, buildIpv4, tcpFlagBits } from '../../src/net/build.js';
 import { rd16, rd32, wr16, wr32 } from '../../src/net/bytes.js';
 import {
   copyMac,
@@ -79,8 +80,8 @@ describe('writers produce the same bytes as the builder', () => {
     p = writeVlan(buf, p, 100, 0x8100);
     p = writeVlan(buf, p, (3 << 13) | 42, 0x0800);
     expect(p).toBe(22);
-    const s = ipAddr('10.0.0.1');
-    const d = ipAddr('10.0.0.100');
+    const s = parseIn4OrThrow('10.0.0.1');
+    const d = parseIn4OrThrow('10.0.0.100');
     const l4 = writeIpv4Header(buf, p, 0, 20 + 22, 77, 0x4000, 63, 6, s, d);
     const data = writeTcpHeader(buf, l4, 40000, 80, 5, 6, 0x12, 1000);
     buf[data] = 0x68;
@@ -107,8 +108,8 @@ describe('writers produce the same bytes as the builder', () => {
   });
 
   it('UDP, full and partial checksums', () => {
-    const s = ipAddr('192.168.1.1');
-    const d = ipAddr('192.168.1.2');
+    const s = parseIn4OrThrow('192.168.1.1');
+    const d = parseIn4OrThrow('192.168.1.2');
     for (const mode of ['ok', 'partial'] as const) {
       const l3 = buildIpv4({
         src: '192.168.1.1',
@@ -133,7 +134,7 @@ describe('writers produce the same bytes as the builder', () => {
     });
     const buf = Uint8Array.from(l3);
     wr16(buf, 36, 0);
-    writeTcpPartialChecksum(buf, 20, 23, ipAddr('10.1.1.1'), ipAddr('10.2.2.2'));
+    writeTcpPartialChecksum(buf, 20, 23, parseIn4OrThrow('10.1.1.1'), parseIn4OrThrow('10.2.2.2'));
     expect(rd16(buf, 36)).toBe(rd16(l3, 36));
   });
 
@@ -156,7 +157,9 @@ describe('writers produce the same bytes as the builder', () => {
     });
     const buf = new Uint8Array(42);
     const p = writeEthernet(buf, 0, B, A, 0x0806);
-    expect(writeArp(buf, p, 2, A, ipAddr('10.0.0.100'), B, ipAddr('10.0.0.1'))).toBe(42);
+    expect(
+      writeArp(buf, p, 2, A, parseIn4OrThrow('10.0.0.100'), B, parseIn4OrThrow('10.0.0.1')),
+    ).toBe(42);
     expect([...buf]).toEqual([...arp]);
   });
 });
@@ -223,7 +226,7 @@ describe('builder', () => {
     });
     expect(parseFrame(f, 0, f.length, info)).toBe(PARSE_OK_IPV4);
     expect(info.hasInner).toBe(true);
-    expect(rd32(f, 14 + 20 + 8 + 12)).toBe(ipAddr('1.1.1.1'));
+    expect(rd32(f, 14 + 20 + 8 + 12)).toBe(parseIn4OrThrow('1.1.1.1'));
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildFrame, buildIpv4, type FrameSpec, ipAddr } from '../../src/net/build.js';
+import { parseIn4OrThrow } from '../../src/net/addr.js';
+import { buildFrame, buildIpv4, type FrameSpec } from '../../src/net/build.js';
 import { rd16, wr16 } from '../../src/net/bytes.js';
 import { l4Check } from '../../src/net/checksum.js';
 import { PacketInfo } from '../../src/net/packet.js';
@@ -82,12 +83,12 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.fragField).toBe(0x4000);
     expect(i.ttl).toBe(33);
     expect(i.proto).toBe(6);
-    expect(i.saddr).toBe(ipAddr(CIP));
-    expect(i.daddr).toBe(ipAddr(VIP));
+    expect(i.flow.saddr4).toBe(parseIn4OrThrow(CIP));
+    expect(i.flow.daddr4).toBe(parseIn4OrThrow(VIP));
     expect(i.l4Off).toBe(34);
     expect(i.l4Len).toBe(28 + 18);
-    expect(i.sport).toBe(40000);
-    expect(i.dport).toBe(80);
+    expect(i.flow.sport).toBe(40000);
+    expect(i.flow.dport).toBe(80);
     expect(i.tcpFlags).toBe(0x18);
     expect(i.tcpSeq).toBe(0xfffffff0);
     expect(i.tcpAck).toBe(0x80000001);
@@ -95,7 +96,9 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.l4CheckOff).toBe(34 + 16);
     expect(ipv4HeaderOk(f, i)).toBe(true);
     // The L4 checksum verifies and the options bytes are intact.
-    expect(l4Check(f, i.l4Off, i.l4Len, 16, i.saddr, i.daddr, 6)).toBe(rd16(f, i.l4CheckOff));
+    expect(l4Check(f, i.l4Off, i.l4Len, 16, i.flow.saddr4, i.flow.daddr4, 6)).toBe(
+      rd16(f, i.l4CheckOff),
+    );
     expect([...f.subarray(54, 62)]).toEqual([2, 4, 0x05, 0xb4, 1, 1, 4, 2]);
     expect(new TextDecoder().decode(f.subarray(62))).toBe('GET / HTTP/1.0\r\n\r\n');
     expect(f.length).toBe(14 + 20 + 28 + 18);
@@ -108,10 +111,10 @@ describe('round trips: build -> parse -> fields', () => {
     const [st, i] = parse(f);
     expect(st).toBe(PARSE_OK_IPV4);
     expect(i.proto).toBe(17);
-    expect([i.sport, i.dport, i.l4Len, i.l4CheckOff]).toEqual([5353, 53, 11, 34 + 6]);
+    expect([i.flow.sport, i.flow.dport, i.l4Len, i.l4CheckOff]).toEqual([5353, 53, 11, 34 + 6]);
     expect(rd16(f, 34 + 4)).toBe(11);
     const check = rd16(f, i.l4CheckOff);
-    const computed = l4Check(f, i.l4Off, i.l4Len, 6, i.saddr, i.daddr, 17);
+    const computed = l4Check(f, i.l4Off, i.l4Len, 6, i.flow.saddr4, i.flow.daddr4, 17);
     expect(check).toBe(computed === 0 ? 0xffff : computed);
   });
 
@@ -122,7 +125,7 @@ describe('round trips: build -> parse -> fields', () => {
     const [st, i] = parse(f);
     expect(st).toBe(PARSE_OK_IPV4);
     expect([i.proto, i.icmpType, i.icmpCode, i.icmpId]).toEqual([1, 8, 0, 0x1234]);
-    expect([i.sport, i.dport, i.hasInner, i.l4CheckOff]).toEqual([0, 0, false, 36]);
+    expect([i.flow.sport, i.flow.dport, i.hasInner, i.l4CheckOff]).toEqual([0, 0, false, 36]);
   });
 
   it.each([
@@ -148,11 +151,11 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.hasInner).toBe(true);
     expect(i.innerL3Off).toBe(34 + 8);
     expect(i.innerIhl).toBe(20);
-    expect(i.innerProto).toBe(17);
-    expect(i.innerSaddr).toBe(ipAddr(CIP));
-    expect(i.innerDaddr).toBe(ipAddr(RIP));
+    expect(i.innerFlow.proto).toBe(17);
+    expect(i.innerFlow.saddr4).toBe(parseIn4OrThrow(CIP));
+    expect(i.innerFlow.daddr4).toBe(parseIn4OrThrow(RIP));
     expect(i.innerL4Off).toBe(34 + 8 + 20);
-    expect([i.innerSport, i.innerDport, i.innerFragField]).toEqual([5353, 53, 0]);
+    expect([i.innerFlow.sport, i.innerFlow.dport, i.innerFragField]).toEqual([5353, 53, 0]);
     // Default quote = header + 8 bytes (RFC 792).
     expect(i.l4Len).toBe(8 + 28);
   });
@@ -181,7 +184,7 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.hasInner).toBe(true);
     expect(i.innerIhl).toBe(24);
     expect(i.innerL4Off).toBe(42 + 24);
-    expect([i.innerProto, i.innerSport, i.innerDport]).toEqual([6, 1234, 443]);
+    expect([i.innerFlow.proto, i.innerFlow.sport, i.innerFlow.dport]).toEqual([6, 1234, 443]);
   });
 
   it('ICMP error whose quote is too short or not IPv4 has no inner', () => {
@@ -231,12 +234,12 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.proto).toBe(4);
     expect(i.l4Off).toBe(34);
     expect(i.l4Len).toBe(40);
-    expect([i.sport, i.dport, i.l4CheckOff]).toEqual([0, 0, -1]);
+    expect([i.flow.sport, i.flow.dport, i.l4CheckOff]).toEqual([0, 0, -1]);
     const end = i.l4Off + i.l4Len;
     expect(parseIpv4(f, i.l4Off, end, i)).toBe(PARSE_OK_IPV4);
-    expect([i.saddr, i.daddr, i.ttl, i.sport, i.dport]).toEqual([
-      ipAddr(CIP),
-      ipAddr(VIP),
+    expect([i.flow.saddr4, i.flow.daddr4, i.ttl, i.flow.sport, i.flow.dport]).toEqual([
+      parseIn4OrThrow(CIP),
+      parseIn4OrThrow(VIP),
       63,
       40000,
       80,
@@ -251,7 +254,7 @@ describe('round trips: build -> parse -> fields', () => {
     wr16(sctp, 2, 3869);
     const [st, i] = parse(buildFrame({ ip: { src: CIP, dst: VIP, proto: 132, payload: sctp } }));
     expect(st).toBe(PARSE_OK_IPV4);
-    expect([i.proto, i.sport, i.dport, i.l4CheckOff]).toEqual([132, 3868, 3869, -1]);
+    expect([i.proto, i.flow.sport, i.flow.dport, i.l4CheckOff]).toEqual([132, 3868, 3869, -1]);
   });
 
   it('an undecoded protocol (GRE) is OK_IPV4 with ports 0', () => {
@@ -259,7 +262,7 @@ describe('round trips: build -> parse -> fields', () => {
       buildFrame({ ip: { src: CIP, dst: VIP, proto: 47, payload: [0, 0, 8, 0] } }),
     );
     expect(st).toBe(PARSE_OK_IPV4);
-    expect([i.proto, i.sport, i.dport, i.l4Len, i.l4CheckOff]).toEqual([47, 0, 0, 4, -1]);
+    expect([i.proto, i.flow.sport, i.flow.dport, i.l4Len, i.l4CheckOff]).toEqual([47, 0, 0, 4, -1]);
   });
 
   it('IPv4 options are kept intact and L4 found after them', () => {
@@ -273,7 +276,7 @@ describe('round trips: build -> parse -> fields', () => {
     expect(i.l4Off).toBe(14 + 28);
     expect([...f.subarray(34, 42)]).toEqual([...opts, 0]);
     expect(ipv4HeaderOk(f, i)).toBe(true);
-    expect([i.sport, i.dport]).toEqual([1, 2]);
+    expect([i.flow.sport, i.flow.dport]).toEqual([1, 2]);
   });
 
   it('Ethernet padding beyond totLen is fine; l4Len comes from totLen', () => {
@@ -294,7 +297,12 @@ describe('round trips: build -> parse -> fields', () => {
     expect([...req.subarray(0, 6)]).toEqual([255, 255, 255, 255, 255, 255]);
     const [st, i] = parse(req);
     expect(st).toBe(PARSE_ARP);
-    expect([i.arpOp, i.arpSpa, i.arpTpa, i.l3Off]).toEqual([1, ipAddr(CIP), ipAddr(VIP), 14]);
+    expect([i.arpOp, i.arpSpa, i.arpTpa, i.l3Off]).toEqual([
+      1,
+      parseIn4OrThrow(CIP),
+      parseIn4OrThrow(VIP),
+      14,
+    ]);
     const rep = buildFrame({
       dstMac: '02:00:00:00:00:01',
       srcMac: '02:00:00:00:00:fe',
@@ -318,7 +326,7 @@ describe('round trips: build -> parse -> fields', () => {
     buf.set(f, 37);
     const info = new PacketInfo();
     expect(parseFrame(buf, 37, f.length, info)).toBe(PARSE_OK_IPV4);
-    expect([info.off, info.l3Off, info.l4Off, info.dport]).toEqual([37, 37 + 18, 37 + 38, 80]);
+    expect([info.off, info.l3Off, info.l4Off, info.flow.dport]).toEqual([37, 37 + 18, 37 + 38, 80]);
   });
 });
 
@@ -331,7 +339,7 @@ describe('VLAN', () => {
     expect(i.vlanCount).toBe(1);
     expect(i.vlanTci).toBe((5 << 13) | 0x1000 | 42);
     expect(i.l3Off).toBe(18);
-    expect(i.dport).toBe(80);
+    expect(i.flow.dport).toBe(80);
   });
 
   it('QinQ: outer 802.1ad, inner 802.1Q; vlanTci is the outer tag', () => {

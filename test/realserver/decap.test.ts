@@ -6,6 +6,7 @@
  * 192.0.2.100 on lo, a UDP echo server and a TCP listener on the VIP, and the daemon.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseIn4OrThrow } from '../../src/net/addr.js';
 import { buildFrame, buildIpv4, type Ipv4Spec } from '../../src/net/build.js';
 import { ipv4ChecksumValid } from '../../src/net/ipv4.js';
 import {
@@ -14,7 +15,6 @@ import {
   Decapsulator,
   decapCounterRecord,
   formatDecapCounters,
-  parseIpv4Addr,
 } from '../../src/realserver/decap.js';
 import { createLab, type Lab, type LabProcess } from '../helpers/netns.js';
 import type { BlastResult, Seen, ServersResult } from './ns-tasks.js';
@@ -39,7 +39,7 @@ const innerUdp = (payload: string, sport = 40001): Ipv4Spec => ({
 describe('Decapsulator', () => {
   const dec = () => {
     const d = new Decapsulator();
-    d.setLocalAddrs([parseIpv4Addr(RIP), parseIpv4Addr('127.0.0.1')]);
+    d.setLocalAddrs([parseIn4OrThrow(RIP), parseIn4OrThrow('127.0.0.1')]);
     return d;
   };
   const frame = (outer: Partial<Ipv4Spec>, inner: Ipv4Spec, extra: object = {}) =>
@@ -144,11 +144,11 @@ describe('Decapsulator', () => {
 
   it('local address set and counter formatting', () => {
     const d = dec();
-    expect(d.isLocal(parseIpv4Addr(RIP))).toBe(true);
-    expect(d.isLocal(parseIpv4Addr(VIP))).toBe(false);
+    expect(d.isLocal(parseIn4OrThrow(RIP))).toBe(true);
+    expect(d.isLocal(parseIn4OrThrow(VIP))).toBe(false);
     d.setLocalAddrs([]);
-    expect(d.isLocal(parseIpv4Addr(RIP))).toBe(false);
-    expect(() => parseIpv4Addr('1.2.3.256')).toThrow();
+    expect(d.isLocal(parseIn4OrThrow(RIP))).toBe(false);
+    expect(() => parseIn4OrThrow('1.2.3.256')).toThrow();
     d.counters[D.RECEIVED] = 3;
     expect(formatDecapCounters(d.counters)).toMatch(
       /^received=3 decapsulated=0 .* tun_write_errors=0$/,

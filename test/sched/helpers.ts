@@ -8,11 +8,11 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   Dest,
-  IPPROTO_TCP,
-  type SchedFlow,
   type Scheduler,
   Service,
 } from '../../src/ipvs/types.js';
+import { FlowKey, InetAddr } from '../../src/net/addr.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { getScheduler } from '../../src/sched/index.js';
 
 export function sched(name: string): Scheduler {
@@ -25,14 +25,19 @@ let nextId = 0;
 
 /** A destination 10.0.<i/256>.<i%256>:80 with the given weight. */
 export function mkDest(i: number, weight = 1): Dest {
-  const d = new Dest((10 << 24) | ((i >> 8) << 8) | (i & 255) | (1 << 16), 80, 3, weight);
+  const d = new Dest(
+    InetAddr.v4((10 << 24) | ((i >> 8) << 8) | (i & 255) | (1 << 16)),
+    80,
+    3,
+    weight,
+  );
   d.id = nextId++;
   return d;
 }
 
 /** A TCP service 192.168.0.1:80 bound to `s` holding dests with the given weights. */
 export function mkService(s: Scheduler, weights: number[], flags = 0): Service {
-  const svc = new Service(IPPROTO_TCP, 0xc0a80001, 80);
+  const svc = new Service(IPPROTO_TCP, InetAddr.v4(0xc0a80001), 80);
   svc.flags = flags;
   svc.scheduler = s;
   svc.dests = weights.map((w, i) => mkDest(i, w));
@@ -70,8 +75,20 @@ export function setOverload(d: Dest, on: boolean): void {
   else d.flags &= ~DEST_F_OVERLOAD;
 }
 
-export function flow(saddr: number, sport = 12345, daddr = 0xc0a80001, dport = 80): SchedFlow {
-  return { saddr: saddr >>> 0, daddr: daddr >>> 0, sport, dport };
+/** An IPv4 TCP flow key (a new one per call). */
+export function flow(saddr: number, sport = 12345, daddr = 0xc0a80001, dport = 80): FlowKey {
+  return new FlowKey().setV4(IPPROTO_TCP, saddr >>> 0, sport, daddr >>> 0, dport);
+}
+
+/** An IPv6 TCP flow key from two address texts. */
+export function flow6(saddr: string, sport = 12345, daddr = '2001:db8::1', dport = 80): FlowKey {
+  return new FlowKey().set(
+    IPPROTO_TCP,
+    InetAddr.parseOrThrow(saddr),
+    sport,
+    InetAddr.parseOrThrow(daddr),
+    dport,
+  );
 }
 
 /** mulberry32: a small deterministic PRNG for reproducible randomized tests. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AF_INET } from '../../src/net/addr.js';
 import type { LblcTable } from '../../src/sched/lblc.js';
 import { makeLblc } from '../../src/sched/lblc.js';
 import { conformance } from './conformance.js';
@@ -48,9 +49,9 @@ describe('lblc (ip_vs_lblc.c)', () => {
     // counter starts at 1 and a full check resets it to 1: full checks at runs 30, 60, ...
     // The entry is idle exactly 24 h at run 1440 = 30 * 48, a full-check run: now >= lastuse +
     // expiration, so it goes then and not before.
-    expect(t.find(0x0b000001)).not.toBe(-1);
+    expect(t.find(AF_INET, flow(0, 0, 0x0b000001).daddr)).not.toBe(-1);
     lblc.schedule(svc, flow(1, 1, 0x0b000002), 1440 * MIN);
-    expect(t.find(0x0b000001)).toBe(-1);
+    expect(t.find(AF_INET, flow(0, 0, 0x0b000001).daddr)).toBe(-1);
     expect(t.live).toBe(1);
     expect(a).toBeDefined();
   });
@@ -61,7 +62,7 @@ describe('lblc (ip_vs_lblc.c)', () => {
     const t0 = performance.now();
     lblc.schedule(svc, flow(1, 1, 0x0c000002), 365 * 24 * 60 * MIN);
     expect(performance.now() - t0).toBeLessThan(1000); // correctness bound, not a speed target
-    expect(tbl(svc).find(0x0c000001)).toBe(-1);
+    expect(tbl(svc).find(AF_INET, flow(0, 0, 0x0c000001).daddr)).toBe(-1);
     expect(tbl(svc).live).toBe(1);
   });
 
@@ -71,6 +72,6 @@ describe('lblc (ip_vs_lblc.c)', () => {
     const svc = mkService(s, [1]);
     s.schedule(svc, flow(1, 1, 0x0d000001), 0);
     for (let m = 1; m <= 30; m++) s.schedule(svc, flow(1, 1, 0x0d000002), m * MIN);
-    expect(tbl(svc).find(0x0d000001)).toBe(-1); // full check at run 30 > 10 min idle
+    expect(tbl(svc).find(AF_INET, flow(0, 0, 0x0d000001).daddr)).toBe(-1); // full check at run 30 > 10 min idle
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AF_INET } from '../../src/net/addr.js';
 import type { LblcrTable } from '../../src/sched/lblcr.js';
 import { conformance } from './conformance.js';
 import { flow, mkService, sched, setOverload } from './helpers.js';
@@ -18,7 +19,7 @@ describe('lblcr (ip_vs_lblcr.c)', () => {
     expect(lblcr.schedule(svc, f, 0)).toBe(a);
     a.activeConns = 2; // overloaded by the lblc rule (b has 0 * 2 < 1)
     expect(lblcr.schedule(svc, f, 1)).toBe(b);
-    const e = tbl(svc).find(da);
+    const e = tbl(svc).find(AF_INET, flow(0, 0, da).daddr);
     expect(tbl(svc).members(e)).toEqual([b, a]);
     b.activeConns = 2;
     // set min: b (512*1 > 512*1? no) stays b... both overloaded by rule -> wlc picks c
@@ -37,7 +38,7 @@ describe('lblcr (ip_vs_lblcr.c)', () => {
     lblcr.schedule(svc, f, 0);
     a.activeConns = 2;
     lblcr.schedule(svc, f, 1); // set {b, a}, lastmod 1
-    const e = tbl(svc).find(da);
+    const e = tbl(svc).find(AF_INET, flow(0, 0, da).daddr);
     expect(tbl(svc).members(e)).toEqual([b, a]);
     a.activeConns = 0;
     b.activeConns = 1;

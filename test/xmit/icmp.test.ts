@@ -46,7 +46,7 @@ describe('buildIcmpError / buildPortUnreach (ip_vs_leave)', () => {
       10,
       p.buf,
       p.info,
-      p.info.daddr,
+      p.info.flow.daddr4,
       dirMac,
       cliMac,
       new IpIdent(5),
@@ -111,7 +111,7 @@ describe('buildIcmpError / buildPortUnreach (ip_vs_leave)', () => {
       3,
       3,
       0,
-      p.info.daddr,
+      p.info.flow.daddr4,
       dirMac,
       cliMac,
       new IpIdent(),
@@ -132,7 +132,16 @@ describe('buildIcmpError / buildPortUnreach (ip_vs_leave)', () => {
   it('keeps the VLAN tags of the original frame', () => {
     const p = frame({ vlans: [100, 42], ip: syn });
     const out = new Uint8Array(200);
-    const n = buildPortUnreach(out, 0, p.buf, p.info, p.info.daddr, dirMac, cliMac, new IpIdent());
+    const n = buildPortUnreach(
+      out,
+      0,
+      p.buf,
+      p.info,
+      p.info.flow.daddr4,
+      dirMac,
+      cliMac,
+      new IpIdent(),
+    );
     const want = buildFrame({
       srcMac: DIRECTOR_MAC,
       dstMac: CLIENT_MAC,
@@ -245,7 +254,9 @@ describe('icmpEchoReplyInPlace', () => {
       },
     });
     expectBytes(bytesOf(p), want);
-    expect([p.info.saddr, p.info.daddr, p.info.icmpType]).toEqual([0x0a000064, 0x0a000001, 0]);
+    expect([p.info.flow.saddr4, p.info.flow.daddr4, p.info.icmpType]).toEqual([
+      0x0a000064, 0x0a000001, 0,
+    ]);
   });
 
   it('refuses a bad checksum, IP options, a fragment, a group MAC and non-echo types', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildFrame, buildIpv4, ipAddr } from '../../src/net/build.js';
+import { parseIn4OrThrow } from '../../src/net/addr.js';
+import { buildFrame, buildIpv4 } from '../../src/net/build.js';
 import { rd16, wr16 } from '../../src/net/bytes.js';
 import { l4Check } from '../../src/net/checksum.js';
 import { drXmit } from '../../src/xmit/dr.js';
@@ -48,7 +49,7 @@ describe('natDnat / natSnat (TCP)', () => {
       },
     });
     expect(decTtl(p.buf, p.info)).toBe(true);
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 8080)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 8080)).toBe(true);
     const want = buildFrame({
       srcMac: CLIENT_MAC,
       dstMac: DIRECTOR_MAC,
@@ -62,8 +63,8 @@ describe('natDnat / natSnat (TCP)', () => {
       },
     });
     expectBytes(bytesOf(p), want);
-    expect(p.info.daddr).toBe(ipAddr(RIP));
-    expect(p.info.dport).toBe(8080);
+    expect(p.info.flow.daddr4).toBe(parseIn4OrThrow(RIP));
+    expect(p.info.flow.dport).toBe(8080);
     expect(p.info.ttl).toBe(63);
   });
 
@@ -71,13 +72,13 @@ describe('natDnat / natSnat (TCP)', () => {
     const p = frame({
       ip: { src: RIP, dst: CIP, tcp: { sport: 8080, dport: 40000, flags: 'SA', seq: 7 } },
     });
-    expect(natSnat(p.buf, p.info, ipAddr(VIP), 80)).toBe(true);
+    expect(natSnat(p.buf, p.info, parseIn4OrThrow(VIP), 80)).toBe(true);
     const want = buildFrame({
       ip: { src: VIP, dst: CIP, tcp: { sport: 80, dport: 40000, flags: 'SA', seq: 7 } },
     });
     expectBytes(bytesOf(p), want);
-    expect(p.info.saddr).toBe(ipAddr(VIP));
-    expect(p.info.sport).toBe(80);
+    expect(p.info.flow.saddr4).toBe(parseIn4OrThrow(VIP));
+    expect(p.info.flow.sport).toBe(80);
   });
 
   it('keeps VLAN tags and Ethernet padding untouched', () => {
@@ -86,7 +87,7 @@ describe('natDnat / natSnat (TCP)', () => {
       padTo: 80,
       ip: { src: CIP, dst: VIP, tcp: { sport: 1, dport: 80, flags: 'S' } },
     });
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 80)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 80)).toBe(true);
     const want = buildFrame({
       vlans: [100, 42],
       padTo: 80,
@@ -136,7 +137,7 @@ describe('UDP checksum rules', () => {
   it('a non-zero checksum is updated incrementally', () => {
     const p = frame({ ip: { src: CIP, dst: VIP, udp: { sport: 5353, dport: 53, payload: 'q' } } });
     expect(rd16(p.buf, p.info.l4Off + 6)).not.toBe(0);
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 5300)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 5300)).toBe(true);
     expectBytes(
       bytesOf(p),
       buildFrame({ ip: { src: CIP, dst: RIP, udp: { sport: 5353, dport: 5300, payload: 'q' } } }),
@@ -148,7 +149,7 @@ describe('UDP checksum rules', () => {
       ip: { src: CIP, dst: VIP, udp: { sport: 5353, dport: 53, payload: 'hello', csum: 'zero' } },
     });
     expect(rd16(p.buf, p.info.l4Off + 6)).toBe(0);
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 53)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 53)).toBe(true);
     expectBytes(
       bytesOf(p),
       buildFrame({ ip: { src: CIP, dst: RIP, udp: { sport: 5353, dport: 53, payload: 'hello' } } }),
@@ -160,14 +161,14 @@ describe('UDP checksum rules', () => {
   // as 0xffff (CSUM_MANGLED_0), both on the incremental and on the full path.
   function zeroingPayload(): Uint8Array {
     const probe = buildIpv4({ src: CIP, dst: RIP, udp: { sport: 1, dport: 2, payload: [0, 0] } });
-    const c = l4Check(probe, 20, 10, 6, ipAddr(CIP), ipAddr(RIP), 17);
+    const c = l4Check(probe, 20, 10, 6, parseIn4OrThrow(CIP), parseIn4OrThrow(RIP), 17);
     return Uint8Array.of(c >>> 8, c & 0xff);
   }
 
   it('a result of 0 is stored as 0xffff (incremental path)', () => {
     const data = zeroingPayload();
     const p = frame({ ip: { src: CIP, dst: VIP, udp: { sport: 1, dport: 2, payload: data } } });
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 2)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 2)).toBe(true);
     expect(rd16(p.buf, p.info.l4Off + 6)).toBe(0xffff);
     expect(l4Valid(p.buf, p.info.l3Off)).toBe(true);
   });
@@ -177,7 +178,7 @@ describe('UDP checksum rules', () => {
     const p = frame({
       ip: { src: CIP, dst: VIP, udp: { sport: 1, dport: 2, payload: data, csum: 'zero' } },
     });
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 2)).toBe(true);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 2)).toBe(true);
     expect(rd16(p.buf, p.info.l4Off + 6)).toBe(0xffff);
   });
 
@@ -186,9 +187,9 @@ describe('UDP checksum rules', () => {
       ip: { src: CIP, dst: VIP, mf: true, udp: { sport: 1, dport: 53, csum: 'zero' } },
     });
     const before = hex(bytesOf(p));
-    expect(natDnat(p.buf, p.info, ipAddr(RIP), 53)).toBe(false);
+    expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 53)).toBe(false);
     expect(hex(bytesOf(p))).toBe(before);
-    expect(p.info.daddr).toBe(ipAddr(VIP));
+    expect(p.info.flow.daddr4).toBe(parseIn4OrThrow(VIP));
   });
 });
 
@@ -198,7 +199,7 @@ describe('CHECKSUM_PARTIAL', () => {
       const l4 = { sport: 40000, dport: 80, payload: 'x'.repeat(100), csum: 'partial' as const };
       const p = frame({ ip: { src: CIP, dst: VIP, [proto]: l4 } });
       p.info.csumPartial = true;
-      expect(natDnat(p.buf, p.info, ipAddr(RIP), 8080)).toBe(true);
+      expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 8080)).toBe(true);
       const want = buildFrame({ ip: { src: CIP, dst: RIP, [proto]: { ...l4, dport: 8080 } } });
       expectBytes(bytesOf(p), want);
       // Completing it in software then gives the real checksum.
@@ -215,7 +216,7 @@ describe('CHECKSUM_PARTIAL', () => {
     const l4 = { sport: 8080, dport: 40000, payload: 'abc', csum: 'partial' as const };
     const p = frame({ ip: { src: RIP, dst: CIP, tcp: l4 } });
     p.info.csumPartial = true;
-    expect(natSnat(p.buf, p.info, ipAddr(VIP), 80)).toBe(true);
+    expect(natSnat(p.buf, p.info, parseIn4OrThrow(VIP), 80)).toBe(true);
     expectBytes(bytesOf(p), buildFrame({ ip: { src: VIP, dst: CIP, tcp: { ...l4, sport: 80 } } }));
   });
 });
@@ -229,13 +230,13 @@ describe('refusals leave the frame untouched', () => {
     ];
     for (const p of cases) {
       const before = hex(bytesOf(p));
-      expect(natDnat(p.buf, p.info, ipAddr(RIP), 1)).toBe(false);
-      expect(natSnat(p.buf, p.info, ipAddr(RIP), 1)).toBe(false);
+      expect(natDnat(p.buf, p.info, parseIn4OrThrow(RIP), 1)).toBe(false);
+      expect(natSnat(p.buf, p.info, parseIn4OrThrow(RIP), 1)).toBe(false);
       expect(hex(bytesOf(p))).toBe(before);
     }
     const t = frame({ ip: { src: CIP, dst: VIP, tcp: { sport: 1, dport: 80 } } });
     t.info.len -= 1; // the caller's len no longer covers tot_len
-    expect(natDnat(t.buf, t.info, ipAddr(RIP), 1)).toBe(false);
+    expect(natDnat(t.buf, t.info, parseIn4OrThrow(RIP), 1)).toBe(false);
   });
 });
 
@@ -287,7 +288,7 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
       ip: { src: CIP, dst: VIP, icmp: { type: 3, code: 3, quote, quoteLen: 'all' } },
     });
     expect(p.info.hasInner).toBe(true);
-    expect(natIcmpIn(p.buf, p.info, ipAddr(RIP), 8080)).toBe(true);
+    expect(natIcmpIn(p.buf, p.info, parseIn4OrThrow(RIP), 8080)).toBe(true);
     // The quoted TCP checksum is left as it was (the kernel does not touch it).
     const origTcpCheck = rd16(buildIpv4(replySpec), 36);
     const wantQuote = buildIpv4({
@@ -299,9 +300,9 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
       ip: { src: CIP, dst: RIP, icmp: { type: 3, code: 3, quote: wantQuote, quoteLen: 'all' } },
     });
     expectBytes(bytesOf(p), want);
-    expect(p.info.daddr).toBe(ipAddr(RIP));
-    expect(p.info.innerSaddr).toBe(ipAddr(RIP));
-    expect(p.info.innerSport).toBe(8080);
+    expect(p.info.flow.daddr4).toBe(parseIn4OrThrow(RIP));
+    expect(p.info.innerFlow.saddr4).toBe(parseIn4OrThrow(RIP));
+    expect(p.info.innerFlow.sport).toBe(8080);
     expect(ipHeaderValid(p.buf, p.info.l3Off)).toBe(true);
     expect(ipHeaderValid(p.buf, p.info.l4Off + 8)).toBe(true);
     expect(icmpValid(p.buf, p.info.l4Off, p.info.l4Len)).toBe(true);
@@ -313,7 +314,7 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
     const p = frame({
       ip: { src: RIP, dst: CIP, ttl: 63, icmp: { type: 3, code: 3, quote, quoteLen: 'all' } },
     });
-    expect(natIcmpOut(p.buf, p.info, ipAddr(VIP), 53)).toBe(true);
+    expect(natIcmpOut(p.buf, p.info, parseIn4OrThrow(VIP), 53)).toBe(true);
     const udpCheck = rd16(quote, 26);
     const wantQuote = buildIpv4({
       ...req,
@@ -329,21 +330,21 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
       },
     });
     expectBytes(bytesOf(p), want);
-    expect(p.info.saddr).toBe(ipAddr(VIP));
-    expect(p.info.innerDport).toBe(53);
+    expect(p.info.flow.saddr4).toBe(parseIn4OrThrow(VIP));
+    expect(p.info.innerFlow.dport).toBe(53);
   });
 
   it('time exceeded and source quench are handled; parameter problem and echo are not', () => {
     const quote = buildIpv4(replySpec).subarray(0, 28);
     for (const type of [4, 11]) {
       const p = frame({ ip: { src: CIP, dst: VIP, icmp: { type, quote, quoteLen: 'all' } } });
-      expect(natIcmpIn(p.buf, p.info, ipAddr(RIP), 8080)).toBe(true);
+      expect(natIcmpIn(p.buf, p.info, parseIn4OrThrow(RIP), 8080)).toBe(true);
       expect(icmpValid(p.buf, p.info.l4Off, p.info.l4Len)).toBe(true);
     }
     const pp = frame({ ip: { src: CIP, dst: VIP, icmp: { type: 12, quote, quoteLen: 'all' } } });
-    expect(natIcmpIn(pp.buf, pp.info, ipAddr(RIP), 8080)).toBe(false);
+    expect(natIcmpIn(pp.buf, pp.info, parseIn4OrThrow(RIP), 8080)).toBe(false);
     const echo = frame({ ip: { src: CIP, dst: VIP, icmp: { type: 8, id: 3, seq: 4 } } });
-    expect(natIcmpIn(echo.buf, echo.info, ipAddr(RIP), 8080)).toBe(false);
+    expect(natIcmpIn(echo.buf, echo.info, parseIn4OrThrow(RIP), 8080)).toBe(false);
   });
 
   it('a wrong ICMP checksum or a short quote is refused untouched', () => {
@@ -352,7 +353,7 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
       ip: { src: CIP, dst: VIP, icmp: { type: 3, code: 3, quote, quoteLen: 'all', csum: 'wrong' } },
     });
     const before = hex(bytesOf(bad));
-    expect(natIcmpIn(bad.buf, bad.info, ipAddr(RIP), 8080)).toBe(false);
+    expect(natIcmpIn(bad.buf, bad.info, parseIn4OrThrow(RIP), 8080)).toBe(false);
     expect(hex(bytesOf(bad))).toBe(before);
     const short = frame({
       ip: {
@@ -361,7 +362,7 @@ describe('natIcmpIn / natIcmpOut (ip_vs_nat_icmp)', () => {
         icmp: { type: 3, code: 3, quote: quote.subarray(0, 22), quoteLen: 'all' },
       },
     });
-    expect(natIcmpIn(short.buf, short.info, ipAddr(RIP), 8080)).toBe(false);
+    expect(natIcmpIn(short.buf, short.info, parseIn4OrThrow(RIP), 8080)).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildFrame, buildIpv4, type Ipv4Spec, ipAddr } from '../../src/net/build.js';
+import { parseIn4OrThrow } from '../../src/net/addr.js';
+import { buildFrame, buildIpv4, type Ipv4Spec } from '../../src/net/build.js';
 import { rd16, wr16 } from '../../src/net/bytes.js';
 import { IpIdent, XMIT_E_INVALID, XMIT_E_SPACE, XMIT_NO_REPLY } from '../../src/xmit/common.js';
 import { decTtl } from '../../src/xmit/nat.js';
@@ -51,7 +52,15 @@ const inner = (over: Partial<Ipv4Spec> = {}): Ipv4Spec => ({
 function encap(spec: Ipv4Spec, opts = new TunOpts(), vlans: number[] = []) {
   const p = frame({ srcMac: CLIENT_MAC, dstMac: DIRECTOR_MAC, vlans, ip: spec }, 20);
   expect(decTtl(p.buf, p.info)).toBe(true);
-  const off = tunEncap(p.buf, p.info, ipAddr(DIP), ipAddr(RIP), mac(EGRESS_MAC), mac(RS_MAC), opts);
+  const off = tunEncap(
+    p.buf,
+    p.info,
+    parseIn4OrThrow(DIP),
+    parseIn4OrThrow(RIP),
+    mac(EGRESS_MAC),
+    mac(RS_MAC),
+    opts,
+  );
   return { p, off };
 }
 
@@ -70,7 +79,7 @@ describe('tunEncap (ip_vs_tunnel_xmit)', () => {
     expect(ipHeaderValid(p.buf, 34)).toBe(true);
     // The inner fields still describe the inner packet, which did not move.
     expect(p.info.l3Off).toBe(34);
-    expect(p.info.daddr).toBe(ipAddr(VIP));
+    expect(p.info.flow.daddr4).toBe(parseIn4OrThrow(VIP));
   });
 
   it('ECN: the outer gets the inner ECN field, except CE which becomes ECT(0)', () => {
@@ -232,12 +241,12 @@ describe('ICMP errors about our tunnel packets (ip_vs_in_icmp IPIP branch)', () 
     expect(icmpReportedMtu(p.buf, p.info)).toBe(1400);
     const q = new IpipQuote();
     expect(ipipQuote(p.buf, p.info, q)).toBe(true);
-    expect(q.tunDaddr).toBe(ipAddr(RIP));
-    expect(q.tunSaddr).toBe(ipAddr(DIP));
+    expect(q.tunDaddr).toBe(parseIn4OrThrow(RIP));
+    expect(q.tunSaddr).toBe(parseIn4OrThrow(DIP));
     expect([q.saddr, q.sport, q.daddr, q.dport, q.proto]).toEqual([
-      ipAddr(CIP),
+      parseIn4OrThrow(CIP),
       40000,
-      ipAddr(VIP),
+      parseIn4OrThrow(VIP),
       80,
       6,
     ]);

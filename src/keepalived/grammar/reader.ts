@@ -394,7 +394,10 @@ export class ConfigReader {
   private expansionError(what: string, reason: string, text: string, loc: Loc): void {
     const own = KEEPALIVED_EXPANSION_MESSAGES[reason];
     if (own) this.opts.diags.error(loc, `${own} '${text}'`);
-    this.opts.diags.error(loc, `Invalid ${what} specification '${text}'${own ? '' : ` (${reason})`}`);
+    this.opts.diags.error(
+      loc,
+      `Invalid ${what} specification '${text}'${own ? '' : ` (${reason})`}`,
+    );
   }
 
   /** `~SEQ(var, [start,] [step,] end) text` (`~SEQx` prints the values in hex). */
