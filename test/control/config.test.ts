@@ -7,7 +7,7 @@ import {
 } from '../../src/control/config.js';
 import { FWD_MASQ } from '../../src/ipvs/types.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
-import { describe as describeTable, FakeAdmin, TEST_SCHEDULERS } from './fake-admin.js';
+import { describe as describeTable, FakeAdmin } from './fake-admin.js';
 import { ip, resolver } from './fixtures.js';
 
 const GOOD = `# director for the NAT lab
