@@ -57,6 +57,8 @@ export interface EcmpLabOptions {
   rsKeepAliveMs?: number;
   /** Start the real-server apps (default true; the bench runs its own servers). */
   rsApps?: boolean;
+  /** More ipvsadm lines for every director, after the lab's service (the bench's). */
+  extraRules?: (lab: EcmpLab) => string[];
   noOffload?: boolean;
   log?: (line: string) => void;
 }
@@ -213,6 +215,7 @@ export class EcmpLab {
       lines.push(`-a -t ${this.vip}:${ECMP_HTTP_PORT} -r ${rip}:${ECMP_HTTP_PORT} ${fwd} -w 1`);
       lines.push(`-a -u ${this.vip}:${ECMP_UDP_PORT} -r ${rip}:${ECMP_UDP_PORT} ${fwd} -w 1`);
     }
+    lines.push(...(this.opts.extraRules?.(this) ?? []));
     return `${lines.join('\n')}\n`;
   }
 
@@ -226,6 +229,15 @@ export class EcmpLab {
     const r = await execInNs(this.ns(`dir${i}`), [...nodeArgv('../cli/uvs'), 'ctl', 'status']);
     if (r.code !== 0) throw new Error(`uvs ctl status (dir${i}): ${r.err}`);
     return JSON.parse(r.out) as Record<string, unknown>;
+  }
+
+  /** `uvs ctl stats` of director `i`, parsed. */
+  async stats(
+    i: number,
+  ): Promise<{ verdicts: Record<string, number>; outcomes: Record<string, number> }> {
+    const r = await execInNs(this.ns(`dir${i}`), [...nodeArgv('../cli/uvs'), 'ctl', 'stats']);
+    if (r.code !== 0) throw new Error(`uvs ctl stats (dir${i}): ${r.err}`);
+    return JSON.parse(r.out);
   }
 
   /** Directors whose uvs runs (1-based). */
