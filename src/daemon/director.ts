@@ -14,8 +14,7 @@
  * (--announce, src/announce/). Stop order is the reverse: the announcements go first, and
  * drain() (--drain-seconds, drain.ts) keeps forwarding a while after they went.
  */
-import type { AnnounceGroup } from '../announce/announce-spec.js';
-import { checkAnnounceGroups } from '../announce/announce-spec.js';
+import { type AnnounceGroup, checkAnnounceGroups } from '../announce/announce-spec.js';
 import { Announcer } from '../announce/announcer.js';
 import type { QuorumRule } from '../announce/quorum.js';
 import { applyConfig, type DirectorConfig, parseConfig } from '../control/config.js';
