@@ -1,8 +1,10 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
+import type { EcmpLab } from '../lab/ecmp-lab.js';
 import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
+import { runEcmpLab } from './lab-ecmp.js';
 
-const HELP = `Usage: uvs lab [--method nat|dr|tun|all] [--scheduler S] [--duration S] [options]
+const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--scheduler S] [--duration S] [options]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -12,10 +14,20 @@ many requests, the 'uvsadm -L -n --stats' table, and one connection's packet pat
 with its addresses before and after the director rewrote it). Everything is torn down on
 exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544).
 
+--method ecmp is the scale-out lab: a router running BIRD spreads the clients over N
+directors with ECMP; each director runs uvs (--announce) and BIRD, which announces the VIP
+over BGP while uvs runs. It shows which director and which real server carries each of a
+few long-lived connections, kills one director's uvs, and shows its flows moving to the
+others while they keep their real servers (mh, sloppy_tcp=1). Needs BIRD (bird2).
+
 Options:
-  --method M        nat, dr, tun or all (default all: one after the other)
-  --scheduler S     IPVS scheduler (default rr): rr wrr lc wlc sed nq sh dh lblc lblcr
-                    fo ovf mh twos
+  --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
+                    the other)
+  --scheduler S     IPVS scheduler (default rr; mh for ecmp): rr wrr lc wlc sed nq sh dh
+                    lblc lblcr fo ovf mh twos
+  --directors N     ecmp: directors behind the router (default 3, at most 8)
+  --forward M       ecmp: tun (default) or dr
+  --flows N         ecmp: long-lived connections to follow (default 12)
   --weights W       comma-separated weights of rs1,rs2,rs3 (default 1,1,1)
   --duration S      seconds of client load per method (default 5)
   --requests N      stop the load after N requests (default 5000)
@@ -40,8 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const methods: LabMethod[] =
     v.method === undefined || v.method === 'all' ? [...LAB_METHODS] : [v.method as LabMethod];
+  if (v.method === 'ecmp') return ecmp(v);
   if (!methods.every((m) => LAB_METHODS.includes(m))) {
-    process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun or all)\n`);
+    process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun, ecmp or all)\n`);
     return 2;
   }
   if (process.getuid?.() !== 0) {
@@ -140,6 +153,64 @@ async function runOne(
   if (r.ok === 0) throw new Error('no request was answered');
 }
 
+/** --method ecmp (lab-ecmp.ts). */
+async function ecmp(v: ReturnType<typeof parse>['values']): Promise<number> {
+  const directors = Number(v.directors ?? 3);
+  const flows = Number(v.flows ?? 12);
+  const seconds = Number(v.duration ?? 3);
+  const forward = v.forward ?? 'tun';
+  if (!Number.isInteger(directors) || directors < 2 || directors > 8) {
+    process.stderr.write('uvs lab: --directors wants 2..8 for ecmp\n');
+    return 2;
+  }
+  if (!Number.isInteger(flows) || flows < 1 || flows > 200) {
+    process.stderr.write('uvs lab: --flows wants 1..200\n');
+    return 2;
+  }
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 60) {
+    process.stderr.write('uvs lab: --duration wants 1..60 seconds for ecmp\n');
+    return 2;
+  }
+  if (forward !== 'tun' && forward !== 'dr') {
+    process.stderr.write(`uvs lab: --forward wants tun or dr, got '${forward}'\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('uvs lab: must run as root (network namespaces)\n');
+    return 1;
+  }
+  let lab: EcmpLab | null = null;
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\nuvs lab: interrupted, tearing down...\n');
+    (lab ? lab.down() : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runEcmpLab({
+      prefix: v.prefix ?? 'uvslab',
+      directors,
+      scheduler: v.scheduler ?? 'mh',
+      forward,
+      flows,
+      seconds,
+      workers: v.workers,
+      noOffload: v['no-offload'],
+      progress,
+      onLab: (l) => {
+        lab = l;
+      },
+    });
+    return 0;
+  } catch (e) {
+    process.stdout.write(`\necmp: FAILED: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 function serverTable(r: LoadResult, weights: number[]): string[] {
   const names = Object.keys(r.byServer).sort();
   const rows = [`Requests per real server (${r.ok} answered, ${r.errors} errors):`];
@@ -186,6 +257,9 @@ function parse(argv: string[]) {
       'no-offload': { type: 'boolean' },
       workers: { type: 'string' },
       prefix: { type: 'string' },
+      directors: { type: 'string' },
+      forward: { type: 'string' },
+      flows: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -1,9 +1,12 @@
 /** `uvs run`: the live director daemon (src/daemon/director.ts). */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type AnnounceGroup, parseAnnounceSpec } from '../announce/announce-spec.js';
+import { type QuorumRule, weightQuorum } from '../announce/quorum.js';
 import { ConfigError } from '../control/config.js';
 import { CONTROL_ENV, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
 import { LiveDirector } from '../daemon/director.js';
+import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
 import { configTest } from '../keepalived/config-test.js';
 
@@ -14,7 +17,8 @@ Runs the director in the current network namespace: captures frames on the inter
 control socket that uvsadm talks to (abstract, so 'ip netns exec NS uvsadm ...' reaches the
 director of NS). Installs an nftables table (netdev ingress) so the host stack neither
 answers nor forwards the traffic uvs handles, and removes it on exit. Root only.
-Stops on SIGTERM/SIGINT, printing its counters.
+Stops on SIGTERM/SIGINT, printing its counters: first withdraws its announcements,
+then drains for --drain-seconds (a second signal cuts the drain short).
 
 Options:
   --iface NAME      interface to run on (repeatable; default: every non-loopback interface
@@ -42,6 +46,19 @@ Options:
                     problem as FILE:LINE, exit 0 (usable, warnings allowed) or 1. No root.
   -i, --config-id ID  keepalived's -i: the id '@ID' conditional lines match (default: the
                     host name up to the first dot)
+  --announce DEV[=VIP,...]
+                    create the network device DEV (a TUN device that exists exactly as
+                    long as this process) and keep it up while every service on the
+                    VIPs (default: every service) has quorum. A routing daemon announces
+                    what it says: BIRD's \`route VIP/32 via "DEV"\` (static protocol) is
+                    exported while DEV is up. Repeatable, one device per group.
+  --quorum N        the least total weight of a service's real servers with weight > 0
+                    for it to have quorum (keepalived's quorum; default 1)
+  --hysteresis N    keepalived's hysteresis: quorum is gained at N above --quorum and
+                    lost below N under it (default 0)
+  --drain-seconds N on SIGTERM/SIGINT, withdraw the announcements, then keep forwarding
+                    N seconds before stopping (default 0; at most ${MAX_DRAIN_SECONDS}).
+                    \`uvs ctl status\` says "draining" meanwhile.
   -h, --help        show this text
 `;
 
@@ -90,6 +107,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`uvs run: unknown backend '${backend}' (afpacket or pcap)\n`);
     return 2;
   }
+  let scaleOut: { announce: AnnounceGroup[]; quorum: QuorumRule; drainSeconds: number };
+  try {
+    scaleOut = {
+      announce: (v.announce ?? []).map(parseAnnounceSpec),
+      quorum: weightQuorum({
+        quorum: count(v.quorum, 1, 1_000_000, '--quorum'),
+        hysteresis: count(v.hysteresis, 0, 1_000_000, '--hysteresis'),
+      }),
+      drainSeconds: count(v['drain-seconds'], 0, MAX_DRAIN_SECONDS, '--drain-seconds'),
+    };
+  } catch (e) {
+    process.stderr.write(`uvs run: ${(e as Error).message}\n`);
+    return 2;
+  }
   let d: LiveDirector;
   try {
     d = new LiveDirector({
@@ -103,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
       sysctls: parseSysctls(v.sysctl ?? []),
       workers: v.workers !== undefined ? Number(v.workers) : undefined,
+      ...scaleOut,
     });
     await d.start();
   } catch (e) {
@@ -112,22 +144,40 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>((resolve) => {
+    let signalled = false;
     const stop = (sig: string) => {
+      if (signalled) {
+        process.stderr.write(`uvs: ${sig} again, stopping now\n`);
+        d.cutDrainShort();
+        return;
+      }
+      signalled = true;
       process.stderr.write(`uvs: ${sig}, stopping\n`);
-      d.stop().then(
-        (stats) => {
-          process.stderr.write(`${JSON.stringify(stats)}\n`);
-          resolve(0);
-        },
-        (e: unknown) => {
-          process.stderr.write(`uvs: stop failed: ${(e as Error).message}\n`);
-          resolve(1);
-        },
-      );
+      d.drain()
+        .then(() => d.stop())
+        .then(
+          (stats) => {
+            process.stderr.write(`${JSON.stringify(stats)}\n`);
+            resolve(0);
+          },
+          (e: unknown) => {
+            process.stderr.write(`uvs: stop failed: ${(e as Error).message}\n`);
+            resolve(1);
+          },
+        );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** A whole number option in [min, max], or `dflt` when absent. */
+function count(v: string | undefined, dflt: number, max: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (!/^\d{1,9}$/.test(v) || Number(v) > max) {
+    throw new Error(`${what} wants a whole number up to ${max}, got '${v}'`);
+  }
+  return Number(v);
 }
 
 function parse(argv: string[]) {
@@ -146,6 +196,10 @@ function parse(argv: string[]) {
       keepalived: { type: 'string' },
       'config-test': { type: 'boolean' },
       'config-id': { type: 'string', short: 'i' },
+      announce: { type: 'string', multiple: true },
+      quorum: { type: 'string' },
+      hysteresis: { type: 'string' },
+      'drain-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

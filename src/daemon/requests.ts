@@ -1,7 +1,8 @@
 /**
  * The director's answers on its control socket: ipvsadm command lines (run by
- * src/control/uvsadm.ts against the director's one control path), and the two requests of
- * `uvs ctl`: `@stats` (counters as JSON) and `@trace COUNT MS` (the next packets, traced).
+ * src/control/uvsadm.ts against the director's one control path), and the requests of
+ * `uvs ctl`: `@stats` (counters as JSON), `@trace COUNT MS` (the next packets, traced) and
+ * `@status` (running or draining, and the announcements: src/daemon/drain.ts).
  */
 import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
 import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
@@ -11,6 +12,8 @@ export interface DirectorRequests {
   target: UvsadmTarget;
   stats(): Promise<Record<string, unknown>> | Record<string, unknown>;
   trace(count: number, ms: number): Promise<string>;
+  /** State, drain and announcements (absent: `@status` is refused). */
+  status?(): object;
 }
 
 /** Exit status of a malformed `uvs ctl` request (as a usage error). */
@@ -24,6 +27,10 @@ export async function handleRequest(
   if (a[0] === '@stats') {
     if (a.length !== 1) return usage('@stats takes no arguments');
     return { code: 0, out: `${JSON.stringify(await d.stats())}\n`, err: '' };
+  }
+  if (a[0] === '@status' && d.status !== undefined) {
+    if (a.length !== 1) return usage('@status takes no arguments');
+    return { code: 0, out: `${JSON.stringify(d.status())}\n`, err: '' };
   }
   if (a[0] === '@trace') {
     if (a.length > 3) return usage('@trace takes [COUNT] [TIMEOUT_MS]');

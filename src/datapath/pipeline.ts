@@ -137,6 +137,15 @@ export class Pipeline {
   }
 
   /**
+   * Count a frame the link says was addressed to another host's MAC (PACKET_OTHERHOST),
+   * without looking at it: a host ignores those. Returns V_PASS.
+   */
+  otherHost(): number {
+    this.outCount = 0;
+    return this.end(O.O_OTHER_HOST);
+  }
+
+  /**
    * Run one frame (buf[off..off+len), received on link `inLink`) through the director.
    * `csumNotReady`: the link reported the L4 checksum partial (links without vnet headers).
    * Returns V_TX, V_PASS or V_DROP; `outcome` names why.

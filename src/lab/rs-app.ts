@@ -1,14 +1,16 @@
 /**
  * The lab's real-server application: HTTP servers and a UDP echo that answer with the
  * server's name, so the client can tell which real server the director picked.
- * Usage: node rs-app.js NAME [HTTP_PORTS] [UDP_PORT] (HTTP_PORTS comma-separated, default
- * 80,8080; UDP default 7000). Prints "ready" when everything listens.
+ * Usage: node rs-app.js NAME [HTTP_PORTS] [UDP_PORT] [KEEPALIVE_MS] (HTTP_PORTS
+ * comma-separated, default 80,8080; UDP default 7000; an idle keep-alive connection is
+ * closed after KEEPALIVE_MS, default 5000). Prints "ready" when everything listens.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 
-const [name = 'rs', httpPorts = '80,8080', udpPort = '7000'] = process.argv.slice(2);
+const [name = 'rs', httpPorts = '80,8080', udpPort = '7000', keepAliveMs = '5000'] =
+  process.argv.slice(2);
 const ports = httpPorts.split(',').map(Number);
 const body = `${name}\n`;
 const BIG = Buffer.alloc(4 << 20, 0x61);
@@ -51,7 +53,7 @@ const https = ports.map((port) => {
       res.end(text);
     });
   });
-  http.keepAliveTimeout = 5000;
+  http.keepAliveTimeout = Number(keepAliveMs);
   http.listen(port, '0.0.0.0', ready);
   return http;
 });
