@@ -23,7 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import { createFileResolver, watchedFileResolver } from '../../src/control/names.js';
 import { runUvsadm } from '../../src/control/uvsadm.js';
-import type { IpvsAdmin } from '../../src/ipvs/admin.js';
+import type { ConnView, IpvsAdmin } from '../../src/ipvs/admin.js';
 import { IpvsCore, R_NO_DEST } from '../../src/ipvs/core.js';
 import { AF_INET } from '../../src/net/addr.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
@@ -126,7 +126,7 @@ describe('listings match ipvsadm 1.31 (golden files from its printf formats)', (
       vport: number,
       state: string,
       expiresMs: number,
-    ) => ({
+    ): ConnView => ({
       af: AF_INET,
       proto,
       caddr: ip(c),
