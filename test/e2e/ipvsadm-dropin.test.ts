@@ -115,6 +115,8 @@ describe("uvsadm in ipvsadm's place (NAT lab)", () => {
       out: '',
       err: 'illegal virtual server address[:port] specified\n',
     });
+    // A listing with names: the director has looked names up before the file changes.
+    expect((await lab.uvsadm(['-L'])).code).toBe(0);
     appendFileSync(hostsFile, `${vip} web-vip.lab\n${rip} web-rs1.lab\n`);
     expect(await lab.uvsadm(['-A', '-t', 'web-vip.lab:8080', '-s', 'rr'])).toEqual(OK);
     expect(await lab.uvsadm(['-a', '-t', `${vip}:8080`, '-r', 'web-rs1.lab:8080', '-m'])).toEqual(
