@@ -125,7 +125,7 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, info: Pack
   }
   info.etherType = etherType;
   info.l3Off = p;
-  if (etherType === ETH_P_IP) return parseIpv4(buf, p, end, info);
+  if (etherType === ETH_P_IP) return ipv4Body(buf, p, end, info); // reset above
   if (etherType === ETH_P_ARP) return parseArp(buf, p, end, info);
   if (etherType === ETH_P_IPV6) return parseIpv6(buf, p, end, info);
   return PARSE_UNKNOWN_ETHERTYPE;
@@ -139,11 +139,16 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, info: Pack
  * Returns PARSE_OK_IPV4 or the reason it is not.
  */
 export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: PacketInfo): number {
-  const flow = info.flow;
   info.hasInner = false;
   info.l4CheckOff = -1;
-  flow.sport = 0;
-  flow.dport = 0;
+  info.flow.sport = 0;
+  info.flow.dport = 0;
+  return ipv4Body(buf, l3, end, info);
+}
+
+/** parseIpv4 after its resets (parseFrame has made them already). */
+function ipv4Body(buf: Uint8Array, l3: number, end: number, info: PacketInfo): number {
+  const flow = info.flow;
   const avail = end - l3;
   if (avail < 20) return PARSE_TRUNCATED_IP;
   const b0 = buf[l3];
