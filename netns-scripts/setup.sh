@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: libpcap-dev for the `cap` backend, tshark to validate the pcap files we
 # write, iproute2/nftables/ethtool for the namespace topologies and the host-stack rules,
-# socat/curl/iperf3/wrk/haproxy as traffic endpoints and baselines.
-pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping)
+# socat/curl/iperf3/wrk/haproxy as traffic endpoints and baselines; iputils-ping runs
+# PING_CHECK, openssl makes the health tests' TLS certificates; keepalived is the VRRP peer
+# the HA interop tests elect against (VRRP-only, inside namespaces), and its genhash is
+# what `uvs genhash` is compared with.
+pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

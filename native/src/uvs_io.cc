@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -1045,10 +1046,42 @@ Napi::Value IfInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// peerCred(fd): the credentials of the process at the other end of a connected unix socket
+// (SO_PEERCRED: pid, uid, gid as they were when it connected). The control socket's
+// caller check is policy and lives in TypeScript; this only reads the option.
+static Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerCred(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    Napi::Error::New(env, std::string("SO_PEERCRED: ") + strerror(errno))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, cred.pid));
+  out.Set("uid", Napi::Number::New(env, cred.uid));
+  out.Set("gid", Napi::Number::New(env, cred.gid));
+  return out;
+}
+
+// trimMemory(): give free heap pages back to the kernel (glibc malloc_trim). Buffers freed
+// after a burst leave holes in malloc's heap that it would otherwise keep for good.
+static Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("TunDevice", TunDevice::Init(env));
   exports.Set("ifInfo", Napi::Function::New(env, IfInfo, "ifInfo"));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory, "trimMemory"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("COUNTERS", Napi::Number::New(env, C_COUNT));
   c.Set("VNET_HDR_LEN", Napi::Number::New(env, kVnetLen));

@@ -28,7 +28,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const name = values.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME;
-  const timeout = what === 'trace' ? Number(rest[1] ?? 5000) + 5000 : 10_000;
+  // The daemon checks the arguments; wait for a trace as long as it may run.
+  const traceMs = Number(rest[1] ?? 5000);
+  const timeout =
+    what === 'trace' && Number.isFinite(traceMs) ? Math.min(traceMs, 60_000) + 5000 : 10_000;
   const r = await callControl(name, { argv: [`@${what}`, ...rest] }, timeout);
   process.stdout.write(r.out);
   process.stderr.write(r.err);

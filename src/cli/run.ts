@@ -5,6 +5,7 @@ import { ConfigError } from '../control/config.js';
 import { CONTROL_ENV, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
 import { LiveDirector } from '../daemon/director.js';
 import type { Backend } from '../io/index.js';
+import { configTest } from '../keepalived/config-test.js';
 
 const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [options]
 
@@ -35,6 +36,12 @@ Options:
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc
+  --keepalived FILE a keepalived.conf (keepalived 2.2 syntax). Only with --config-test for
+                    now: running the director from it comes in a later step.
+  --config-test     with --keepalived: check the file as 'keepalived -t' does, print every
+                    problem as FILE:LINE, exit 0 (usable, warnings allowed) or 1. No root.
+  -i, --config-id ID  keepalived's -i: the id '@ID' conditional lines match (default: the
+                    host name up to the first dot)
   -h, --help        show this text
 `;
 
@@ -50,6 +57,24 @@ export async function main(argv: string[]): Promise<number> {
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
+  }
+  if (v.keepalived !== undefined || v['config-test']) {
+    if (v.keepalived === undefined) {
+      process.stderr.write('uvs run: --config-test needs --keepalived FILE\n');
+      return 2;
+    }
+    if (!v['config-test']) {
+      process.stderr.write(
+        'uvs run: running the director from a keepalived.conf comes in a later step; use --config-test to check the file\n',
+      );
+      return 1;
+    }
+    return configTest({
+      file: v.keepalived,
+      ...(v['config-id'] !== undefined ? { configId: v['config-id'] } : {}),
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+    }).exitCode;
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write('uvs run: must run as root (packet sockets and nftables)\n');
@@ -118,6 +143,9 @@ function parse(argv: string[]) {
       capacity: { type: 'string' },
       sysctl: { type: 'string', multiple: true },
       workers: { type: 'string' },
+      keepalived: { type: 'string' },
+      'config-test': { type: 'boolean' },
+      'config-id': { type: 'string', short: 'i' },
       help: { type: 'boolean', short: 'h' },
     },
   });

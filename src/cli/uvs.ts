@@ -16,6 +16,9 @@ Commands:
                      real-server side of TUN forwarding without the ipip module: strip
                      the director's IPIP header and hand the inner packet to this host
   ctl stats|trace    ask a running director for its counters or a packet trace
+  genhash -s SERVER -p PORT -u URL [-S] [-V VHOST] [-P 1.0|1.0c|1.1]
+                     print the MD5 digest of a URL's body, for HTTP_GET/SSL_GET's
+                     \`digest\` (keepalived's genhash)
   lab [--method nat|dr|tun|all] [--scheduler S] [--duration S]
                      build a namespace lab (client, director, three real servers), run
                      the director in it and show traffic being balanced (root)
@@ -35,6 +38,7 @@ const commands: Record<string, () => Promise<Main>> = {
   ctl: async () => (await import('./ctl.js')).main,
   lab: async () => (await import('./lab.js')).main,
   bench: async () => (await import('./bench.js')).main,
+  genhash: async () => (await import('./genhash.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `uvsadm`: ipvsadm's command line for a running `uvs run` daemon. The command runs in the
- * daemon (runUvsadm against its IPVS table); this program only ships argv - and, for -R, the
+ * daemon (src/control/uvsadm.ts, through the daemon's one control path); this program only ships argv - and, for -R, the
  * restore lines read from stdin - over the control socket (src/control/daemon-socket.ts) and
  * prints the answer with the daemon's exit status.
  *
@@ -18,7 +18,7 @@ import {
   DEFAULT_MAX_REQUEST_BYTES,
 } from '../control/daemon-socket.js';
 import { type Command, ParseError, PROGRAM, parseIpvsadm } from '../control/ipvsadm-parse.js';
-import { usageText, versionText } from './uvsadm-main.js';
+import { usageText, versionText } from '../control/uvsadm.js';
 
 /** ipvsadm's status when it cannot reach IPVS ("Can't initialize ipvs"). */
 const EXIT_NO_DAEMON = 2;

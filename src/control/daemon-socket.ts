@@ -4,18 +4,26 @@
  * Transport: a unix stream socket, by default in the *abstract* namespace (`@uvs-ctl`).
  * Abstract sockets belong to the network namespace, so `ip netns exec X uvsadm ...` reaches
  * the daemon running in X and nothing else. A name starting with `/` is a filesystem socket
- * instead (created mode 0600); prefer it where unprivileged local users share the network
- * namespace, because an abstract socket has no permissions and Node cannot check the peer's
- * credentials.
+ * instead (created mode 0600). Either way the daemon checks each caller's credentials.
  *
  * Protocol: one request per connection, newline-delimited JSON.
  *   client -> {"argv": ["-Ln"], "stdin": "..."}\n     (stdin only for -R)
  *   server -> {"code": 0, "out": "...", "err": ""}\n   then closes
- * The server bounds the request size and answers every bad request with an error response
- * (code 255, a message in `err`); a bad request never takes the server down.
+ * The server bounds what a client can cost: the request size, the bytes buffered over all
+ * clients, the number of clients, and the time to send a request and to read the answer
+ * (one deadline each, not restarted per byte). It answers every bad request with an error
+ * response (code 255, a message in `err`); a bad request never takes the server down.
+ *
+ * Who may talk to it: as with the kernel's IPVS, only a caller with CAP_NET_ADMIN (root),
+ * checked with SO_PEERCRED on each connection — listings included, as ipvsadm needs root.
+ * A refused caller gets ipvsadm's "Can't initialize ipvs: Permission denied" (status 2).
  */
+import { readFileSync } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { native } from '../io/native.js';
 
 export interface ControlRequest {
   argv: string[];
@@ -147,8 +155,108 @@ function errorResponse(message: string): ControlResponse {
 export interface ServeOptions {
   /** Largest request accepted, newline included (default 16 MiB). */
   maxRequestBytes?: number;
-  /** A client that sends no complete request within this many ms is dropped (default 30000). */
+  /** Most request bytes buffered over all clients at once (default 32 MiB). */
+  maxBufferedBytes?: number;
+  /** Most clients connected at once; more are answered with an error (default 64). */
+  maxClients?: number;
+  /**
+   * A client must send its whole request within this many ms of connecting, and read the
+   * answer within as long again (default 10000). The clock does not restart per byte.
+   */
   requestTimeoutMs?: number;
+  /**
+   * Decides whether the peer may talk to the daemon: null to allow, or the text to answer
+   * with (exit status 2). Default: `requireNetAdmin`.
+   */
+  authorize?: (peer: PeerCredentials | null) => string | null;
+}
+
+/** Who is at the other end of a control connection (SO_PEERCRED). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** A request above this size is large: once it is done, the memory goes back (relieveMemory). */
+const LARGE_REQUEST = 1 << 20;
+
+let gcTimer: NodeJS.Timeout | null = null;
+let collect: (() => void) | null | undefined;
+
+/**
+ * After a burst of large requests, run a full garbage collection once things are quiet.
+ * A forwarding director allocates nothing per packet, so V8 would otherwise never collect
+ * the burst's garbage and the process would keep its peak size for good. The collector is
+ * reached through V8's --expose-gc flag, set at run time; then malloc gives the freed
+ * buffers' pages back to the kernel.
+ */
+function relieveMemory(): void {
+  if (gcTimer !== null) gcTimer.refresh();
+  else {
+    gcTimer = setTimeout(() => {
+      gcTimer = null;
+      if (collect === undefined) {
+        try {
+          setFlagsFromString('--expose-gc');
+          collect = runInNewContext('gc') as () => void;
+        } catch {
+          collect = null;
+        }
+      }
+      collect?.();
+      try {
+        native().trimMemory();
+      } catch {
+        // No addon: the collection alone still frees most of it.
+      }
+    }, 500);
+    gcTimer.unref();
+  }
+}
+
+/** What ipvsadm prints when it may not talk to IPVS (exit status 2). */
+export const NOT_ROOT_MESSAGE =
+  "Can't initialize ipvs: Permission denied (you must be root)\n" +
+  'Are you sure that IP Virtual Server is built in the kernel or as module?\n';
+
+/** Exit status of a refused caller: ipvsadm's fail(2, ...). */
+export const EXIT_NOT_ALLOWED = 2;
+
+const CAP_NET_ADMIN = 12;
+
+/** Whether `pid` runs with CAP_NET_ADMIN in its effective set (/proc/PID/status CapEff). */
+export function hasNetAdmin(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false;
+  }
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  if (m === null) return false;
+  return (BigInt(`0x${m[1]}`) & (1n << BigInt(CAP_NET_ADMIN))) !== 0n;
+}
+
+/**
+ * The kernel's rule for IPVS commands, listings included: the caller must hold
+ * CAP_NET_ADMIN (root has it). Unknown credentials are refused.
+ */
+export function requireNetAdmin(peer: PeerCredentials | null): string | null {
+  if (peer !== null && (peer.uid === 0 || hasNetAdmin(peer.pid))) return null;
+  return NOT_ROOT_MESSAGE;
+}
+
+/** SO_PEERCRED of a connected unix socket, or null when it cannot be read. */
+export function peerCredentials(sock: Socket): PeerCredentials | null {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return null;
+  try {
+    return native().peerCred(fd);
+  } catch {
+    return null;
+  }
 }
 
 export interface ControlServer {
@@ -197,35 +305,74 @@ export async function serveControl(
 ): Promise<ControlServer> {
   const addr = controlAddress(name);
   const maxBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  const maxBuffered = opts.maxBufferedBytes ?? 2 * DEFAULT_MAX_REQUEST_BYTES;
+  const maxClients = opts.maxClients ?? 64;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+  const authorize = opts.authorize ?? requireNetAdmin;
   const sockets = new Set<Socket>();
+  let buffered = 0;
 
   const server = createServer({ allowHalfOpen: true }, (sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => {
       // The client went away; nothing to answer.
     });
-    sock.setTimeout(requestTimeoutMs, () => sock.destroy());
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    // One deadline for the whole request (a slow client cannot stretch it byte by byte),
+    // then one for reading the answer.
+    let deadline = setTimeout(() => {
+      if (!done)
+        answer(errorResponse(`control request not complete within ${requestTimeoutMs} ms`));
+      else sock.destroy();
+    }, requestTimeoutMs);
+    const release = () => {
+      buffered -= size;
+      size = 0;
+      chunks.length = 0;
+    };
+    sock.on('close', () => {
+      clearTimeout(deadline);
+      release();
+      sockets.delete(sock);
+    });
 
     const answer = (resp: ControlResponse) => {
+      done = true;
+      release();
       if (sock.destroyed) return;
-      sock.setTimeout(requestTimeoutMs); // a client that never closes its side is dropped
+      clearTimeout(deadline);
+      deadline = setTimeout(() => sock.destroy(), requestTimeoutMs); // the client must read it
       sock.end(`${JSON.stringify(resp)}\n`);
+      // Anything more the client sends is read and dropped until it closes or times out.
+      sock.resume();
     };
 
-    const finish = (body: Buffer) => {
+    if (sockets.size >= maxClients) {
+      answer(errorResponse(`too many control clients (limit ${maxClients}); try again`));
+      return;
+    }
+    sockets.add(sock);
+    const refusal = authorize(peerCredentials(sock));
+    if (refusal !== null) {
+      answer({ code: EXIT_NOT_ALLOWED, out: '', err: refusal });
+      return;
+    }
+
+    const finish = () => {
       done = true;
-      sock.setTimeout(0); // the handler may take its time
+      clearTimeout(deadline); // the handler may take its time (a trace)
+      const large = size > LARGE_REQUEST;
+      let text: string | null = Buffer.concat(chunks, size).toString('utf8');
+      release();
       let req: ControlRequest | string;
       try {
-        req = checkRequest(JSON.parse(body.toString('utf8')));
+        req = checkRequest(JSON.parse(text));
       } catch (e) {
-        req = `not JSON (${(e as Error).message})`;
+        req = `not JSON (${(e as Error).message.slice(0, 200)})`;
       }
+      text = null;
+      if (large) relieveMemory();
       if (typeof req === 'string') {
         answer(errorResponse(`bad control request: ${req}`));
         return;
@@ -255,20 +402,24 @@ export async function serveControl(
       const nl = chunk.indexOf(0x0a);
       const take = nl < 0 ? chunk.length : nl;
       if (size + take > maxBytes) {
-        done = true;
         answer(errorResponse(`control request too large (limit ${maxBytes} bytes)`));
-        // Keep reading (and discarding) so the client is not cut off mid-write, for a while.
-        setTimeout(() => sock.destroy(), requestTimeoutMs).unref();
+        relieveMemory();
+        return;
+      }
+      if (buffered + take > maxBuffered) {
+        answer(errorResponse('the control socket is busy (too many bytes pending); try again'));
+        relieveMemory();
         return;
       }
       chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
       size += take;
-      if (nl >= 0) finish(Buffer.concat(chunks, size));
+      buffered += take;
+      if (nl >= 0) finish();
     });
     sock.on('end', () => {
       if (done) return; // answer() ends our side
       // A request without its final newline is still a request.
-      if (size > 0) finish(Buffer.concat(chunks, size));
+      if (size > 0) finish();
       else answer(errorResponse('bad control request: empty'));
     });
   });

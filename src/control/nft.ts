@@ -21,8 +21,17 @@
  * buildRuleset() is pure; NftManager applies it with `nft -f -` in one transaction that
  * deletes and re-creates the table (`add table` first makes the delete work when the table
  * does not exist yet; nftables 1.0.6 has no `destroy table`), so every update is atomic.
+ *
+ * The table must not outlive the director: a table whose daemon died would drop the VIP's
+ * traffic for good (a black hole). With `guard`, NftManager starts a watchdog process that
+ * holds a pipe from the daemon; when the daemon dies, however it dies (SIGKILL included),
+ * the pipe closes and the watchdog deletes the table by its handle — the handle of the
+ * table this daemon made, so it never deletes a table a newer daemon made since. The next
+ * start also removes a table left by a daemon whose watchdog died with it (removeStale).
+ * (nftables' `owner` flag would tie the table to the netlink socket that made it, but then
+ * only that one socket may change it, which `nft -f` per change cannot do.)
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { FWD_MASQ, type Service } from '../ipvs/types.js';
 import { formatIn4, InetAddr } from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
@@ -396,6 +405,8 @@ export interface NftManagerOptions extends RulesetOptions {
   netns?: string;
   /** Milliseconds before nft is killed (default 10000). */
   timeoutMs?: number;
+  /** Start a watchdog that deletes the table when this process dies (see the header). */
+  guard?: boolean;
 }
 
 export class NftError extends Error {
@@ -426,14 +437,69 @@ export class NftManager {
   /** Replaces the table with the rules for `input` (atomic). */
   async apply(input: NftInput): Promise<void> {
     const script = buildRuleset(input, this.opts);
-    await this.run(['-f', '-'], script);
+    const echo = await this.run(['-e', '-a', '-f', '-'], script);
     this.applied = true;
+    if (this.opts.guard) this.guardHandle(echo);
   }
 
   /** Removes the table (no error when it is not there). */
   async remove(): Promise<void> {
+    // The watchdog first: it must not delete a table made after this one.
+    this.stopWatchdog();
     await this.run(['-f', '-'], buildRemoval(this.opts));
     this.applied = false;
+  }
+
+  /**
+   * Removes a table of this name that exists although no daemon of ours made it: left by a
+   * director that died with its watchdog. Call it only while holding the director lock.
+   * Returns true when there was one.
+   */
+  async removeStale(): Promise<boolean> {
+    const tables = await this.run(['list', 'tables', 'netdev']);
+    if (!new RegExp(`^table netdev ${this.table}$`, 'm').test(tables)) return false;
+    await this.run(['-f', '-'], buildRemoval(this.opts));
+    return true;
+  }
+
+  private watchdog: ChildProcess | null = null;
+
+  /** Tells the watchdog the handle of the table just made (starting it on first use). */
+  private guardHandle(echo: string): void {
+    const re = new RegExp(`^add table netdev ${this.table} # handle (\\d+)$`, 'gm');
+    let handle = '';
+    for (const m of echo.matchAll(re)) handle = m[1];
+    if (handle === '') return;
+    if (this.watchdog === null || this.watchdog.exitCode !== null) {
+      const nft = this.opts.nft ?? 'nft';
+      const argv =
+        this.opts.netns === undefined ? [nft] : ['ip', 'netns', 'exec', this.opts.netns, nft];
+      // Reads handles until its stdin closes (the daemon is gone), then deletes the last.
+      const script =
+        'h=; while read -r x; do h=$x; done; [ -n "$h" ] && exec "$@" delete table netdev handle "$h"';
+      const child = spawn('sh', ['-c', script, 'uvs-nft-watchdog', ...argv], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        detached: true,
+      });
+      child.on('error', () => {});
+      child.stdin?.on('error', () => {});
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      this.watchdog = child;
+    }
+    this.watchdog.stdin?.write(`${handle}\n`);
+  }
+
+  private stopWatchdog(): void {
+    const w = this.watchdog;
+    this.watchdog = null;
+    if (w !== null && w.exitCode === null && w.pid !== undefined) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   }
 
   /** True after apply() until remove(). */

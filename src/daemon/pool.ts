@@ -7,10 +7,14 @@
  * groups one after the other, so worker i is socket i of every group (the kernel appends
  * members in join order).
  *
- * The main thread is the control plane: it applies every uvsadm command to its own core
- * (which validates it and holds the configuration), forwards the commands that change state
- * to every worker, and for listings sums the workers' counters into its own objects. Non-IP
- * frames (ARP) reach worker 0; neighbours it learns are passed on to the others.
+ * The main thread is the control plane: its core holds the configuration and validates
+ * every change (src/control/control-plane.ts); the pool is a follower of that control path,
+ * so each change reaches every worker as the same typed commands (never argv), applied to
+ * its own table, and a worker that refused one (a bug: it holds the same configuration)
+ * makes the change fail loudly instead of leaving the workers out of step. A worker starts
+ * from the main table as commands. For listings the main thread sums the workers'
+ * counters into its own objects. Non-IP frames (ARP) reach worker 0; neighbours it learns
+ * are passed on to the others.
  *
  * Partitioning is by client, so per-client state stays in one worker. Caveats, all stated in
  * --help: schedulers run per worker (rr/wrr interleave per worker; lc/wlc see their worker's
@@ -18,7 +22,8 @@
  * worker, so clients of one network may stick to different real servers in different workers.
  */
 import { Worker } from 'node:worker_threads';
-import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
+import type { TableCommand, TableFollower } from '../control/control-plane.js';
+import { tableCommands } from '../control/scratch.js';
 import type { DirectorEnv } from '../datapath/env.js';
 import { clientAffinityProgram } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
@@ -39,6 +44,16 @@ export interface WorkerConfig {
   fanoutIds: number[];
   /** cBPF program of each interface. */
   programs: Uint8Array[];
+  /** The table to start from (the main core's, as commands). */
+  table: TableCommand[];
+  /** The VIPs to answer for. */
+  vips: number[];
+}
+
+/** What a worker answers to 'apply': null, or why it refused command `index`. */
+export interface WorkerApplyResult {
+  index: number;
+  message: string;
 }
 
 interface DestSnap {
@@ -142,11 +157,14 @@ class WorkerHandle {
   }
 }
 
-export class WorkerPool {
+export class WorkerPool implements TableFollower {
+  readonly name = 'workers';
+
   private constructor(
     private readonly workers: WorkerHandle[],
     private readonly ifaces: string[],
     private programsKey: string,
+    private readonly env: DirectorEnv,
   ) {}
 
   get size(): number {
@@ -159,9 +177,9 @@ export class WorkerPool {
    */
   static async start(
     n: number,
-    base: Omit<WorkerConfig, 'index' | 'programs'>,
+    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips'>,
     env: DirectorEnv,
-    core: IpvsCore,
+    core: IpvsAdmin,
   ): Promise<WorkerPool> {
     const { programs, key } = programsFor(base.ifaces, env, core);
     const handles: WorkerHandle[] = [];
@@ -174,7 +192,13 @@ export class WorkerPool {
       : null;
     try {
       for (let i = 0; i < n; i++) {
-        const cfg: WorkerConfig = { ...base, index: i, programs };
+        const cfg: WorkerConfig = {
+          ...base,
+          index: i,
+          programs,
+          table: tableCommands(core),
+          vips: [...env.vips],
+        };
         const w =
           boot !== null
             ? new Worker(boot, { eval: true, workerData: cfg })
@@ -199,7 +223,7 @@ export class WorkerPool {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw e;
     }
-    const pool = new WorkerPool(handles, base.ifaces, key);
+    const pool = new WorkerPool(handles, base.ifaces, key, env);
     // Worker 0 receives the ARP traffic; what it learns goes to the others.
     handles[0].onNeighbours = (entries) => {
       for (let i = 1; i < handles.length; i++) handles[i].post({ type: 'neigh', entries });
@@ -207,15 +231,25 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Runs a uvsadm command in every worker; returns the first failure, if any. */
-  async broadcast(req: ControlRequest): Promise<string | null> {
-    const rs = await Promise.all(this.workers.map((w) => w.call<ControlResponse>('cmd', { req })));
-    const bad = rs.findIndex((r) => r.code !== 0);
-    return bad < 0 ? null : `worker ${bad}: ${rs[bad].err.trim()}`;
+  /**
+   * The control plane changed the table: every worker applies the same commands to its own
+   * table and takes the new VIP set; then the fanout programs follow the table.
+   */
+  async commit(cmds: readonly TableCommand[], live: IpvsAdmin): Promise<void> {
+    const vips = [...this.env.vips];
+    const rs = await Promise.all(
+      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips })),
+    );
+    const bad = rs.findIndex((r) => r !== null);
+    if (bad >= 0) {
+      const r = rs[bad]!;
+      throw new Error(`worker ${bad} refused command ${r.index + 1}: ${r.message}`);
+    }
+    await this.updatePrograms(this.env, live);
   }
 
   /** Re-targets the fanout programs when the real-server-facing interfaces or persistence changed. */
-  async updatePrograms(env: DirectorEnv, core: IpvsCore): Promise<void> {
+  async updatePrograms(env: DirectorEnv, core: IpvsAdmin): Promise<void> {
     const { programs, key } = programsFor(this.ifaces, env, core);
     if (key === this.programsKey) return;
     this.programsKey = key;
@@ -307,7 +341,7 @@ export class WorkerPool {
 function programsFor(
   ifaces: string[],
   env: DirectorEnv,
-  core: IpvsCore,
+  core: IpvsAdmin,
 ): { programs: Uint8Array[]; key: string } {
   const rsLinks = new Set<number>();
   let persistent = false;

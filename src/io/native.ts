@@ -99,6 +99,10 @@ export interface NativeAddon {
   PacketSocket: new (opts: NativePacketSocketOptions) => NativePacketSocket;
   TunDevice: new (opts: NativeTunDeviceOptions) => NativeTunDevice;
   ifInfo(name: string): NativeIfInfo;
+  /** SO_PEERCRED of a connected unix socket's file descriptor. */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** malloc_trim(0): return free heap pages to the kernel. */
+  trimMemory(): boolean;
   constants: {
     COUNTERS: number;
     VNET_HDR_LEN: number;

@@ -77,6 +77,11 @@ export class LabRun {
     return `${this.prefix}-ctl`;
   }
 
+  /** The pid of the running director (`uvs run`), if any. */
+  get directorPid(): number | undefined {
+    return this.director?.child.pid;
+  }
+
   /** Namespace of a role: client, dir, rs1..rs3. */
   ns(role: string): string {
     return `${this.prefix}-${role === 'client' ? 'cl' : role}`;

@@ -2,21 +2,22 @@
  * uvsadm and the config loader against the real IPVS core (src/ipvs/core.ts), not the fake.
  */
 import { describe, expect, it } from 'vitest';
-import { runUvsadm } from '../../src/cli/uvsadm-main.js';
 import { applyConfig, ConfigError, parseConfig } from '../../src/control/config.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { runUvsadm } from '../../src/control/uvsadm.js';
 import type { IpvsAdmin } from '../../src/ipvs/admin.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
 import { describe as describeTable } from './fake-admin.js';
 import { resolver } from './fixtures.js';
 
-function run(
+async function run(
   admin: IpvsAdmin,
   argv: string[],
   stdin?: string,
-): { rc: number; out: string; err: string } {
+): Promise<{ rc: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const rc = runUvsadm(argv, admin, {
+  const rc = await runUvsadm(argv, new ControlPlane(admin), {
     out: (s) => {
       out += s;
     },
@@ -40,10 +41,10 @@ const TABLE = [
 ].join('\n');
 
 describe('uvsadm against IpvsCore', () => {
-  it('restores, lists and saves a table', () => {
+  it('restores, lists and saves a table', async () => {
     const core = new IpvsCore({ capacity: 1024 });
-    expect(run(core, ['-R'], TABLE)).toEqual({ rc: 0, out: '', err: '' });
-    const list = run(core, ['-Ln']);
+    expect(await run(core, ['-R'], TABLE)).toEqual({ rc: 0, out: '', err: '' });
+    const list = await run(core, ['-Ln']);
     expect(list.rc).toBe(0);
     expect(list.out).toBe(
       `IP Virtual Server version 1.2.1 (size=${core.tableSize})\n` +
@@ -57,16 +58,16 @@ describe('uvsadm against IpvsCore', () => {
         'FWM  7 lc persistent 300\n' +
         '  -> 10.0.0.31:0                  Route   2      0          0         \n',
     );
-    const saved = run(core, ['-S', '-n']).out;
+    const saved = (await run(core, ['-S', '-n'])).out;
     const copy = new IpvsCore({ capacity: 1024 });
-    expect(run(copy, ['-R'], saved).rc).toBe(0);
+    expect((await run(copy, ['-R'], saved)).rc).toBe(0);
     expect(describeTable(copy, true)).toBe(describeTable(core, true));
-    expect(run(copy, ['-S', '-n']).out).toBe(saved);
+    expect((await run(copy, ['-S', '-n'])).out).toBe(saved);
   });
 
-  it('maps the core refusals to ipvsadm messages and changes nothing', () => {
+  it('maps the core refusals to ipvsadm messages and changes nothing', async () => {
     const core = new IpvsCore({ capacity: 1024 });
-    run(core, ['-R'], TABLE);
+    await run(core, ['-R'], TABLE);
     const before = describeTable(core);
     const cases: [string[], string][] = [
       [['-A', '-t', '10.0.0.100:80'], 'Service already exists'],
@@ -78,12 +79,12 @@ describe('uvsadm against IpvsCore', () => {
       [['-d', '-t', '10.0.0.100:80', '-r', '10.0.0.13'], 'No such destination'],
     ];
     for (const [argv, message] of cases) {
-      expect(run(core, argv)).toEqual({ rc: 255, out: '', err: `${message}\n` });
+      expect(await run(core, argv)).toEqual({ rc: 255, out: '', err: `${message}\n` });
     }
     expect(describeTable(core)).toBe(before);
   });
 
-  it('applyConfig is all or nothing on the core', () => {
+  it('applyConfig is all or nothing on the core', async () => {
     const core = new IpvsCore({ capacity: 1024 });
     applyConfig(
       parseConfig(`${TABLE}\nfwmark 7 dst 10.0.0.100 tcp\n`, 'lab.conf', { resolver }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runUvsadm } from '../../src/cli/uvsadm-main.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
 import {
   compareServices,
   expireText,
@@ -9,19 +9,20 @@ import {
 } from '../../src/control/format.js';
 import { defaultListFormat } from '../../src/control/ipvsadm-parse.js';
 import { NUMERIC_RESOLVER } from '../../src/control/names.js';
+import { runUvsadm } from '../../src/control/uvsadm.js';
 import { FWD_DROUTE, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { FakeAdmin } from './fake-admin.js';
 import { fixtureConns, fixtureServices, mkDest, mkService, resolver } from './fixtures.js';
 import { expectGolden } from './golden.js';
 
-function listing(args: string[]): { out: string; err: string; rc: number } {
+async function listing(args: string[]): Promise<{ out: string; err: string; rc: number }> {
   const admin = new FakeAdmin();
   admin.svcs.push(...fixtureServices());
   admin.conns = fixtureConns();
   let out = '';
   let err = '';
-  const rc = runUvsadm(args, admin, {
+  const rc = await runUvsadm(args, new ControlPlane(admin), {
     out: (s) => {
       out += s;
     },
@@ -54,15 +55,15 @@ describe('ipvsadm -L formats (golden files)', () => {
     ['save-names.txt', ['-S']],
   ];
   for (const [file, args] of cases) {
-    it(`${args.join(' ')} -> ${file}`, () => {
-      const r = listing(args);
+    it(`${args.join(' ')} -> ${file}`, async () => {
+      const r = await listing(args);
       expect(r.err).toBe('');
       expect(r.rc).toBe(0);
       expectGolden(file, r.out);
     });
   }
 
-  it('matches the canonical ipvsadm -Ln example byte for byte (trailing blanks included)', () => {
+  it('matches the canonical ipvsadm -Ln example byte for byte (trailing blanks included)', async () => {
     const svc = mkService(IPPROTO_TCP, '10.0.0.100', 80, 'wlc', {
       flags: SVC_F_PERSISTENT,
       timeout: 300,
@@ -78,10 +79,16 @@ describe('ipvsadm -L formats (golden files)', () => {
     );
   });
 
-  it('lists nothing but the header and titles for an empty table', () => {
+  it('lists nothing but the header and titles for an empty table', async () => {
     const admin = new FakeAdmin();
     let out = '';
-    expect(runUvsadm(['-Ln'], admin, { out: (s) => (out += s), err: () => {}, resolver })).toBe(0);
+    expect(
+      await runUvsadm(['-Ln'], new ControlPlane(admin), {
+        out: (s) => (out += s),
+        err: () => {},
+        resolver,
+      }),
+    ).toBe(0);
     expect(out).toBe(
       'IP Virtual Server version 1.2.1 (size=4096)\n' +
         'Prot LocalAddress:Port Scheduler Flags\n' +
@@ -89,20 +96,20 @@ describe('ipvsadm -L formats (golden files)', () => {
     );
   });
 
-  it('an empty argv lists the table with names, like bare ipvsadm', () => {
-    expect(listing([]).out).toBe(listing(['-L']).out);
+  it('an empty argv lists the table with names, like bare ipvsadm', async () => {
+    expect((await listing([])).out).toBe((await listing(['-L'])).out);
   });
 
-  it('--sort is accepted and changes nothing', () => {
-    expect(listing(['-Ln', '--sort']).out).toBe(listing(['-Ln']).out);
+  it('--sort is accepted and changes nothing', async () => {
+    expect((await listing(['-Ln', '--sort'])).out).toBe((await listing(['-Ln'])).out);
   });
 
-  it('-L --daemon prints nothing: no sync daemon runs', () => {
-    expect(listing(['-L', '--daemon'])).toEqual({ out: '', err: '', rc: 0 });
+  it('-L --daemon prints nothing: no sync daemon runs', async () => {
+    expect(await listing(['-L', '--daemon'])).toEqual({ out: '', err: '', rc: 0 });
   });
 
-  it('-L of a missing service says "No such service" and exits 1', () => {
-    expect(listing(['-Ln', '-t', '10.9.9.9:80'])).toEqual({
+  it('-L of a missing service says "No such service" and exits 1', async () => {
+    expect(await listing(['-Ln', '-t', '10.9.9.9:80'])).toEqual({
       out: '',
       err: 'No such service\n',
       rc: 1,
@@ -111,7 +118,7 @@ describe('ipvsadm -L formats (golden files)', () => {
 });
 
 describe('format helpers', () => {
-  it('print_largenum scales at 10^8, 10^9, 10^11, 10^14', () => {
+  it('print_largenum scales at 10^8, 10^9, 10^11, 10^14', async () => {
     expect(largeNum(99_999_999, false)).toBe(' 99999999');
     expect(largeNum(100_000_000, false)).toBe('  100000K');
     expect(largeNum(999_999_999, false)).toBe('  999999K');
@@ -123,28 +130,28 @@ describe('format helpers', () => {
     expect(largeNum(0, false)).toBe('        0');
   });
 
-  it('--exact widens to the number plus one blank, at least 9 columns', () => {
+  it('--exact widens to the number plus one blank, at least 9 columns', async () => {
     expect(largeNum(5, true)).toBe('        5');
     expect(largeNum(12_345_678, true)).toBe(' 12345678');
     expect(largeNum(123_456_789, true)).toBe(' 123456789');
     expect(largeNum(1_234_567_890_123, true)).toBe(' 1234567890123');
   });
 
-  it('expire is mm:ss of whole seconds, clamped at zero', () => {
+  it('expire is mm:ss of whole seconds, clamped at zero', async () => {
     expect(expireText(899_500)).toBe('14:59');
     expect(expireText(59_999)).toBe('00:59');
     expect(expireText(6_000_000)).toBe('100:00');
     expect(expireText(-1)).toBe('00:00');
   });
 
-  it('scheduler flag names depend on the scheduler', () => {
+  it('scheduler flag names depend on the scheduler', async () => {
     expect(schedFlagsText('sh', 0x18)).toBe('sh-fallback,sh-port');
     expect(schedFlagsText('mh', 0x10)).toBe('mh-port');
     expect(schedFlagsText('wlc', 0x38)).toBe('flag-1,flag-2,flag-3');
     expect(schedFlagsText('rr', 0)).toBe('');
   });
 
-  it('sorts addresses with the C comparator 32-bit wrap (10.x after 200.x)', () => {
+  it('sorts addresses with the C comparator 32-bit wrap (10.x after 200.x)', async () => {
     const a = mkService(IPPROTO_TCP, '10.0.0.1', 80, 'rr');
     const b = mkService(IPPROTO_TCP, '200.0.0.1', 80, 'rr');
     const c = mkService(IPPROTO_TCP, '10.0.0.2', 80, 'rr');

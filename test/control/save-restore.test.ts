@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { runUvsadm } from '../../src/cli/uvsadm-main.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { runUvsadm } from '../../src/control/uvsadm.js';
 import type { IpvsAdmin } from '../../src/ipvs/admin.js';
 import { describe as describeTable, FakeAdmin } from './fake-admin.js';
 import { resolver } from './fixtures.js';
 
-function sh(admin: IpvsAdmin, argv: string[], stdin?: string): string {
+async function sh(admin: IpvsAdmin, argv: string[], stdin?: string): Promise<string> {
   let out = '';
   let err = '';
-  const rc = runUvsadm(argv, admin, {
+  const rc = await runUvsadm(argv, new ControlPlane(admin), {
     out: (s) => {
       out += s;
     },
@@ -42,22 +43,22 @@ const SETUP = [
 
 describe('-S output restores to the same state with -R', () => {
   for (const numeric of [true, false]) {
-    it(`round trip with -S${numeric ? ' -n' : ''}`, () => {
+    it(`round trip with -S${numeric ? ' -n' : ''}`, async () => {
       const a = new FakeAdmin();
-      sh(a, ['-R'], SETUP);
-      const saved = sh(a, numeric ? ['-S', '-n'] : ['-S']);
+      await sh(a, ['-R'], SETUP);
+      const saved = await sh(a, numeric ? ['-S', '-n'] : ['-S']);
       const b = new FakeAdmin();
-      sh(b, ['-R'], saved);
+      await sh(b, ['-R'], saved);
       expect(describeTable(b, true)).toBe(describeTable(a, true));
       // And saving again gives the same text.
-      expect(sh(b, numeric ? ['-S', '-n'] : ['-S'])).toBe(saved);
+      expect(await sh(b, numeric ? ['-S', '-n'] : ['-S'])).toBe(saved);
     });
   }
 
-  it('-S -n text for the table', () => {
+  it('-S -n text for the table', async () => {
     const a = new FakeAdmin();
-    sh(a, ['-R'], SETUP);
-    expect(sh(a, ['-Sn'])).toBe(
+    await sh(a, ['-R'], SETUP);
+    expect(await sh(a, ['-Sn'])).toBe(
       [
         '-A -t 10.0.0.100:0 -s wlc -p 3600',
         '-a -t 10.0.0.100:0 -r 10.0.0.41:0 -m -w 1',
@@ -76,14 +77,14 @@ describe('-S output restores to the same state with -R', () => {
     );
   });
 
-  it('-C then -R of the save rebuilds a cleared table', () => {
+  it('-C then -R of the save rebuilds a cleared table', async () => {
     const a = new FakeAdmin();
-    sh(a, ['-R'], SETUP);
+    await sh(a, ['-R'], SETUP);
     const before = describeTable(a, true);
-    const saved = sh(a, ['-S', '-n']);
-    sh(a, ['-C']);
+    const saved = await sh(a, ['-S', '-n']);
+    await sh(a, ['-C']);
     expect(a.svcs).toHaveLength(0);
-    sh(a, ['-R'], saved);
+    await sh(a, ['-R'], saved);
     expect(describeTable(a, true)).toBe(before);
   });
 });

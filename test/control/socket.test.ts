@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runUvsadm, usageText, versionText } from '../../src/cli/uvsadm-main.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
 import {
   type ControlHandler,
   type ControlResponse,
@@ -16,6 +16,7 @@ import {
   EXIT_BAD_REQUEST,
   serveControl,
 } from '../../src/control/daemon-socket.js';
+import { runUvsadm, usageText, versionText } from '../../src/control/uvsadm.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
 import { createLab } from '../helpers/netns.js';
 
@@ -244,10 +245,11 @@ describe('uvsadm executable against an in-process daemon', () => {
   const core = new IpvsCore({ capacity: 4096 });
 
   beforeAll(async () => {
-    server = await serveControl(name, (req) => {
+    const plane = new ControlPlane(core);
+    server = await serveControl(name, async (req) => {
       let out = '';
       let err = '';
-      const code = runUvsadm(req.argv, core, {
+      const code = await runUvsadm(req.argv, plane, {
         out: (s) => {
           out += s;
         },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runUvsadm, usageText, versionText } from '../../src/cli/uvsadm-main.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
 import { ipvsStrerror } from '../../src/control/errors.js';
+import { runUvsadm, usageText, versionText } from '../../src/control/uvsadm.js';
 import type { IpvsAdmin, IpvsErrno, IpvsOp } from '../../src/ipvs/admin.js';
 import { describe as describeTable, FakeAdmin } from './fake-admin.js';
 import { resolver } from './fixtures.js';
@@ -11,10 +12,10 @@ interface Run {
   err: string;
 }
 
-function run(admin: IpvsAdmin, argv: string[], stdin?: string): Run {
+async function run(admin: IpvsAdmin, argv: string[], stdin?: string): Promise<Run> {
   let out = '';
   let err = '';
-  const rc = runUvsadm(argv, admin, {
+  const rc = await runUvsadm(argv, new ControlPlane(admin), {
     out: (s) => {
       out += s;
     },
@@ -33,14 +34,14 @@ const ok = (r: Run): void => {
 };
 
 describe('runUvsadm executes commands', () => {
-  it('builds a table and lists it', () => {
+  it('builds a table and lists it', async () => {
     const a = new FakeAdmin();
-    ok(run(a, ['-A', '-t', '10.0.0.100:80', '-s', 'rr']));
-    ok(run(a, ['-a', '-t', '10.0.0.100:80', '-r', '10.0.0.11:80', '-m', '-w', '3']));
-    ok(run(a, ['-a', '-t', '10.0.0.100:80', '-r', '10.0.0.12', '-x', '10', '-y', '5']));
-    ok(run(a, ['-e', '-t', '10.0.0.100:80', '-r', '10.0.0.12', '-w', '0']));
-    ok(run(a, ['--set', '1000', '0', '60']));
-    expect(run(a, ['-Ln']).out).toBe(
+    ok(await run(a, ['-A', '-t', '10.0.0.100:80', '-s', 'rr']));
+    ok(await run(a, ['-a', '-t', '10.0.0.100:80', '-r', '10.0.0.11:80', '-m', '-w', '3']));
+    ok(await run(a, ['-a', '-t', '10.0.0.100:80', '-r', '10.0.0.12', '-x', '10', '-y', '5']));
+    ok(await run(a, ['-e', '-t', '10.0.0.100:80', '-r', '10.0.0.12', '-w', '0']));
+    ok(await run(a, ['--set', '1000', '0', '60']));
+    expect((await run(a, ['-Ln'])).out).toBe(
       'IP Virtual Server version 1.2.1 (size=4096)\n' +
         'Prot LocalAddress:Port Scheduler Flags\n' +
         '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
@@ -48,11 +49,11 @@ describe('runUvsadm executes commands', () => {
         '  -> 10.0.0.11:80                 Masq    3      0          0         \n' +
         '  -> 10.0.0.12:80                 Route   0      0          0         \n',
     );
-    expect(run(a, ['-L', '--timeout']).out).toBe('Timeout (tcp tcpfin udp): 1000 120 60\n');
-    ok(run(a, ['-d', '-t', '10.0.0.100:80', '-r', '10.0.0.12']));
-    ok(run(a, ['-Z', '-t', '10.0.0.100:80']));
-    ok(run(a, ['-D', '-t', '10.0.0.100:80']));
-    ok(run(a, ['-C']));
+    expect((await run(a, ['-L', '--timeout'])).out).toBe('Timeout (tcp tcpfin udp): 1000 120 60\n');
+    ok(await run(a, ['-d', '-t', '10.0.0.100:80', '-r', '10.0.0.12']));
+    ok(await run(a, ['-Z', '-t', '10.0.0.100:80']));
+    ok(await run(a, ['-D', '-t', '10.0.0.100:80']));
+    ok(await run(a, ['-C']));
     expect(a.log).toEqual([
       'add-service',
       'add-dest',
@@ -66,30 +67,30 @@ describe('runUvsadm executes commands', () => {
     ]);
   });
 
-  it('prints help on stdout and version, exit 0', () => {
+  it('prints help on stdout and version, exit 0', async () => {
     const a = new FakeAdmin();
-    const h = run(a, ['-h']);
+    const h = await run(a, ['-h']);
     expect(h.rc).toBe(0);
     expect(h.out).toBe(usageText());
     expect(h.out.startsWith(versionText())).toBe(true);
     expect(h.out).toContain('  uvsadm -A|E virtual-service [-s scheduler]');
     expect(h.out).toContain('one of rr|wrr|');
-    expect(run(a, ['--version'])).toEqual({
+    expect(await run(a, ['--version'])).toEqual({
       rc: 0,
       out: 'uvsadm v1.31 2019/12/24 (compiled with uvs and IPVS v1.2.1)\n',
       err: '',
     });
   });
 
-  it('reports parse errors on stderr with the exit status, changing nothing', () => {
+  it('reports parse errors on stderr with the exit status, changing nothing', async () => {
     const a = new FakeAdmin();
-    expect(run(a, ['-A', '-t', '10.0.0.100'])).toEqual({
+    expect(await run(a, ['-A', '-t', '10.0.0.100'])).toEqual({
       rc: 2,
       out: '',
       err: 'Zero port specified for non-persistent service\n',
     });
-    expect(run(a, ['-L', '-6'])).toEqual({ rc: 2, out: '', err: '-6 used before -f\n\n' });
-    expect(run(a, ['-x'])).toEqual({
+    expect(await run(a, ['-L', '-6'])).toEqual({ rc: 2, out: '', err: '-6 used before -f\n\n' });
+    expect(await run(a, ['-x'])).toEqual({
       rc: 255,
       out: '',
       err: "Try `uvsadm -h' or 'uvsadm --help' for more information.\n",
@@ -152,16 +153,20 @@ describe('IPVS errors map to ipvsadm messages (exit 255)', () => {
     ],
   ];
   for (const [cmds, message] of cases) {
-    it(`${cmds[cmds.length - 1].join(' ')} -> ${message}`, () => {
+    it(`${cmds[cmds.length - 1].join(' ')} -> ${message}`, async () => {
       const a = new FakeAdmin();
-      for (const c of cmds.slice(0, -1)) ok(run(a, c));
+      for (const c of cmds.slice(0, -1)) ok(await run(a, c));
       const before = describeTable(a);
-      expect(run(a, cmds[cmds.length - 1])).toEqual({ rc: 255, out: '', err: `${message}\n` });
+      expect(await run(a, cmds[cmds.length - 1])).toEqual({
+        rc: 255,
+        out: '',
+        err: `${message}\n`,
+      });
       expect(describeTable(a)).toBe(before);
     });
   }
 
-  it('generic errnos for any operation, strerror otherwise', () => {
+  it('generic errnos for any operation, strerror otherwise', async () => {
     const table: [IpvsOp, IpvsErrno, string][] = [
       ['flush', 'ENOMEM', 'Memory allocation problem'],
       [
@@ -176,18 +181,18 @@ describe('IPVS errors map to ipvsadm messages (exit 255)', () => {
     for (const [op, code, text] of table) expect(ipvsStrerror(op, code)).toBe(text);
     const a = new FakeAdmin();
     a.failOn = { op: 'flush', code: 'ENOMEM' };
-    expect(run(a, ['-C'])).toEqual({ rc: 255, out: '', err: 'Memory allocation problem\n' });
+    expect(await run(a, ['-C'])).toEqual({ rc: 255, out: '', err: 'Memory allocation problem\n' });
   });
 
-  it('uvs refusals: --pe, gue tunnels, sync daemons', () => {
+  it('uvs refusals: --pe, gue tunnels, sync daemons', async () => {
     const a = new FakeAdmin();
-    expect(run(a, ['-A', '-u', '1.1.1.1:5060', '--pe', 'sip', '-p'])).toEqual({
+    expect(await run(a, ['-A', '-u', '1.1.1.1:5060', '--pe', 'sip', '-p'])).toEqual({
       rc: 255,
       out: '',
       err: 'Scheduler or persistence engine not found\n',
     });
-    ok(run(a, ['-A', '-t', '1.1.1.1:80']));
-    const gue = run(a, [
+    ok(await run(a, ['-A', '-t', '1.1.1.1:80']));
+    const gue = await run(a, [
       '-a',
       '-t',
       '1.1.1.1:80',
@@ -201,8 +206,8 @@ describe('IPVS errors map to ipvsadm messages (exit 255)', () => {
     ]);
     expect(gue.rc).toBe(255);
     expect(gue.err).toBe('uvs supports ipip tunnels only: --tun-type gue is not available\n');
-    expect(run(a, ['--start-daemon', 'master']).rc).toBe(255);
-    expect(run(a, ['--stop-daemon', 'master'])).toEqual({
+    expect((await run(a, ['--start-daemon', 'master'])).rc).toBe(255);
+    expect(await run(a, ['--stop-daemon', 'master'])).toEqual({
       rc: 255,
       out: '',
       err: 'No daemon is running\n',
@@ -210,19 +215,19 @@ describe('IPVS errors map to ipvsadm messages (exit 255)', () => {
     expect(a.log).toEqual(['add-service']);
   });
 
-  it('an admin that throws something else is reported, not thrown', () => {
+  it('an admin that throws something else is reported, not thrown', async () => {
     const a = new FakeAdmin();
     a.clear = () => {
       throw new TypeError('boom');
     };
-    expect(run(a, ['-C'])).toEqual({ rc: 1, out: '', err: 'uvsadm: internal error: boom\n' });
+    expect(await run(a, ['-C'])).toEqual({ rc: 1, out: '', err: 'uvsadm: internal error: boom\n' });
   });
 });
 
 describe('-R restore', () => {
-  it('runs every line; comments, blank lines and the program name are ignored', () => {
+  it('runs every line; comments, blank lines and the program name are ignored', async () => {
     const a = new FakeAdmin();
-    const r = run(
+    const r = await run(
       a,
       ['-R'],
       '# saved\n\nipvsadm -A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -m -w 2 # nat\n',
@@ -231,9 +236,9 @@ describe('-R restore', () => {
     expect(a.log).toEqual(['add-service', 'add-dest']);
   });
 
-  it('parses all lines first: a bad line (every bad line) is reported and nothing runs', () => {
+  it('parses all lines first: a bad line (every bad line) is reported and nothing runs', async () => {
     const a = new FakeAdmin();
-    const r = run(
+    const r = await run(
       a,
       ['-R'],
       '-A -t 10.0.0.100:80\n-a -t 10.0.0.100:80 -r 10.0.0.11 -w 70000\n-A -t 1.1.1.1\n',
@@ -246,24 +251,37 @@ describe('-R restore', () => {
     expect(a.log).toEqual([]);
   });
 
-  it('an operation failing reports its line; later lines still run, as in ipvsadm', () => {
+  it('all or nothing: the first line the table refuses is reported and no line applies', async () => {
     const a = new FakeAdmin();
-    const r = run(a, ['-R'], '-A -t 10.0.0.100:80\n-A -t 10.0.0.100:80\n-A -t 10.0.0.100:81\n');
+    const r = await run(
+      a,
+      ['-R'],
+      '-A -t 10.0.0.100:80\n-A -t 10.0.0.100:80\n-A -t 10.0.0.100:81\n',
+    );
     expect(r).toEqual({ rc: 255, out: '', err: 'line 2: Service already exists\n' });
-    expect(a.svcs.map((s) => s.port)).toEqual([80, 81]);
+    expect(a.svcs.map((s) => s.port)).toEqual([]);
+    expect(a.log).toEqual([]);
+    // A line refused by what earlier lines did (the dry run sees them) counts too.
+    const r2 = await run(
+      a,
+      ['-R'],
+      '-A -t 10.0.0.100:80\n-D -t 10.0.0.100:80\n-a -t 10.0.0.100:80 -r 10.0.0.1\n',
+    );
+    expect(r2).toEqual({ rc: 255, out: '', err: 'line 3: Service not defined\n' });
+    expect(a.log).toEqual([]);
   });
 
-  it('a nested -R is refused', () => {
+  it('a nested -R is refused', async () => {
     const a = new FakeAdmin();
-    const r = run(a, ['-R'], '-R\n');
+    const r = await run(a, ['-R'], '-R\n');
     expect(r.rc).toBe(255);
     expect(r.err).toBe("line 1: Try `uvsadm -h' or 'uvsadm --help' for more information.\n");
   });
 
-  it('empty input does nothing', () => {
+  it('empty input does nothing', async () => {
     const a = new FakeAdmin();
-    ok(run(a, ['-R'], ''));
-    ok(run(a, ['-R']));
+    ok(await run(a, ['-R'], ''));
+    ok(await run(a, ['-R']));
     expect(a.log).toEqual([]);
   });
 });

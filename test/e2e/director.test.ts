@@ -98,15 +98,19 @@ for (const method of LAB_METHODS) {
         '-c',
         `(sleep 2; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP:${lab.info.VIP}:80`,
       ]);
-      await sleep(800);
-      const list = await lab.uvsadm(['-L', '-n', '-c']);
+      const established = new RegExp(
+        `TCP\\s+\\d\\d:\\d\\d\\s+ESTABLISHED\\s+${lab.info.CLIENT_IP.replaceAll('.', '\\.')}:\\d+\\s+${lab.info.VIP.replaceAll('.', '\\.')}:80`,
+      );
+      // The connection is held open for about 3 s; list until it shows (a loaded machine
+      // may take a while to start socat).
+      let list = await lab.uvsadm(['-L', '-n', '-c']);
+      for (let i = 0; i < 10 && !established.test(list.out); i++) {
+        await sleep(200);
+        list = await lab.uvsadm(['-L', '-n', '-c']);
+      }
       expect(list.code).toBe(0);
       expect(list.out).toMatch(/IPVS connection entries/);
-      expect(list.out).toMatch(
-        new RegExp(
-          `TCP\\s+\\d\\d:\\d\\d\\s+ESTABLISHED\\s+${lab.info.CLIENT_IP.replaceAll('.', '\\.')}:\\d+\\s+${lab.info.VIP.replaceAll('.', '\\.')}:80`,
-        ),
-      );
+      expect(list.out).toMatch(established);
       const h = await held;
       expect(h.out).toMatch(/^HTTP\/1\.[01] 200/);
     });

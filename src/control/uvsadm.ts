@@ -1,7 +1,9 @@
 /**
- * uvsadm: ipvsadm 1.31's command line run against an IpvsAdmin (ipvsadm.c process_options and
- * restore_table). A pure function of argv, the admin and the io callbacks; the wrapper that
- * reaches a running daemon over its control socket calls this.
+ * uvsadm: ipvsadm 1.31's command line run against a director's table (ipvsadm.c
+ * process_options and restore_table). Listings read `target.view()`; every change goes to
+ * `target.apply()` — the director's one control path (control-plane.ts), all or nothing.
+ * The daemon answers control-socket requests with this; the `uvsadm` program only ships
+ * argv there.
  *
  * Exit statuses follow ipvsadm: 0 success; 2 a rejected command line (fail()); 255 popt errors,
  * the "Try ... -h" hint and failed IPVS operations (main returns -1); 1 a listing of a service
@@ -9,8 +11,10 @@
  *
  * Where uvs differs, on purpose:
  * - -R parses every line before running any; a bad line is reported as "line N: <message>"
- *   (every bad line, not just the first) and nothing runs. Failures of the operations
- *   themselves are reported with their line number too; like ipvsadm, later lines still run.
+ *   (every bad line, not just the first) and nothing runs. The lines then apply as one
+ *   change, all or nothing: the first line the table refuses is reported as
+ *   "line N: <ipvsadm's message>" and no line is applied (ipvsadm runs the lines one by
+ *   one and keeps what succeeded). Only table commands may appear in a restore.
  * - --start-daemon fails (uvs has no connection sync daemon); --stop-daemon says
  *   "No daemon is running" and --daemon lists nothing, which is the truth.
  * - --pe fails with the kernel's message for a missing engine (uvs has none), and
@@ -19,15 +23,18 @@
  *   naming the ipvsadm release whose grammar and output uvsadm reproduces.
  */
 
-import { applyCommand, unsupportedReason } from '../control/apply.js';
-import { EXIT_OP_FAILED, ipvsStrerror, NO_SUCH_SERVICE } from '../control/errors.js';
+import type { IpvsAdmin } from '../ipvs/admin.js';
+import { SCHEDULER_NAMES } from '../sched/index.js';
+import { unsupportedReason } from './apply.js';
+import { type ApplyResult, isTableCommand, type TableCommand } from './control-plane.js';
+import { EXIT_OP_FAILED, NO_SUCH_SERVICE } from './errors.js';
 import {
   formatConnections,
   formatListAll,
   formatListService,
   formatTimeouts,
   IPVS_VERSION,
-} from '../control/format.js';
+} from './format.js';
 import {
   type Command,
   DEFAULT_SCHEDULER,
@@ -35,11 +42,17 @@ import {
   PROGRAM,
   parseIpvsadm,
   splitRestoreLine,
-} from '../control/ipvsadm-parse.js';
-import { getSystemResolver, type NameResolver } from '../control/names.js';
-import { formatSave } from '../control/save.js';
-import { type IpvsAdmin, IpvsError } from '../ipvs/admin.js';
-import { SCHEDULER_NAMES } from '../sched/index.js';
+} from './ipvsadm-parse.js';
+import { getSystemResolver, type NameResolver } from './names.js';
+import { formatSave } from './save.js';
+
+/** The director uvsadm runs against: a table to list and the one path to change it. */
+export interface UvsadmTarget {
+  /** The table to list (in worker mode: with every worker's counters summed). */
+  view(): IpvsAdmin | Promise<IpvsAdmin>;
+  /** Applies a change all or nothing (ControlPlane.apply). */
+  apply(cmds: readonly TableCommand[]): Promise<ApplyResult>;
+}
 
 export interface UvsadmIo {
   out(s: string): void;
@@ -149,13 +162,12 @@ function tryHelpText(): string {
   return `Try \`${PROGRAM} -h' or '${PROGRAM} --help' for more information.\n`;
 }
 
-function execute(
+async function execute(
   cmd: Command,
-  admin: IpvsAdmin,
+  target: UvsadmTarget,
   io: UvsadmIo,
   resolver: NameResolver,
-  inRestore: boolean,
-): number {
+): Promise<number> {
   switch (cmd.kind) {
     case 'help':
       io.out(usageText());
@@ -164,6 +176,7 @@ function execute(
       io.out(versionText());
       return 0;
     case 'list': {
+      const admin = await target.view();
       const f = { ...cmd.format, rule: false };
       switch (cmd.target.kind) {
         case 'all':
@@ -190,65 +203,78 @@ function execute(
       return 0;
     }
     case 'save':
-      io.out(formatSave(admin.services(), cmd.numeric, resolver));
+      io.out(formatSave((await target.view()).services(), cmd.numeric, resolver));
       return 0;
     case 'restore':
-      if (inRestore) {
-        io.err(tryHelpText());
-        return 255;
-      }
-      return restore(io.stdin ?? '', admin, io, resolver);
+      return restore(io.stdin ?? '', target, io, resolver);
     default: {
-      const reason = unsupportedReason(cmd);
-      if (reason !== undefined) {
-        io.err(`${reason}\n`);
+      if (!isTableCommand(cmd)) {
+        io.err(`${unsupportedReason(cmd) ?? tryHelpText().trimEnd()}\n`);
         return EXIT_OP_FAILED;
       }
-      try {
-        applyCommand(cmd, admin);
-        return 0;
-      } catch (e) {
-        if (e instanceof IpvsError) {
-          io.err(`${ipvsStrerror(e.op, e.code)}\n`);
-          return EXIT_OP_FAILED;
-        }
-        throw e;
-      }
+      return report(await target.apply([cmd]), io, () => '');
     }
   }
 }
 
-/** -R: parse every line first; run them only if all parse. */
-function restore(text: string, admin: IpvsAdmin, io: UvsadmIo, resolver: NameResolver): number {
-  const parsed: { line: number; cmd: Command }[] = [];
+/** Prints how a change ended (prefixing refusals with `where(index)`); returns the status. */
+function report(r: ApplyResult, io: UvsadmIo, where: (index: number) => string): number {
+  if (r.ok) return 0;
+  const at = r.index >= 0 ? where(r.index) : '';
+  if (r.partial) io.err(`${PROGRAM}: ${at}${r.message} (the change was applied in part)\n`);
+  else io.err(`${at}${r.message}\n`);
+  return r.code;
+}
+
+/**
+ * -R: parse every line first (reporting every bad one); then apply them as one change, all
+ * or nothing.
+ */
+async function restore(
+  text: string,
+  target: UvsadmTarget,
+  io: UvsadmIo,
+  resolver: NameResolver,
+): Promise<number> {
+  const parsed: { line: number; cmd: TableCommand }[] = [];
   let firstError = 0;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const words = splitRestoreLine(lines[i]);
     if (words.length === 0) continue;
+    let cmd: Command;
     try {
-      parsed.push({ line: i + 1, cmd: parseIpvsadm(words, { resolver }) });
+      cmd = parseIpvsadm(words, { resolver });
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
       io.err(`line ${i + 1}: ${e.message}\n`);
       if (firstError === 0) firstError = e.exitCode;
+      continue;
     }
+    if (!isTableCommand(cmd)) {
+      // ipvsadm would run a listing or a nested -R here; a restore is a change of the table.
+      io.err(`line ${i + 1}: ${tryHelpText()}`);
+      if (firstError === 0) firstError = EXIT_OP_FAILED;
+      continue;
+    }
+    parsed.push({ line: i + 1, cmd });
   }
   if (firstError !== 0) return firstError;
-  let status = 0;
-  for (const { line, cmd } of parsed) {
-    const lineIo: UvsadmIo = { out: io.out, err: (s) => io.err(`line ${line}: ${s}`) };
-    const rc = execute(cmd, admin, lineIo, resolver, true);
-    if (rc !== 0 && status === 0) status = rc;
-  }
-  return status;
+  if (parsed.length === 0) return 0;
+  const r = await target.apply(parsed.map((p) => p.cmd));
+  return report(r, io, (index) => `line ${parsed[index].line}: `);
 }
 
 /**
- * Run one uvsadm command line (`argv` without the program name) against `admin`. Returns the
- * exit status; output goes to io.out / io.err exactly as ipvsadm prints it. Never throws.
+ * Run one uvsadm command line (`argv` without the program name) against `target`. Returns
+ * the exit status; output goes to io.out / io.err exactly as ipvsadm prints it. Never
+ * rejects.
  */
-export function runUvsadm(argv: string[], admin: IpvsAdmin, io: UvsadmIo): number {
+export async function runUvsadm(
+  argv: string[],
+  target: UvsadmTarget,
+  io: UvsadmIo,
+): Promise<number> {
   try {
     const resolver = io.resolver ?? getSystemResolver();
     let cmd: Command;
@@ -261,9 +287,9 @@ export function runUvsadm(argv: string[], admin: IpvsAdmin, io: UvsadmIo): numbe
       }
       throw e;
     }
-    return execute(cmd, admin, io, resolver, false);
+    return await execute(cmd, target, io, resolver);
   } catch (e) {
-    // The admin misbehaved (not an IpvsError): report it instead of crashing the caller.
+    // The table misbehaved (not a refusal): report it instead of crashing the caller.
     io.err(`${PROGRAM}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }

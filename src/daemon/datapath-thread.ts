@@ -1,0 +1,125 @@
+/**
+ * What every thread that forwards packets needs, built the same way in `uvs run` and in
+ * each worker of `uvs run --workers N`: the director's view of the network (the host's
+ * interfaces, routes and neighbours, plus the config's), the IPVS core, the pipeline, the
+ * links, and the packet loop with its neighbour resolver and tracer.
+ */
+import { createHash } from 'node:crypto';
+import type { DirectorConfig } from '../control/config.js';
+import { NUMERIC_RESOLVER } from '../control/names.js';
+import { formatSave } from '../control/save.js';
+import { DirectorEnv } from '../datapath/env.js';
+import { OUTCOME_NAMES, VERDICT_NAMES } from '../datapath/outcome.js';
+import { Pipeline } from '../datapath/pipeline.js';
+import { applySysctls, fillEnv } from '../datapath/setup.js';
+import { type Backend, openLink } from '../io/index.js';
+import type { Link } from '../io/link.js';
+import type { IpvsAdmin } from '../ipvs/admin.js';
+import { IpvsCore } from '../ipvs/core.js';
+import { NeighbourResolver, REFRESH_MS } from './neighbours.js';
+import { PacketLoop } from './packet-loop.js';
+import { setSysctl } from './sysctl.js';
+import { type HostIface, hostNeighbours, hostRoutes } from './sysinfo.js';
+import { Tracer } from './tracer.js';
+
+/** The network view: the host's interfaces, connected routes and neighbours, then the config's. */
+export function hostEnv(ifaces: readonly HostIface[], cfg: DirectorConfig | null): DirectorEnv {
+  const env = new DirectorEnv();
+  for (const h of ifaces) {
+    env.addIface({ name: h.name, mac: h.mac, addr: h.addr, prefixLen: h.prefixLen, mtu: h.mtu });
+  }
+  for (const r of hostRoutes()) {
+    if (env.connectedLink(r.via) >= 0)
+      env.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via });
+  }
+  for (const n of hostNeighbours()) env.setNeighbour(n.addr, n.mac);
+  // Interfaces come from the host; the config adds neighbours, routes, VIPs and marks.
+  if (cfg !== null) fillEnv(env, { ...cfg, interfaces: [] });
+  return env;
+}
+
+export interface DatapathThreadOptions {
+  env: DirectorEnv;
+  cfg: DirectorConfig | null;
+  backend: Backend;
+  vnetHdr: boolean;
+  capacity?: number;
+  /** IPVS sysctls by name, applied after the config's. */
+  sysctls: Readonly<Record<string, number>>;
+  /** Fanout group of link i (worker threads). */
+  fanoutFor?: (li: number) => { id: number; mode: number; program?: Uint8Array } | undefined;
+  /** Whether this thread may open links (the control thread of a pool does not). */
+  links: boolean;
+}
+
+/** A core, a pipeline and (optionally) links with their packet loop. */
+export class DatapathThread {
+  readonly env: DirectorEnv;
+  readonly core: IpvsCore;
+  readonly pipeline: Pipeline;
+  readonly links: Link[] = [];
+  readonly neighbours: NeighbourResolver;
+  readonly tracer: Tracer;
+  readonly loop: PacketLoop;
+  private lastRefresh = 0;
+
+  constructor(o: DatapathThreadOptions) {
+    this.env = o.env;
+    this.core = new IpvsCore({ capacity: o.capacity });
+    this.pipeline = new Pipeline(this.core, this.env, { vnetHdr: o.vnetHdr, trace: true });
+    if (o.cfg !== null) applySysctls(this, o.cfg);
+    for (const [name, value] of Object.entries(o.sysctls)) setSysctl(this, name, value);
+    if (o.links) {
+      this.env.ifaces.forEach((ifc, li) => {
+        this.links.push(
+          o.backend === 'afpacket'
+            ? openLink({
+                backend: 'afpacket',
+                name: ifc.name,
+                vnetHdr: o.vnetHdr,
+                fanout: o.fanoutFor?.(li),
+              })
+            : openLink({ backend: o.backend, name: ifc.name }),
+        );
+      });
+    }
+    this.neighbours = new NeighbourResolver(this.env, this.links);
+    this.tracer = new Tracer(this, (li) => this.env.ifaces[li].name);
+    this.loop = new PacketLoop(this.pipeline, this.links, this.neighbours, this.tracer, (now) => {
+      if (now - this.lastRefresh > REFRESH_MS) {
+        this.lastRefresh = now;
+        this.neighbours.primeRealServers(this.core, now, true);
+      }
+    });
+  }
+
+  /** The counters `uvs ctl stats` prints for this thread. */
+  stats(): Record<string, unknown> {
+    const p = this.pipeline;
+    const outcomes: Record<string, number> = {};
+    OUTCOME_NAMES.forEach((n, i) => {
+      if (p.counts[i] > 0) outcomes[n] = p.counts[i];
+    });
+    const verdicts: Record<string, number> = {};
+    VERDICT_NAMES.forEach((n, i) => {
+      verdicts[n] = p.verdicts[i];
+    });
+    return {
+      connections: this.core.connCount,
+      table: tableDigest(this.core),
+      verdicts,
+      outcomes,
+      links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+    };
+  }
+}
+
+/**
+ * A short digest of a table's configuration (its `-S -n` form and timeouts): equal digests
+ * in `uvs ctl stats` show the workers hold the same table as the control thread.
+ */
+export function tableDigest(t: IpvsAdmin): string {
+  const to = t.getTimeouts();
+  const text = `${formatSave(t.services(), true, NUMERIC_RESOLVER)}--set ${to.tcp} ${to.tcpfin} ${to.udp}\n`;
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

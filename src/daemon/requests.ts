@@ -1,0 +1,61 @@
+/**
+ * The director's answers on its control socket: ipvsadm command lines (run by
+ * src/control/uvsadm.ts against the director's one control path), and the two requests of
+ * `uvs ctl`: `@stats` (counters as JSON) and `@trace COUNT MS` (the next packets, traced).
+ */
+import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
+import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
+
+export interface DirectorRequests {
+  /** The table to list and the path to change it. */
+  target: UvsadmTarget;
+  stats(): Promise<Record<string, unknown>> | Record<string, unknown>;
+  trace(count: number, ms: number): Promise<string>;
+}
+
+/** Exit status of a malformed `uvs ctl` request (as a usage error). */
+const EXIT_USAGE = 2;
+
+export async function handleRequest(
+  d: DirectorRequests,
+  req: ControlRequest,
+): Promise<ControlResponse> {
+  const a = req.argv;
+  if (a[0] === '@stats') {
+    if (a.length !== 1) return usage('@stats takes no arguments');
+    return { code: 0, out: `${JSON.stringify(await d.stats())}\n`, err: '' };
+  }
+  if (a[0] === '@trace') {
+    if (a.length > 3) return usage('@trace takes [COUNT] [TIMEOUT_MS]');
+    const count = a[1] === undefined ? 10 : wholeNumber(a[1]);
+    const ms = a[2] === undefined ? 5000 : wholeNumber(a[2]);
+    if (count === null || ms === null)
+      return usage('@trace COUNT and TIMEOUT_MS are whole numbers');
+    try {
+      return { code: 0, out: await d.trace(count, ms), err: '' };
+    } catch (e) {
+      return usage((e as Error).message);
+    }
+  }
+  if (a[0]?.startsWith('@')) return usage(`unknown request '${a[0]}'`);
+  let out = '';
+  let err = '';
+  const code = await runUvsadm(a, d.target, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    stdin: req.stdin,
+  });
+  return { code, out, err };
+}
+
+function wholeNumber(s: string): number | null {
+  return /^\d{1,9}$/.test(s) ? Number(s) : null;
+}
+
+function usage(message: string): ControlResponse {
+  return { code: EXIT_USAGE, out: '', err: `uvs: ${message}\n` };
+}

@@ -1,0 +1,94 @@
+/**
+ * `uvs ctl trace N MS`: the next N transmitted packets, each with its addresses as received
+ * and as sent, and the pipeline's decisions for it. The packet loop asks `armed` once per
+ * frame (one field read); only while a trace is armed are frames decoded into text, off the
+ * pipeline's own PacketInfo (a private one, with parseFrame, so the trace never disturbs the
+ * datapath's state).
+ */
+import { describeLast } from '../datapath/replay.js';
+import type { Director } from '../datapath/setup.js';
+import { formatIn4 } from '../net/addr.js';
+import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { PacketInfo } from '../net/packet.js';
+import { PARSE_OK_IPV4, parseFrame, parseIpv4 } from '../net/parse.js';
+
+/** The most packets one trace may collect, and the longest it may wait. */
+export const TRACE_MAX_COUNT = 1000;
+export const TRACE_MAX_MS = 60_000;
+
+export class Tracer {
+  /** Packets still to record; the packet loop traces while this is above 0. */
+  armed = 0;
+  private readonly lines: string[] = [];
+  private readonly info = new PacketInfo();
+  private pending: { resolve: (text: string) => void; timer: NodeJS.Timeout } | null = null;
+
+  constructor(
+    private readonly d: Director,
+    private readonly linkName: (li: number) => string,
+  ) {}
+
+  /** "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" for a frame about to be processed. */
+  before(buf: Uint8Array, off: number, len: number, li: number): string {
+    return `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
+  }
+
+  /** Records the packet the pipeline just transmitted on link `ol`. */
+  after(before: string, ol: number): void {
+    const p = this.d.pipeline;
+    const out = this.describe(p.outBuf, p.outOffs[0], p.outLens[0]);
+    this.lines.push(
+      `${before}\n  => ${this.linkName(ol)} out ${out}\n     (${describeLast(this.d)})`,
+    );
+    if (--this.armed <= 0) this.finish();
+  }
+
+  /**
+   * Starts a trace of `count` packets that ends after `ms` at the latest; resolves with the
+   * lines. One trace at a time: a second request while one runs is refused (throws).
+   */
+  collect(count: number, ms: number): Promise<string> {
+    if (!Number.isInteger(count) || count < 1 || count > TRACE_MAX_COUNT) {
+      throw new RangeError(`trace count must be 1..${TRACE_MAX_COUNT}`);
+    }
+    if (!Number.isInteger(ms) || ms < 1 || ms > TRACE_MAX_MS) {
+      throw new RangeError(`trace timeout must be 1..${TRACE_MAX_MS} ms`);
+    }
+    if (this.pending !== null) throw new Error('a trace is already running');
+    this.lines.length = 0;
+    this.armed = count;
+    return new Promise((resolve) => {
+      this.pending = { resolve, timer: setTimeout(() => this.finish(), ms) };
+    });
+  }
+
+  /** Ends a running trace now (stop). */
+  finish(): void {
+    this.armed = 0;
+    const p = this.pending;
+    if (p === null) return;
+    this.pending = null;
+    clearTimeout(p.timer);
+    p.resolve(this.lines.map((l) => `${l}\n`).join(''));
+    this.lines.length = 0;
+  }
+
+  private describe(buf: Uint8Array, off: number, len: number): string {
+    const info = this.info;
+    if (parseFrame(buf, off, len, info) !== PARSE_OK_IPV4) return 'non-IPv4';
+    const outer = endpoints(info);
+    if (info.proto !== IPPROTO_IPIP) return outer;
+    if (parseIpv4(buf, info.l4Off, info.l3Off + info.totLen, info) !== PARSE_OK_IPV4) {
+      return `IPIP[${outer}]`;
+    }
+    return `IPIP[${outer}] ${endpoints(info)}`;
+  }
+}
+
+function endpoints(info: PacketInfo): string {
+  const ports = info.proto === IPPROTO_TCP || info.proto === IPPROTO_UDP;
+  const f = info.flow;
+  const s = formatIn4(f.saddr4);
+  const d = formatIn4(f.daddr4);
+  return ports ? `${s}:${f.sport} -> ${d}:${f.dport}` : `${s} -> ${d}`;
+}

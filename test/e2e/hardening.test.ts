@@ -1,0 +1,243 @@
+/**
+ * The director under a careless operator and a hostile local user, in the NAT lab
+ * (issue 11): only root (or CAP_NET_ADMIN) may talk to the control socket; oversized, slow
+ * and malformed control requests are cut off, answered, and cost no lasting memory.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabRun } from '../../src/lab/lab.js';
+import { requireRoot } from '../helpers/netns.js';
+
+const UVSADM = new URL('../../dist/src/cli/uvsadm.js', import.meta.url).pathname;
+
+function rssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1]);
+}
+
+/** A node script that talks to the control socket raw: `clients` at once, each `script`. */
+function rawClients(control: string, clients: number, body: string): string {
+  return `
+const net = require('node:net');
+const name = '\\0' + ${JSON.stringify(control)};
+let done = 0; const answers = [];
+for (let i = 0; i < ${clients}; i++) {
+  const s = net.connect({ path: name });
+  let got = '';
+  s.on('data', (d) => { got += d; });
+  s.on('error', () => {});
+  s.on('close', () => { answers.push(got.trim()); if (++done === ${clients}) console.log(JSON.stringify(answers)); });
+  s.on('connect', () => { (${body})(s, i); });
+}`;
+}
+
+describe('hardening: control socket', () => {
+  const lab = new LabRun({ method: 'nat', prefix: `uvsh${process.pid % 10000}` });
+
+  beforeAll(async () => {
+    requireRoot();
+    await lab.up();
+    await lab.configure('rr');
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab.down();
+  }, 60_000);
+
+  it('refuses every request of a user without CAP_NET_ADMIN, listings included', async () => {
+    const vip = lab.info.VIP;
+    const before = (await lab.uvsadm(['-S', '-n'])).out;
+    const asUser = (args: string[], caps: string[] = []) =>
+      lab.exec('dir', [
+        'setpriv',
+        '--reuid',
+        '1001',
+        '--regid',
+        '1001',
+        '--clear-groups',
+        ...caps,
+        'node',
+        UVSADM,
+        '--control',
+        lab.control,
+        ...args,
+      ]);
+    const refused = {
+      code: 2,
+      out: '',
+      err:
+        "Can't initialize ipvs: Permission denied (you must be root)\n" +
+        'Are you sure that IP Virtual Server is built in the kernel or as module?\n',
+    };
+    for (const args of [
+      ['-A', '-t', `${vip}:22`, '-s', 'rr'],
+      ['-a', '-t', `${vip}:80`, '-r', `${lab.rips[0]}:81`, '-m'],
+      ['-e', '-t', `${vip}:80`, '-r', `${lab.rips[0]}:80`, '-m', '-w', '9'],
+      ['-C'],
+      ['-L', '-n'],
+    ]) {
+      expect(await asUser(args)).toEqual(refused);
+    }
+    expect((await lab.uvsadm(['-S', '-n'])).out).toBe(before);
+    // The kernel's rule is the capability, not the uid: a user holding CAP_NET_ADMIN may.
+    const withCap = await asUser(
+      ['-L', '-n'],
+      ['--inh-caps', '+net_admin', '--ambient-caps', '+net_admin'],
+    );
+    expect(withCap.code).toBe(0);
+    expect(withCap.out).toMatch(/TCP {2}\S+:80 rr/);
+  });
+
+  it('cuts off oversized requests from many clients, and the memory comes back', async () => {
+    const pid = lab.directorPid!;
+    const rssBefore = rssKb(pid);
+    // 40 clients, each trying to send 15 MiB.
+    const r = await lab.exec('dir', [
+      'node',
+      '-e',
+      rawClients(
+        lab.control,
+        40,
+        `(s) => { const chunk = Buffer.alloc(1 << 20, 0x41); let n = 0;
+           const pump = () => { while (n < 15 && s.write(chunk)) n++; if (n < 15) s.once('drain', () => { n++; pump(); }); else s.end(); };
+           s.write('{"argv":["'); pump(); }`,
+      ),
+    ]);
+    const answers = JSON.parse(r.out) as string[];
+    expect(answers.length).toBe(40);
+    for (const a of answers) {
+      if (a === '') continue; // cut off while still writing (the answer raced the reset)
+      // Refused for its size or the load, or (a request that fit) answered as the bad
+      // request it is: every client gets an answer, none is held.
+      expect(JSON.parse(a).err).toMatch(/too large|busy|too many control clients|not JSON/);
+    }
+    expect(answers.filter((a) => a !== '').length).toBeGreaterThan(20);
+    // Still serving, and the memory is back within 30 MB of where it was.
+    expect((await lab.uvsadm(['-L', '-n'])).code).toBe(0);
+    await new Promise((res) => setTimeout(res, 2000));
+    const rssAfter = rssKb(pid);
+    console.log(`control-socket flood: director RSS ${rssBefore} kB before, ${rssAfter} kB after`);
+    expect(rssAfter - rssBefore).toBeLessThan(30_000);
+  }, 120_000);
+
+  it('a slow client is cut off at the request deadline, not kept alive byte by byte', async () => {
+    const started = Date.now();
+    const r = await lab.exec('dir', [
+      'node',
+      '-e',
+      rawClients(
+        lab.control,
+        1,
+        `(s) => { const t = setInterval(() => { if (!s.destroyed) s.write('{'); else clearInterval(t); }, 1000); s.on('close', () => clearInterval(t)); }`,
+      ),
+    ]);
+    const elapsed = Date.now() - started;
+    expect(JSON.parse((JSON.parse(r.out) as string[])[0]).err).toMatch(
+      /not complete within 10000 ms/,
+    );
+    expect(elapsed).toBeLessThan(15_000);
+  }, 30_000);
+
+  it('answers malformed requests with an error at once', async () => {
+    for (const args of [
+      ['trace', 'x', 'y'],
+      ['trace', '0'],
+      ['trace', '5', '999999999'],
+    ]) {
+      const r = await lab.ctl(args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^uvs: /);
+    }
+    const r = await lab.exec('dir', [
+      'node',
+      '-e',
+      rawClients(lab.control, 1, `(s) => { s.end('{"argv":["@stats","x"]}\\n'); }`),
+    ]);
+    expect(JSON.parse((JSON.parse(r.out) as string[])[0])).toEqual({
+      code: 2,
+      out: '',
+      err: 'uvs: @stats takes no arguments\n',
+    });
+  });
+});
+
+describe('hardening: one director per namespace, and no black hole when it dies', () => {
+  const lab = new LabRun({ method: 'nat', prefix: `uvsk${process.pid % 10000}` });
+  const UVS = new URL('../../dist/src/cli/uvs.js', import.meta.url).pathname;
+  const tables = async () => (await lab.exec('dir', ['nft', 'list', 'tables'])).out;
+
+  beforeAll(async () => {
+    requireRoot();
+    await lab.up();
+    await lab.configure('rr');
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab.down();
+  }, 60_000);
+
+  it('a second director is refused before it touches anything; the first keeps forwarding', async () => {
+    const rules = (await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out;
+    for (const extra of [[], ['--control', 'another-name']]) {
+      const second = await lab.exec('dir', ['node', UVS, 'run', '--iface', 'eth0', ...extra]);
+      expect(second.code).toBe(1);
+      expect(second.err).toMatch(
+        /another uvs director is already running in this network namespace \(pid \d+, control @uvsk\d+-ctl\)/,
+      );
+    }
+    expect((await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out).toBe(rules);
+    const r = await lab.load(1, 20, 2);
+    expect(r).toMatchObject({ ok: 20, errors: 0 });
+  });
+
+  it('after SIGKILL the nftables table goes with the director, and a host VIP works', async () => {
+    process.kill(lab.directorPid!, 'SIGKILL');
+    await lab.stopDirector();
+    const deadline = Date.now() + 3000;
+    while (/netdev uvs/.test(await tables()) && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await tables()).not.toMatch(/netdev uvs/);
+    // The host itself now serves the VIP: nothing of uvs may stand in the way.
+    const vip = lab.info.VIP;
+    expect((await lab.exec('dir', ['ip', 'addr', 'add', `${vip}/32`, 'dev', 'eth0'])).code).toBe(0);
+    try {
+      await lab.spawn(
+        'host http',
+        lab.ns('dir'),
+        ['python3', '-m', 'http.server', '80', '--bind', vip],
+        /Serving HTTP/,
+      );
+      let ok = 0;
+      for (let i = 0; i < 20; i++) {
+        const r = await lab.exec('client', [
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-m',
+          '2',
+          `http://${vip}/`,
+        ]);
+        if (r.out === '200') ok++;
+      }
+      expect(ok).toBe(20);
+    } finally {
+      await lab.exec('dir', ['ip', 'addr', 'del', `${vip}/32`, 'dev', 'eth0']);
+    }
+  }, 60_000);
+
+  it('the next start removes a table left by a director whose watchdog died too', async () => {
+    await lab.exec('dir', ['nft', 'add', 'table', 'netdev', 'uvs']);
+    await lab.exec('dir', ['nft', 'add', 'chain', 'netdev', 'uvs', 'stale']);
+    await lab.startDirector();
+    await lab.configure('rr');
+    expect((await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out).not.toMatch(
+      /stale/,
+    );
+    const r = await lab.load(1, 20, 2);
+    expect(r).toMatchObject({ ok: 20, errors: 0 });
+  }, 60_000);
+});
