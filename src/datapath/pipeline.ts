@@ -189,9 +189,7 @@ export class Pipeline {
     const core = this.core;
     const flow = info.flow;
     const flags = proto === IPPROTO_TCP ? info.tcpFlags : 0;
-    const mark = this.env.hasFwmarkRules
-      ? this.env.markOf(proto, flow.saddr4, flow.daddr4, flow.sport, flow.dport)
-      : 0;
+    const mark = this.env.hasFwmarkRules ? this.env.markOf(flow) : 0;
     const connsBefore = this.trace ? core.stats.conns : 0;
 
     // ip_vs_in: client -> virtual service (the flow as parsed: source = client)
