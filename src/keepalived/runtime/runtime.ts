@@ -207,6 +207,11 @@ export class KeepalivedRuntime {
     }).then(() => outcome);
   }
 
+  /** Resolves when every event received so far has been handled. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
   /** `uvs ctl checks`: every checker, then every virtual server's quorum. */
   async checksReport(): Promise<string> {
     const rows = await this.checks.snapshot();
