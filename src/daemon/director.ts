@@ -18,6 +18,8 @@ import { type ControlServer, controlAddress, serveControl } from '../control/dae
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
+import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
+import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
@@ -44,6 +46,8 @@ export interface DirectorOptions {
   capacity?: number;
   /** IPVS sysctls (net.ipv4.vs.*) by name, applied after the config's. */
   sysctls?: Record<string, number>;
+  /** Run keepalived's LVS half from this keepalived.conf (src/keepalived/runtime). */
+  keepalived?: { file: string; configId?: string | null };
   log?: (line: string) => void;
 }
 
@@ -57,6 +61,7 @@ export class LiveDirector {
   private pool: WorkerPool | null = null;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
+  private keepalived: KeepalivedRuntime | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -115,8 +120,9 @@ export class LiveDirector {
     const workers = o.workers ?? 1;
     const where = this.hostIfaces.map((h) => h.name).join(', ');
     const mode = `${backend}${vnet ? ', vnet' : ''}${workers > 1 ? `, ${workers} workers` : ''}`;
+    const ka = o.keepalived ? `; keepalived ${o.keepalived.file}` : '';
     this.log(
-      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}`,
+      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}${ka}`,
     );
   }
 
@@ -168,7 +174,27 @@ export class LiveDirector {
       );
       plane.follow(this.pool);
     }
+    if (o.keepalived) {
+      // ha_suspend asks whether a VIP is ours: on the host, or answered by uvs.
+      const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
+      const vips = new PredicateVipOwnership(
+        (a) => a.isV4 && (local.has(a.v4) || t.env.vips.has(a.v4)),
+      );
+      plane.follow({ name: 'vip ownership', commit: () => vips.changed() });
+      this.keepalived = await KeepalivedRuntime.start({
+        file: o.keepalived.file,
+        ...(o.keepalived.configId !== undefined ? { configId: o.keepalived.configId } : {}),
+        plane,
+        vips,
+        log: this.log,
+      });
+    }
     t.loop.start();
+  }
+
+  /** SIGHUP with --keepalived: reload the file (null without one). */
+  async reloadKeepalived(): Promise<ReloadOutcome | null> {
+    return this.keepalived ? this.keepalived.reload() : null;
   }
 
   /** What the control socket serves. */
@@ -186,6 +212,7 @@ export class LiveDirector {
         pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats(),
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
+      checks: async () => (this.keepalived ? this.keepalived.checksReport() : null),
     };
   }
 
@@ -194,6 +221,7 @@ export class LiveDirector {
     const t = this.thread;
     if (this.stopped) return t?.stats() ?? {};
     this.stopped = true;
+    await this.keepalived?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});
     t?.loop.close();

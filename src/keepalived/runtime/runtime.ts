@@ -487,6 +487,17 @@ function timeoutChange(a: KeepalivedConfig, b: KeepalivedConfig): TableCommand[]
   ];
 }
 
+/**
+ * Reads and checks a file as `start` would, touching nothing: the problems that would
+ * refuse it (FILE:LINE lines), or an empty list.
+ */
+export function checkKeepalivedFile(
+  opts: Pick<KeepalivedRuntimeOptions, 'file' | 'configId' | 'cwd' | 'host'>,
+): string[] {
+  const r = load({ ...opts, plane: undefined as unknown as TablePlane });
+  return 'problems' in r ? r.problems : [];
+}
+
 /** Reads and checks the file: the model and its targets, or every problem. */
 function load(opts: KeepalivedRuntimeOptions): Loaded | { problems: string[] } {
   const r = loadKeepalivedConfig({
