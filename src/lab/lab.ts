@@ -65,6 +65,7 @@ export class LabRun {
   info: Record<string, string> = {};
   private procs: Proc[] = [];
   private director: Proc | null = null;
+  private readonly apps = new Map<number, Proc>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: LabOptions) {
@@ -112,13 +113,39 @@ export class LabRun {
           /decapsulating|ready/i,
         );
       }
-      await this.spawn(
-        `app rs${i}`,
-        ns,
-        [...nodeArgv('rs-app'), `rs${i}`, '80,8080', '7000'],
-        /^ready/m,
-      );
+      await this.startApp(i);
     }
+  }
+
+  /** Starts real server n's application (HTTP on 80 and 8080, UDP echo on 7000). */
+  async startApp(n: number): Promise<void> {
+    const p = await this.spawn(
+      `app rs${n}`,
+      this.ns(`rs${n}`),
+      [...nodeArgv('rs-app'), `rs${n}`, '80,8080', '7000'],
+      /^ready/m,
+    );
+    this.apps.set(n, p);
+  }
+
+  /** Kills real server n's application (SIGKILL: it dies as a crashed server does). */
+  async stopApp(n: number): Promise<void> {
+    const p = this.apps.get(n);
+    if (p === undefined) return;
+    this.apps.delete(n);
+    p.child.kill('SIGKILL');
+    await withTimeout(p.exited, 10_000, () => {});
+    this.procs = this.procs.filter((x) => x !== p);
+  }
+
+  /** What the director has printed so far (its log). */
+  directorOutput(): string {
+    return this.director?.output ?? '';
+  }
+
+  /** SIGHUP to the director: with --keepalived it reloads the file. */
+  reloadDirector(): void {
+    this.director?.child.kill('SIGHUP');
   }
 
   /** Starts (or restarts) `uvs run` in the director namespace and waits until it is ready. */
