@@ -112,6 +112,11 @@ describe('uvs run --keepalived', () => {
       "test/fixtures/keepalived/broken/missing-braces.conf:4: error: Extra '}' found",
     );
     expect(broken.stderr).toContain('cannot run this configuration');
+    const pe = uvs('--keepalived', 'test/fixtures/keepalived/runtime/persistence-engine.conf');
+    expect(pe.status).toBe(1);
+    expect(pe.stderr).toContain(
+      'test/fixtures/keepalived/runtime/persistence-engine.conf:6: error: the startup table was refused: Scheduler or persistence engine not found',
+    );
     const missing = uvs('--config-test');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('--config-test needs --keepalived FILE');

@@ -330,3 +330,32 @@ describe('keepalived runtime: ha_suspend, notify scripts, lvs_notify_fifo', () =
     await rt.stop();
   });
 });
+
+describe("the README's keepalived.conf", () => {
+  it('passes --config-test and starts with the table it describes', async () => {
+    const { configTest } = await import('../../src/keepalived/config-test.js');
+    const text = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const blocks = text.slice(text.indexOf('## Coming from keepalived')).split('```');
+    const conf = blocks.find((b) => b.startsWith('\n! keepalived.conf'));
+    if (conf === undefined) throw new Error('no keepalived.conf block in the README');
+    const file = dir.write(conf.slice(1), 'readme.conf');
+    let err = '';
+    const r = configTest({
+      file,
+      host: permissiveHost(),
+      stdout: () => {},
+      stderr: (s) => {
+        err += s;
+      },
+    });
+    expect(err).toBe('');
+    expect(r.exitCode).toBe(0);
+    const { rt, list } = await start(conf.slice(1));
+    const l = await list();
+    expect(l).toContain('TCP  198.18.0.100:80 wrr');
+    expect(l).toContain(`  -> ${'198.18.1.11:80'.padEnd(28)} Masq    2 `);
+    expect(l).toContain('UDP  198.18.0.100:7000 rr');
+    expect(l).toContain(`  -> ${'198.18.1.12:7000'.padEnd(28)} Masq    1 `);
+    await rt.stop();
+  });
+});

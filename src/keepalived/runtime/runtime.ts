@@ -24,13 +24,14 @@
  * feed that ownership.
  */
 import { hostname } from 'node:os';
-import type { ApplyResult, TableCommand } from '../../control/control-plane.js';
+import { type ApplyResult, ControlPlane, type TableCommand } from '../../control/control-plane.js';
 import type { ReloadReport } from '../../health/engine.js';
 import { formatChecks } from '../../health/format.js';
 import { HealthMonitor, type MonitorOptions } from '../../health/monitor.js';
 import type { CheckTarget } from '../../health/spec.js';
 import type { CheckRow, HealthTransition, TargetState } from '../../health/target-health.js';
 import type { IpvsAdmin } from '../../ipvs/admin.js';
+import { IpvsCore } from '../../ipvs/core.js';
 import { sortDiagnostics } from '../config-test.js';
 import { type Diagnostic, formatDiagnostic, type Loc } from '../diagnostics.js';
 import type { HostProbe } from '../host.js';
@@ -495,7 +496,15 @@ export function checkKeepalivedFile(
   opts: Pick<KeepalivedRuntimeOptions, 'file' | 'configId' | 'cwd' | 'host'>,
 ): string[] {
   const r = load({ ...opts, plane: undefined as unknown as TablePlane });
-  return 'problems' in r ? r.problems : [];
+  if ('problems' in r) return r.problems;
+  // The startup table, every checked server up, dry-run against an empty table.
+  const quiet: LvsEvents = { log: () => {}, rsNotify: () => {}, vsNotify: () => {} };
+  const state = LvsState.start(r.config, () => ({ alive: true, weight: 1 }), quiet);
+  const cmds = startupCommands(deriveIpvsTable(r.config), state.desired());
+  const checked = new ControlPlane(new IpvsCore({ capacity: 1024 })).check(cmds.cmds);
+  if (checked.ok === true) return [];
+  const c = checked as ApplyResult & { ok: false };
+  return [`${where(cmds.locs[c.index])}error: the startup table was refused: ${c.message}`];
 }
 
 /** Reads and checks the file: the model and its targets, or every problem. */
