@@ -116,7 +116,7 @@ function weightIn(out: string, ip: string, port = 80): number | null {
   if (at < 0) return null;
   for (let i = at + 1; i < lines.length && lines[i].startsWith('  ->'); i++) {
     const m = /^ {2}-> (\S+)\s+\S+\s+(\d+)/.exec(lines[i]);
-    if (m && m[1].startsWith(`${ip}:`)) return Number(m[2]);
+    if (m?.[1].startsWith(`${ip}:`)) return Number(m[2]);
   }
   return null;
 }

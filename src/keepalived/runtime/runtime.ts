@@ -349,6 +349,14 @@ export class KeepalivedRuntime {
     if ('problems' in loaded) return refuse(loaded.problems);
     for (const w of loaded.warnings) log(w);
     const { config, targets } = loaded;
+    const was = this.config.global;
+    if (
+      was.enableScriptSecurity !== config.global.enableScriptSecurity ||
+      JSON.stringify(was.scriptUser) !== JSON.stringify(config.global.scriptUser)
+    )
+      log(
+        'script_user / enable_script_security changed: MISC_CHECK scripts keep the old settings until uvs restarts',
+      );
 
     // Dry run against the live table with the starting health the engine will report.
     const quiet: LvsEvents = { log: () => {}, rsNotify: () => {}, vsNotify: () => {} };
