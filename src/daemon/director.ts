@@ -188,6 +188,13 @@ export class LiveDirector {
         vips,
         log: this.log,
       });
+      // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
+      const marks = new Set((this.cfg?.fwmarks ?? []).map((f) => f.mark));
+      for (const s of t.core.services())
+        if (s.fwmark !== 0 && !marks.has(s.fwmark))
+          this.log(
+            `uvs: no 'fwmark ${s.fwmark}' line in --config: nothing reaches FWM ${s.fwmark}`,
+          );
     }
     t.loop.start();
   }

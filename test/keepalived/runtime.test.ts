@@ -359,3 +359,32 @@ describe("the README's keepalived.conf", () => {
     await rt.stop();
   });
 });
+
+describe('keepalived runtime: virtual_server_group', () => {
+  it('applies a check result to every service of the group', async () => {
+    const { rt, list, checks } = await start(`
+virtual_server_group WEB {
+    198.18.0.100-101 80
+    fwmark 7
+}
+virtual_server group WEB {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    ${RS('198.18.1.11')}
+    ${RS('198.18.1.12')}
+}
+`);
+    const l = await list();
+    expect(l).toContain('TCP  198.18.0.100:80 rr');
+    expect(l).toContain('TCP  198.18.0.101:80 rr');
+    expect(l).toContain('FWM  7 rr');
+    expect(l.split('198.18.1.12:').length - 1).toBe(3);
+    checks.emit('group/WEB/tcp/198.18.1.12:80', false);
+    await rt.idle();
+    const after = await list();
+    expect(after.split('198.18.1.12:').length - 1).toBe(0);
+    expect(after.split('198.18.1.11:').length - 1).toBe(3);
+    await rt.stop();
+  });
+});
