@@ -114,14 +114,11 @@ interface Loaded {
 
 export class KeepalivedRuntime {
   private state!: LvsState;
-  private config!: KeepalivedConfig;
-  private targets: CheckTarget[] = [];
   private readonly pending: (() => void)[] = [];
   private readonly suspended = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private offVips: (() => void) | null = null;
-  private prefix = '';
   readonly counters: RuntimeCounters = {
     transitions: 0,
     tableChanges: 0,
@@ -133,7 +130,10 @@ export class KeepalivedRuntime {
   private constructor(
     private readonly opts: KeepalivedRuntimeOptions,
     private readonly notifier: LvsNotifier,
-    private checks: HealthChecks,
+    private readonly checks: HealthChecks,
+    private config: KeepalivedConfig,
+    private targets: CheckTarget[],
+    private prefix: string,
   ) {}
 
   /**
@@ -150,14 +150,12 @@ export class KeepalivedRuntime {
     const log = (l: string) => out(`Keepalived_healthcheckers (${tag}): ${l}`);
     for (const w of loaded.warnings) log(w);
     const notifier = new LvsNotifier(config.global, log);
-    const rt = new KeepalivedRuntime(opts, notifier, null as unknown as HealthChecks);
-    rt.prefix = tag;
-    rt.config = config;
-    rt.targets = loaded.targets;
     const start = opts.startChecks ?? ((o: MonitorOptions) => HealthMonitor.start(o));
-    rt.checks = await start({
+    // The checkers start with no target: no transition comes before `rt` exists.
+    let rt: KeepalivedRuntime | null = null;
+    const checks = await start({
       log,
-      onTransition: (t) => rt.onTransition(t),
+      onTransition: (t) => rt?.onTransition(t),
       onExit: (code) => log(`health checker thread exited (${code}); checks have stopped`),
       logAllFailures: false,
       scripts: {
@@ -172,8 +170,10 @@ export class KeepalivedRuntime {
           : {}),
       },
     });
+    rt = new KeepalivedRuntime(opts, notifier, checks, config, loaded.targets, tag);
+    const runtime = rt;
     try {
-      await rt.enqueue(() => rt.startTable(log));
+      await rt.enqueue(() => runtime.startTable(log));
     } catch (e) {
       await rt.checks.stop();
       throw e;
@@ -185,8 +185,8 @@ export class KeepalivedRuntime {
         `${config.vrrp.instances.length} vrrp_instance block(s) read; VRRP does not run yet: the VIPs are answered by this director`,
       );
     if (opts.vips)
-      rt.offVips = opts.vips.onChange(() => void rt.enqueue(() => rt.updateSuspension()));
-    await rt.enqueue(() => rt.updateSuspension());
+      rt.offVips = opts.vips.onChange(() => void runtime.enqueue(() => runtime.updateSuspension()));
+    await rt.enqueue(() => runtime.updateSuspension());
     return rt;
   }
 
@@ -401,6 +401,7 @@ export class KeepalivedRuntime {
     this.state = next;
     this.config = config;
     this.targets = targets;
+    this.prefix = config.global.routerId ?? hostname().split('.')[0];
     this.notifier.reconfigure(config.global);
     await this.applyChange(all);
     this.flushNotifies();
