@@ -5,6 +5,7 @@ import { CONTROL_ENV, callControl, DEFAULT_CONTROL_NAME } from '../control/daemo
 const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] trace [COUNT] [TIMEOUT_MS]
        uvs ctl [--control NAME] status
+       uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
         transmit, pass and drop reason), connections, and each link's counters
@@ -14,6 +15,9 @@ trace   record the next COUNT transmitted packets (default 10; waits at most TIM
 status  the director's state as JSON: running, draining (after SIGTERM with
         --drain-seconds: routes withdrawn, still forwarding) or stopping, and each
         announce device (--announce): announced or not, and why
+checks  the health checkers of a director started with --keepalived: every checker with
+        its real server, type, state, last result and reason, latency, consecutive
+        failures and time of its last transition; then each virtual server's quorum
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  if (what !== 'stats' && what !== 'trace' && what !== 'status') {
+  if (what !== 'stats' && what !== 'trace' && what !== 'status' && what !== 'checks') {
     process.stderr.write(`uvs ctl: unknown request '${what}'\n\n${HELP}`);
     return 2;
   }

@@ -1,10 +1,12 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
 import type { EcmpLab } from '../lab/ecmp-lab.js';
+import { runHealthScene, writeSceneConfig } from '../lab/health-scene.js';
 import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
 import { runEcmpLab } from './lab-ecmp.js';
 
 const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--scheduler S] [--duration S] [options]
+       uvs lab --scene health [--method nat|dr|tun] [--duration S]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -20,16 +22,23 @@ over BGP while uvs runs. It shows which director and which real server carries e
 few long-lived connections, kills one director's uvs, and shows its flows moving to the
 others while they keep their real servers (mh, sloppy_tcp=1). Needs BIRD (bird2).
 
+With --scene health the director runs from a keepalived.conf (HTTP_GET on every real
+server, delay_loop 1 s); midway through the load the lab kills rs2's application and
+later starts it again, and shows the checker taking rs2 out and putting it back, with the
+requests each real server answered before, while rs2 was out, and after.
+
 Options:
+  --scene S         forwarding (default) or health
   --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
-                    the other)
+                    the other; health: nat)
   --scheduler S     IPVS scheduler (default rr; mh for ecmp): rr wrr lc wlc sed nq sh dh
                     lblc lblcr fo ovf mh twos
   --directors N     ecmp: directors behind the router (default 3, at most 8)
   --forward M       ecmp: tun (default) or dr
   --flows N         ecmp: long-lived connections to follow (default 12)
   --weights W       comma-separated weights of rs1,rs2,rs3 (default 1,1,1)
-  --duration S      seconds of client load per method (default 5)
+  --duration S      seconds of client load per method (default 5; health: 12, a third
+                    before the kill and a third after rs2 is back)
   --requests N      stop the load after N requests (default 5000)
   --concurrency N   parallel client connections (default 4)
   --workers N       datapath worker threads for 'uvs run' (default 1)
@@ -50,8 +59,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  const scene = v.scene ?? 'forwarding';
+  if (scene !== 'forwarding' && scene !== 'health') {
+    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding or health)\n`);
+    return 2;
+  }
   const methods: LabMethod[] =
-    v.method === undefined || v.method === 'all' ? [...LAB_METHODS] : [v.method as LabMethod];
+    v.method === undefined || v.method === 'all'
+      ? scene === 'health'
+        ? ['nat']
+        : [...LAB_METHODS]
+      : [v.method as LabMethod];
   if (v.method === 'ecmp') return ecmp(v);
   if (!methods.every((m) => LAB_METHODS.includes(m))) {
     process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun, ecmp or all)\n`);
@@ -84,6 +102,48 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  if (scene === 'health') {
+    const method = methods[0];
+    const prefix = v.prefix ?? 'uvslab';
+    const plan = new LabRun({ method, prefix });
+    await plan.readPlan();
+    const cfg = writeSceneConfig(plan.info.VIP, plan.rips);
+    const lab = new LabRun({
+      method,
+      prefix,
+      noOffload: v['no-offload'],
+      runArgs: [
+        '--keepalived',
+        cfg.path,
+        ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+      ],
+      log: (l) => progress(`health: ${l}`),
+    });
+    current = lab;
+    try {
+      progress('health: building the topology and starting the director');
+      const report = await runHealthScene(lab, {
+        confPath: cfg.path,
+        ...(v.duration !== undefined ? { before: duration / 3, after: duration / 3 } : {}),
+        concurrency,
+        progress: (l) => progress(`health: ${l}`),
+      });
+      progress('');
+      process.stdout.write(`${report}\n`);
+      return 0;
+    } catch (e) {
+      process.stdout.write(`\nhealth: FAILED: ${(e as Error).message}\n`);
+      return 1;
+    } finally {
+      progress('health: tearing down');
+      await lab
+        .down()
+        .catch((e: unknown) => process.stderr.write(`teardown: ${(e as Error).message}\n`));
+      cfg.remove();
+      progress('');
+    }
+  }
 
   let failed = 0;
   for (const method of methods) {
@@ -248,6 +308,7 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
+      scene: { type: 'string' },
       method: { type: 'string' },
       scheduler: { type: 'string' },
       weights: { type: 'string' },

@@ -9,8 +9,9 @@ import { LiveDirector } from '../daemon/director.js';
 import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
 import { configTest } from '../keepalived/config-test.js';
+import { checkKeepalivedFile, KeepalivedConfigError } from '../keepalived/runtime/runtime.js';
 
-const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [options]
+const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [--keepalived FILE] [options]
 
 Runs the director in the current network namespace: captures frames on the interfaces
 (AF_PACKET), balances IPVS services over real servers with NAT, DR or TUN, and serves the
@@ -40,8 +41,11 @@ Options:
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc
-  --keepalived FILE a keepalived.conf (keepalived 2.2 syntax). Only with --config-test for
-                    now: running the director from it comes in a later step.
+  --keepalived FILE run keepalived's LVS half from a keepalived.conf (keepalived 2.2
+                    syntax): its virtual servers become the table, its checkers run
+                    (off the packet path) and change the table as keepalived does;
+                    SIGHUP reloads the file. --config may add interface, fwmark and
+                    sysctl lines. 'uvs ctl checks' lists the checkers.
   --config-test     with --keepalived: check the file as 'keepalived -t' does, print every
                     problem as FILE:LINE, exit 0 (usable, warnings allowed) or 1. No root.
   -i, --config-id ID  keepalived's -i: the id '@ID' conditional lines match (default: the
@@ -75,16 +79,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (v.keepalived !== undefined || v['config-test']) {
+  if (v['config-test']) {
     if (v.keepalived === undefined) {
       process.stderr.write('uvs run: --config-test needs --keepalived FILE\n');
       return 2;
-    }
-    if (!v['config-test']) {
-      process.stderr.write(
-        'uvs run: running the director from a keepalived.conf comes in a later step; use --config-test to check the file\n',
-      );
-      return 1;
     }
     return configTest({
       file: v.keepalived,
@@ -92,6 +90,18 @@ export async function main(argv: string[]): Promise<number> {
       stdout: (s) => process.stdout.write(s),
       stderr: (s) => process.stderr.write(s),
     }).exitCode;
+  }
+  if (v.keepalived !== undefined) {
+    // A file that cannot run is refused before anything is touched.
+    const problems = checkKeepalivedFile({
+      file: v.keepalived,
+      ...(v['config-id'] !== undefined ? { configId: v['config-id'] } : {}),
+    });
+    if (problems.length > 0) {
+      process.stderr.write(`${problems.join('\n')}\n`);
+      process.stderr.write(`uvs run: ${v.keepalived}: cannot run this configuration\n`);
+      return 1;
+    }
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write('uvs run: must run as root (packet sockets and nftables)\n');
@@ -135,13 +145,30 @@ export async function main(argv: string[]): Promise<number> {
       sysctls: parseSysctls(v.sysctl ?? []),
       workers: v.workers !== undefined ? Number(v.workers) : undefined,
       ...scaleOut,
+      ...(v.keepalived !== undefined
+        ? {
+            keepalived: {
+              file: v.keepalived,
+              ...(v['config-id'] !== undefined ? { configId: v['config-id'] } : {}),
+            },
+          }
+        : {}),
     });
     await d.start();
   } catch (e) {
-    process.stderr.write(
-      `${e instanceof ConfigError ? e.message : `uvs run: ${(e as Error).message}`}\n`,
-    );
+    const plain = e instanceof ConfigError || e instanceof KeepalivedConfigError;
+    process.stderr.write(`${plain ? e.message : `uvs run: ${(e as Error).message}`}\n`);
+    if (e instanceof KeepalivedConfigError)
+      process.stderr.write(`uvs run: ${v.keepalived}: cannot run this configuration\n`);
     return 1;
+  }
+  if (v.keepalived !== undefined) {
+    // keepalived reloads its configuration on SIGHUP; the reload logs its own outcome.
+    process.on('SIGHUP', () => {
+      d.reloadKeepalived().catch((e: unknown) =>
+        process.stderr.write(`uvs: reload failed: ${(e as Error).message}\n`),
+      );
+    });
   }
   return new Promise<number>((resolve) => {
     let signalled = false;

@@ -23,6 +23,8 @@ import { type ControlServer, controlAddress, serveControl } from '../control/dae
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
+import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
+import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { type DirectorStatus, Drain } from './drain.js';
 import { HostRules } from './host-rules.js';
@@ -56,6 +58,8 @@ export interface DirectorOptions {
   quorum?: QuorumRule;
   /** Seconds drain() keeps forwarding after withdrawing (--drain-seconds; default 0). */
   drainSeconds?: number;
+  /** Run keepalived's LVS half from this keepalived.conf (src/keepalived/runtime). */
+  keepalived?: { file: string; configId?: string | null };
   log?: (line: string) => void;
 }
 
@@ -71,6 +75,7 @@ export class LiveDirector {
   private lock: InstanceLock | null = null;
   private announcer: Announcer | null = null;
   private readonly drainer: Drain;
+  private keepalived: KeepalivedRuntime | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -134,8 +139,9 @@ export class LiveDirector {
     const workers = o.workers ?? 1;
     const where = this.hostIfaces.map((h) => h.name).join(', ');
     const mode = `${backend}${vnet ? ', vnet' : ''}${workers > 1 ? `, ${workers} workers` : ''}`;
+    const ka = o.keepalived ? `; keepalived ${o.keepalived.file}` : '';
     this.log(
-      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}`,
+      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}${ka}`,
     );
   }
 
@@ -187,11 +193,38 @@ export class LiveDirector {
       );
       plane.follow(this.pool);
     }
+    if (o.keepalived) {
+      // ha_suspend asks whether a VIP is ours: on the host, or answered by uvs.
+      const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
+      const vips = new PredicateVipOwnership(
+        (a) => a.isV4 && (local.has(a.v4) || t.env.vips.has(a.v4)),
+      );
+      plane.follow({ name: 'vip ownership', commit: () => vips.changed() });
+      this.keepalived = await KeepalivedRuntime.start({
+        file: o.keepalived.file,
+        ...(o.keepalived.configId !== undefined ? { configId: o.keepalived.configId } : {}),
+        plane,
+        vips,
+        log: this.log,
+      });
+      // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
+      const marks = new Set((this.cfg?.fwmarks ?? []).map((f) => f.mark));
+      for (const s of t.core.services())
+        if (s.fwmark !== 0 && !marks.has(s.fwmark))
+          this.log(
+            `uvs: no 'fwmark ${s.fwmark}' line in --config: nothing reaches FWM ${s.fwmark}`,
+          );
+    }
     t.loop.start();
     if (this.announcer !== null) {
       plane.follow(this.announcer);
       await this.announcer.start(t.core);
     }
+  }
+
+  /** SIGHUP with --keepalived: reload the file (null without one). */
+  async reloadKeepalived(): Promise<ReloadOutcome | null> {
+    return this.keepalived ? this.keepalived.reload() : null;
   }
 
   /** What the control socket serves. */
@@ -210,6 +243,7 @@ export class LiveDirector {
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
       status: () => this.status(),
+      checks: async () => (this.keepalived ? this.keepalived.checksReport() : null),
     };
   }
 
@@ -239,6 +273,7 @@ export class LiveDirector {
     this.drainer.stopping();
     // Routes first: the router must stop choosing us before we stop forwarding.
     this.announcer?.close();
+    await this.keepalived?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});
     t?.loop.close();

@@ -102,11 +102,7 @@ export class LabRun {
     const args = ['up', this.method, this.prefix];
     if (this.opts.noOffload) args.push('--no-offload');
     await run('bash', [TOPOLOGY, ...args], { timeout: 60_000 });
-    const { stdout } = await run('bash', [TOPOLOGY, 'info', this.method, this.prefix]);
-    for (const line of stdout.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) this.info[line.slice(0, i)] = line.slice(i + 1);
-    }
+    await this.readPlan();
     this.log(`topology ${this.method} up (${this.info.NAMESPACES})`);
     await this.startDirector();
     for (let i = 1; i <= 3; i++) {
@@ -120,6 +116,25 @@ export class LabRun {
         );
       }
       await this.startApp(i);
+    }
+  }
+
+  /** What the director has printed so far (its log). */
+  directorOutput(): string {
+    return this.director?.output ?? '';
+  }
+
+  /** SIGHUP to the director: with --keepalived it reloads the file. */
+  reloadDirector(): void {
+    this.director?.child.kill('SIGHUP');
+  }
+
+  /** Reads the topology's address plan into `info` (it does not depend on the lab being up). */
+  async readPlan(): Promise<void> {
+    const { stdout } = await run('bash', [TOPOLOGY, 'info', this.method, this.prefix]);
+    for (const line of stdout.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) this.info[line.slice(0, i)] = line.slice(i + 1);
     }
   }
 
@@ -247,6 +262,8 @@ export class LabRun {
     concurrency = 4,
     onProgress?: (r: LoadResult) => void,
     port = 80,
+    /** Ends the load early: the result is then its last progress line. */
+    stop?: AbortSignal,
   ): Promise<LoadResult> {
     const argv = [
       ...nodeArgv('client-load'),
@@ -280,6 +297,7 @@ export class LabRun {
         }
       }
     });
+    stop?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
     const code = await withTimeout(
       new Promise<number>((res) => child.on('exit', (c) => res(c ?? 1))),
       (seconds + 20) * 1000,
