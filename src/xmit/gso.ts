@@ -17,10 +17,12 @@
  *    header checksum; DF as in the super-packet;
  *  - TCP header copied, seq advanced by the bytes before it, FIN and PSH only on the last
  *    segment, CWR only on the first, and a full TCP checksum (CHECKSUM_PARTIAL of the
- *    super-packet is completed in software: the value stored in it is not used).
+ *    super-packet is completed in software: the value stored in it is not used), summed
+ *    while the payload is copied (see copySum).
  */
 import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
-import { ipv4HeaderCheck, l4Check } from '../net/checksum.js';
+import { csumFinish, ipv4HeaderCheck, pseudoHeaderSum, sumBytes } from '../net/checksum.js';
+import { copySum } from '../net/copy-sum.js';
 import { ETH_P_IP } from '../net/ethernet.js';
 import { IPPROTO_TCP } from '../net/ipproto.js';
 import { IP_MF, IP_OFFSET, IPV4_CHECK } from '../net/ipv4.js';
@@ -30,13 +32,18 @@ import { copyBytes, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
 
 /**
  * Split the IPv4 TCP packet described by info into segments of at most `mss` payload
- * bytes, written to `out` one after another starting at offset 0, each preceded by
- * `headroom` free bytes (room for tunEncap's outer headers): segment i starts at
- * outOffs[i] and is outLens[i] bytes long (L2 header included). `out` must not overlap
- * the input. A packet whose payload fits one MSS yields one segment (with its checksum
- * completed). Returns the number of segments, XMIT_E_INVALID for input that is not an
- * unfragmented IPv4 TCP packet or a bad mss, XMIT_E_SPACE when out / outOffs / outLens are
- * too small.
+ * bytes, written to `out` one after another from offset 0, each preceded by `headroom`
+ * free bytes (room for tunEncap's outer headers) and by up to 3 bytes of padding that put
+ * its payload at the same address modulo 4 as the payload's source (so copySum moves and
+ * sums it a word at a time): segment i starts at outOffs[i] and is outLens[i] bytes long
+ * (L2 header included). `out` must not overlap the input. A packet whose payload fits one
+ * MSS yields one segment (with its checksum completed). Returns the number of segments,
+ * XMIT_E_INVALID for input that is not an unfragmented IPv4 TCP packet or a bad mss,
+ * XMIT_E_SPACE when out / outOffs / outLens are too small.
+ *
+ * Cost per segment: the payload is read once (copied and summed together); the headers
+ * are copied from the previous segment within `out` (copyWithin, a native memmove) and
+ * only their own bytes are summed.
  */
 export function tcpSegment(
   buf: Uint8Array,
@@ -59,24 +66,29 @@ export function tcpSegment(
   if (thl < 20 || tcp + thl > end) return XMIT_E_INVALID;
 
   const l2 = ip - info.off;
-  const hdrs = l2 + info.ihl + thl;
+  const ihl = info.ihl;
+  const hdrs = l2 + ihl + thl;
   const payload = end - tcp - thl;
   const n = payload <= mss ? 1 : Math.ceil(payload / mss);
   if (n > outOffs.length || n > outLens.length) return XMIT_E_SPACE;
-  if (n * (headroom + hdrs) + payload > out.length) return XMIT_E_SPACE;
 
   const id0 = rd16(buf, ip + 4);
   const seq0 = rd32(buf, tcp + 4);
   const flags0 = buf[tcp + 13];
   const saddr = rd32(buf, ip + 12);
   const daddr = rd32(buf, ip + 16);
-  const ihl = info.ihl;
+  // Payload address of segment 0 in the source, modulo 4, seen from out's buffer.
+  const srcAlign = buf.byteOffset + tcp + thl - out.byteOffset;
   let pos = 0;
   let done = 0;
+  let prev = -1;
   for (let i = 0; i < n; i++) {
     const segPay = Math.min(payload - done, mss);
-    const s = pos + headroom;
-    copyBytes(out, s, buf, info.off, info.off + hdrs);
+    const pad = (srcAlign + done - (pos + headroom + hdrs)) & 3;
+    const s = pos + headroom + pad;
+    if (s + hdrs + segPay > out.length) return XMIT_E_SPACE;
+    if (prev < 0) copyBytes(out, s, buf, info.off, info.off + hdrs);
+    else out.copyWithin(s, prev, prev + hdrs);
     const sip = s + l2;
     const stcp = sip + ihl;
     wr16(out, sip + 2, ihl + thl + segPay);
@@ -87,12 +99,14 @@ export function tcpSegment(
     if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
     if (i > 0) flags &= ~TCP_CWR;
     out[stcp + 13] = flags;
-    const src = tcp + thl + done;
-    const dst = stcp + thl;
-    copyBytes(out, dst, buf, src, src + segPay);
-    wr16(out, stcp + 16, l4Check(out, stcp, thl + segPay, 16, saddr, daddr, 6));
+    let sum = pseudoHeaderSum(saddr, daddr, IPPROTO_TCP, thl + segPay);
+    sum = sumBytes(out, stcp, 16, sum);
+    sum = sumBytes(out, stcp + 18, thl - 18, sum);
+    sum += copySum(out, stcp + thl, buf, tcp + thl + done, segPay);
+    wr16(out, stcp + 16, csumFinish(sum));
     outOffs[i] = s;
     outLens[i] = hdrs + segPay;
+    prev = s;
     pos = s + hdrs + segPay;
     done += segPay;
   }
