@@ -25,11 +25,11 @@ const WORD_MIN = 32;
 // copies from one receive buffer into one scratch buffer, so a view is made when a buffer
 // is first seen, not per packet. They keep at most two buffers alive.
 let srcBuffer: ArrayBufferLike | null = null;
-let srcWords = new Uint32Array(0);
+let srcWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 let dstBuffer: ArrayBufferLike | null = null;
-let dstWords = new Uint32Array(0);
+let dstWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
-function wordsOf(ab: ArrayBufferLike): Uint32Array {
+function wordsOf(ab: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
   return new Uint32Array(ab, 0, ab.byteLength >>> 2);
 }
 
