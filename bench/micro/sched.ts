@@ -3,9 +3,10 @@
  * varied connection counts (the kernel's lc family is O(n) per pick). Run directly with
  * `npx tsx bench/micro/sched.ts` or through bench/micro/run.ts.
  */
-import { Dest, Service } from '../../src/ipvs/types.js';
+import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, Dest, Service } from '../../src/ipvs/types.js';
 import { FlowKey, InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
+import { productGreater } from '../../src/sched/common.js';
 import { getScheduler, SCHEDULER_NAMES } from '../../src/sched/index.js';
 import { type MicroRow, runGroup } from './harness.js';
 
@@ -36,6 +37,93 @@ function service(name: string, n: number): Service {
   }
   s.initService?.(svc);
   return svc;
+}
+
+/** A destination as plain fields: what Dest would be without the typed-array mirror. */
+class PlainDest {
+  weight = 1;
+  flags = DEST_F_AVAILABLE;
+  activeConns = 0;
+  inactConns = 0;
+  id = 0;
+}
+
+/**
+ * ip_vs_wlc.c's loop as written, over plain objects (exact cross-multiplication; the
+ * products of these counts stay below 2^53, so productGreater takes its first branch).
+ */
+function wlcKernelLoop(list: readonly PlainDest[]): PlainDest | null {
+  const n = list.length;
+  let i = 0;
+  let least: PlainDest | null = null;
+  let loh = 0;
+  for (; i < n; i++) {
+    const d = list[i];
+    if ((d.flags & DEST_F_OVERLOAD) === 0 && d.weight > 0) {
+      least = d;
+      loh = d.activeConns * 256 + d.inactConns;
+      break;
+    }
+  }
+  if (least === null) return null;
+  let lw = least.weight;
+  for (i++; i < n; i++) {
+    const d = list[i];
+    if ((d.flags & DEST_F_OVERLOAD) !== 0) continue;
+    const doh = d.activeConns * 256 + d.inactConns;
+    if (productGreater(loh, d.weight, doh, lw)) {
+      least = d;
+      loh = doh;
+      lw = d.weight;
+    }
+  }
+  return least;
+}
+
+/**
+ * Does the scheduler speed-up layer (the typed-array mirror behind svc.destSoa, kept current
+ * on every connection count change) pay? wlc through it against the kernel's loop over plain
+ * objects, at 1, 8 and 64 destinations, each pick followed by the two count changes a
+ * connection's bind and unbind make (the layer's cost lands there).
+ */
+async function layerBench(): Promise<MicroRow[]> {
+  const tasks: Record<string, () => void> = {};
+  const OPS = 1024;
+  const flow = new FlowKey().setV4(IPPROTO_TCP, 0, 0, 0, 80);
+  for (const n of [1, 8, 64]) {
+    const svc = service('wlc', n);
+    const s = svc.scheduler;
+    const plain = svc.dests.map((d) => {
+      const p = new PlainDest();
+      p.weight = d.weight;
+      p.activeConns = d.activeConns;
+      p.inactConns = d.inactConns;
+      p.id = d.id;
+      return p;
+    });
+    let sink = 0;
+    tasks[`wlc mirror/${n}`] = () => {
+      for (let i = 0; i < OPS; i++) {
+        const d = s.schedule(svc, flow, i);
+        if (d === null) continue;
+        d.addConns(1, 0);
+        sink += d.id;
+        d.addConns(-1, 0);
+      }
+      if (sink === -1) console.log(sink);
+    };
+    tasks[`wlc plain kernel loop/${n}`] = () => {
+      for (let i = 0; i < OPS; i++) {
+        const d = wlcKernelLoop(plain);
+        if (d === null) continue;
+        d.activeConns += 1;
+        sink += d.id;
+        d.activeConns -= 1;
+      }
+      if (sink === -1) console.log(sink);
+    };
+  }
+  return runGroup('sched-layer', tasks, { opsPerCall: OPS });
 }
 
 export async function bench(): Promise<MicroRow[]> {
@@ -72,7 +160,8 @@ export async function bench(): Promise<MicroRow[]> {
       };
     }
   }
-  return runGroup('sched', tasks, { opsPerCall: OPS });
+  const rows = await runGroup('sched', tasks, { opsPerCall: OPS });
+  return [...rows, ...(await layerBench())];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await bench();
