@@ -25,6 +25,7 @@ export const PATH_NAMES = [
   'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
+  'uvs-tun-nomerge',
 ] as const;
 export type PathName = (typeof PATH_NAMES)[number];
 
@@ -74,6 +75,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
     title: 'uvs TUN',
     description:
       'uvs run, real servers -i (IPIP); each real server runs uvs realserver --decap; replies routed by the director kernel',
+  },
+  'uvs-tun-nomerge': {
+    title: 'uvs TUN, decap --no-merge',
+    description:
+      'as uvs TUN, with uvs realserver --decap --no-merge: every inner packet written to the TUN device as it came (no TCP merging)',
   },
 };
 
@@ -289,18 +295,30 @@ ${chains.join('\n')}
     case 'uvs-nat':
     case 'uvs-nat-w2':
     case 'uvs-dr':
-    case 'uvs-tun': {
+    case 'uvs-tun':
+    case 'uvs-tun-nomerge': {
       const nat = name === 'uvs-nat' || name === 'uvs-nat-w2';
       const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
       await forwarding(topo, !nat);
       const decaps: Proc[] = [];
-      if (name === 'uvs-tun') {
+      if (name === 'uvs-tun' || name === 'uvs-tun-nomerge') {
+        const noMerge = name === 'uvs-tun-nomerge' ? ['--no-merge'] : [];
         for (const r of topo.servers) {
           const p = new Proc(
             `realserver ${r}`,
             'ip',
-            ['netns', 'exec', r, ...ctx.uvsCmd, 'realserver', '--decap', '--iface', 'eth0'],
+            [
+              'netns',
+              'exec',
+              r,
+              ...ctx.uvsCmd,
+              'realserver',
+              '--decap',
+              '--iface',
+              'eth0',
+              ...noMerge,
+            ],
             ctx.root,
           );
           decaps.push(p);

@@ -58,7 +58,7 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
+const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun', 'uvs-tun-nomerge'];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
@@ -232,6 +232,7 @@ const PATH_ORDER: PathName[] = [
   'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
+  'uvs-tun-nomerge',
 ];
 
 export function markdown(r: BenchResult): string {
@@ -324,6 +325,7 @@ const COLORS: Record<PathName, string> = {
   'uvs-nat-w2': '#9467bd',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
+  'uvs-tun-nomerge': '#ff9896',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

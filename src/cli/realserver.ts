@@ -8,7 +8,7 @@ import { DEFAULT_TUN, DecapServer, type RxMode } from '../realserver/daemon.js';
 import { formatDecapCounters } from '../realserver/decap.js';
 
 export const HELP = `Usage: uvs realserver --decap [--iface NAME ...] [--tun NAME] [--vip ADDR ...]
-                      [--rx packet|raw] [--keep-gro]
+                      [--rx packet|raw] [--keep-gro] [--no-merge]
 
 Real-server side of LVS-TUN (ipvsadm -i) without the kernel's ipip module: the director
 wraps each client packet in an outer IPv4 header (protocol 4, dst = this host's RIP);
@@ -28,6 +28,11 @@ stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
                    Buffer per packet; about twice the CPU per packet)
   --keep-gro       leave GRO/LRO on (by default they are turned off on the interfaces
                    while it runs: a merged IPIP super-packet cannot be read from a ring)
+  --no-merge       write every inner packet as it came. By default in-order TCP segments
+                   of a connection that arrive in one batch are merged into one
+                   super-packet (checksums verified, as GRO does) and written with a
+                   virtio_net_hdr (the TUN device is opened with IFF_VNET_HDR): one
+                   write() and one pass through the stack per merge
   -h, --help       this text
 
 While it runs: a raw IPPROTO_IPIP socket keeps the kernel from answering tunnel packets
@@ -53,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     vip?: string[];
     rx?: string;
     'keep-gro'?: boolean;
+    'no-merge'?: boolean;
     help?: boolean;
   };
   try {
@@ -65,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         vip: { type: 'string', multiple: true },
         rx: { type: 'string' },
         'keep-gro': { type: 'boolean' },
+        'no-merge': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -101,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       vips: values.vip,
       rx: rx as RxMode,
       keepGro: values['keep-gro'] ?? false,
+      merge: !(values['no-merge'] ?? false),
     });
   } catch (e) {
     process.stderr.write(`uvs realserver: ${(e as Error).message}\n`);

@@ -43,7 +43,10 @@ export const D = {
   ECN: 8,
   /** The TUN device refused the write. */
   TUN_WRITE_ERRORS: 9,
-  COUNT: 10,
+  /** write() calls into the TUN device that succeeded (fewer than decapsulated when TCP
+   * segments are merged into super-packets). */
+  TUN_WRITES: 10,
+  COUNT: 11,
 } as const;
 
 /** Counter names, index = slot (the keys printed by `uvs realserver`). */
@@ -58,6 +61,7 @@ export const DECAP_COUNTER_NAMES: readonly string[] = Object.freeze([
   'truncated',
   'ecn',
   'tun_write_errors',
+  'tun_writes',
 ]);
 
 /** Result codes of decapFrame/decapPacket below 0 (>= 0 is the inner packet's offset). */

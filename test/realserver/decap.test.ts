@@ -151,7 +151,7 @@ describe('Decapsulator', () => {
     expect(() => parseIn4OrThrow('1.2.3.256')).toThrow();
     d.counters[D.RECEIVED] = 3;
     expect(formatDecapCounters(d.counters)).toMatch(
-      /^received=3 decapsulated=0 .* tun_write_errors=0$/,
+      /^received=3 decapsulated=0 .* tun_write_errors=0 tun_writes=0$/,
     );
     expect(Object.keys(decapCounterRecord(d.counters))).toHaveLength(D.COUNT);
   });
