@@ -38,7 +38,7 @@ import { ipv4HeaderOk, PARSE_ARP, PARSE_IPV6, PARSE_OK_IPV4, parseFrame } from '
 import { TCP_RST } from '../net/tcp.js';
 import { IpIdent } from '../xmit/common.js';
 import { drXmit } from '../xmit/dr.js';
-import { tcpSegment } from '../xmit/gso.js';
+import { segmentInfo, tcpSegment } from '../xmit/gso.js';
 import { buildPortUnreach, buildTimeExceeded } from '../xmit/icmp.js';
 import {
   completeL4Checksum,
@@ -364,8 +364,8 @@ export class Pipeline {
     if (n <= 0) return this.end(O.O_XMIT_ERROR);
     const seg = this.segInfo;
     for (let i = 0; i < n; i++) {
-      const st = parseFrame(this.scratch, this.outOffs[i], this.outLens[i], seg);
-      if (st !== PARSE_OK_IPV4) return this.end(O.O_XMIT_ERROR);
+      // tcpSegment wrote these frames from a parsed packet: describe them without a re-parse.
+      segmentInfo(info, this.scratch, this.outOffs[i], this.outLens[i], seg);
       const o = tunEncap(this.scratch, seg, ifc.addr, rip, ifc.mac, mac, this.tunOpts, i);
       if (o < 0) return this.end(O.O_XMIT_ERROR);
       this.outOffs[i] = o;

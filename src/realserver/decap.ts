@@ -25,7 +25,8 @@ import { ipv4ChecksumValid } from '../net/ipv4.js';
 export const D = {
   /** Frames/packets looked at. */
   RECEIVED: 0,
-  /** Inner packets written into the TUN device. */
+  /** Inner packets written into the TUN device (with merging: handed to the merger, alone or
+   * inside a super-packet; a failed write is counted in TUN_WRITE_ERRORS). */
   DECAPSULATED: 1,
   /** Bytes of those inner packets. */
   DECAP_BYTES: 2,
