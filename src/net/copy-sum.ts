@@ -21,12 +21,13 @@ import { fold16 } from './checksum.js';
 /** Below this many bytes the word loop's setup costs more than it saves. */
 const WORD_MIN = 32;
 
-// One-entry caches of a Uint32Array over the whole ArrayBuffer of each side: the datapath
-// copies from one receive buffer into one scratch buffer, so a view is made when a buffer
-// is first seen, not per packet. They keep at most two buffers alive.
-let srcBuffer: ArrayBufferLike | null = null;
+// One-entry caches of a Uint32Array over the whole ArrayBuffer of each side, keyed by the
+// Uint8Array (reading .buffer is a runtime call in V8, worth avoiding per packet): the
+// datapath copies from one receive buffer into one scratch buffer, so a view is made when
+// an array is first seen, not per packet. They keep at most two buffers alive.
+let srcArray: Uint8Array | null = null;
 let srcWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-let dstBuffer: ArrayBufferLike | null = null;
+let dstArray: Uint8Array | null = null;
 let dstWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 function wordsOf(ab: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
@@ -57,13 +58,13 @@ export function copySum(
   const head = (4 - (sa & 3)) & 3;
   let sum = copySumBytes(dst, dstOff, src, srcOff, 0, head, 0);
 
-  if (src.buffer !== srcBuffer) {
-    srcBuffer = src.buffer;
-    srcWords = wordsOf(srcBuffer);
+  if (src !== srcArray) {
+    srcArray = src;
+    srcWords = wordsOf(src.buffer);
   }
-  if (dst.buffer !== dstBuffer) {
-    dstBuffer = dst.buffer;
-    dstWords = wordsOf(dstBuffer);
+  if (dst !== dstArray) {
+    dstArray = dst;
+    dstWords = wordsOf(dst.buffer);
   }
   const sw = srcWords;
   const dw = dstWords;
