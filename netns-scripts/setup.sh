@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # (`topology.sh up ecmp`: BGP from every director to an ECMP router, all in namespaces);
 # ldirectord (which pulls in Debian's ipvsadm) is the real ipvsadm client the drop-in test
 # drives uvs with.
-pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived bird2 ldirectord)
+pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived bird2 ldirectord clang libbpf-dev bpftool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

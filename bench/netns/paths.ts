@@ -26,6 +26,7 @@ export const PATH_NAMES = [
   'uvs-dr',
   'uvs-tun',
   'uvs-tun-nomerge',
+  'uvs-tun-xdp',
 ] as const;
 export type PathName = (typeof PATH_NAMES)[number];
 
@@ -80,6 +81,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
     title: 'uvs TUN, decap --no-merge',
     description:
       'as uvs TUN, with uvs realserver --decap --no-merge: every inner packet written to the TUN device as it came (no TCP merging)',
+  },
+  'uvs-tun-xdp': {
+    title: 'uvs TUN, decap --xdp',
+    description:
+      'as uvs TUN, with uvs realserver --decap --xdp: the outer header stripped by an XDP program on the real servers (needs clang, libbpf-dev, bpftool)',
   },
 };
 
@@ -296,14 +302,16 @@ ${chains.join('\n')}
     case 'uvs-nat-w2':
     case 'uvs-dr':
     case 'uvs-tun':
-    case 'uvs-tun-nomerge': {
+    case 'uvs-tun-nomerge':
+    case 'uvs-tun-xdp': {
       const nat = name === 'uvs-nat' || name === 'uvs-nat-w2';
       const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
       await forwarding(topo, !nat);
       const decaps: Proc[] = [];
-      if (name === 'uvs-tun' || name === 'uvs-tun-nomerge') {
-        const noMerge = name === 'uvs-tun-nomerge' ? ['--no-merge'] : [];
+      if (name === 'uvs-tun' || name === 'uvs-tun-nomerge' || name === 'uvs-tun-xdp') {
+        const noMerge =
+          name === 'uvs-tun-nomerge' ? ['--no-merge'] : name === 'uvs-tun-xdp' ? ['--xdp'] : [];
         for (const r of topo.servers) {
           const p = new Proc(
             `realserver ${r}`,

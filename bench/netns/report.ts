@@ -58,7 +58,14 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun', 'uvs-tun-nomerge'];
+const UVS: PathName[] = [
+  'uvs-nat',
+  'uvs-nat-w2',
+  'uvs-dr',
+  'uvs-tun',
+  'uvs-tun-nomerge',
+  'uvs-tun-xdp',
+];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
@@ -233,6 +240,7 @@ const PATH_ORDER: PathName[] = [
   'uvs-dr',
   'uvs-tun',
   'uvs-tun-nomerge',
+  'uvs-tun-xdp',
 ];
 
 export function markdown(r: BenchResult): string {
@@ -326,6 +334,7 @@ const COLORS: Record<PathName, string> = {
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
   'uvs-tun-nomerge': '#ff9896',
+  'uvs-tun-xdp': '#e377c2',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

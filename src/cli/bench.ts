@@ -29,7 +29,7 @@ Options:
   --duration S      seconds per measurement (default ${DEFAULTS.duration})
   --reps N          repetitions (default ${DEFAULTS.reps})
   --quick           1 s, 1 repetition
-  --paths LIST      comma list of ${PATH_NAMES.join(',')} (default all but uvs-tun-nomerge)
+  --paths LIST      comma list of ${PATH_NAMES.join(',')} (default all but uvs-tun-nomerge, uvs-tun-xdp)
   --metrics LIST    comma list of ${METRIC_NAMES.join(',')} (default all)
   --rs N            real servers, 1-8 (default ${DEFAULTS.rs})
   --flows N         UDP flows (source ports) for the 64-byte test (default ${DEFAULTS.flows})
@@ -131,9 +131,9 @@ export async function main(argv: string[]): Promise<number> {
     o = {
       duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
       reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
-      // uvs-tun-nomerge is a comparison for the decapsulator's merging: asked for by name.
+      // The decapsulator variants are comparisons (and --xdp needs clang): asked for by name.
       paths: list<PathName>(v.paths, PATH_NAMES, 'path').filter(
-        (p) => v.paths !== undefined || p !== 'uvs-tun-nomerge',
+        (p) => v.paths !== undefined || (p !== 'uvs-tun-nomerge' && p !== 'uvs-tun-xdp'),
       ),
       metrics: list<MetricName>(v.metrics, METRIC_NAMES, 'metric'),
       rs: Math.round(positive(v.rs, DEFAULTS.rs, 'rs', 8)),

@@ -8,7 +8,7 @@ import { DEFAULT_TUN, DecapServer, type RxMode } from '../realserver/daemon.js';
 import { formatDecapCounters } from '../realserver/decap.js';
 
 export const HELP = `Usage: uvs realserver --decap [--iface NAME ...] [--tun NAME] [--vip ADDR ...]
-                      [--rx packet|raw] [--keep-gro] [--no-merge]
+                      [--rx packet|raw] [--keep-gro] [--no-merge] [--xdp]
 
 Real-server side of LVS-TUN (ipvsadm -i) without the kernel's ipip module: the director
 wraps each client packet in an outer IPv4 header (protocol 4, dst = this host's RIP);
@@ -33,6 +33,14 @@ stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
                    super-packet (checksums verified, as GRO does) and written with a
                    virtio_net_hdr (the TUN device is opened with IFF_VNET_HDR): one
                    write() and one pass through the stack per merge
+  --xdp            decapsulate in XDP instead, where BPF is allowed: a small program on
+                   each --iface strips the outer header of plain IPIP packets and passes
+                   the inner one up that interface (no TUN write, the stack's GRO merges
+                   it); everything else (fragments, IP options, ECN CE, bad headers)
+                   takes the raw-socket path. Needs clang and libbpf-dev to build the
+                   program (native/xdp/decap.bpf.c). Its counters are in the BPF map
+                   uvs_decap_stats (bpftool map dump name uvs_decap_stats), not in the
+                   line printed at exit
   -h, --help       this text
 
 While it runs: a raw IPPROTO_IPIP socket keeps the kernel from answering tunnel packets
@@ -59,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     rx?: string;
     'keep-gro'?: boolean;
     'no-merge'?: boolean;
+    xdp?: boolean;
     help?: boolean;
   };
   try {
@@ -72,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         rx: { type: 'string' },
         'keep-gro': { type: 'boolean' },
         'no-merge': { type: 'boolean' },
+        xdp: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -94,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`uvs realserver: --rx must be packet or raw, not '${rx}'\n`);
     return 2;
   }
-  if (rx === 'raw' && values.iface) {
+  if (rx === 'raw' && values.iface && !values.xdp) {
     process.stderr.write(
       'uvs realserver: note: --iface is ignored with --rx raw (the raw socket sees every interface)\n',
     );
@@ -109,13 +119,18 @@ export async function main(argv: string[]): Promise<number> {
       rx: rx as RxMode,
       keepGro: values['keep-gro'] ?? false,
       merge: !(values['no-merge'] ?? false),
+      xdp: values.xdp ?? false,
     });
   } catch (e) {
     process.stderr.write(`uvs realserver: ${(e as Error).message}\n`);
     return 1;
   }
 
-  const where = rx === 'raw' ? 'raw socket' : server.ifaces.join(', ');
+  const where = server.xdp
+    ? `${server.ifaces.join(', ')} (XDP) and raw socket`
+    : rx === 'raw'
+      ? 'raw socket'
+      : server.ifaces.join(', ');
   process.stdout.write(`uvs realserver: decapsulating IPIP on ${where} -> ${server.tunName}\n`);
 
   return new Promise<number>((resolve) => {

@@ -46,6 +46,7 @@ import {
 } from './host.js';
 import { openIpipSocket, type RawSocket } from './raw-claim.js';
 import { TcpMerger } from './tcp-merge.js';
+import { attachXdp, syncLocalMap, type XdpAttachment, xdpObject } from './xdp.js';
 
 export type RxMode = 'packet' | 'raw';
 
@@ -69,6 +70,11 @@ export interface DecapOptions {
    * packet as it came (batched, no vnet header).
    */
   merge?: boolean;
+  /**
+   * Decapsulate plain IPIP packets in XDP on the interfaces (native/xdp/decap.bpf.c; needs
+   * clang and libbpf headers to build it); the rest reaches the raw socket, as with rx raw.
+   */
+  xdp?: boolean;
   /** Ring frames per interface (default 2048). */
   frameCount?: number;
   /** Log lines (default: stderr). */
@@ -83,6 +89,11 @@ export class DecapServer {
   readonly ifaces: string[];
   readonly tunName: string;
   private rxMode: RxMode;
+  /** Plain IPIP packets are decapsulated by the XDP program on `ifaces`. */
+  readonly xdp: boolean;
+  private readonly xdpLinks: XdpAttachment[] = [];
+  /** The addresses the XDP programs' maps hold. */
+  private xdpLocals = new Set<number>();
   private readonly changes = new HostChanges();
   private readonly links: AfPacketLink[] = [];
   private tun: TunTapLink | undefined;
@@ -103,8 +114,13 @@ export class DecapServer {
     this.tunName = opts.tun ?? DEFAULT_TUN;
     this.rxMode = opts.rx ?? 'packet';
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.xdp = opts.xdp ?? false;
+    // XDP: the program does the fast path on the interfaces, the raw socket the rest.
+    if (this.xdp) this.rxMode = 'raw';
     this.ifaces =
-      this.rxMode === 'raw' ? (opts.ifaces ?? []) : (opts.ifaces ?? defaultIfaces(this.tunName));
+      this.rxMode === 'raw' && !this.xdp
+        ? (opts.ifaces ?? [])
+        : (opts.ifaces ?? defaultIfaces(this.tunName));
   }
 
   /** The receive path in use (packet may have fallen back to raw). */
@@ -130,7 +146,7 @@ export class DecapServer {
     if (this.tunName.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(this.tunName)) {
       throw new Error(`bad TUN device name '${this.tunName}'`);
     }
-    if (this.rxMode === 'packet') {
+    if (this.rxMode === 'packet' || this.xdp) {
       if (this.ifaces.length === 0) {
         throw new Error('no interface to decapsulate on (give --iface NAME)');
       }
@@ -201,6 +217,18 @@ export class DecapServer {
     this.refreshLocals();
     this.refresh = setInterval(() => this.refreshLocals(), opts.refreshMs ?? 2000);
     this.refresh.unref();
+
+    // 5. XDP: the program on each interface (the raw socket already takes what it passes on).
+    if (this.xdp) {
+      const obj = xdpObject();
+      for (const i of this.ifaces) {
+        const a = attachXdp(this.changes, i, obj);
+        if (a.mode !== 'xdp') log(`uvs realserver: ${i}: native XDP refused, using generic XDP`);
+        this.xdpLinks.push(a);
+      }
+      this.refreshLocals();
+      return;
+    }
 
     // 5. Packet mode: GRO off, the ingress drop, then the rings.
     if (this.rxMode === 'packet') {
@@ -326,6 +354,15 @@ export class DecapServer {
       this.decap.setLocalAddrs(localIpv4Addrs());
     } catch (e) {
       this.log(`uvs realserver: could not read local addresses: ${(e as Error).message}`);
+    }
+    if (this.xdpLinks.length === 0) return;
+    const want = new Set(this.decap.localAddrs());
+    try {
+      for (const a of this.xdpLinks) syncLocalMap(a, this.xdpLocals, want);
+      this.xdpLocals = want;
+    } catch (e) {
+      // Retried at the next refresh (every map is rewritten against the last good set).
+      this.log(`uvs realserver: could not update the XDP address map: ${(e as Error).message}`);
     }
   }
 

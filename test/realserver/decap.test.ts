@@ -360,6 +360,49 @@ describe('uvs realserver --decap in namespaces', () => {
     expect(protoUnreach(again)).toHaveLength(1);
   });
 
+  it('xdp mode: plain packets decapsulated in XDP, fragments through the raw socket', async () => {
+    const p = await startDaemon(['--iface', 'r0', '--xdp']);
+    let during = '';
+    let udp: Seen[] = [];
+    let tcp: Seen[] = [];
+    let frag: Seen[] = [];
+    let stopped: Awaited<ReturnType<typeof stopDaemon>>;
+    try {
+      during = (await lab.exec(rs, 'ip', ['-d', 'link', 'show', 'dev', 'r0'])).stdout;
+      udp = await probe([ipip(innerUdp('ping through xdp', 40031))], 3000, VIP);
+      const syn = {
+        src: CIP,
+        dst: VIP,
+        tcp: { sport: 40032, dport: TCP_PORT, flags: 'S', seq: 1 },
+      };
+      tcp = await probe([ipip(syn)], 3000, VIP);
+      frag = await probe(
+        fragmentedIpip(innerUdp('fragmented'.repeat(8), 40033), 48, dirMac, rsMac),
+        3000,
+        VIP,
+      );
+    } finally {
+      stopped = await stopDaemon(p);
+    }
+    expect(p.stdout()).toContain('decapsulating IPIP on r0 (XDP) and raw socket -> uvstun0');
+    expect(during).toMatch(/prog\/xdp/);
+    const echo = udp.filter((s) => s.src === VIP && s.proto === 17);
+    expect(echo).toHaveLength(1);
+    expect(echo[0]).toMatchObject({ dst: CIP, dport: 40031, payload: 'ping through xdp' });
+    const synAck = tcp.filter((s) => s.src === VIP && s.proto === 6);
+    expect(synAck.length).toBeGreaterThanOrEqual(1);
+    expect(synAck[0]).toMatchObject({ dst: CIP, dport: 40032, tcpFlags: 0x12 });
+    const fragEcho = frag.filter((s) => s.src === VIP && s.proto === 17);
+    expect(fragEcho).toHaveLength(1);
+    expect(protoUnreach([...udp, ...tcp, ...frag])).toHaveLength(0);
+    expect(stopped.code).toBe(0);
+    // Only the reassembled packet went through user space; XDP did the other two.
+    expect(stopped.c.decapsulated).toBe(1);
+    expect((await lab.exec(rs, 'ip', ['-d', 'link', 'show', 'dev', 'r0'])).stdout).not.toMatch(
+      /prog\/xdp/,
+    );
+  });
+
   it('raw mode: the raw socket alone, fragments reassembled by the kernel, --vip', async () => {
     const p = await startDaemon(['--rx', 'raw', '--tun', 'uvsraw0', '--vip', '192.0.2.101']);
     let lo = '';
