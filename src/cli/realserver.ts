@@ -38,9 +38,9 @@ stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
                    the inner one up that interface (no TUN write, the stack's GRO merges
                    it); everything else (fragments, IP options, ECN CE, bad headers)
                    takes the raw-socket path. Needs clang and libbpf-dev to build the
-                   program (native/xdp/decap.bpf.c). Its counters are in the BPF map
-                   uvs_decap_stats (bpftool map dump name uvs_decap_stats), not in the
-                   line printed at exit
+                   program (native/xdp/decap.bpf.c) and bpftool to keep its address map;
+                   the counter lines add xdp_decapsulated and xdp_passed (IPIP packets
+                   left to the raw socket)
   -h, --help       this text
 
 While it runs: a raw IPPROTO_IPIP socket keeps the kernel from answering tunnel packets
@@ -55,7 +55,9 @@ and exits 0. SIGUSR1: prints the counters and keeps running.
 `;
 
 function counterLine(prefix: string, s: DecapServer): string {
-  return `uvs realserver: ${prefix} ${formatDecapCounters(s.decap.counters)} ring_drops=${s.ringDrops()}\n`;
+  const x = s.xdpStats();
+  const xdp = x === null ? '' : ` xdp_decapsulated=${x.decapsulated} xdp_passed=${x.passed}`;
+  return `uvs realserver: ${prefix} ${formatDecapCounters(s.decap.counters)} ring_drops=${s.ringDrops()}${xdp}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

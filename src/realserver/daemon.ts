@@ -46,7 +46,7 @@ import {
 } from './host.js';
 import { openIpipSocket, type RawSocket } from './raw-claim.js';
 import { TcpMerger } from './tcp-merge.js';
-import { attachXdp, syncLocalMap, type XdpAttachment, xdpObject } from './xdp.js';
+import { attachXdp, readXdpStats, syncLocalMap, type XdpAttachment, xdpObject } from './xdp.js';
 
 export type RxMode = 'packet' | 'raw';
 
@@ -374,6 +374,26 @@ export class DecapServer {
   /** What the daemon changed on the host (for logs and tests). */
   hostChanges(): string[] {
     return this.changes.list();
+  }
+
+  /**
+   * The XDP programs' counters summed over the interfaces (null without --xdp, or when
+   * bpftool cannot read them). Control plane: runs bpftool.
+   */
+  xdpStats(): { decapsulated: number; passed: number } | null {
+    if (this.xdpLinks.length === 0) return null;
+    const t = { decapsulated: 0, passed: 0 };
+    try {
+      for (const a of this.xdpLinks) {
+        const s = readXdpStats(a);
+        t.decapsulated += s.decapsulated;
+        t.passed += s.passed;
+      }
+    } catch (e) {
+      this.log(`uvs realserver: could not read the XDP counters: ${(e as Error).message}`);
+      return null;
+    }
+    return t;
   }
 
   /** Link-level counters of the rings (ring drops etc.), summed over the interfaces. */

@@ -67,10 +67,12 @@ export interface XdpAttachment {
   iface: string;
   mode: 'xdp' | 'xdpgeneric';
   localMapId: number;
+  statsMapId: number;
 }
 
-/** Name of the program's local-address map (BPF object names are cut at 15 bytes). */
+/** Names of the program's maps (BPF object names are cut at 15 bytes). */
 const LOCAL_MAP = 'uvs_decap_local';
+const STATS_MAP = 'uvs_decap_stats';
 
 /**
  * Attach the program to `iface` (native XDP, else generic), recording the detach in
@@ -96,11 +98,40 @@ export function attachXdp(changes: HostChanges, iface: string, obj: string): Xdp
   const prog = JSON.parse(bpftool(['prog', 'show', 'id', String(progId)])) as {
     map_ids?: number[];
   };
+  let localMapId = -1;
+  let statsMapId = -1;
   for (const id of prog.map_ids ?? []) {
     const m = JSON.parse(bpftool(['map', 'show', 'id', String(id)])) as { name?: string };
-    if (m.name === LOCAL_MAP) return { iface, mode, localMapId: id };
+    if (m.name === LOCAL_MAP) localMapId = id;
+    if (m.name === STATS_MAP) statsMapId = id;
   }
-  throw new Error(`${iface}: the XDP program has no ${LOCAL_MAP} map`);
+  if (localMapId < 0 || statsMapId < 0) {
+    throw new Error(`${iface}: the XDP program lacks its maps (${LOCAL_MAP}, ${STATS_MAP})`);
+  }
+  return { iface, mode, localMapId, statsMapId };
+}
+
+/**
+ * The program's counters summed over CPUs: slot 0 decapsulated in XDP, slot 1 IPIP packets
+ * passed on to the raw socket. Control plane only (one bpftool run).
+ */
+export function readXdpStats(a: XdpAttachment): { decapsulated: number; passed: number } {
+  const rows = JSON.parse(bpftool(['map', 'dump', 'id', String(a.statsMapId)])) as Array<{
+    key: string[];
+    values: Array<{ value: string[] }>;
+  }>;
+  const sum = [0, 0];
+  for (const r of rows) {
+    const slot = Number.parseInt(r.key[0], 16);
+    if (slot !== 0 && slot !== 1) continue;
+    for (const v of r.values) {
+      // A little-endian u64, byte by byte as bpftool prints it.
+      let n = 0;
+      for (let i = v.value.length - 1; i >= 0; i--) n = n * 256 + Number.parseInt(v.value[i], 16);
+      sum[slot] += n;
+    }
+  }
+  return { decapsulated: sum[0], passed: sum[1] };
 }
 
 /** bpftool -j, with an install hint when it is missing. */

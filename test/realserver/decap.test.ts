@@ -396,8 +396,11 @@ describe('uvs realserver --decap in namespaces', () => {
     expect(fragEcho).toHaveLength(1);
     expect(protoUnreach([...udp, ...tcp, ...frag])).toHaveLength(0);
     expect(stopped.code).toBe(0);
-    // Only the reassembled packet went through user space; XDP did the other two.
+    // Only the reassembled packet went through user space; XDP did the other two and left
+    // the two outer fragments to the kernel.
     expect(stopped.c.decapsulated).toBe(1);
+    expect(stopped.c.xdp_decapsulated).toBeGreaterThanOrEqual(2);
+    expect(stopped.c.xdp_passed).toBe(2);
     expect((await lab.exec(rs, 'ip', ['-d', 'link', 'show', 'dev', 'r0'])).stdout).not.toMatch(
       /prog\/xdp/,
     );
