@@ -257,11 +257,15 @@ describe('uvs realserver --decap in namespaces', () => {
     // veth GRO: turn it on so the daemon has something to turn off (and must restore).
     await lab.exec(rs, 'ethtool', ['-K', 'r0', 'gro', 'on']);
     groBefore = await gro();
-    const t = lab.task<ServersResult>(rs, TASKS, 'servers', {
-      vip: VIP,
-      udpPort: UDP_PORT,
-      tcpPort: TCP_PORT,
-    });
+    // The servers live for the whole file (stopped in afterAll): the task's default 30 s
+    // limit would kill them half way through on a loaded machine.
+    const t = lab.task<ServersResult>(
+      rs,
+      TASKS,
+      'servers',
+      { vip: VIP, udpPort: UDP_PORT, tcpPort: TCP_PORT },
+      { timeoutMs: 600_000 },
+    );
     await t.ready;
     srv = t;
   });
@@ -305,6 +309,9 @@ describe('uvs realserver --decap in namespaces', () => {
         tcp: { sport: 40002, dport: TCP_PORT, flags: 'S', seq: 1000 },
       };
       tcp = await probe([ipip(syn)], 3000, VIP);
+      // Abort the half-open connection: its SYN-ACK retransmits (from the VIP, for a minute)
+      // would end later probes that wait for a frame from the VIP before their answer.
+      await probe([ipip({ ...syn, tcp: { ...syn.tcp, flags: 'R', seq: 1001 } })], 200);
       // The claim holds past a full socket queue: 20 more tunnel packets (inner
       // destination not local: the stack discards them) draw no protocol-unreachable.
       const many = Array.from({ length: 20 }, (_, i) =>
@@ -345,7 +352,7 @@ describe('uvs realserver --decap in namespaces', () => {
 
     const { code, c } = stopped;
     expect(code).toBe(0);
-    expect(c.decapsulated).toBe(23); // udp + syn + 20 quiet + the reassembled one
+    expect(c.decapsulated).toBe(24); // udp + syn + rst + 20 quiet + the reassembled one
     expect(c.fragment).toBe(2);
     expect(c.received).toBeGreaterThanOrEqual(25);
     expect(c.not_for_us + c.malformed + c.truncated + c.tun_write_errors).toBe(0);
@@ -376,6 +383,7 @@ describe('uvs realserver --decap in namespaces', () => {
         tcp: { sport: 40032, dport: TCP_PORT, flags: 'S', seq: 1 },
       };
       tcp = await probe([ipip(syn)], 3000, VIP);
+      await probe([ipip({ ...syn, tcp: { ...syn.tcp, flags: 'R', seq: 2 } })], 200);
       frag = await probe(
         fragmentedIpip(innerUdp('fragmented'.repeat(8), 40033), 48, dirMac, rsMac),
         3000,
