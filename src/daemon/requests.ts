@@ -5,12 +5,17 @@
  */
 import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
 import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
+import { InetAddr } from '../net/addr.js';
+import type { RecordingSummary } from '../trace/recording-writer.js';
+import type { RecordRequest } from './observer.js';
 
 export interface DirectorRequests {
   /** The table to list and the path to change it. */
   target: UvsadmTarget;
   stats(): Promise<Record<string, unknown>> | Record<string, unknown>;
   trace(count: number, ms: number): Promise<string>;
+  /** `@record PATH COUNT SECONDS [VIP:PORT]`: a live pcapng recording. */
+  record?(req: RecordRequest): Promise<RecordingSummary>;
 }
 
 /** Exit status of a malformed `uvs ctl` request (as a usage error). */
@@ -37,6 +42,29 @@ export async function handleRequest(
       return usage((e as Error).message);
     }
   }
+  if (a[0] === '@record' && d.record !== undefined) {
+    if (a.length < 4 || a.length > 5) return usage('@record PATH COUNT SECONDS [VIP:PORT]');
+    const count = wholeNumber(a[2]);
+    const seconds = Number(a[3]);
+    if (count === null || !Number.isFinite(seconds)) {
+      return usage('@record COUNT is a whole number and SECONDS a number');
+    }
+    let service: RecordRequest['filter']['service'];
+    if (a[4] !== undefined) {
+      const s = parseVipPort(a[4]);
+      if (s === null) return usage(`@record: '${a[4]}' is not VIP:PORT`);
+      service = s;
+    }
+    try {
+      const r = await d.record({ path: a[1], count, seconds, filter: service ? { service } : {} });
+      const out =
+        `recorded ${r.received} frames as received and ${r.sent} as sent ` +
+        `(${r.bytes} bytes) in ${(r.ms / 1000).toFixed(1)} s to ${r.path}\n`;
+      return { code: 0, out, err: '' };
+    } catch (e) {
+      return { code: 1, out: '', err: `uvs: ${(e as Error).message}\n` };
+    }
+  }
   if (a[0]?.startsWith('@')) return usage(`unknown request '${a[0]}'`);
   let out = '';
   let err = '';
@@ -50,6 +78,15 @@ export async function handleRequest(
     stdin: req.stdin,
   });
   return { code, out, err };
+}
+
+/** "198.18.0.100:80" or "[2001:db8::100]:80". */
+export function parseVipPort(s: string): { addr: InetAddr; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  if (m === null) return null;
+  const addr = InetAddr.parse(m[1] ?? m[2]);
+  const port = Number(m[3]);
+  return addr === null || port > 65535 ? null : { addr, port };
 }
 
 function wholeNumber(s: string): number | null {
