@@ -172,7 +172,14 @@ export class DirectorObserver {
     return new Promise<RecordingSummary>((resolve, reject) => {
       const target = {
         chunk: (b: Uint8Array) => {
-          w.chunk(b);
+          try {
+            w.chunk(b);
+          } catch (e) {
+            // A write failed (a full disk): end the recording, keep forwarding.
+            this.log(`uvs: record: ${(e as Error).message}`);
+            this.stopRecording();
+            return;
+          }
           // Enough frames: stop every recorder now (workers may each have recorded some).
           if (w.full) this.stopRecording();
         },

@@ -52,6 +52,7 @@ export class LiveRecorder implements PacketTap {
   private used = 0;
   /** Offset of the received frame's record, waiting for its comment (-1: none). */
   private inRec = -1;
+  private finishing = false;
   private timer: NodeJS.Timeout | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly matcher: FrameMatcher;
@@ -85,7 +86,8 @@ export class LiveRecorder implements PacketTap {
   finish(): void {
     this.armed = 0;
     const t = this.target;
-    if (t === null) return;
+    if (t === null || this.finishing) return;
+    this.finishing = true;
     this.inRec = -1;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
@@ -93,6 +95,7 @@ export class LiveRecorder implements PacketTap {
     this.flushTimer = null;
     this.flush();
     this.target = null;
+    this.finishing = false;
     this.chunk = new Uint8Array(0);
     t.end();
   }
@@ -200,7 +203,13 @@ export class LiveRecorder implements PacketTap {
     if (t === null || this.used === 0) return;
     if (this.inRec >= 0) return; // between before() and after(): next time
     // A copy of the used part: the chunk itself is refilled from the start.
-    t.chunk(this.chunk.slice(0, this.used));
+    const bytes = this.chunk.slice(0, this.used);
     this.used = 0;
+    try {
+      t.chunk(bytes);
+    } catch {
+      // The writer failed (a full disk): the recording ends; forwarding goes on.
+      this.finish();
+    }
   }
 }

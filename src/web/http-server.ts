@@ -230,6 +230,10 @@ export class WebServer {
       case '/events/path':
         this.openPathStream(url, res);
         return;
+      case '/favicon.ico':
+        res.writeHead(204, SECURITY_HEADERS);
+        res.end();
+        return;
       default: {
         const f = this.files.get(url.pathname === '/index.html' ? '/' : url.pathname);
         if (f === undefined) {

@@ -52,7 +52,8 @@ document.getElementById('tab-path').addEventListener('click', () => showTab('pat
 
 // ---------------------------------------------------------------- live view
 
-let prev = null; // previous state, for per-second rates of counters
+let prev = null; // the state rates are measured against: at least a second older
+const recent = []; // states of the last few seconds
 const charts = new Map(); // service key -> { plot, data, dests, box }
 
 function rate(now, before, dt) {
@@ -82,7 +83,7 @@ function renderSummary(s, dt) {
   const p = prev ? prev.frames : undefined;
   const t = s.table;
   const masters = (s.vrrp || []).filter((v) => v.state === 'MASTER').length;
-  box.replaceChildren(
+  const cards = [
     card('Transmitted', `${num(rate(f.tx, p?.tx, dt))}/s`, `${num(f.tx)} frames`),
     card('Passed to host', `${num(rate(f.pass, p?.pass, dt))}/s`, `${num(f.pass)} frames`),
     card('Dropped', `${num(rate(f.drop, p?.drop, dt))}/s`, `${num(f.drop)} frames`),
@@ -94,8 +95,9 @@ function renderSummary(s, dt) {
     ),
     card('Active / inactive', `${num(t.active)} / ${num(t.inactive)}`, 'connections'),
     card('Datapath threads', String(s.threads), null),
-    s.vrrp ? card('VRRP', `${masters} master`, `${s.vrrp.length} instances`) : null,
-  );
+  ];
+  if (s.vrrp) cards.push(card('VRRP', `${masters} master`, `${s.vrrp.length} instances`));
+  box.replaceChildren(...cards);
 }
 
 function healthCell(d) {
@@ -309,6 +311,10 @@ function renderVrrp(s) {
 let services = [];
 
 function render(s) {
+  // Rates of counters over at least a second (pushes come every half second or so).
+  recent.push(s);
+  while (recent.length > 1 && s.at - recent[1].at >= 1000) recent.shift();
+  prev = recent[0] !== s && s.at - recent[0].at >= 900 ? recent[0] : null;
   const dt = prev ? (s.at - prev.at) / 1000 : 0;
   renderSummary(s, dt);
   renderServices(s);
@@ -318,7 +324,6 @@ function render(s) {
   renderVrrp(s);
   services = s.services;
   updateServiceChoices();
-  prev = s;
 }
 
 const status = document.getElementById('status');
@@ -411,7 +416,8 @@ function hdrLines(x, other) {
   const lines = [];
   const kv = (k, v, o) => lines.push([k, String(v), o !== undefined && String(o) !== String(v)]);
   kv('link', x.link, other?.link);
-  kv('eth', `${x.ethSrc} → ${x.ethDst}`, other && `${other.ethSrc} → ${other.ethDst}`);
+  kv('eth src', x.ethSrc, other?.ethSrc);
+  kv('eth dst', x.ethDst, other?.ethDst);
   const ip = x.ip;
   const oip = other && (other.inner && !x.inner ? other.inner : other.ip);
   if (!ip) {
