@@ -57,6 +57,8 @@ export interface WebLimits {
   maxStreamBacklog?: number;
   /** Live state pushes, ms apart. */
   pushMs?: number;
+  /** A connection quiet this long is closed (default 10000). */
+  idleMs?: number;
 }
 
 interface StaticFile {
@@ -130,7 +132,7 @@ export class WebServer {
   ) {
     this.files = staticFiles();
     this.limits = {
-      maxConnections: limits.maxConnections ?? 1024,
+      maxConnections: limits.maxConnections ?? 2048,
       maxStreams: limits.maxStreams ?? 32,
       headersTimeoutMs: limits.headersTimeoutMs ?? 5000,
       requestTimeoutMs: limits.requestTimeoutMs ?? 10_000,
@@ -138,6 +140,7 @@ export class WebServer {
       maxHeaderBytes: limits.maxHeaderBytes ?? 8192,
       maxStreamBacklog: limits.maxStreamBacklog ?? 1 << 20,
       pushMs: limits.pushMs ?? 500,
+      idleMs: limits.idleMs ?? 10_000,
     };
   }
 
@@ -162,10 +165,15 @@ export class WebServer {
     server.on('connection', (s: Socket) => {
       web.sockets.add(s);
       s.on('close', () => web.sockets.delete(s));
+      // A connection that sends nothing (no request, or nothing more after one) goes after
+      // idleMs; event streams lift this for themselves.
+      s.setTimeout(web.limits.idleMs, () => s.destroy());
     });
     server.on('clientError', (_e, s: Socket) => {
-      // Malformed requests, oversized headers, timeouts: answer if we can, then close.
-      if (s.writable) s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      // Malformed requests, oversized headers, timeouts: answer if we can, then close for
+      // good (end() alone would wait for a client that may never close its side).
+      if (s.writable)
+        s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n', () => s.destroy());
       else s.destroy();
     });
     server.on('request', (req, res) => web.handle(req, res));
@@ -176,6 +184,9 @@ export class WebServer {
         resolve();
       });
     });
+    // After listening, errors are accept() failures (EMFILE under a flood): the server goes
+    // on; they must not reach the process as an unhandled 'error'.
+    server.on('error', () => {});
     return web;
   }
 
@@ -283,6 +294,7 @@ export class WebServer {
       connection: 'keep-alive',
     });
     res.socket?.setKeepAlive(true, 15_000);
+    res.socket?.setTimeout(0);
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));
     return true;
