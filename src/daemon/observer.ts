@@ -20,7 +20,7 @@ import {
 } from '../metrics/collectors.js';
 import type { CheckSnapshotSource } from '../metrics/health-families.js';
 import { ProcfsWriter } from '../metrics/procfs-writer.js';
-import { type DirectorReading, readSingleThread } from '../metrics/reading.js';
+import { type DirectorReading, readServices } from '../metrics/reading.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import type { SyncCountsSource } from '../metrics/sync-families.js';
 import type { VrrpCountersSource } from '../metrics/vrrp-families.js';
@@ -66,7 +66,11 @@ export class DirectorObserver {
   read(): Promise<DirectorReading> {
     const t = this.thread;
     if (this.pool !== null) return this.pool.reading(t.core);
-    return Promise.resolve(readSingleThread(t.pipeline, t.core, t.links));
+    return Promise.resolve({
+      tableSize: t.core.tableSize,
+      services: readServices(t.core.services()),
+      threads: [t.reading()],
+    });
   }
 
   connections(limit: number): Promise<ConnView[]> {

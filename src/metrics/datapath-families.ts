@@ -55,8 +55,10 @@ export function datapathFamilies(r: DirectorReading): MetricFamily[] {
   let templates = 0;
   let capacity = 0;
   let tableFull = 0;
+  let ready = true;
   const links = new Map<string, LinkCounters>();
   for (const t of r.threads) {
+    ready &&= t.countsReady;
     for (let i = 0; i < OUTCOME_COUNT; i++) outcomes[i] += t.outcomes[i] ?? 0;
     for (let i = 0; i < STATE_SLOTS; i++) states[i] += t.states[i] ?? 0;
     active += t.active;
@@ -71,6 +73,8 @@ export function datapathFamilies(r: DirectorReading): MetricFamily[] {
     }
   }
   const entries = active + inactive;
+  // Connection counts of a large table not counted yet: left out rather than shown as 0.
+  const counted = (samples: Sample[]) => (ready ? samples : []);
   const out: MetricFamily[] = [
     family(
       'uvs_frames_total',
@@ -96,13 +100,13 @@ export function datapathFamilies(r: DirectorReading): MetricFamily[] {
       'uvs_connections_active',
       'gauge',
       'Connection entries counted active (ESTABLISHED, SYN_SENT, SYN_RECV, SYNACK), as ActiveConn.',
-      [{ labels: {}, value: active }],
+      counted([{ labels: {}, value: active }]),
     ),
     family(
       'uvs_connections_inactive',
       'gauge',
       'Connection entries counted inactive (every other state, UDP), as InActConn.',
-      [{ labels: {}, value: inactive }],
+      counted([{ labels: {}, value: inactive }]),
     ),
     family('uvs_persistence_templates', 'gauge', 'Persistence templates in the connection table.', [
       { labels: {}, value: templates },
@@ -117,7 +121,7 @@ export function datapathFamilies(r: DirectorReading): MetricFamily[] {
       'uvs_connection_table_fill_ratio',
       'gauge',
       'Used slots (entries and templates) over capacity.',
-      [{ labels: {}, value: capacity > 0 ? (entries + templates) / capacity : 0 }],
+      counted([{ labels: {}, value: capacity > 0 ? (entries + templates) / capacity : 0 }]),
     ),
     family(
       'uvs_connection_table_full_total',

@@ -64,23 +64,41 @@ export function formatExposition(families: readonly MetricFamily[]): string {
   return out.join('');
 }
 
+/** Label names already checked (a scrape writes the same few names many times). */
+const goodLabels = new Set<string>();
+
 /** `a="1",b="2"` with names sorted (client_golang's order). */
 function labelKey(labels: Readonly<Record<string, string>>): string {
-  const names = Object.keys(labels).sort();
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
   let key = '';
   for (const n of names) {
-    if (!LABEL_RE.test(n) || n.startsWith('__')) throw new Error(`invalid label name '${n}'`);
+    if (!goodLabels.has(n)) {
+      if (!LABEL_RE.test(n) || n.startsWith('__')) throw new Error(`invalid label name '${n}'`);
+      goodLabels.add(n);
+    }
     if (key !== '') key += ',';
     key += `${n}="${escapeLabel(labels[n])}"`;
   }
   return key;
 }
 
+/** Throws when a family's metric or label names are not valid (what formatExposition checks). */
+export function checkFamilies(families: readonly MetricFamily[]): void {
+  for (const f of families) {
+    if (!NAME_RE.test(f.name)) throw new Error(`invalid metric name '${f.name}'`);
+    for (const s of f.samples) labelKey(s.labels);
+  }
+}
+
 function escapeHelp(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function escapeLabel(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -53,11 +53,15 @@ export function fwdName(fwd: FwdMethod): string {
   return FWD_NAMES[fwd] ?? 'Bypass';
 }
 
-/** Sums samples with equal labels (node_exporter's rule when labels coincide). */
+/**
+ * Sums samples with equal labels (node_exporter's rule when labels coincide). The samples of
+ * one family are built with their labels in one order, so their values in that order are
+ * the key.
+ */
 function summed(samples: Sample[]): Sample[] {
   const byKey = new Map<string, Sample>();
   for (const s of samples) {
-    const key = JSON.stringify(Object.entries(s.labels).sort());
+    const key = Object.values(s.labels).join('\u0000');
     const prev = byKey.get(key);
     if (prev) prev.value += s.value;
     else byKey.set(key, { labels: s.labels, value: s.value });
@@ -132,19 +136,24 @@ const COUNTERS = [
  */
 export function uvsServiceFamilies(r: DirectorReading): MetricFamily[] {
   const out: MetricFamily[] = [];
+  // Labels once per service and real server, shared by the five families.
+  const svcLabels = r.services.map(serviceLabels);
+  const destLabels = r.services.map((s, i) =>
+    s.dests.map((d) => ({
+      ...svcLabels[i],
+      remote_address: d.addr.toString(),
+      remote_port: String(d.port),
+    })),
+  );
   for (const [suffix, field, help] of COUNTERS) {
     const svc: Sample[] = [];
     const be: Sample[] = [];
-    for (const s of r.services) {
-      const sl = serviceLabels(s);
-      svc.push({ labels: sl, value: s.stats[field] });
-      for (const d of s.dests) {
-        be.push({
-          labels: { ...sl, remote_address: d.addr.toString(), remote_port: String(d.port) },
-          value: d.stats[field],
-        });
-      }
-    }
+    r.services.forEach((s, i) => {
+      svc.push({ labels: svcLabels[i], value: s.stats[field] });
+      s.dests.forEach((d, j) => {
+        be.push({ labels: destLabels[i][j], value: d.stats[field] });
+      });
+    });
     out.push(family(`uvs_service_${suffix}`, 'counter', `${help}, per virtual service.`, svc));
     out.push(family(`uvs_backend_${suffix}`, 'counter', `${help}, per real server.`, summed(be)));
   }

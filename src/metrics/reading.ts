@@ -14,10 +14,11 @@ import { OUTCOME_COUNT } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
 import type { LinkCounters } from '../io/link.js';
 import type { IpvsCore } from '../ipvs/core.js';
-import { CONN_F_INACTIVE, CONN_F_LIVE, CONN_F_TEMPLATE, TCP_S_LAST } from '../ipvs/proto.js';
 import { DEST_F_AVAILABLE, type FwdMethod, type Service, type Stats } from '../ipvs/types.js';
 import type { AddressFamily, InetAddr } from '../net/addr.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { type ConnCounts, countConnections } from './conn-scan.js';
+
+export { STATE_OTHER, STATE_SLOTS, STATE_UDP } from './conn-scan.js';
 
 /** The counters of struct ip_vs_kstats plus the estimator's rates (per second). */
 export interface StatsNumbers {
@@ -46,19 +47,13 @@ export const STATS_FIELDS = [
   'outbps',
 ] as const;
 
-/**
- * Connection entries by protocol and state: TCP state s at index s (0..10), UDP at
- * STATE_UDP, every other protocol at STATE_OTHER.
- */
-export const STATE_UDP = TCP_S_LAST;
-export const STATE_OTHER = TCP_S_LAST + 1;
-export const STATE_SLOTS = TCP_S_LAST + 2;
-
 export interface ThreadReading {
   /** Frames per outcome (src/datapath/outcome.ts order). */
   outcomes: number[];
   /** Frames per verdict: tx, pass, drop. */
   verdicts: number[];
+  /** False while a large table's state counts are not ready yet (conn-scan.ts). */
+  countsReady: boolean;
   /** Connection entries (not templates) by state slot. */
   states: number[];
   /** Entries counted active / inactive (the CONN_F_INACTIVE flag, as dest counters do). */
@@ -148,38 +143,24 @@ export function addStats(into: StatsNumbers, s: StatsNumbers): void {
 }
 
 /**
- * Reads one datapath thread: the pipeline's counters (typed arrays, copied), one pass over
- * the connection table's flag words for the state counts, the links' counters.
+ * Reads one datapath thread: the pipeline's counters (typed arrays, copied), the connection
+ * counts (`counts`: the thread's ConnScanner, or a whole count for small tables and tests),
+ * the links' counters.
  */
 export function readThread(
   pipeline: Pipeline,
   core: IpvsCore,
   links: readonly { name: string; counters(): LinkCounters }[],
+  counts: ConnCounts = countConnections(core),
 ): ThreadReading {
+  const { states, active, inactive, templates } = counts;
   const ct = core.ct;
-  const states = new Array<number>(STATE_SLOTS).fill(0);
-  let active = 0;
-  let inactive = 0;
-  let templates = 0;
-  for (let c = 0; c < ct.highWater; c++) {
-    const f = ct.flags(c);
-    if ((f & CONN_F_LIVE) === 0) continue;
-    if ((f & CONN_F_TEMPLATE) !== 0) {
-      templates++;
-      continue;
-    }
-    if ((f & CONN_F_INACTIVE) !== 0) inactive++;
-    else active++;
-    const p = ct.proto(c);
-    if (p === IPPROTO_TCP) states[ct.state(c) < TCP_S_LAST ? ct.state(c) : 0]++;
-    else if (p === IPPROTO_UDP) states[STATE_UDP]++;
-    else states[STATE_OTHER]++;
-  }
   const outcomes = new Array<number>(OUTCOME_COUNT);
   for (let i = 0; i < OUTCOME_COUNT; i++) outcomes[i] = pipeline.counts[i];
   return {
     outcomes,
     verdicts: [pipeline.verdicts[0], pipeline.verdicts[1], pipeline.verdicts[2]],
+    countsReady: counts.ready,
     states,
     active,
     inactive,

@@ -9,6 +9,7 @@
  * scrape storm costs one collection per interval, not one per request).
  */
 import {
+  checkFamilies,
   EXPOSITION_CONTENT_TYPE,
   family,
   formatExposition,
@@ -127,7 +128,7 @@ export class MetricsRegistry {
         }),
       ]);
       // A bad family (name, labels) is the collector's failure, not the scrape's.
-      formatExposition(families);
+      checkFamilies(families);
       return { families, seconds: (performance.now() - t0) / 1000 };
     } catch {
       return { families: null, seconds: (performance.now() - t0) / 1000 };
