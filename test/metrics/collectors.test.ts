@@ -91,7 +91,7 @@ describe('health checks', () => {
         'both checked',
       );
       const text = formatExposition(healthFamilies(await m.snapshot()));
-      const up = '{checker="TCP_CHECK",index="0",real_server="[127.0.0.1]:tcp:' + port;
+      const up = `{checker="TCP_CHECK",index="0",real_server="[127.0.0.1]:tcp:${port}`;
       const vs = ',virtual_server="[198.18.0.100]:tcp:80"';
       expect(sample(text, `uvs_checker_state${up}",state="up"${vs}}`)).toBe(1);
       expect(sample(text, `uvs_checker_state${up}",state="down"${vs}}`)).toBe(0);
