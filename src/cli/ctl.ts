@@ -1,4 +1,4 @@
-/** `uvs ctl`: ask a running director for its counters, a packet trace or a recording. */
+/** `uvs ctl`: ask a running director for its counters, a packet trace, its status or a recording. */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTROL_ENV, callControl, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
@@ -6,6 +6,8 @@ import { CONTROL_ENV, callControl, DEFAULT_CONTROL_NAME } from '../control/daemo
 const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] trace [COUNT] [TIMEOUT_MS]
        uvs ctl [--control NAME] record OUT.pcapng [--count N] [--seconds S] [--service VIP:PORT]
+       uvs ctl [--control NAME] status
+       uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
         transmit, pass and drop reason), connections, and each link's counters
@@ -19,6 +21,12 @@ record  record the director's traffic as it runs into a pcapng file: each frame 
         1000000) or S seconds (default 10, at most 3600); --service keeps only the
         frames of one virtual service (both directions). The director writes the file
         (mode 0600; an existing regular file is replaced, a symlink refused).
+status  the director's state as JSON: running, draining (after SIGTERM with
+        --drain-seconds: routes withdrawn, still forwarding) or stopping, and each
+        announce device (--announce): announced or not, and why
+checks  the health checkers of a director started with --keepalived: every checker with
+        its real server, type, state, last result and reason, latency, consecutive
+        failures and time of its last transition; then each virtual server's quorum
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -39,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (what === 'record') return record(values, rest);
-  if (what !== 'stats' && what !== 'trace') {
+  if (what !== 'stats' && what !== 'trace' && what !== 'status' && what !== 'checks') {
     process.stderr.write(`uvs ctl: unknown request '${what}'\n\n${HELP}`);
     return 2;
   }

@@ -30,6 +30,7 @@ import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
 import { type DirectorReading, readServices, type ThreadReading } from '../metrics/reading.js';
+import { InetAddr } from '../net/addr.js';
 import type { RecordTarget } from '../trace/live-recorder.js';
 import type { PathEvent, PathFilter } from '../trace/packet-path.js';
 
@@ -286,7 +287,7 @@ export class WorkerPool implements TableFollower {
   async admin(core: IpvsCore): Promise<IpvsAdmin> {
     const snaps = await Promise.all(this.workers.map((w) => w.call<Snapshot>('snapshot')));
     sumSnapshots(core, snaps);
-    const conns = snaps.flatMap((s) => s.conns);
+    const conns = snaps.flatMap((s) => s.conns).map(reviveConn);
     return new Proxy(core, {
       get(target, prop, receiver) {
         if (prop === 'connections') return () => conns;
@@ -317,7 +318,7 @@ export class WorkerPool implements TableFollower {
   /** Up to `limit` connection entries over every worker (for /proc/net/ip_vs_conn). */
   async connections(limit: number): Promise<ConnView[]> {
     const all = await Promise.all(this.workers.map((w) => w.call<ConnView[]>('conns', { limit })));
-    return all.flat().slice(0, limit);
+    return all.flat().slice(0, limit).map(reviveConn);
   }
 
   /**
@@ -447,6 +448,16 @@ function programsFor(
 }
 
 /** Sets the main core's service and real-server counters to the sum of the workers'. */
+/** Structured clone keeps an InetAddr's fields but not its class: revive the addresses. */
+function reviveConn(c: ConnView): ConnView {
+  return {
+    ...c,
+    caddr: InetAddr.fromPlain(c.caddr),
+    vaddr: InetAddr.fromPlain(c.vaddr),
+    daddr: InetAddr.fromPlain(c.daddr),
+  };
+}
+
 function sumSnapshots(core: IpvsCore, snaps: readonly Snapshot[]): void {
   const services = new Map(core.services().map((s) => [svcKey(s), s]));
   const dests = new Map<string, Service['dests'][number]>();
