@@ -139,6 +139,7 @@ export class LiveDirector {
       }
       await this.build();
       this.observer = new DirectorObserver(this.thread!, this.pool, this.log);
+      if (this.keepalived !== null) this.observer.addHealth(this.keepalived);
       this.webUrl = await this.observer.start({ listen: o.listen, procfs: o.procfs });
     } catch (e) {
       await this.stop();
