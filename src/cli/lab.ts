@@ -129,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
         '--keepalived',
         cfg.path,
         ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+        ...(webPort > 0 ? ['--listen', String(LAB_WEB_PORT)] : []),
       ],
       log: (l) => progress(`health: ${l}`),
     });
@@ -140,6 +141,15 @@ export async function main(argv: string[]): Promise<number> {
         ...(v.duration !== undefined ? { before: duration / 3, after: duration / 3 } : {}),
         concurrency,
         progress: (l) => progress(`health: ${l}`),
+        ...(webPort > 0
+          ? {
+              onUp: async () => {
+                const url = await lab.exposeWeb(LAB_WEB_PORT, webPort);
+                progress('');
+                process.stdout.write(`\nhealth: live page ${url}  (metrics ${url}metrics)\n`);
+              },
+            }
+          : {}),
       });
       progress('');
       process.stdout.write(`${report}\n`);
