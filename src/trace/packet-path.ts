@@ -16,7 +16,7 @@ import { stateName } from '../ipvs/proto.js';
 import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
 import { formatAddrPort } from '../net/addr.js';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
-import { type FrameHeaders, HeaderDecoder } from './frame-headers.js';
+import { type FrameHeaders, HeaderDecoder, type IpView } from './frame-headers.js';
 import { type FrameFilter, FrameMatcher } from './frame-match.js';
 import type { PacketTap } from './tap.js';
 
@@ -292,14 +292,19 @@ function rewriteText(rx: FrameHeaders, tx: FrameHeaders, outcome: string): strin
     if (a.l4?.checksum !== undefined && a.l4.checksum !== b.l4?.checksum) {
       parts.push(`${a.l4.proto} checksum ${a.l4.checksum} -> ${b.l4?.checksum}`);
     }
-    if (rx.quoted && tx.quoted && rx.quoted.dst !== tx.quoted.dst) {
-      parts.push(
-        `quoted header ${rx.quoted.src} -> ${rx.quoted.dst} rewritten to ${tx.quoted.src} -> ${tx.quoted.dst}`,
-      );
+    // NAT rewrites the quoted header's destination going out and its source coming in.
+    if (rx.quoted && tx.quoted) {
+      const from = quotedPair(rx.quoted);
+      const to = quotedPair(tx.quoted);
+      if (from !== to) parts.push(`quoted header ${from} rewritten to ${to}`);
     }
   }
   if (rx.ethDst !== tx.ethDst) parts.push(`MAC ${rx.ethDst} -> ${tx.ethDst}`);
   return `${outcome}: ${parts.length > 0 ? parts.join(', ') : 'unchanged'}`;
+}
+
+function quotedPair(q: IpView): string {
+  return `${endpoint(q.src, q.l4?.sport)} -> ${endpoint(q.dst, q.l4?.dport)}`;
 }
 
 function endpoint(addr: string, port: number | undefined): string {
