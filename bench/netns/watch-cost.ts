@@ -12,7 +12,9 @@
  * requests over NAT, 4 connections at a time, each window): the director's CPU per 1,000
  * requests forwarded. Forwarding capacity is the inverse of that cost, so the ratio
  * alone / watched is what watching leaves of the forwarding a CPU-bound director can do
- * (the issue's target: at least 0.97), measured in a way that holds still on a busy machine.
+ * (the issue's target: at least 0.97). It needs the load to reach the same rate in every
+ * round: CPU per request falls as the rate rises (fuller batches), so on a machine where
+ * the rate swings from round to round (a shared one) the ratio is noise; see requestsPerSecond.
  *
  * Then the one part whose cost grows with the table: counting connection entries by state
  * (src/metrics/conn-scan.ts). Timed on cores holding 0 to 1,000,000 entries: a whole count
