@@ -58,7 +58,7 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
+const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-nat-observed', 'uvs-dr', 'uvs-tun'];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
@@ -96,6 +96,13 @@ export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
     path: 'uvs-nat-w2',
     baseline: 'uvs-nat',
     want: 1.7,
+  },
+  {
+    name: 'UDP pps, uvs NAT watched (scraper 1/s, live page open) vs not',
+    metric: 'udp',
+    path: 'uvs-nat-observed',
+    baseline: 'uvs-nat',
+    want: 0.97,
   },
   {
     name: 'HTTP new-connection req/s, uvs DR vs kernel forwarding',
@@ -322,6 +329,7 @@ const COLORS: Record<PathName, string> = {
   cfwd: '#8c564b',
   'uvs-nat': '#1f77b4',
   'uvs-nat-w2': '#9467bd',
+  'uvs-nat-observed': '#aec7e8',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
 };
