@@ -6,10 +6,10 @@
 const LAYERS = [
   ['net'], // codecs, checksums, addresses
   ['io', 'pcap'], // packet I/O (native binding), capture files
-  ['trace'], // recorders (pcapng with comments)
   ['ipvs', 'sched', 'xmit'], // the IPVS core and its schedulers; NAT/DR/TUN/ICMP rewrites
   ['datapath'], // the pipeline: one frame in, one verdict out
-  ['control', 'health', 'keepalived', 'ha', 'announce', 'metrics', 'web'], // control path and what drives it
+  // the control path and what drives it; trace: recorders, taps and views of the datapath
+  ['control', 'health', 'keepalived', 'ha', 'announce', 'metrics', 'web', 'trace'],
   ['daemon', 'realserver', 'lab', 'replay'], // programs: the director, the decapsulator, the lab
   ['cli'], // entry points
 ];

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../control/config.js';
-import { formatSummary, replay } from '../datapath/replay.js';
+import { formatSummary, replay } from '../replay/replay.js';
 
 const HELP = `Usage: uvs replay --config FILE [--iface NAME] [--json] IN.pcap|IN.pcapng OUT.pcapng
 

@@ -5,13 +5,13 @@
  * links, and the packet loop with its neighbour resolver and tracer.
  */
 import { createHash } from 'node:crypto';
+import { applySysctls, fillEnv } from '../control/build-director.js';
 import type { DirectorConfig } from '../control/config.js';
 import { NUMERIC_RESOLVER } from '../control/names.js';
 import { formatSave } from '../control/save.js';
 import { DirectorEnv } from '../datapath/env.js';
 import { OUTCOME_NAMES, VERDICT_NAMES } from '../datapath/outcome.js';
 import { Pipeline } from '../datapath/pipeline.js';
-import { applySysctls, fillEnv } from '../datapath/setup.js';
 import { type Backend, openLink } from '../io/index.js';
 import type { Link } from '../io/link.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';

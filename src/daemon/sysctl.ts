@@ -2,7 +2,7 @@
  * `uvs run --sysctl NAME=VALUE`: the IPVS knobs the kernel has under net.ipv4.vs, by their
  * kernel names. Unknown names and bad values are errors (a typo must not pass silently).
  */
-import type { Director } from '../datapath/setup.js';
+import type { Director } from '../datapath/director-parts.js';
 
 /** Sets one IPVS sysctl on a thread's core and pipeline. */
 export function setSysctl(

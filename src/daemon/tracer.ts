@@ -5,9 +5,10 @@
  * pipeline's own PacketInfo (a private one, with parseFrame, so the trace never disturbs the
  * datapath's state).
  */
+
+import { describeLast } from '../datapath/describe.js';
+import type { Director } from '../datapath/director-parts.js';
 import { V_TX } from '../datapath/outcome.js';
-import { describeLast } from '../datapath/replay.js';
-import type { Director } from '../datapath/setup.js';
 import { formatIn4 } from '../net/addr.js';
 import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';

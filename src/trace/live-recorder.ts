@@ -14,10 +14,11 @@
  * A partial L4 checksum (CHECKSUM_PARTIAL: the kernel or the NIC completes it on the way out)
  * is recorded as such and completed by the writer, so tshark sees valid checksums.
  */
+
+import { describeLast } from '../datapath/describe.js';
+import type { Director } from '../datapath/director-parts.js';
 import { V_TX } from '../datapath/outcome.js';
 import { type Pipeline, VNET_HDR_LEN } from '../datapath/pipeline.js';
-import { describeLast } from '../datapath/replay.js';
-import type { Director } from '../datapath/setup.js';
 import { RXF_CSUM_NOT_READY } from '../io/link.js';
 import { type FrameFilter, FrameMatcher } from './frame-match.js';
 import type { PacketTap } from './tap.js';

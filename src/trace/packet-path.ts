@@ -9,9 +9,10 @@
  * directions of a NAT connection, ICMP errors about it) or by its destination (a new
  * connection to the service). Read-only lookups; the pipeline's own state is untouched.
  */
+
+import type { Director } from '../datapath/director-parts.js';
 import { OUTCOME_NAMES, OUTCOME_VERDICT, V_TX, VERDICT_NAMES } from '../datapath/outcome.js';
 import { DIR_ICMP_IN, DIR_ICMP_OUT, DIR_IN, DIR_OUT, type Pipeline } from '../datapath/pipeline.js';
-import type { Director } from '../datapath/setup.js';
 import { stateName } from '../ipvs/proto.js';
 import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
 import { formatAddrPort } from '../net/addr.js';

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { RXF_CSUM_NOT_READY } from '../../src/io/link.js';
 import { InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';

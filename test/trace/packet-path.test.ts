@@ -4,8 +4,9 @@
  * with their quoted headers rewritten, the filters, and the bounds of a run.
  */
 import { describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import {

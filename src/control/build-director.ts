@@ -2,16 +2,12 @@
  * Builds a director (IPVS core + network view + pipeline) from a parsed config file — the
  * one place `uvs replay` and `uvs run` turn configuration into running state.
  */
-import { applyConfig, type DirectorConfig } from '../control/config.js';
-import { IpvsCore, type IpvsCoreOptions } from '../ipvs/core.js';
-import { DirectorEnv } from './env.js';
-import { Pipeline, type PipelineOptions } from './pipeline.js';
 
-export interface Director {
-  core: IpvsCore;
-  env: DirectorEnv;
-  pipeline: Pipeline;
-}
+import type { Director } from '../datapath/director-parts.js';
+import { DirectorEnv } from '../datapath/env.js';
+import { Pipeline, type PipelineOptions } from '../datapath/pipeline.js';
+import { IpvsCore, type IpvsCoreOptions } from '../ipvs/core.js';
+import { applyConfig, type DirectorConfig } from './config.js';
 
 export interface DirectorOptions {
   core?: IpvsCoreOptions;
