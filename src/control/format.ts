@@ -21,7 +21,7 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
-import { AF_INET, formatAddrPort, formatIn4, type InetAddr } from '../net/addr.js';
+import { AF_INET, AF_INET6, formatAddrPort, formatIn4, type InetAddr } from '../net/addr.js';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { ListFormat } from './ipvsadm-parse.js';
 import type { NameResolver } from './names.js';
@@ -55,7 +55,8 @@ function protocolOption(proto: number): string {
 
 /**
  * addrport_to_anyname: "addr:port" ("[addr]:port" for IPv6), with host and service names
- * unless numeric (a host name is never bracketed).
+ * unless numeric. An IPv6 address never gets a host name: ipvsadm asks gethostbyaddr with
+ * the length of an IPv4 address, which glibc refuses for AF_INET6, so only its port is named.
  */
 export function addrPort(
   addr: InetAddr,
@@ -65,7 +66,7 @@ export function addrPort(
   r: NameResolver,
 ): string {
   if (numeric) return formatAddrPort(addr, port);
-  const host = r.addrToHost(addr) ?? (addr.af === AF_INET ? addr.toString() : `[${addr}]`);
+  const host = addr.af === AF_INET ? (r.addrToHost(addr) ?? addr.toString()) : `[${addr}]`;
   const serv = r.portToService(port, proto) ?? String(port);
   return `${host}:${serv}`;
 }
@@ -255,14 +256,16 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
   const schedName = svc.scheduler?.name ?? '';
   const schedBits = svc.flags & (SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3);
   let svcName: string;
+  const v6 = svc.af === AF_INET6;
   if (svc.fwmark !== 0) {
-    svcName = f.rule ? `-f ${u32(svc.fwmark)}` : `FWM  ${u32(svc.fwmark)}`;
+    const mark = u32(svc.fwmark);
+    if (f.rule) svcName = v6 ? `-f ${mark} -6` : `-f ${mark}`;
+    else svcName = v6 ? `FWM  ${mark} IPv6` : `FWM  ${mark}`;
   } else {
     const vname = addrPort(svc.addr, svc.port, proto, f.numeric, r);
-    // svc_name[33] = '\0': the listing cuts "TCP  host:port" to 33 characters.
-    svcName = f.rule
-      ? `${protocolOption(svc.proto)} ${vname}`
-      : `${protocolName(svc.proto).padEnd(4)} ${vname}`.slice(0, 33);
+    // svc_name[33] = '\0': the listing cuts "TCP  host:port" to 33 characters (IPv4 only).
+    const line = `${protocolName(svc.proto).padEnd(4)} ${vname}`;
+    svcName = f.rule ? `${protocolOption(svc.proto)} ${vname}` : v6 ? line : line.slice(0, 33);
   }
 
   let out: string;
@@ -293,7 +296,7 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
 
   for (const d of orderedDests(svc, f)) {
     let dname = addrPort(d.addr, d.port, proto, f.numeric, r);
-    if (!f.rule) dname = dname.slice(0, 28); // dname[28] = '\0'
+    if (!f.rule && !v6) dname = dname.slice(0, 28); // dname[28] = '\0', unless an IPv6 service
     if (f.rule) {
       out += `-a ${svcName} -r ${dname} ${fwdSwitch(d.fwd)} -w ${d.weight}`;
       // uvs tunnels are always IPIP (tun_type 0), which 1.31 saves explicitly.
