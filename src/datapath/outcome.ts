@@ -60,6 +60,12 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   // The egress link has no address of the family the director must send from (IPv6 tunnel
   // source, ND).
   ['no_source_addr', V_DROP],
+  // IPv6 fragments: kept for reassembly (the datagram goes on when complete), or discarded
+  // with their datagram (overlap, bad length, too long); an ICMPv6 error with a fragment
+  // header (errors are never fragmented: ip_vs_in_icmp_v6 drops it).
+  ['ipv6_frag_held', V_DROP],
+  ['ipv6_frag_bad', V_DROP],
+  ['icmp6_fragmented', V_DROP],
   ['icmp_no_conn', V_DROP],
   ['nat_no_conn', V_DROP],
   // NAT could not rewrite the packet (natDnat/natSnat/natIcmpIn/natIcmpOut said no: e.g. an
@@ -105,6 +111,9 @@ export const O_TOO_BIG_SENT = id('icmp6_too_big_sent');
 export const O_ND_OTHER = id('nd_other');
 export const O_TOO_BIG = id('too_big');
 export const O_NO_SOURCE_ADDR = id('no_source_addr');
+export const O_FRAG6_HELD = id('ipv6_frag_held');
+export const O_FRAG6_BAD = id('ipv6_frag_bad');
+export const O_ICMP6_FRAGMENTED = id('icmp6_fragmented');
 export const O_NOT_IPVS = id('not_ipvs');
 export const O_ARP_OTHER = id('arp_other');
 export const O_ICMP_OTHER = id('icmp_other');

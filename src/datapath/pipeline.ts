@@ -39,6 +39,7 @@ import { PacketInfo } from '../net/packet.js';
 import {
   ipv4HeaderOk,
   PARSE_ARP,
+  PARSE_FRAGMENT,
   PARSE_OK_IPV4,
   PARSE_OK_IPV6,
   parseFrame,
@@ -141,8 +142,8 @@ export class Pipeline {
   private readonly icmpKey = new FlowKey();
   private readonly vnet: boolean;
   private readonly trace: boolean;
-  /** The IPv6 path (and the tunnels that cross families). */
-  private readonly v6: Ipv6Path;
+  /** The IPv6 path (and the tunnels that cross families, and IPv6 reassembly). */
+  readonly v6: Ipv6Path;
 
   constructor(
     readonly core: IpvsCore,
@@ -188,6 +189,9 @@ export class Pipeline {
     if (st !== PARSE_OK_IPV4) {
       if (st === PARSE_ARP) return this.arp(buf, inLink);
       if (st === PARSE_OK_IPV6) return this.v6.process(buf, inLink, now);
+      if (st === PARSE_FRAGMENT && info.etherType === ETH_P_IPV6) {
+        return this.v6.fragment(buf, inLink, now);
+      }
       return this.end(st); // parse failures are outcomes 0..PARSE_STATUS_COUNT-1
     }
     if (!ipv4HeaderOk(buf, info)) return this.end(O.O_BAD_IP_CSUM);

@@ -60,7 +60,7 @@ import {
   natSnat6,
 } from '../xmit/nat6.js';
 import { buildNaReply, echo6ReplyInPlace, NdMessage, ndParse } from '../xmit/nd.js';
-import { IPIP_HLEN } from '../xmit/tun.js';
+import { IPIP_HLEN, ipv4Fragment } from '../xmit/tun.js';
 import {
   IP6IP6_HLEN,
   ipv6Fragment,
@@ -74,6 +74,7 @@ import {
 } from '../xmit/tun6.js';
 import * as O from './outcome.js';
 import type { Pipeline } from './pipeline.js';
+import { REASM_BAD, REASM_HELD, Reasm6 } from './reasm6.js';
 
 /** Writable bytes before every frame (pipeline.ts's HEADROOM). */
 const HEADROOM = 64;
@@ -93,8 +94,12 @@ export class Ipv6Path {
   private readonly vip = new Int32Array(4);
   private readonly nd = new NdMessage();
   private readonly segInfo = new PacketInfo();
-  /** IPv6 fragment identification of the outer packets the director fragments. */
+  /** IPv6 fragment identification of the packets the director fragments. */
   private fragId = 1;
+  /** IPv6 reassembly (nf_defrag_ipv6's part in IPVS). */
+  readonly reasm = new Reasm6();
+  /** frag_max_size of the datagram being processed (0: it was not reassembled). */
+  private fragMax = 0;
 
   constructor(private readonly p: Pipeline) {}
 
@@ -154,7 +159,57 @@ export class Ipv6Path {
     return p.end(O.O_NOT_IPVS);
   }
 
+  /**
+   * An IPv6 fragment: held until its datagram is complete, then the whole datagram goes
+   * through process() (and leaves fragmented again by its largest fragment, ip6_fragment).
+   */
+  fragment(buf: Uint8Array, inLink: number, now: number): number {
+    const p = this.p;
+    const info = p.info;
+    const r = this.reasm.add(buf, info, now);
+    if (r === REASM_HELD) return p.end(O.O_FRAG6_HELD);
+    if (r === REASM_BAD) return p.end(O.O_FRAG6_BAD);
+    const rb = this.reasm;
+    info.csumPartial = false;
+    info.gsoType = 0;
+    info.gsoSize = 0;
+    const st = parseFrame(rb.buf, rb.off, rb.len, info);
+    if (st !== PARSE_OK_IPV6) return p.end(st);
+    this.fragMax = rb.fragMax;
+    try {
+      return this.process(rb.buf, inLink, now);
+    } finally {
+      this.fragMax = 0;
+    }
+  }
+
   // ------------------------------------------------------------------ transmit
+
+  /**
+   * Transmit the current IPv6 frame in place; a reassembled datagram larger than its
+   * largest fragment leaves in fragments of that size (ip6_finish_output -> ip6_fragment).
+   */
+  private tx(buf: Uint8Array, link: number, outcome: number): number {
+    const p = this.p;
+    const info = p.info;
+    if (this.fragMax === 0 || info.totLen <= this.fragMax) return p.txInPlace(buf, link, outcome);
+    const rb = this.reasm;
+    const n = ipv6Fragment(
+      buf,
+      info.off,
+      info.l3Off,
+      rb.unfragLen,
+      rb.prevNhOff,
+      this.fragMax,
+      this.fragId++,
+      p.fragScratch,
+      0,
+      p.outOffs,
+      p.outLens,
+    );
+    if (n <= 0) return p.end(O.O_XMIT_ERROR);
+    return p.txFragments(p.fragScratch, n, link, outcome);
+  }
 
   /**
    * Client -> real server by the entry's method. `icmpRelated`: an ICMPv6 error being
@@ -179,7 +234,7 @@ export class Ipv6Path {
     if (!decHop6(buf, info)) {
       return this.answer(buf, ANSWER_TTL_VIP, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
     }
-    const v = tun6MtuVerdict(info, ifc.mtu, 0, 0, icmpRelated);
+    const v = tun6MtuVerdict(info, ifc.mtu, 0, this.fragMax, icmpRelated);
     if (v === TUN6_TOOBIG) {
       return this.answer(buf, ANSWER_TOO_BIG, ifc.mtu, O.O_TOO_BIG, O.O_TOO_BIG_SENT);
     }
@@ -191,10 +246,10 @@ export class Ipv6Path {
         return p.end(O.O_NAT_REWRITE_FAILED);
       }
       drXmit(buf, info, ifc.mac, env.nhMac!);
-      return p.txInPlace(buf, link, natOutcome);
+      return this.tx(buf, link, natOutcome);
     }
     drXmit(buf, info, ifc.mac, env.nhMac!);
-    return p.txInPlace(buf, link, natOutcome === O.O_NAT_IN ? O.O_DR : natOutcome);
+    return this.tx(buf, link, natOutcome === O.O_NAT_IN ? O.O_DR : natOutcome);
   }
 
   /** Real server -> client for NAT66 (handle_response). */
@@ -210,9 +265,9 @@ export class Ipv6Path {
       return this.answer(buf, ANSWER_TTL_DIRECTOR, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
     }
     const ifc = env.ifaces[link];
-    const v = tun6MtuVerdict(info, ifc.mtu, 0, 0, false);
+    const v = tun6MtuVerdict(info, ifc.mtu, 0, this.fragMax, false);
     if (v === TUN6_TOOBIG) {
-      // ip6_forward's own check for a reply the host routes: from the director's address.
+      // ip6_forward's own check for a reply the host routes.
       return this.answer(buf, ANSWER_TOO_BIG, ifc.mtu, O.O_TOO_BIG, O.O_TOO_BIG_SENT);
     }
     if (v === TUN6_DROP) return p.end(O.O_TOO_BIG);
@@ -220,7 +275,7 @@ export class Ipv6Path {
     ct.copyVaddr(c, this.vip);
     if (!natSnat6(buf, info, this.vip, 0, ct.vport(c))) return p.end(O.O_NAT_REWRITE_FAILED);
     drXmit(buf, info, ifc.mac, env.nhMac!);
-    return p.txInPlace(buf, link, O.O_NAT_OUT);
+    return this.tx(buf, link, O.O_NAT_OUT);
   }
 
   /**
@@ -244,7 +299,7 @@ export class Ipv6Path {
       return this.answer(buf, ANSWER_TTL_VIP, 0, O.O_TTL_EXPIRED, O.O_TIME_EXCEEDED_SENT);
     }
     const mtu = ifc.mtu - (outerV6 ? IP6IP6_HLEN : IPIP_HLEN);
-    const v = tun6MtuVerdict(info, mtu, tunnelMinMtu(outerV6), 0, icmpRelated);
+    const v = tun6MtuVerdict(info, mtu, tunnelMinMtu(outerV6), this.fragMax, icmpRelated);
     if (v === TUN6_DROP) return p.end(O.O_TUN_MTU_DROP);
     if (v === TUN6_TOOBIG) {
       return this.answer(buf, ANSWER_TOO_BIG, mtu, O.O_TOO_BIG, O.O_TOO_BIG_SENT);
@@ -256,7 +311,27 @@ export class Ipv6Path {
       ? tunEncap6(buf, info, env.v6.srcOf(link), 0, rip, 0, ifc.mac, mac)
       : tunEncap6in4(buf, info, ifc.addr, rip[3], ifc.mac, mac, p.ident);
     if (newOff < 0) return p.end(O.O_HEADROOM);
-    return p.txFrame(buf, newOff, info.len, link, outcome === O.O_NAT_IN ? O.O_TUN : outcome);
+    const out = outcome === O.O_NAT_IN ? O.O_TUN : outcome;
+    if (info.len - 14 <= ifc.mtu) return p.txFrame(buf, newOff, info.len, link, out);
+    // A reassembled datagram inside: the outer packet is fragmented to the route MTU.
+    const fo = newOff + 14;
+    const n = outerV6
+      ? ipv6Fragment(
+          buf,
+          newOff,
+          fo,
+          40,
+          6,
+          ifc.mtu,
+          this.fragId++,
+          p.fragScratch,
+          0,
+          p.outOffs,
+          p.outLens,
+        )
+      : ipv4Fragment(buf, newOff, fo, ifc.mtu, p.fragScratch, 0, p.outOffs, p.outLens);
+    if (n <= 0) return p.end(O.O_XMIT_ERROR);
+    return p.txFragments(p.fragScratch, n, link, O.O_TUN_FRAGMENTED);
   }
 
   /** An IPv6 TCP super-packet to tunnel: segment it in software, then encapsulate each. */
@@ -335,6 +410,8 @@ export class Ipv6Path {
       buf,
       newOff,
       newOff + 14,
+      40,
+      6,
       ifc.mtu,
       this.fragId++,
       tmp,
@@ -364,7 +441,11 @@ export class Ipv6Path {
       return p.end(O.O_ICMP_OTHER);
     }
     // Informational messages are not IPVS business (ICMPV6_INFOMSG_MASK).
-    if (!isIcmp6Error(type) || !info.hasInner) return p.end(O.O_ICMP_OTHER);
+    if (!isIcmp6Error(type)) return p.end(O.O_ICMP_OTHER);
+    // "Fragment header that is before ICMP header tells us that it's not an error message
+    // since they can't be fragmented": dropped.
+    if (info.fragHdrOff >= 0) return p.end(O.O_ICMP6_FRAGMENTED);
+    if (!info.hasInner) return p.end(O.O_ICMP_OTHER);
     const core = p.core;
     const ct = core.ct;
     const q = info.innerFlow.proto;

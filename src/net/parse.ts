@@ -312,8 +312,9 @@ function parseArp(buf: Uint8Array, l3: number, end: number, info: PacketInfo): n
  * (len + 2) * 4 bytes; fragment: 8 bytes), each of which must lie inside the payload, then
  * the upper-layer header as parseIpv4 does (TCP, UDP, ICMPv6 with the quoted packet of its
  * errors, SCTP ports, IPv4/IPv6 in IPv6). A decapsulator calls it on the inner header of an
- * ip6ip6 / IPv6-in-IPv4 packet. Returns PARSE_OK_IPV6, PARSE_FRAGMENT for any packet with a
- * fragment header, or the reason it is malformed.
+ * ip6ip6 / IPv6-in-IPv4 packet. Returns PARSE_OK_IPV6, PARSE_FRAGMENT for a fragment (an
+ * atomic fragment, offset 0 without M, parses as a whole packet with fragHdrOff set), or the
+ * reason it is malformed.
  *
  * A GSO super-packet with payload_len 0 (IPv6 BIG TCP) takes the frame's length, as
  * parseIpv4 does for tot_len 0.
@@ -362,7 +363,9 @@ export function parseIpv6(buf: Uint8Array, l3: number, end: number, info: Packet
   info.l4Off = p;
   const l4Len = pend - p;
   info.l4Len = l4Len;
-  if (info.fragHdrOff >= 0) {
+  // An atomic fragment (offset 0, M clear) is a whole packet with a fragment header: it
+  // is parsed on, as nf_ct_frag6_gather leaves it alone.
+  if (info.fragField !== 0) {
     // A first fragment still shows its ports (for counters and traces); the packet is
     // handled whole or not at all.
     if (

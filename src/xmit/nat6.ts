@@ -44,7 +44,7 @@ export function ip6End(info: PacketInfo): number {
 
 /** The TCP (20) / UDP (8) header length NAT touches, or 0 when it cannot NAT the packet. */
 function natL4Min6(info: PacketInfo): number {
-  if (info.etherType !== ETH_P_IPV6 || info.fragHdrOff >= 0) return 0;
+  if (info.etherType !== ETH_P_IPV6 || info.fragField !== 0) return 0;
   const end = ip6End(info);
   if (end < 0) return 0;
   const need = info.proto === IPPROTO_TCP ? 20 : info.proto === IPPROTO_UDP ? 8 : 0;

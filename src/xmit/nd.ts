@@ -233,7 +233,7 @@ export function buildNs(
  */
 export function echo6ReplyInPlace(buf: Uint8Array, info: PacketInfo, ourMac: Uint8Array): boolean {
   if (info.etherType !== ETH_P_IPV6 || info.proto !== IPPROTO_ICMPV6) return false;
-  if (info.fragHdrOff >= 0 || info.icmpType !== ICMPV6_ECHO_REQUEST || info.l4Len < 8) return false;
+  if (info.fragField !== 0 || info.icmpType !== ICMPV6_ECHO_REQUEST || info.l4Len < 8) return false;
   const end = ip6End(info);
   if (end < 0 || ourMac.length !== 6) return false;
   if (!info.csumPartial && !icmp6ChecksumValid(buf, info)) return false;

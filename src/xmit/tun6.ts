@@ -201,18 +201,21 @@ export function tunnelMinMtu(outerV6: boolean): number {
 }
 
 /**
- * Fragment the IPv6 packet whose 40-byte header (no extension headers: one we built) is at
- * l3Off, its L2 header buf[off, l3Off) copied to every fragment, so that each fragment is
- * at most `mtu` bytes of IPv6, as ip6_fragment's slow path does: a fragment header (next
- * header = the packet's, identification `id`) after the fixed header, data per fragment =
- * mtu - 48 rounded down to a multiple of 8 (the last takes the rest), M set on all but
- * the last. Fragment i is written to out at outOffs[i], outLens[i] bytes. Returns the
- * number of fragments, XMIT_E_INVALID or XMIT_E_SPACE.
+ * Fragment the IPv6 packet at l3Off, its L2 header buf[off, l3Off) copied to every
+ * fragment, so that each fragment is at most `mtu` bytes of IPv6, as ip6_fragment's slow
+ * path does: the unfragmentable part (the first `unfragLen` bytes: the IPv6 header and the
+ * extension headers that precede fragmentation) is repeated, followed by a fragment header
+ * (next header = the one the byte at l3Off + prevNhOff named, identification `id`; that
+ * byte becomes 44), then data: mtu - unfragLen - 8 rounded down to a multiple of 8 per
+ * fragment, the last taking the rest, M set on all but the last. Fragment i is written to
+ * out at outOffs[i], outLens[i] bytes. Returns the count, XMIT_E_INVALID or XMIT_E_SPACE.
  */
 export function ipv6Fragment(
   buf: Uint8Array,
   off: number,
   l3Off: number,
+  unfragLen: number,
+  prevNhOff: number,
   mtu: number,
   id: number,
   out: Uint8Array,
@@ -223,35 +226,39 @@ export function ipv6Fragment(
   if (off < 0 || l3Off < off || l3Off + 40 > buf.length || buf[l3Off] >>> 4 !== 6) {
     return XMIT_E_INVALID;
   }
+  if (unfragLen < 40 || prevNhOff < 0 || prevNhOff >= unfragLen) return XMIT_E_INVALID;
   const plen = rd16(buf, l3Off + 4);
-  if (l3Off + 40 + plen > buf.length) return XMIT_E_INVALID;
-  const room = (mtu - 48) & ~7;
+  const fragLen = 40 + plen - unfragLen;
+  if (fragLen < 0 || l3Off + 40 + plen > buf.length) return XMIT_E_INVALID;
+  const head = unfragLen + 8;
+  const room = (mtu - head) & ~7;
   if (room < 8) return XMIT_E_INVALID;
   const l2 = l3Off - off;
-  const nh = buf[l3Off + 6];
+  const nh = buf[l3Off + prevNhOff];
   let count = 1;
-  for (let r = plen; r > mtu - 48; r -= room) count++;
+  for (let r = fragLen; r > mtu - head; r -= room) count++;
   if (count > outOffs.length || count > outLens.length) return XMIT_E_SPACE;
-  if (outOff < 0 || outOff + count * (l2 + 48) + plen > out.length) return XMIT_E_SPACE;
+  if (outOff < 0 || outOff + count * (l2 + head) + fragLen > out.length) return XMIT_E_SPACE;
   let pos = outOff;
   let done = 0;
-  let left = plen;
+  let left = fragLen;
   for (let i = 0; i < count; i++) {
-    const len = left > mtu - 48 ? room : left;
+    const len = left > mtu - head ? room : left;
     left -= len;
-    copyBytes(out, pos, buf, off, l3Off + 40);
+    copyBytes(out, pos, buf, off, l3Off + unfragLen);
     const ip = pos + l2;
-    wr16(out, ip + 4, 8 + len);
-    out[ip + 6] = IPPROTO_FRAGMENT;
-    const fh = ip + 40;
+    wr16(out, ip + 4, unfragLen - 40 + 8 + len);
+    out[ip + prevNhOff] = IPPROTO_FRAGMENT;
+    const fh = ip + unfragLen;
     out[fh] = nh;
     out[fh + 1] = 0;
     wr16(out, fh + 2, done | (left > 0 ? 1 : 0));
     wr32(out, fh + 4, id >>> 0);
-    copyBytes(out, fh + 8, buf, l3Off + 40 + done, l3Off + 40 + done + len);
+    const src = l3Off + unfragLen + done;
+    copyBytes(out, fh + 8, buf, src, src + len);
     outOffs[i] = pos;
-    outLens[i] = l2 + 48 + len;
-    pos += l2 + 48 + len;
+    outLens[i] = l2 + head + len;
+    pos += l2 + head + len;
     done += len;
   }
   return count;

@@ -9,6 +9,7 @@ import { OUTCOME_NAMES, V_DROP, V_PASS, V_TX } from '../../src/datapath/outcome.
 import { HEADROOM } from '../../src/datapath/pipeline.js';
 import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { buildFrame, buildIp6, type Ip6Spec } from '../../src/net/build.js';
+import { ipv6Fragment } from '../../src/xmit/tun6.js';
 import { config6, fromClient4, fromClient6, fromRs6, IP4, IP6, MAC } from './fixtures6.js';
 
 function director(extra = '', mtus?: Map<string, number>): Director {
@@ -488,5 +489,97 @@ describe('what the IPv6 path leaves alone', () => {
     const bad = run(d, f, 'eth0');
     expect(bad.verdict).toBe(V_DROP);
     expect(bad.outcome).toBe('parse_bad_ipv6_ext');
+  });
+});
+
+describe('IPv6 fragments (reassembled as nf_defrag_ipv6 does for IPVS)', () => {
+  const fragmentsOf = (frame: Uint8Array, mtu: number, id: number): Uint8Array[] => {
+    const out = new Uint8Array(frame.length * 2 + 4096);
+    const offs = new Int32Array(64);
+    const lens = new Int32Array(64);
+    const n = ipv6Fragment(frame, 0, 14, 40, 6, mtu, id, out, 0, offs, lens);
+    expect(n).toBeGreaterThan(1);
+    return Array.from({ length: n }, (_, i) => out.slice(offs[i], offs[i] + lens[i]));
+  };
+  const dns = `-A -u [${IP6.vip}]:53 -s rr\n-a -u [${IP6.vip}]:53 -r [${IP6.rs1}]:5353 -m\n`;
+  const payload = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+
+  it('reassembles, NATs the whole datagram and sends it on in fragments of the largest size', () => {
+    const d = director(dns);
+    const whole = fromClient6({
+      src: IP6.client,
+      dst: IP6.vip,
+      udp: { sport: 41000, dport: 53, payload },
+    });
+    const frags = fragmentsOf(whole, 1280, 0x1234);
+    // Out of order: the last one first.
+    const order = [frags[2], frags[0], frags[1]];
+    expect(run(d, order[0], 'eth0').outcome).toBe('ipv6_frag_held');
+    expect(run(d, order[1], 'eth0').outcome).toBe('ipv6_frag_held');
+    const out = run(d, order[2], 'eth0');
+    expect(out.outcome).toBe('nat_in');
+    const expected = buildFrame({
+      srcMac: MAC.eth1,
+      dstMac: MAC.rs1,
+      ip6: {
+        src: IP6.client,
+        dst: IP6.rs1,
+        hopLimit: 63,
+        udp: { sport: 41000, dport: 5353, payload },
+      },
+    });
+    expect(out.frames).toEqual(fragmentsOf(expected, 1280, 1));
+    expect(d.pipeline.v6.reasm.reassembled).toBe(1);
+  });
+
+  it('discards a datagram with overlapping fragments (RFC 5722) and bad lengths', () => {
+    const d = director(dns);
+    const whole = fromClient6({
+      src: IP6.client,
+      dst: IP6.vip,
+      udp: { sport: 41001, dport: 53, payload },
+    });
+    const frags = fragmentsOf(whole, 1280, 7);
+    expect(run(d, frags[0], 'eth0').outcome).toBe('ipv6_frag_held');
+    expect(run(d, frags[0], 'eth0').outcome).toBe('ipv6_frag_bad');
+    expect(d.pipeline.v6.reasm.active).toBe(0);
+    // A non-last fragment whose data is not a multiple of 8 bytes.
+    const odd = fromClient6({
+      src: IP6.client,
+      dst: IP6.vip,
+      ext: [{ type: 'frag', offset: 0, more: true, id: 9 }],
+      nextHeader: 17,
+      payload: new Uint8Array(13),
+    });
+    expect(run(d, odd, 'eth0').outcome).toBe('ipv6_frag_bad');
+  });
+
+  it('takes an atomic fragment (offset 0, no M) as a whole packet', () => {
+    const d = director(dns);
+    const ext = [{ type: 'frag' as const, id: 5 }];
+    const out = run(
+      d,
+      fromClient6({
+        src: IP6.client,
+        dst: IP6.vip,
+        ext,
+        udp: { sport: 41002, dport: 53, payload: 'x' },
+      }),
+      'eth0',
+    );
+    expect(out.outcome).toBe('nat_in');
+    expect(out.frames[0]).toEqual(
+      buildFrame({
+        srcMac: MAC.eth1,
+        dstMac: MAC.rs1,
+        ip6: {
+          src: IP6.client,
+          dst: IP6.rs1,
+          hopLimit: 63,
+          ext,
+          udp: { sport: 41002, dport: 5353, payload: 'x' },
+        },
+      }),
+    );
   });
 });
