@@ -16,6 +16,7 @@
 import { O_NO_NEIGHBOUR, V_TX } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
 import { type Link, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
+import { AF_INET6 } from '../net/addr.js';
 import type { NeighbourResolver } from './neighbours.js';
 import type { Tracer } from './tracer.js';
 
@@ -107,7 +108,8 @@ export class PacketLoop {
         }
         if (tracing) tracer.after(before, ol);
       } else if (p.outcome === O_NO_NEIGHBOUR) {
-        this.neighbours.resolve(p.missAddr, p.missLink, now);
+        if (p.missAf === AF_INET6) this.neighbours.resolve6(p.missAddr6, p.missLink, now);
+        else this.neighbours.resolve(p.missAddr, p.missLink, now);
       }
     }
     for (let l = 0; l < this.queues.length; l++) if (this.queues[l].count > 0) this.flush(l);

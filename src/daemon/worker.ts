@@ -12,6 +12,7 @@ import { reviveTableCommands, type TableCommand } from '../control/table-command
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
 import { IpvsError } from '../ipvs/admin.js';
+import { InetAddr } from '../net/addr.js';
 import { DatapathThread, hostEnv } from './datapath-thread.js';
 import { snapshotOf, type WorkerApplyResult, type WorkerConfig } from './pool.js';
 import { hostInterfaces } from './sysinfo.js';
@@ -33,9 +34,12 @@ function apply(t: DatapathThread, cmds: readonly TableCommand[]): WorkerApplyRes
   return null;
 }
 
-function setVips(t: DatapathThread, vips: readonly number[]): void {
+function setVips(t: DatapathThread, vips: readonly number[], vips6: readonly string[]): void {
   t.env.vips.clear();
   for (const v of vips) t.env.vips.add(v);
+  // IPv6 frames all reach worker 0 (the fanout programs steer IPv4 only); every worker
+  // holds the set anyway, so any of them answers the same.
+  t.env.v6.setVips(vips6.map((v) => InetAddr.parseOrThrow(v, 'IPv6 VIP')));
 }
 
 let t: DatapathThread;
@@ -61,7 +65,7 @@ try {
   const refused = apply(t, reviveTableCommands(cfg.table));
   if (refused !== null)
     throw new Error(`initial table, command ${refused.index + 1}: ${refused.message}`);
-  setVips(t, cfg.vips);
+  setVips(t, cfg.vips, cfg.vips6);
   t.neighbours.primeRealServers(t.core, performance.now(), false);
   t.loop.start();
   port.postMessage({ type: 'ready' });
@@ -88,7 +92,7 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
     switch (m.type) {
       case 'apply': {
         const r = apply(t, reviveTableCommands(m.cmds as unknown[]));
-        setVips(t, m.vips as number[]);
+        setVips(t, m.vips as number[], m.vips6 as string[]);
         t.neighbours.primeRealServers(t.core, performance.now(), false);
         reply(r);
         break;

@@ -10,7 +10,7 @@
  * from typed arrays (open addressing on the four words), so nothing is allocated. The
  * kernel's counterparts are the FIB6, the ndisc neighbour table and the host's addresses.
  */
-import { AF_INET6, type InetAddr, prefixMask32 } from '../net/addr.js';
+import { AF_INET6, InetAddr, prefixMask32 } from '../net/addr.js';
 
 /** An IPv6 address of one of the director's links. */
 export interface Iface6Addr {
@@ -23,6 +23,8 @@ export interface Route6Conf {
   prefixLen: number;
   /** Gateway (must be on a link's prefix). */
   via: InetAddr;
+  /** The link the gateway is on, when its prefix alone does not say (a link-local gateway). */
+  link?: number;
 }
 
 export interface Cidr6 {
@@ -139,6 +141,28 @@ export class Addr6Table {
       i = (i + 1) & this.mask;
     }
     return -1 - i;
+  }
+
+  /** Number of slots (indexes returned by find / slotFor are below it). */
+  get slots(): number {
+    return this.used.length;
+  }
+
+  /** Index of the address's entry, inserting it (MAC zero) if new; -1 when full. */
+  slotFor(w: ArrayLike<number>, at = 0): number {
+    let s = this.slot(w, at);
+    if (s >= 0) return s;
+    if (this.size >= this.capacity) return -1;
+    s = -1 - s;
+    const b = s << 2;
+    this.keys[b] = w[at];
+    this.keys[b + 1] = w[at + 1];
+    this.keys[b + 2] = w[at + 2];
+    this.keys[b + 3] = w[at + 3];
+    this.used[s] = 1;
+    this.macs.fill(0, s * 6, s * 6 + 6);
+    this.size++;
+    return s;
   }
 
   /** Index of the entry for the address, or -1. */
@@ -289,7 +313,7 @@ export class Ipv6Env {
   /** Adds a route through a gateway on a connected prefix. */
   addRoute(r: Route6Conf): void {
     const via = wordsOf(r.via);
-    const link = this.connectedLink(via, 0);
+    const link = r.link ?? this.connectedLink(via, 0);
     if (link < 0) throw new Error(`gateway ${r.via} is not on any interface's prefix`);
     this.insertRoute({
       net: wordsOf(r.dst.masked(r.prefixLen)),
@@ -360,6 +384,11 @@ export class Ipv6Env {
   /** True when the address is one of the director's own IPv6 interface addresses. */
   isLocal(w: ArrayLike<number>, at = 0): boolean {
     return this.locals.has(w, at);
+  }
+
+  /** The VIPs (allocates; for worker start-up and listings). */
+  vipList(): InetAddr[] {
+    return this.vips.entries().map(([w]) => InetAddr.v6(w[0], w[1], w[2], w[3]));
   }
 
   /** Replaces the VIP set. */
