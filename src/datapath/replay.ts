@@ -8,7 +8,13 @@ import type { DirectorConfig } from '../control/config.js';
 import { stateName } from '../ipvs/proto.js';
 import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
 import { formatAddrPort } from '../net/addr.js';
-import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import {
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+} from '../net/ipproto.js';
 import { readCapture } from '../pcap/capture.js';
 import type { ByteSink } from '../pcap/sink.js';
 import { PcapngRecorder } from '../trace/pcapng-recorder.js';
@@ -37,6 +43,7 @@ const PROTO_NAMES: Record<number, string> = {
   [IPPROTO_UDP]: 'UDP',
   [IPPROTO_SCTP]: 'SCTP',
   [IPPROTO_ICMP]: 'ICMP',
+  [IPPROTO_ICMPV6]: 'ICMPv6',
 };
 const FWD_NAMES: Record<number, string> = {
   [FWD_MASQ]: 'Masq',
@@ -91,10 +98,20 @@ function ingressLink(
   };
   if (ifName !== undefined && env.linkByName(ifName) >= 0) return env.linkByName(ifName);
   if (opts.inIface !== undefined) return byName(opts.inIface);
-  // Ethernet/IPv4 source address (untagged) on a connected subnet; else the first interface.
+  // Ethernet/IPv4 or IPv6 source address (untagged) on a connected subnet; else the first
+  // interface.
   if (frame.length >= 34 && frame[12] === 0x08 && frame[13] === 0x00) {
     const s = ((frame[26] << 24) | (frame[27] << 16) | (frame[28] << 8) | frame[29]) >>> 0;
     const l = env.connectedLink(s);
+    if (l >= 0) return l;
+  }
+  if (frame.length >= 54 && frame[12] === 0x86 && frame[13] === 0xdd) {
+    const w = new Int32Array(4);
+    for (let i = 0; i < 4; i++) {
+      const o = 22 + 4 * i;
+      w[i] = (frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3];
+    }
+    const l = env.v6.connectedLink(w);
     if (l >= 0) return l;
   }
   return 0;
