@@ -131,7 +131,10 @@ export function largeNum(v: number, exact: boolean): string {
  * the same way (ntohl of each s6_addr32). This is ipvsadm's order, not InetAddr.compare's.
  */
 function cmpAddr(a: InetAddr, b: InetAddr): number {
-  if (a.af === AF_INET) return (a.w3 - b.w3) | 0;
+  // The C code reads both as union nf_inet_addr in the first one's family; an IPv4 address
+  // there is its value in the first word, zeros after (a real server of the other family).
+  if (a.af === AF_INET) return (a.w3 - (b.af === AF_INET ? b.w3 : b.w0)) | 0;
+  if (b.af === AF_INET) return (a.w0 - b.w3) | 0 || a.w1 | 0 || a.w2 | 0 || a.w3 | 0;
   return (a.w0 - b.w0) | 0 || (a.w1 - b.w1) | 0 || (a.w2 - b.w2) | 0 || (a.w3 - b.w3) | 0;
 }
 
