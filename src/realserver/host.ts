@@ -150,10 +150,10 @@ export function ifaceExists(name: string): boolean {
 /** True when `addr` (IPv4 or IPv6 text) is configured on `dev`. */
 export function hasAddr(dev: string, addr: string): boolean {
   const want = InetAddr.parse(addr);
-  return (networkInterfaces()[dev] ?? []).some((a) => {
-    const have = InetAddr.parse(a.address.split('%')[0]);
-    return want !== null && have !== null && have.equals(want);
-  });
+  if (want === null) return false;
+  return (networkInterfaces()[dev] ?? []).some(
+    (a) => InetAddr.parse(a.address.split('%')[0])?.equals(want) === true,
+  );
 }
 
 /** Offloads that can hand a packet socket merged (super-)packets: [ethtool -k name, -K name]. */
