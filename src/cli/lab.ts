@@ -1,8 +1,15 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
-import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
+import {
+  hostPort,
+  LAB_METHODS,
+  type LabFamily,
+  type LabMethod,
+  LabRun,
+  type LoadResult,
+} from '../lab/lab.js';
 
-const HELP = `Usage: uvs lab [--method nat|dr|tun|all] [--scheduler S] [--duration S] [options]
+const HELP = `Usage: uvs lab [--method nat|dr|tun|all] [--family 4|6|both] [--scheduler S] [options]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -10,10 +17,14 @@ server that answers with its own name, configures the virtual service with uvsad
 sends a bounded client load through the VIP. Then prints which real server answered how
 many requests, the 'uvsadm -L -n --stats' table, and one connection's packet path (each hop
 with its addresses before and after the director rewrote it). Everything is torn down on
-exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544).
+exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544) and, for
+IPv6, 2001:db8::/32 (documentation); every wire carries both families.
 
 Options:
   --method M        nat, dr, tun or all (default all: one after the other)
+  --family F        4, 6 or both (default 4): the service's and the client's address
+                    family; both configures an IPv4 and an IPv6 service on the same
+                    real servers and loads one, then the other
   --scheduler S     IPVS scheduler (default rr): rr wrr lc wlc sed nq sh dh lblc lblcr
                     fo ovf mh twos
   --weights W       comma-separated weights of rs1,rs2,rs3 (default 1,1,1)
@@ -44,6 +55,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun or all)\n`);
     return 2;
   }
+  const fam = v.family ?? '4';
+  if (fam !== '4' && fam !== '6' && fam !== 'both') {
+    process.stderr.write(`uvs lab: unknown family '${fam}' (4, 6 or both)\n`);
+    return 2;
+  }
+  const families: LabFamily[] = fam === 'both' ? [4, 6] : [Number(fam) as LabFamily];
   if (process.getuid?.() !== 0) {
     process.stderr.write('uvs lab: must run as root (network namespaces)\n');
     return 1;
@@ -77,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     if (interrupted) break;
     const lab = new LabRun({
       method,
+      family: families[0],
       prefix: v.prefix ?? 'uvslab',
       noOffload: v['no-offload'],
       runArgs: v.workers !== undefined ? ['--workers', v.workers] : [],
@@ -84,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     current = lab;
     try {
-      await runOne(lab, scheduler, weights, duration, requests, concurrency);
+      await runOne(lab, families, scheduler, weights, duration, requests, concurrency);
     } catch (e) {
       failed++;
       process.stdout.write(`\n${method}: FAILED: ${(e as Error).message}\n`);
@@ -102,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runOne(
   lab: LabRun,
+  families: readonly LabFamily[],
   scheduler: string,
   weights: number[],
   duration: number,
@@ -111,33 +130,44 @@ async function runOne(
   const m = lab.method;
   progress(`${m}: building the topology and starting the director`);
   await lab.up();
-  await lab.configure(scheduler, weights);
+  for (const f of families) await lab.configure(scheduler, weights, [], f);
   const i = lab.info;
-  const title = `${m.toUpperCase()} (${i.FORWARD}) — VIP ${i.VIP}:80, scheduler ${scheduler}, real servers ${lab.rips.join(' ')}`;
-  const t0 = Date.now();
-  const r = await lab.load(duration, requests, concurrency, (p) =>
-    progress(
-      `${m}: ${((Date.now() - t0) / 1000).toFixed(1)}s  ${p.ok} requests answered, ${p.errors} errors`,
-    ),
-  );
-  progress('');
-  const udp = await lab.udpRequest('hello');
-  // One fresh connection, traced packet by packet.
-  const tracing = lab.ctl(['trace', '12', '4000']);
-  await new Promise((res) => setTimeout(res, 200));
-  await lab.load(2, 1, 1);
-  const trace = await tracing;
+  for (const f of families) {
+    const vip = hostPort(lab.vipOf(f));
+    const title = `${m.toUpperCase()} (${i.FORWARD}) — VIP ${vip}:80, scheduler ${scheduler}, real servers ${lab.ripsOf(f).join(' ')}`;
+    const t0 = Date.now();
+    const r = await lab.load(
+      duration,
+      requests,
+      concurrency,
+      (p) =>
+        progress(
+          `${m} IPv${f}: ${((Date.now() - t0) / 1000).toFixed(1)}s  ${p.ok} requests answered, ${p.errors} errors`,
+        ),
+      80,
+      f,
+    );
+    progress('');
+    const udp = await lab.udpRequest('hello', f);
+    // One fresh connection, traced packet by packet.
+    const tracing = lab.ctl(['trace', '12', '4000']);
+    await new Promise((res) => setTimeout(res, 200));
+    await lab.load(2, 1, 1, undefined, 80, f);
+    const trace = await tracing;
+    const out: string[] = [];
+    out.push('', `== ${title}`, '');
+    out.push(...serverTable(r, weights));
+    out.push('', `UDP ${vip}:7000 answered: ${udp || '(no answer)'}`);
+    out.push(
+      '',
+      `One connection's packets through the director (${hostPort(lab.clientOf(f))} -> ${vip}:80):`,
+    );
+    out.push(indent(trace.out || '(no packet traced)'));
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (r.ok === 0) throw new Error(`no request was answered over IPv${f}`);
+  }
   const stats = await lab.uvsadm(['-L', '-n', '--stats']);
-
-  const out: string[] = [];
-  out.push('', `== ${title}`, '');
-  out.push(...serverTable(r, weights));
-  out.push('', `UDP ${i.VIP}:7000 answered: ${udp || '(no answer)'}`);
-  out.push('', 'uvsadm -L -n --stats', indent(stats.out));
-  out.push(`One connection's packets through the director (${i.CLIENT_IP} -> ${i.VIP}:80):`);
-  out.push(indent(trace.out || '(no packet traced)'));
-  process.stdout.write(`${out.join('\n')}\n`);
-  if (r.ok === 0) throw new Error('no request was answered');
+  process.stdout.write(`\nuvsadm -L -n --stats\n${indent(stats.out)}`);
 }
 
 function serverTable(r: LoadResult, weights: number[]): string[] {
@@ -178,6 +208,7 @@ function parse(argv: string[]) {
     args: argv,
     options: {
       method: { type: 'string' },
+      family: { type: 'string' },
       scheduler: { type: 'string' },
       weights: { type: 'string' },
       duration: { type: 'string' },
