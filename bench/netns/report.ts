@@ -58,8 +58,10 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
-const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
+const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun', 'uvs-nat-v6'];
+const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd', 'kernel-v6', 'nft-v6'];
+/** uvs paths are compared with the baselines of their own address family. */
+const sameFamily = (a: PathName, b: PathName): boolean => a.endsWith('-v6') === b.endsWith('-v6');
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
   {
@@ -103,6 +105,20 @@ export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
     path: 'uvs-dr',
     baseline: 'kernel',
     want: 0.9,
+  },
+  {
+    name: 'UDP pps, uvs NAT over IPv6 vs over IPv4',
+    metric: 'udp',
+    path: 'uvs-nat-v6',
+    baseline: 'uvs-nat',
+    want: 0.85,
+  },
+  {
+    name: 'TCP Gbit/s (offloads on), uvs NAT over IPv6 vs over IPv4',
+    metric: 'tcp',
+    path: 'uvs-nat-v6',
+    baseline: 'uvs-nat',
+    want: 0.85,
   },
 ];
 
@@ -175,6 +191,7 @@ export function buildResult(input: {
       const us = byPath[u];
       if (us === undefined) continue;
       for (const b of BASELINES) {
+        if (!sameFamily(u, b)) continue;
         const bs = byPath[b];
         if (bs === undefined || bs.median <= 0) continue;
         const m = ratios[metric] ?? {};
@@ -324,6 +341,9 @@ const COLORS: Record<PathName, string> = {
   'uvs-nat-w2': '#9467bd',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
+  'kernel-v6': '#c7c7c7',
+  'nft-v6': '#dbdb8d',
+  'uvs-nat-v6': '#aec7e8',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
