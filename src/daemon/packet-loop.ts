@@ -15,7 +15,7 @@
 
 import { O_NO_NEIGHBOUR, V_TX } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
-import { type Link, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
+import { type Link, PKT_OTHERHOST, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
 import { AF_INET6 } from '../net/addr.js';
 import type { NeighbourResolver } from './neighbours.js';
 import type { Tracer } from './tracer.js';
@@ -82,6 +82,11 @@ export class PacketLoop {
     p.core.tick(now);
     const buf = b.buf;
     for (let i = 0; i < b.count; i++) {
+      // Not addressed to us (a bridge flooding another director's MAC): ignore, as a host does.
+      if (((b.flags[i] >>> 8) & 0xff) === PKT_OTHERHOST) {
+        p.otherHost();
+        continue;
+      }
       const tracing = tracer !== null && tracer.armed > 0;
       const before = tracing ? tracer.before(buf, b.off[i], b.len[i], li) : '';
       const v = p.process(

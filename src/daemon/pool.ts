@@ -29,6 +29,7 @@ import { clientAffinityProgram } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
+import { InetAddr } from '../net/addr.js';
 
 export interface WorkerConfig {
   index: number;
@@ -289,7 +290,15 @@ export class WorkerPool implements TableFollower {
         addStats(d.stats, x.stats);
       }
     }
-    const conns = snaps.flatMap((s) => s.conns);
+    // Structured clone keeps an InetAddr's fields but not its class: revive the addresses.
+    const conns = snaps
+      .flatMap((s) => s.conns)
+      .map((c) => ({
+        ...c,
+        caddr: InetAddr.fromPlain(c.caddr),
+        vaddr: InetAddr.fromPlain(c.vaddr),
+        daddr: InetAddr.fromPlain(c.daddr),
+      }));
     return new Proxy(core, {
       get(target, prop, receiver) {
         if (prop === 'connections') return () => conns;

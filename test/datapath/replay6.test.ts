@@ -30,7 +30,10 @@ function conversation(): Uint8Array[] {
     dst: IP6.client,
     tcp: { sport: 8080, dport: 40000, flags, seq, ack, payload },
   });
-  const big = fromClient6({ ...c, udp: { sport: 41000, dport: 7000, payload: new Uint8Array(2400) } });
+  const big = fromClient6({
+    ...c,
+    udp: { sport: 41000, dport: 7000, payload: new Uint8Array(2400) },
+  });
   const out = new Uint8Array(8192);
   const offs = new Int32Array(8);
   const lens = new Int32Array(8);
@@ -45,7 +48,11 @@ function conversation(): Uint8Array[] {
     fromClient6({ ...c, tcp: { sport: 40001, dport: 443, flags: 'S', seq: 5 } }),
     fromClient6({ ...c, udp: { sport: 41000, dport: 7000, payload: 'q' } }),
     fromClient6({ ...c, udp: { sport: 41000, dport: 7001, payload: 'q' } }),
-    fromClient4({ src: IP4.client, dst: IP4.vip, udp: { sport: 41000, dport: 7002, payload: 'q' } }),
+    fromClient4({
+      src: IP4.client,
+      dst: IP4.vip,
+      udp: { sport: 41000, dport: 7002, payload: 'q' },
+    }),
     buildFrame({
       srcMac: MAC.client,
       dstMac: '33:33:ff:00:01:00',

@@ -117,8 +117,8 @@ for (const method of LAB_METHODS) {
     it('serves a dual-stack service pair: IPv4 and IPv6 on the same real servers', async () => {
       await lab.configure('rr', [1, 1, 1], [], 4);
       const [r4, r6] = await Promise.all([
-        lab.load(2, 300, 2, undefined, 80, 4),
-        lab.load(2, 300, 2, undefined, 80, 6),
+        lab.load(2, 300, 2, undefined, 80, undefined, 4),
+        lab.load(2, 300, 2, undefined, 80, undefined, 6),
       ]);
       expect(r4.errors).toBe(0);
       expect(r6.errors).toBe(0);
