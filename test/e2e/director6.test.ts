@@ -95,17 +95,20 @@ for (const method of LAB_METHODS) {
 
     it('lists a live IPv6 connection with uvsadm -L -n -c', async () => {
       const vip = lab.info.VIP6;
+      // Held open 8 s: on a loaded machine each uvsadm start takes seconds, and a shorter
+      // hold let the connection reach TIME_WAIT before the first listing.
       const held = lab.exec('client', [
         'bash',
         '-c',
-        `(sleep 2; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP6:[${vip}]:80`,
+        `(sleep 8; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP6:[${vip}]:80`,
       ]);
       const esc = (s: string) => s.replaceAll('.', '\\.');
       const established = new RegExp(
         `TCP\\s+\\d\\d:\\d\\d\\s+ESTABLISHED\\s+\\[${esc(lab.info.CLIENT_IP6)}\\]:\\d+\\s+\\[${esc(vip)}\\]:80\\s+\\[2001:db8:[12]::1[123]\\]:80`,
       );
       let list = await lab.uvsadm(['-L', '-n', '-c']);
-      for (let i = 0; i < 10 && !established.test(list.out); i++) {
+      const until = Date.now() + 7000;
+      while (!established.test(list.out) && Date.now() < until) {
         await sleep(200);
         list = await lab.uvsadm(['-L', '-n', '-c']);
       }
