@@ -249,7 +249,13 @@ const PATH_ORDER: PathName[] = [
   'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
+  'kernel-v6',
+  'nft-v6',
+  'uvs-nat-v6',
 ];
+
+/** A target's wanted ratio as written in TARGETS (1.0, 1.4, 0.85). */
+const wantText = (w: number): string => (Number.isInteger(w * 10) ? w.toFixed(1) : String(w));
 
 export function markdown(r: BenchResult): string {
   const out: string[] = [];
@@ -295,13 +301,15 @@ export function markdown(r: BenchResult): string {
     out.push(`| ${info.title} (${info.unit}) | ${cells.join(' | ')} |`);
   }
   out.push('', '**uvs as a ratio of each baseline** (same invocation, ratio of medians):', '');
+  // An IPv6 uvs path is compared with the IPv6 kernel and nftables paths, in the same columns.
   out.push('| measurement | uvs path | vs kernel | vs nftables | vs HAProxy | vs C fwd |');
   out.push('|---|---|---:|---:|---:|---:|');
   for (const [metric, byU] of Object.entries(r.ratios)) {
     for (const [u, byB] of Object.entries(byU ?? {})) {
+      const v6 = u.endsWith('-v6');
       const c = (b: PathName) => (byB?.[b] !== undefined ? `${byB[b]!.toFixed(2)}x` : '');
       out.push(
-        `| ${metric} | ${PATH_INFO[u as PathName].title} | ${c('kernel')} | ${c('nft')} | ${c('haproxy')} | ${c('cfwd')} |`,
+        `| ${metric} | ${PATH_INFO[u as PathName].title} | ${c(v6 ? 'kernel-v6' : 'kernel')} | ${c(v6 ? 'nft-v6' : 'nft')} | ${c('haproxy')} | ${c('cfwd')} |`,
       );
     }
   }
@@ -310,7 +318,7 @@ export function markdown(r: BenchResult): string {
   out.push('|---|---:|---:|:---:|');
   for (const t of r.targets) {
     out.push(
-      `| ${t.name} | >= ${t.want.toFixed(1)}x | ${t.ratio === null ? 'n/a' : `${t.ratio.toFixed(2)}x`} | ${t.met === null ? '-' : t.met ? 'yes' : 'no'} |`,
+      `| ${t.name} | >= ${wantText(t.want)}x | ${t.ratio === null ? 'n/a' : `${t.ratio.toFixed(2)}x`} | ${t.met === null ? '-' : t.met ? 'yes' : 'no'} |`,
     );
   }
   if (r.skipped.length > 0) {

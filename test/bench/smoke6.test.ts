@@ -60,6 +60,11 @@ describe.skipIf(why !== '')(`namespace bench smoke, IPv6${why ? ` (skipped: ${wh
       expect(t.ratio).toBeGreaterThan(0);
       expect(j.ratios.udp['uvs-nat-v6']).toHaveProperty('kernel-v6');
       expect(j.ratios.udp['uvs-nat-v6']).not.toHaveProperty('kernel');
+      // The report shows the IPv6 paths and puts the IPv6 ratios in the kernel/nft columns.
+      const md = readFileSync(join(out, 'latest.md'), 'utf8');
+      expect(md).toMatch(/\| uvs NAT, IPv6 \|/);
+      expect(md).toMatch(/\| udp \| uvs NAT, IPv6 \| \d+\.\d\dx \| \d+\.\d\dx \|/);
+      expect(md).toMatch(/\| UDP pps, uvs NAT over IPv6 vs over IPv4 \| >= 0\.85x \|/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
