@@ -25,6 +25,7 @@ export const PATH_NAMES = [
   'cfwd',
   'uvs-nat',
   'uvs-nat-w2',
+  'uvs-nat-observed',
   'uvs-dr',
   'uvs-tun',
   'kernel-v6',
@@ -74,6 +75,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
     title: 'uvs NAT, 2 workers',
     description:
       'uvs run --workers 2: two datapath threads sharing each interface through a client-affine cBPF fanout group',
+  },
+  'uvs-nat-observed': {
+    title: 'uvs NAT, watched',
+    description:
+      'uvs NAT with --listen: a scraper fetching /metrics every second and headless chromium with the live page open (server-sent pushes twice a second), both in the director namespace',
   },
   'uvs-dr': {
     title: 'uvs DR',
@@ -328,9 +334,14 @@ ${chains.join('\n')}
     case 'uvs-nat':
     case 'uvs-nat-v6':
     case 'uvs-nat-w2':
+    case 'uvs-nat-observed':
     case 'uvs-dr':
     case 'uvs-tun': {
-      const nat = name === 'uvs-nat' || name === 'uvs-nat-w2' || name === 'uvs-nat-v6';
+      const nat =
+        name === 'uvs-nat' ||
+        name === 'uvs-nat-w2' ||
+        name === 'uvs-nat-observed' ||
+        name === 'uvs-nat-v6';
       const v6 = name === 'uvs-nat-v6';
       const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
@@ -372,10 +383,13 @@ ${chains.join('\n')}
           control,
           ...ifaces.flatMap((i) => ['--iface', i]),
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
+          ...(name === 'uvs-nat-observed' ? ['--listen', String(WEB_PORT)] : []),
         ],
         ctx.root,
       );
+      const watchers: Proc[] = [];
       const stopAll = async () => {
+        for (const x of watchers) await x.stop();
         await p.stop(10_000);
         for (const x of decaps) await x.stop();
       };
@@ -402,6 +416,7 @@ ${chains.join('\n')}
           timeoutMs: 60_000,
           cwd: ctx.root,
         });
+        if (name === 'uvs-nat-observed') watchers.push(...(await watch(d, ctx.work)));
         await sleep(300);
       } catch (e) {
         await stopAll();
@@ -420,6 +435,41 @@ ${chains.join('\n')}
       };
     }
   }
+}
+
+/** Where uvs-nat-observed serves /metrics and the live page (director namespace loopback). */
+const WEB_PORT = 9180;
+
+/**
+ * What watches a director in production: a Prometheus-like scraper (one /metrics a second,
+ * bounded to an hour) and a browser with the live page open (headless chromium, its own
+ * profile in the work directory). Both stop with the path.
+ */
+async function watch(ns: string, work: string): Promise<Proc[]> {
+  const url = `http://127.0.0.1:${WEB_PORT}/`;
+  const scraper = new Proc('scraper', 'ip', [
+    'netns',
+    'exec',
+    ns,
+    'sh',
+    '-c',
+    `for i in $(seq 3600); do curl -s -o /dev/null --max-time 2 ${url}metrics; sleep 1; done`,
+  ]);
+  const browser = new Proc('chromium', 'ip', [
+    'netns',
+    'exec',
+    ns,
+    'chromium',
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    `--user-data-dir=${join(work, 'chromium-profile')}`,
+    url,
+  ]);
+  // The page opens its event stream within a second or two of starting.
+  await sleep(3000);
+  if (browser.exited) throw new Error(`chromium exited: ${browser.stderr.trim().slice(-500)}`);
+  return [scraper, browser];
 }
 
 /** The last line of `text` that parses as a JSON object. */

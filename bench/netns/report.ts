@@ -58,7 +58,14 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun', 'uvs-nat-v6'];
+const UVS: PathName[] = [
+  'uvs-nat',
+  'uvs-nat-w2',
+  'uvs-nat-observed',
+  'uvs-dr',
+  'uvs-tun',
+  'uvs-nat-v6',
+];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd', 'kernel-v6', 'nft-v6'];
 /** uvs paths are compared with the baselines of their own address family. */
 const sameFamily = (a: PathName, b: PathName): boolean => a.endsWith('-v6') === b.endsWith('-v6');
@@ -98,6 +105,13 @@ export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
     path: 'uvs-nat-w2',
     baseline: 'uvs-nat',
     want: 1.7,
+  },
+  {
+    name: 'UDP pps, uvs NAT watched (scraper 1/s, live page open) vs not',
+    metric: 'udp',
+    path: 'uvs-nat-observed',
+    baseline: 'uvs-nat',
+    want: 0.97,
   },
   {
     name: 'HTTP new-connection req/s, uvs DR vs kernel forwarding',
@@ -247,6 +261,7 @@ const PATH_ORDER: PathName[] = [
   'cfwd',
   'uvs-nat',
   'uvs-nat-w2',
+  'uvs-nat-observed',
   'uvs-dr',
   'uvs-tun',
   'kernel-v6',
@@ -347,11 +362,12 @@ const COLORS: Record<PathName, string> = {
   cfwd: '#8c564b',
   'uvs-nat': '#1f77b4',
   'uvs-nat-w2': '#9467bd',
+  'uvs-nat-observed': '#aec7e8',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
   'kernel-v6': '#c7c7c7',
   'nft-v6': '#dbdb8d',
-  'uvs-nat-v6': '#aec7e8',
+  'uvs-nat-v6': '#17becf',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

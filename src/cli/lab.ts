@@ -12,6 +12,9 @@ import {
 } from '../lab/lab.js';
 import { runEcmpLab } from './lab-ecmp.js';
 
+/** Where the director listens inside its namespace (relayed to the host's --web-port). */
+const LAB_WEB_PORT = 9180;
+
 const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--family 4|6|both] [--scheduler S]
                [--duration S] [options]
        uvs lab --scene health [--method nat|dr|tun] [--duration S]
@@ -56,6 +59,10 @@ Options:
   --workers N       datapath worker threads for 'uvs run' (default 1)
   --no-offload      turn veth offloads (TSO/GSO/checksum) off
   --prefix P        namespace prefix (default uvslab)
+  --web-port N      the director serves its live page and /metrics ('uvs run --listen'),
+                    relayed to http://127.0.0.1:N/ on this host (default 9180; 0: off)
+  --hold            keep the last lab running after its load, until Ctrl-C (to look at
+                    the live page and the packet-path view)
   -h, --help        show this text
 `;
 
@@ -106,10 +113,15 @@ export async function main(argv: string[]): Promise<number> {
   const duration = Number(v.duration ?? 5);
   const requests = Number(v.requests ?? 5000);
   const concurrency = Number(v.concurrency ?? 4);
+  const webPort = Number(v['web-port'] ?? 9180);
   if (![duration, requests, concurrency, ...weights].every((n) => Number.isFinite(n) && n >= 0)) {
     process.stderr.write(
       'uvs lab: --duration, --requests, --concurrency and --weights take numbers\n',
     );
+    return 2;
+  }
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
+    process.stderr.write('uvs lab: --web-port wants 0..65535\n');
     return 2;
   }
 
@@ -139,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
         '--keepalived',
         cfg.path,
         ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+        ...(webPort > 0 ? ['--listen', String(LAB_WEB_PORT)] : []),
       ],
       log: (l) => progress(`health: ${l}`),
     });
@@ -150,6 +163,15 @@ export async function main(argv: string[]): Promise<number> {
         ...(v.duration !== undefined ? { before: duration / 3, after: duration / 3 } : {}),
         concurrency,
         progress: (l) => progress(`health: ${l}`),
+        ...(webPort > 0
+          ? {
+              onUp: async () => {
+                const url = await lab.exposeWeb(LAB_WEB_PORT, webPort);
+                progress('');
+                process.stdout.write(`\nhealth: live page ${url}  (metrics ${url}metrics)\n`);
+              },
+            }
+          : {}),
       });
       progress('');
       process.stdout.write(`${report}\n`);
@@ -175,12 +197,19 @@ export async function main(argv: string[]): Promise<number> {
       family: families[0],
       prefix: v.prefix ?? 'uvslab',
       noOffload: v['no-offload'],
-      runArgs: v.workers !== undefined ? ['--workers', v.workers] : [],
+      runArgs: [
+        ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+        ...(webPort > 0 ? ['--listen', String(LAB_WEB_PORT)] : []),
+      ],
       log: (l) => progress(`${method}: ${l}`),
     });
     current = lab;
     try {
-      await runOne(lab, families, scheduler, weights, duration, requests, concurrency);
+      await runOne(lab, families, scheduler, weights, duration, requests, concurrency, webPort);
+      if (v.hold && method === methods[methods.length - 1] && !interrupted) {
+        process.stdout.write('\nThe lab keeps running; Ctrl-C tears it down.\n');
+        await new Promise<never>(() => {});
+      }
     } catch (e) {
       failed++;
       process.stdout.write(`\n${method}: FAILED: ${(e as Error).message}\n`);
@@ -204,11 +233,17 @@ async function runOne(
   duration: number,
   requests: number,
   concurrency: number,
+  webPort: number,
 ): Promise<void> {
   const m = lab.method;
   progress(`${m}: building the topology and starting the director`);
   await lab.up();
   for (const f of families) await lab.configure(scheduler, weights, [], f);
+  if (webPort > 0) {
+    const url = await lab.exposeWeb(LAB_WEB_PORT, webPort);
+    progress('');
+    process.stdout.write(`\n${m}: live page ${url}  (metrics ${url}metrics)\n`);
+  }
   const i = lab.info;
   for (const f of families) {
     const vip = hostPort(lab.vipOf(f));
@@ -355,6 +390,8 @@ function parse(argv: string[]) {
       'no-offload': { type: 'boolean' },
       workers: { type: 'string' },
       prefix: { type: 'string' },
+      'web-port': { type: 'string' },
+      hold: { type: 'boolean' },
       directors: { type: 'string' },
       forward: { type: 'string' },
       flows: { type: 'string' },

@@ -10,6 +10,7 @@ import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
 import { configTest } from '../keepalived/config-test.js';
 import { checkKeepalivedFile, KeepalivedConfigError } from '../keepalived/runtime/runtime.js';
+import { parseListen } from '../web/listen-address.js';
 
 const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [--keepalived FILE] [options]
 
@@ -41,6 +42,14 @@ Options:
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc
+  --listen [ADDR:]PORT  serve HTTP, read-only: /metrics (Prometheus: node_exporter's
+                    node_ipvs_* series and uvs_*: frames by outcome, connection table, links,
+                    checks, VRRP) and the live page at / (services, real servers, rates,
+                    drops, and the packet-path view). A bare PORT binds 127.0.0.1; IPv6 as
+                    [ADDR]:PORT. Off unless given; control stays on the root-only socket
+  --procfs DIR      keep DIR/net/ip_vs, ip_vs_stats and ip_vs_conn in the kernel's formats,
+                    refreshed every second (for prometheus-node-exporter --path.procfs=DIR and
+                    scripts that read /proc/net/ip_vs); ip_vs_conn lists at most 100000 entries
   --keepalived FILE run keepalived's LVS half from a keepalived.conf (keepalived 2.2
                     syntax): its virtual servers become the table, its checkers run
                     (off the packet path) and change the table as keepalived does;
@@ -144,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
       sysctls: parseSysctls(v.sysctl ?? []),
       workers: v.workers !== undefined ? Number(v.workers) : undefined,
+      listen: v.listen !== undefined ? parseListen(v.listen) : undefined,
+      procfs: v.procfs,
       ...scaleOut,
       ...(v.keepalived !== undefined
         ? {
@@ -222,6 +233,8 @@ function parse(argv: string[]) {
       workers: { type: 'string' },
       keepalived: { type: 'string' },
       'config-test': { type: 'boolean' },
+      listen: { type: 'string' },
+      procfs: { type: 'string' },
       'config-id': { type: 'string', short: 'i' },
       announce: { type: 'string', multiple: true },
       quorum: { type: 'string' },

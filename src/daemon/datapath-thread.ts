@@ -16,6 +16,11 @@ import { type Backend, openLink } from '../io/index.js';
 import type { Link } from '../io/link.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';
 import { IpvsCore } from '../ipvs/core.js';
+import { ConnScanner } from '../metrics/conn-scan.js';
+import { readThread, type ThreadReading } from '../metrics/reading.js';
+import { LiveRecorder } from '../trace/live-recorder.js';
+import { PathTracer } from '../trace/packet-path.js';
+import { TapHub } from '../trace/tap.js';
 import { NeighbourResolver, REFRESH_MS } from './neighbours.js';
 import { PacketLoop } from './packet-loop.js';
 import { setSysctl } from './sysctl.js';
@@ -82,7 +87,15 @@ export class DatapathThread {
   readonly links: Link[] = [];
   readonly neighbours: NeighbourResolver;
   readonly tracer: Tracer;
+  /** The web page's packet-path view. */
+  readonly paths: PathTracer;
+  /** `uvs ctl record`. */
+  readonly recorder: LiveRecorder;
+  /** The taps above behind the one field the packet loop reads per frame. */
+  readonly taps: TapHub;
   readonly loop: PacketLoop;
+  /** Counts connections by state for readings, a slice per tick on large tables. */
+  private readonly scanner: ConnScanner;
   private lastRefresh = 0;
 
   constructor(o: DatapathThreadOptions) {
@@ -106,13 +119,25 @@ export class DatapathThread {
       });
     }
     this.neighbours = new NeighbourResolver(this.env, this.links);
-    this.tracer = new Tracer(this, (li) => this.env.ifaces[li].name);
-    this.loop = new PacketLoop(this.pipeline, this.links, this.neighbours, this.tracer, (now) => {
+    const linkName = (li: number) => this.env.ifaces[li].name;
+    const armed = () => this.taps.refresh();
+    this.tracer = new Tracer(this, linkName, armed);
+    this.paths = new PathTracer(this, linkName, armed);
+    this.recorder = new LiveRecorder(this, o.vnetHdr, armed);
+    this.taps = new TapHub([this.tracer, this.paths, this.recorder]);
+    this.scanner = new ConnScanner(this.core);
+    this.loop = new PacketLoop(this.pipeline, this.links, this.neighbours, this.taps, (now) => {
+      this.scanner.tick(now);
       if (now - this.lastRefresh > REFRESH_MS) {
         this.lastRefresh = now;
         this.neighbours.primeRealServers(this.core, now, true);
       }
     });
+  }
+
+  /** This thread's counters for metrics, /proc files and the live page. */
+  reading(): ThreadReading {
+    return readThread(this.pipeline, this.core, this.links, this.scanner.read(performance.now()));
   }
 
   /** The counters `uvs ctl stats` prints for this thread. */

@@ -25,10 +25,12 @@ import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
+import type { ListenAddress } from '../web/listen-address.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { type DirectorStatus, Drain } from './drain.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
+import { DirectorObserver, type RecordRequest } from './observer.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
 import { type HostIface, hostInterfaces } from './sysinfo.js';
@@ -52,6 +54,10 @@ export interface DirectorOptions {
   capacity?: number;
   /** IPVS sysctls (net.ipv4.vs.*) by name, applied after the config's. */
   sysctls?: Record<string, number>;
+  /** Serve /metrics and the live page here (off when absent). */
+  listen?: ListenAddress;
+  /** Keep DIR/net/ip_vs, ip_vs_stats, ip_vs_conn in the kernel's formats (off when absent). */
+  procfs?: string;
   /** Announce devices that follow the services' quorum (--announce; src/announce/). */
   announce?: AnnounceGroup[];
   /** The quorum rule for the announce devices (default: keepalived's, quorum 1). */
@@ -73,10 +79,13 @@ export class LiveDirector {
   private pool: WorkerPool | null = null;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
+  private observer: DirectorObserver | null = null;
   private announcer: Announcer | null = null;
   private readonly drainer: Drain;
   private keepalived: KeepalivedRuntime | null = null;
   private stopped = false;
+  /** The live page's address when --listen is on. */
+  webUrl: string | null = null;
 
   constructor(private readonly opts: DirectorOptions = {}) {
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -129,6 +138,9 @@ export class LiveDirector {
         });
       }
       await this.build();
+      this.observer = new DirectorObserver(this.thread!, this.pool, this.log);
+      if (this.keepalived !== null) this.observer.addHealth(this.keepalived);
+      this.webUrl = await this.observer.start({ listen: o.listen, procfs: o.procfs });
     } catch (e) {
       await this.stop();
       throw e;
@@ -143,6 +155,17 @@ export class LiveDirector {
     this.log(
       `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}${ka}`,
     );
+    if (this.webUrl !== null)
+      this.log(`uvs: metrics at ${this.webUrl}metrics, live page at ${this.webUrl}`);
+    if (o.procfs !== undefined) this.log(`uvs: IPVS /proc files in ${o.procfs}/net`);
+  }
+
+  /**
+   * Metrics, the live page, the /proc files and recordings: where the health checks, VRRP and
+   * sync add their collectors (observe.addHealth / addVrrp / addSync). Null before start().
+   */
+  get observe(): DirectorObserver | null {
+    return this.observer;
   }
 
   private async build(): Promise<void> {
@@ -243,6 +266,7 @@ export class LiveDirector {
         pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats(),
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
+      record: (req: RecordRequest) => this.observer!.record(req),
       status: () => this.status(),
       checks: async () => (this.keepalived ? this.keepalived.checksReport() : null),
     };
@@ -275,6 +299,7 @@ export class LiveDirector {
     // Routes first: the router must stop choosing us before we stop forwarding.
     this.announcer?.close();
     await this.keepalived?.stop();
+    await this.observer?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});
     t?.loop.close();

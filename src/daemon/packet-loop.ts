@@ -17,8 +17,8 @@ import { O_NO_NEIGHBOUR, V_TX } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
 import { type Link, PKT_OTHERHOST, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
 import { AF_INET6 } from '../net/addr.js';
+import type { PacketTap } from '../trace/tap.js';
 import type { NeighbourResolver } from './neighbours.js';
-import type { Tracer } from './tracer.js';
 
 /** Frames queued per egress link before a send is forced. */
 const MAX_TX = 512;
@@ -39,7 +39,8 @@ export class PacketLoop {
     private readonly pipeline: Pipeline,
     readonly links: readonly Link[],
     private readonly neighbours: NeighbourResolver,
-    private readonly tracer: Tracer | null,
+    /** Traces, the packet-path view and recordings (src/trace/tap.ts); null = none. */
+    private readonly tap: PacketTap | null,
     /** Extra work on each tick (neighbour refresh); `now` from performance.now(). */
     private readonly onTick: (now: number) => void = () => {},
   ) {
@@ -67,7 +68,7 @@ export class PacketLoop {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     for (const l of this.links) l.stop();
-    this.tracer?.finish();
+    this.tap?.finish();
   }
 
   close(): void {
@@ -77,7 +78,7 @@ export class PacketLoop {
   /** One wake-up of link `li`: process every frame, send per egress link, then return. */
   private onBatch(li: number, b: RxBatch): void {
     const p = this.pipeline;
-    const tracer = this.tracer;
+    const tap = this.tap;
     const now = performance.now();
     p.core.tick(now);
     const buf = b.buf;
@@ -87,8 +88,8 @@ export class PacketLoop {
         p.otherHost();
         continue;
       }
-      const tracing = tracer !== null && tracer.armed > 0;
-      const before = tracing ? tracer.before(buf, b.off[i], b.len[i], li) : '';
+      const tapping = tap !== null && tap.armed > 0;
+      if (tapping) tap.before(buf, b.off[i], b.len[i], li, b.flags[i]);
       const v = p.process(
         buf,
         b.off[i],
@@ -111,11 +112,11 @@ export class PacketLoop {
           // Built in the pipeline's scratch, which the next frame reuses: send now.
           this.links[ol].send(p.outBuf, p.outOffs, p.outLens, p.outCount);
         }
-        if (tracing) tracer.after(before, ol);
       } else if (p.outcome === O_NO_NEIGHBOUR) {
         if (p.missAf === AF_INET6) this.neighbours.resolve6(p.missAddr6, p.missLink, now);
         else this.neighbours.resolve(p.missAddr, p.missLink, now);
       }
+      if (tapping) tap.after(v, p);
     }
     for (let l = 0; l < this.queues.length; l++) if (this.queues[l].count > 0) this.flush(l);
   }

@@ -29,7 +29,10 @@ import { clientAffinityProgram } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
+import { type DirectorReading, readServices, type ThreadReading } from '../metrics/reading.js';
 import { InetAddr } from '../net/addr.js';
+import type { RecordTarget } from '../trace/live-recorder.js';
+import type { PathEvent, PathFilter } from '../trace/packet-path.js';
 
 export interface WorkerConfig {
   index: number;
@@ -93,8 +96,8 @@ export function svcKey(s: Service): string {
   return s.fwmark !== 0 ? `f${s.fwmark}` : `${s.proto}/${s.addr}/${s.port}`;
 }
 
-/** A snapshot of a worker's counters (run inside the worker). */
-export function snapshotOf(core: IpvsCore): Snapshot {
+/** A snapshot of a worker's counters (run inside the worker); `conns` false leaves them out. */
+export function snapshotOf(core: IpvsCore, conns = true): Snapshot {
   const services = core.services();
   return {
     services: services.map((s) => ({ key: svcKey(s), stats: STAT_FIELDS.map((f) => s.stats[f]) })),
@@ -107,9 +110,24 @@ export function snapshotOf(core: IpvsCore): Snapshot {
         stats: STAT_FIELDS.map((f) => d.stats[f]),
       })),
     ),
-    conns: core.connections(),
+    conns: conns ? core.connections() : [],
   };
 }
+
+/** What a worker answers to 'reading': its table counters and its thread's counters. */
+export interface WorkerReading {
+  snap: Snapshot;
+  thread: ThreadReading;
+}
+
+/** Messages a worker sends on its own (not answers): path trace and recording data. */
+export type WorkerEvent =
+  | { type: 'path-event'; event: PathEvent }
+  | { type: 'path-end' }
+  | { type: 'record-chunk'; bytes: Uint8Array }
+  | { type: 'record-end' };
+
+const EVENT_TYPES = new Set(['path-event', 'path-end', 'record-chunk', 'record-end']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
@@ -117,6 +135,9 @@ class WorkerHandle {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   onNeighbours: ((entries: [number, number[]][]) => void) | null = null;
+  /** Receivers of a running packet-path trace's and recording's messages. */
+  onPath: ((e: WorkerEvent) => void) | null = null;
+  onRecord: ((e: WorkerEvent) => void) | null = null;
 
   constructor(readonly worker: Worker) {
     worker.on(
@@ -130,6 +151,12 @@ class WorkerHandle {
       }) => {
         if (m.type === 'neigh' && m.entries) {
           this.onNeighbours?.(m.entries);
+          return;
+        }
+        if (m.type !== undefined && EVENT_TYPES.has(m.type)) {
+          const e = m as unknown as WorkerEvent;
+          if (e.type === 'path-event' || e.type === 'path-end') this.onPath?.(e);
+          else this.onRecord?.(e);
           return;
         }
         if (m.id === undefined) return;
@@ -263,42 +290,8 @@ export class WorkerPool implements TableFollower {
   /** An IpvsAdmin that lists the workers' counters and connections through the main core. */
   async admin(core: IpvsCore): Promise<IpvsAdmin> {
     const snaps = await Promise.all(this.workers.map((w) => w.call<Snapshot>('snapshot')));
-    const services = new Map(core.services().map((s) => [svcKey(s), s]));
-    const dests = new Map<string, Service['dests'][number]>();
-    for (const s of core.services())
-      for (const d of s.dests) dests.set(`${svcKey(s)}>${d.addr}/${d.port}`, d);
-    for (const s of services.values()) {
-      for (const f of STAT_FIELDS) s.stats[f] = 0;
-      for (const d of s.dests) {
-        d.activeConns = 0;
-        d.inactConns = 0;
-        d.persistConns = 0;
-        for (const f of STAT_FIELDS) d.stats[f] = 0;
-      }
-    }
-    for (const snap of snaps) {
-      for (const s of snap.services) {
-        const svc = services.get(s.key);
-        if (svc) addStats(svc.stats, s.stats);
-      }
-      for (const x of snap.dests) {
-        const d = dests.get(x.key);
-        if (!d) continue;
-        d.activeConns += x.active;
-        d.inactConns += x.inact;
-        d.persistConns += x.persist;
-        addStats(d.stats, x.stats);
-      }
-    }
-    // Structured clone keeps an InetAddr's fields but not its class: revive the addresses.
-    const conns = snaps
-      .flatMap((s) => s.conns)
-      .map((c) => ({
-        ...c,
-        caddr: InetAddr.fromPlain(c.caddr),
-        vaddr: InetAddr.fromPlain(c.vaddr),
-        daddr: InetAddr.fromPlain(c.daddr),
-      }));
+    sumSnapshots(core, snaps);
+    const conns = snaps.flatMap((s) => s.conns).map(reviveConn);
     return new Proxy(core, {
       get(target, prop, receiver) {
         if (prop === 'connections') return () => conns;
@@ -306,6 +299,98 @@ export class WorkerPool implements TableFollower {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     }) as IpvsAdmin;
+  }
+
+  /**
+   * The director's reading for metrics and the live page: every worker's counters summed into
+   * the main core's services (as for listings, without the connection lists) and each
+   * worker's thread counters.
+   */
+  async reading(core: IpvsCore): Promise<DirectorReading> {
+    const rs = await Promise.all(this.workers.map((w) => w.call<WorkerReading>('reading')));
+    sumSnapshots(
+      core,
+      rs.map((r) => r.snap),
+    );
+    return {
+      tableSize: core.tableSize,
+      services: readServices(core.services()),
+      threads: rs.map((r) => r.thread),
+    };
+  }
+
+  /** Up to `limit` connection entries over every worker (for /proc/net/ip_vs_conn). */
+  async connections(limit: number): Promise<ConnView[]> {
+    const all = await Promise.all(this.workers.map((w) => w.call<ConnView[]>('conns', { limit })));
+    return all.flat().slice(0, limit).map(reviveConn);
+  }
+
+  /**
+   * A packet-path trace in every worker; events come to `sink` until `count` arrived or every
+   * worker ended, then `end` once.
+   */
+  paths(
+    filter: PathFilter,
+    count: number,
+    ms: number,
+    sink: (e: PathEvent) => void,
+    end: () => void,
+  ): Promise<void> {
+    let got = 0;
+    let ended = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      for (const w of this.workers) {
+        w.onPath = null;
+        w.post({ type: 'path-stop' });
+      }
+      end();
+    };
+    for (const w of this.workers) {
+      w.onPath = (e) => {
+        if (done) return;
+        if (e.type === 'path-event') {
+          sink(e.event);
+          if (++got >= count) finish();
+        } else if (e.type === 'path-end' && ++ended === this.workers.length) finish();
+      };
+    }
+    return Promise.all(this.workers.map((w) => w.call('path', { filter, count, ms }))).then(
+      () => undefined,
+      (e: unknown) => {
+        finish();
+        throw e;
+      },
+    );
+  }
+
+  /** Stops a running packet-path trace. */
+  stopPaths(): void {
+    for (const w of this.workers) w.post({ type: 'path-stop' });
+  }
+
+  /** A recording in every worker; chunks go to `target`, whose end() runs once all ended. */
+  record(count: number, ms: number, filter: PathFilter, target: RecordTarget): Promise<void> {
+    let ended = 0;
+    for (const w of this.workers) {
+      w.onRecord = (e) => {
+        if (e.type === 'record-chunk') target.chunk(e.bytes);
+        else if (e.type === 'record-end' && ++ended === this.workers.length) {
+          for (const x of this.workers) x.onRecord = null;
+          target.end();
+        }
+      };
+    }
+    return Promise.all(this.workers.map((w) => w.call('record', { count, ms, filter }))).then(
+      () => undefined,
+    );
+  }
+
+  /** Ends a running recording in every worker. */
+  stopRecording(): void {
+    for (const w of this.workers) w.post({ type: 'record-stop' });
   }
 
   /** Every worker's @stats, summed, with the per-worker figures. */
@@ -364,6 +449,47 @@ function programsFor(
     programs: sides.map((side) => clientAffinityProgram(side, !persistent)),
     key: `${sides.join(',')}/${persistent}`,
   };
+}
+
+/** Sets the main core's service and real-server counters to the sum of the workers'. */
+/** Structured clone keeps an InetAddr's fields but not its class: revive the addresses. */
+function reviveConn(c: ConnView): ConnView {
+  return {
+    ...c,
+    caddr: InetAddr.fromPlain(c.caddr),
+    vaddr: InetAddr.fromPlain(c.vaddr),
+    daddr: InetAddr.fromPlain(c.daddr),
+  };
+}
+
+function sumSnapshots(core: IpvsCore, snaps: readonly Snapshot[]): void {
+  const services = new Map(core.services().map((s) => [svcKey(s), s]));
+  const dests = new Map<string, Service['dests'][number]>();
+  for (const s of core.services())
+    for (const d of s.dests) dests.set(`${svcKey(s)}>${d.addr}/${d.port}`, d);
+  for (const s of services.values()) {
+    for (const f of STAT_FIELDS) s.stats[f] = 0;
+    for (const d of s.dests) {
+      d.activeConns = 0;
+      d.inactConns = 0;
+      d.persistConns = 0;
+      for (const f of STAT_FIELDS) d.stats[f] = 0;
+    }
+  }
+  for (const snap of snaps) {
+    for (const s of snap.services) {
+      const svc = services.get(s.key);
+      if (svc) addStats(svc.stats, s.stats);
+    }
+    for (const x of snap.dests) {
+      const d = dests.get(x.key);
+      if (!d) continue;
+      d.activeConns += x.active;
+      d.inactConns += x.inact;
+      d.persistConns += x.persist;
+      addStats(d.stats, x.stats);
+    }
+  }
 }
 
 function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {

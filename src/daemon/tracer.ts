@@ -5,6 +5,7 @@
  * pipeline's own PacketInfo (a private one, with parseFrame, so the trace never disturbs the
  * datapath's state).
  */
+import { V_TX } from '../datapath/outcome.js';
 import { describeLast } from '../datapath/replay.js';
 import type { Director } from '../datapath/setup.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
@@ -17,37 +18,43 @@ import {
   parseIpv4,
   parseIpv6,
 } from '../net/parse.js';
+import type { PacketTap } from '../trace/tap.js';
 
 /** The most packets one trace may collect, and the longest it may wait. */
 export const TRACE_MAX_COUNT = 1000;
 export const TRACE_MAX_MS = 60_000;
 
-export class Tracer {
+export class Tracer implements PacketTap {
   /** Packets still to record; the packet loop traces while this is above 0. */
   armed = 0;
   private readonly lines: string[] = [];
+  private received = '';
   private readonly info = new PacketInfo();
   private pending: { resolve: (text: string) => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     private readonly d: Director,
     private readonly linkName: (li: number) => string,
+    /** Called when a trace arms (the packet loop's tap hub recounts). */
+    private readonly onArm: () => void = () => {},
   ) {}
 
   /**
-   * "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" (IPv6: "[2001:db8::1]:1234 -> ...") for a
-   * frame about to be processed.
+   * Notes "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" (IPv6: "[2001:db8::1]:1234 -> ...") for
+   * a frame about to be processed.
    */
-  before(buf: Uint8Array, off: number, len: number, li: number): string {
-    return `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
+  before(buf: Uint8Array, off: number, len: number, li: number): void {
+    this.received = `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
   }
 
-  /** Records the packet the pipeline just transmitted on link `ol`. */
-  after(before: string, ol: number): void {
+  /** Records the frame if the pipeline transmitted it. */
+  after(v: number): void {
+    if (v !== V_TX) return;
     const p = this.d.pipeline;
+    const ol = p.outLink;
     const out = this.describe(p.outBuf, p.outOffs[0], p.outLens[0]);
     this.lines.push(
-      `${before}\n  => ${this.linkName(ol)} out ${out}\n     (${describeLast(this.d)})`,
+      `${this.received}\n  => ${this.linkName(ol)} out ${out}\n     (${describeLast(this.d)})`,
     );
     if (--this.armed <= 0) this.finish();
   }
@@ -66,6 +73,7 @@ export class Tracer {
     if (this.pending !== null) throw new Error('a trace is already running');
     this.lines.length = 0;
     this.armed = count;
+    this.onArm();
     return new Promise((resolve) => {
       this.pending = { resolve, timer: setTimeout(() => this.finish(), ms) };
     });

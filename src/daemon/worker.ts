@@ -13,8 +13,15 @@ import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
 import { IpvsError } from '../ipvs/admin.js';
 import { InetAddr } from '../net/addr.js';
+import type { FrameFilter } from '../trace/frame-match.js';
 import { DatapathThread, hostEnv } from './datapath-thread.js';
-import { snapshotOf, type WorkerApplyResult, type WorkerConfig } from './pool.js';
+import {
+  snapshotOf,
+  type WorkerApplyResult,
+  type WorkerConfig,
+  type WorkerEvent,
+  type WorkerReading,
+} from './pool.js';
 import { hostInterfaces } from './sysinfo.js';
 
 const cfg = workerData as WorkerConfig;
@@ -32,6 +39,18 @@ function apply(t: DatapathThread, cmds: readonly TableCommand[]): WorkerApplyRes
     }
   }
   return null;
+}
+
+/** A filter after postMessage (addresses arrive as plain objects). */
+function reviveFilter(f: FrameFilter): FrameFilter {
+  const out: FrameFilter = {};
+  if (f.service) out.service = { ...f.service, addr: InetAddr.fromPlain(f.service.addr) };
+  if (f.client) out.client = InetAddr.fromPlain(f.client);
+  return out;
+}
+
+function send(e: WorkerEvent, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(e, transfer);
 }
 
 function setVips(t: DatapathThread, vips: readonly number[], vips6: readonly string[]): void {
@@ -99,6 +118,37 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
       }
       case 'snapshot':
         reply(snapshotOf(t.core));
+        break;
+      case 'reading': {
+        const r: WorkerReading = { snap: snapshotOf(t.core, false), thread: t.reading() };
+        reply(r);
+        break;
+      }
+      case 'conns':
+        reply(t.core.connections().slice(0, m.limit as number));
+        break;
+      case 'path':
+        t.paths.start(
+          reviveFilter(m.filter as FrameFilter),
+          m.count as number,
+          m.ms as number,
+          (event) => send({ type: 'path-event', event }),
+          () => send({ type: 'path-end' }),
+        );
+        reply(true);
+        break;
+      case 'path-stop':
+        t.paths.finish();
+        break;
+      case 'record':
+        t.recorder.start(m.count as number, m.ms as number, reviveFilter(m.filter as FrameFilter), {
+          chunk: (bytes) => send({ type: 'record-chunk', bytes }, [bytes.buffer as ArrayBuffer]),
+          end: () => send({ type: 'record-end' }),
+        });
+        reply(true);
+        break;
+      case 'record-stop':
+        t.recorder.finish();
         break;
       case 'stats':
         reply(t.stats());

@@ -366,6 +366,38 @@ export class LabRun {
     });
   }
 
+  /**
+   * Makes the director's HTTP side (`uvs run --listen PORT`, on the director namespace's
+   * loopback) reachable at 127.0.0.1:hostPort of this host: a socat relay in the host
+   * namespace that opens each connection from inside the director's namespace. Host
+   * loopback only; stopped by down(). Returns the page's URL.
+   */
+  async exposeWeb(nsPort: number, hostPort: number): Promise<string> {
+    // socat splits addresses at ':'; the inner address's colons are escaped for it.
+    const child = spawn(
+      'socat',
+      [
+        `TCP-LISTEN:${hostPort},bind=127.0.0.1,reuseaddr,fork`,
+        `EXEC:ip netns exec ${this.ns('dir')} socat STDIO TCP\\:127.0.0.1\\:${nsPort}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const p: Proc = {
+      name: 'web relay',
+      child,
+      output: '',
+      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
+    };
+    child.stderr.on('data', (d: Buffer) => {
+      p.output += d.toString();
+    });
+    this.procs.push(p);
+    // socat says nothing when it listens: give it a moment, then make sure it still runs.
+    await new Promise((r) => setTimeout(r, 300));
+    if (child.exitCode !== null) throw new Error(`web relay on 127.0.0.1:${hostPort}: ${p.output}`);
+    return `http://127.0.0.1:${hostPort}/`;
+  }
+
   /** Starts a long-running process in a namespace and waits for its ready pattern. */
   async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<Proc> {
     const [cmd, ...args] = this.inNamespace(ns, argv);
