@@ -10,7 +10,7 @@ import {
   repoRoot,
   runBench,
 } from '../../bench/netns/harness.js';
-import type { MetricName, PathName } from '../../bench/netns/paths.js';
+import { type MetricName, PATHS_V4, PATHS_V6, type PathName } from '../../bench/netns/paths.js';
 import {
   runScaleOut,
   SCALE_OUT_METRICS,
@@ -29,7 +29,10 @@ Options:
   --duration S      seconds per measurement (default ${DEFAULTS.duration})
   --reps N          repetitions (default ${DEFAULTS.reps})
   --quick           1 s, 1 repetition
-  --paths LIST      comma list of ${PATH_NAMES.join(',')} (default all)
+  --paths LIST      comma list of ${PATH_NAMES.join(',')}
+                    (default: the paths of --family)
+  --family F        4 (default: every IPv4 path), 6 (kernel-v6, nft-v6, uvs-nat-v6) or
+                    both (all of them, interleaved: the IPv6-vs-IPv4 targets need both)
   --metrics LIST    comma list of ${METRIC_NAMES.join(',')} (default all)
   --rs N            real servers, 1-8 (default ${DEFAULTS.rs})
   --flows N         UDP flows (source ports) for the 64-byte test (default ${DEFAULTS.flows})
@@ -59,6 +62,13 @@ function list<T extends string>(v: string | undefined, all: readonly T[], what: 
   return xs as T[];
 }
 
+function familyPaths(f: string): PathName[] {
+  if (f === '4') return [...PATHS_V4];
+  if (f === '6') return [...PATHS_V6];
+  if (f === 'both') return [...PATHS_V4, ...PATHS_V6];
+  throw new Error(`unknown family '${f}' (4, 6 or both)`);
+}
+
 function positive(v: string | undefined, dflt: number, what: string, max: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -76,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
         reps: { type: 'string' },
         quick: { type: 'boolean' },
         paths: { type: 'string' },
+        family: { type: 'string' },
         metrics: { type: 'string' },
         rs: { type: 'string' },
         flows: { type: 'string' },
@@ -101,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     const prefix = v.prefix ?? DEFAULTS.prefix;
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
       throw new Error(`bad prefix '${prefix}' (2-8 of a-z0-9)`);
+    if (v.paths !== undefined && v.family !== undefined)
+      throw new Error('--paths and --family: give one (--paths names each path)');
     const tty = process.stderr.isTTY;
     if (v['scale-out']) {
       const directors = (v.directors ?? '1,2,3').split(',').map(Number);
@@ -131,7 +144,10 @@ export async function main(argv: string[]): Promise<number> {
     o = {
       duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
       reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
-      paths: list<PathName>(v.paths, PATH_NAMES, 'path'),
+      paths:
+        v.paths !== undefined
+          ? list<PathName>(v.paths, PATH_NAMES, 'path')
+          : familyPaths(v.family ?? '4'),
       metrics: list<MetricName>(v.metrics, METRIC_NAMES, 'metric'),
       rs: Math.round(positive(v.rs, DEFAULTS.rs, 'rs', 8)),
       flows: Math.round(positive(v.flows, DEFAULTS.flows, 'flows', 60000)),

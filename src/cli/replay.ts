@@ -1,4 +1,4 @@
-/** `uvs replay`: offline replay of a capture through the director (src/datapath/replay.ts). */
+/** `uvs replay`: offline replay of a capture through the director (src/replay/replay.ts). */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../control/config.js';

@@ -24,20 +24,42 @@ import { TapHub } from '../trace/tap.js';
 import { NeighbourResolver, REFRESH_MS } from './neighbours.js';
 import { PacketLoop } from './packet-loop.js';
 import { setSysctl } from './sysctl.js';
-import { type HostIface, hostNeighbours, hostRoutes } from './sysinfo.js';
+import {
+  type HostIface,
+  hostNeighbours,
+  hostNeighbours6,
+  hostRoutes,
+  hostRoutes6,
+  ipv6Forwarding,
+} from './sysinfo.js';
 import { Tracer } from './tracer.js';
 
 /** The network view: the host's interfaces, connected routes and neighbours, then the config's. */
 export function hostEnv(ifaces: readonly HostIface[], cfg: DirectorConfig | null): DirectorEnv {
   const env = new DirectorEnv();
   for (const h of ifaces) {
-    env.addIface({ name: h.name, mac: h.mac, addr: h.addr, prefixLen: h.prefixLen, mtu: h.mtu });
+    env.addIface({
+      name: h.name,
+      mac: h.mac,
+      addr: h.addr,
+      prefixLen: h.prefixLen,
+      mtu: h.mtu,
+      addrs6: h.addrs6,
+    });
   }
   for (const r of hostRoutes()) {
     if (env.connectedLink(r.via) >= 0)
       env.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via });
   }
   for (const n of hostNeighbours()) env.setNeighbour(n.addr, n.mac);
+  for (const r of hostRoutes6()) {
+    const link = env.linkByName(r.dev);
+    if (link >= 0) env.v6.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via, link });
+  }
+  for (const n of hostNeighbours6()) {
+    if (env.linkByName(n.dev) >= 0) env.v6.setNeighbour(n.addr, n.mac);
+  }
+  env.v6.routerFlag = ipv6Forwarding();
   // Interfaces come from the host; the config adds neighbours, routes, VIPs and marks.
   if (cfg !== null) fillEnv(env, { ...cfg, interfaces: [] });
   return env;

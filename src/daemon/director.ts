@@ -193,6 +193,7 @@ export class LiveDirector {
     this.hostRules = new HostRules(t.env, nft, t.neighbours, {
       ifaces: this.hostIfaces.map((h) => h.name),
       localAddrs: new Set(this.hostIfaces.flatMap((h) => h.addrs)),
+      localAddrs6: new Set(this.hostIfaces.flatMap((h) => h.addrs6.map((a) => a.addr.key))),
       configVips: (this.cfg?.vips ?? []).map((v) => v.addr),
       fwmarks: this.cfg?.fwmarks ?? [],
     });

@@ -16,6 +16,7 @@
 import { O_NO_NEIGHBOUR, V_TX } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
 import { type Link, PKT_OTHERHOST, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
+import { AF_INET6 } from '../net/addr.js';
 import type { PacketTap } from '../trace/tap.js';
 import type { NeighbourResolver } from './neighbours.js';
 
@@ -112,7 +113,8 @@ export class PacketLoop {
           this.links[ol].send(p.outBuf, p.outOffs, p.outLens, p.outCount);
         }
       } else if (p.outcome === O_NO_NEIGHBOUR) {
-        this.neighbours.resolve(p.missAddr, p.missLink, now);
+        if (p.missAf === AF_INET6) this.neighbours.resolve6(p.missAddr6, p.missLink, now);
+        else this.neighbours.resolve(p.missAddr, p.missLink, now);
       }
       if (tapping) tap.after(v, p);
     }

@@ -51,6 +51,8 @@ export interface WorkerConfig {
   table: TableCommand[];
   /** The VIPs to answer for. */
   vips: number[];
+  /** The IPv6 VIPs to answer for (text). */
+  vips6: string[];
 }
 
 /** What a worker answers to 'apply': null, or why it refused command `index`. */
@@ -204,7 +206,7 @@ export class WorkerPool implements TableFollower {
    */
   static async start(
     n: number,
-    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips'>,
+    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'vips6'>,
     env: DirectorEnv,
     core: IpvsAdmin,
   ): Promise<WorkerPool> {
@@ -225,6 +227,7 @@ export class WorkerPool implements TableFollower {
           programs,
           table: tableCommands(core),
           vips: [...env.vips],
+          vips6: env.v6.vipList().map(String),
         };
         const w =
           boot !== null
@@ -264,8 +267,9 @@ export class WorkerPool implements TableFollower {
    */
   async commit(cmds: readonly TableCommand[], live: IpvsAdmin): Promise<void> {
     const vips = [...this.env.vips];
+    const vips6 = this.env.v6.vipList().map(String);
     const rs = await Promise.all(
-      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips })),
+      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips, vips6 })),
     );
     const bad = rs.findIndex((r) => r !== null);
     if (bad >= 0) {

@@ -10,9 +10,16 @@ import { describeLast } from '../datapath/describe.js';
 import type { Director } from '../datapath/director-parts.js';
 import { V_TX } from '../datapath/outcome.js';
 import { formatIn4 } from '../net/addr.js';
-import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
-import { PARSE_OK_IPV4, parseFrame, parseIpv4 } from '../net/parse.js';
+import {
+  PARSE_ARP,
+  PARSE_OK_IPV4,
+  PARSE_OK_IPV6,
+  parseFrame,
+  parseIpv4,
+  parseIpv6,
+} from '../net/parse.js';
 import type { PacketTap } from '../trace/tap.js';
 
 /** The most packets one trace may collect, and the longest it may wait. */
@@ -34,7 +41,10 @@ export class Tracer implements PacketTap {
     private readonly onArm: () => void = () => {},
   ) {}
 
-  /** Notes "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" for a frame about to be processed. */
+  /**
+   * Notes "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" (IPv6: "[2001:db8::1]:1234 -> ...") for
+   * a frame about to be processed.
+   */
   before(buf: Uint8Array, off: number, len: number, li: number): void {
     this.received = `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
   }
@@ -84,20 +94,27 @@ export class Tracer implements PacketTap {
 
   private describe(buf: Uint8Array, off: number, len: number): string {
     const info = this.info;
-    if (parseFrame(buf, off, len, info) !== PARSE_OK_IPV4) return 'non-IPv4';
+    const st = parseFrame(buf, off, len, info);
+    if (st !== PARSE_OK_IPV4 && st !== PARSE_OK_IPV6) return st === PARSE_ARP ? 'ARP' : 'non-IP';
     const outer = endpoints(info);
-    if (info.proto !== IPPROTO_IPIP) return outer;
-    if (parseIpv4(buf, info.l4Off, info.l3Off + info.totLen, info) !== PARSE_OK_IPV4) {
-      return `IPIP[${outer}]`;
-    }
-    return `IPIP[${outer}] ${endpoints(info)}`;
+    const v6 = st === PARSE_OK_IPV6;
+    const p = info.proto;
+    if (p !== IPPROTO_IPIP && p !== IPPROTO_IPV6) return outer;
+    // A tunnel: name it by its two families and describe the inner packet.
+    const name = `${p === IPPROTO_IPV6 ? '6' : '4'}in${v6 ? '6' : '4'}`;
+    const end = info.l3Off + info.totLen;
+    const ist =
+      p === IPPROTO_IPV6
+        ? parseIpv6(buf, info.l4Off, end, info)
+        : parseIpv4(buf, info.l4Off, end, info);
+    if (ist !== PARSE_OK_IPV4 && ist !== PARSE_OK_IPV6) return `${name}[${outer}]`;
+    return `${name}[${outer}] ${endpoints(info)}`;
   }
 }
 
 function endpoints(info: PacketInfo): string {
   const ports = info.proto === IPPROTO_TCP || info.proto === IPPROTO_UDP;
   const f = info.flow;
-  const s = formatIn4(f.saddr4);
-  const d = formatIn4(f.daddr4);
-  return ports ? `${s}:${f.sport} -> ${d}:${f.dport}` : `${s} -> ${d}`;
+  if (ports) return f.toString();
+  return `${f.source()} -> ${f.destination()}`;
 }

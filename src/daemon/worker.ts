@@ -53,9 +53,12 @@ function send(e: WorkerEvent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(e, transfer);
 }
 
-function setVips(t: DatapathThread, vips: readonly number[]): void {
+function setVips(t: DatapathThread, vips: readonly number[], vips6: readonly string[]): void {
   t.env.vips.clear();
   for (const v of vips) t.env.vips.add(v);
+  // IPv6 frames all reach worker 0 (the fanout programs steer IPv4 only); every worker
+  // holds the set anyway, so any of them answers the same.
+  t.env.v6.setVips(vips6.map((v) => InetAddr.parseOrThrow(v, 'IPv6 VIP')));
 }
 
 let t: DatapathThread;
@@ -81,7 +84,7 @@ try {
   const refused = apply(t, reviveTableCommands(cfg.table));
   if (refused !== null)
     throw new Error(`initial table, command ${refused.index + 1}: ${refused.message}`);
-  setVips(t, cfg.vips);
+  setVips(t, cfg.vips, cfg.vips6);
   t.neighbours.primeRealServers(t.core, performance.now(), false);
   t.loop.start();
   port.postMessage({ type: 'ready' });
@@ -108,7 +111,7 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
     switch (m.type) {
       case 'apply': {
         const r = apply(t, reviveTableCommands(m.cmds as unknown[]));
-        setVips(t, m.vips as number[]);
+        setVips(t, m.vips as number[], m.vips6 as string[]);
         t.neighbours.primeRealServers(t.core, performance.now(), false);
         reply(r);
         break;

@@ -2,7 +2,13 @@
 import { stateName } from '../ipvs/proto.js';
 import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
 import { formatAddrPort } from '../net/addr.js';
-import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import {
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+} from '../net/ipproto.js';
 import type { Director } from './director-parts.js';
 import { OUTCOME_NAMES, OUTCOME_VERDICT, VERDICT_NAMES } from './outcome.js';
 import { DIR_ICMP_IN, DIR_ICMP_OUT, DIR_IN, DIR_OUT } from './pipeline.js';
@@ -12,6 +18,7 @@ const PROTO_NAMES: Record<number, string> = {
   [IPPROTO_UDP]: 'UDP',
   [IPPROTO_SCTP]: 'SCTP',
   [IPPROTO_ICMP]: 'ICMP',
+  [IPPROTO_ICMPV6]: 'ICMPv6',
 };
 const FWD_NAMES: Record<number, string> = {
   [FWD_MASQ]: 'Masq',

@@ -80,6 +80,14 @@ const HI_CADDR = 0;
 const HI_VADDR = 3;
 const HI_DADDR = 6;
 
+/**
+ * FS word bit 24: the real server's family differs from the entry's (a tunnelled real
+ * server of the other family, the kernel's cp->daf). Its address then lives where its own
+ * family keeps it: an IPv6 one in the side block even for an IPv4 entry, an IPv4 one as
+ * word 3 with the v4-mapped prefix in the side block of an IPv6 entry.
+ */
+const FS_DAF_OTHER = 1 << 24;
+
 /* `kind`: the family, protocol and template bit an entry is compared on. */
 const KIND_V6 = 0x100;
 const KIND_TPL = 0x200;
@@ -182,15 +190,20 @@ export class ConnTable {
     kb[k + KB_DADDR3] = daddr.w3;
     kb[k + KB_CV] = (key.sport << 16) | (key.dport & 0xffff);
     kb[k + KB_KD] = (kindOf(key.af, key.proto, template) << 16) | (dport & 0xffff);
+    const other = daddr.af !== key.af;
+    kb[k + KB_FS] = other ? kb[k + KB_FS] | FS_DAF_OTHER : kb[k + KB_FS] & ~FS_DAF_OTHER;
+    const hi = this.hi;
+    const h = id * HI_WORDS;
     if (key.af === AF_INET6) {
-      const hi = this.hi;
-      const h = id * HI_WORDS;
       hi[h + HI_CADDR] = s[0];
       hi[h + HI_CADDR + 1] = s[1];
       hi[h + HI_CADDR + 2] = s[2];
       hi[h + HI_VADDR] = d[0];
       hi[h + HI_VADDR + 1] = d[1];
       hi[h + HI_VADDR + 2] = d[2];
+    }
+    if (key.af === AF_INET6 || other) {
+      // InetAddr keeps an IPv4 address v4-mapped, so words 0..2 are right either way.
       hi[h + HI_DADDR] = daddr.w0;
       hi[h + HI_DADDR + 1] = daddr.w1;
       hi[h + HI_DADDR + 2] = daddr.w2;
@@ -402,7 +415,7 @@ export class ConnTable {
 
   setState(id: number, state: number): void {
     const i = (id << KB_SHIFT) + KB_FS;
-    this.kb[i] = (this.kb[i] & 0xffff) | ((state & 0xff) << 16);
+    this.kb[i] = (this.kb[i] & ~0xff0000) | ((state & 0xff) << 16);
   }
 
   /** Destination id, or -1 (no destination bound). */
@@ -417,6 +430,17 @@ export class ConnTable {
   /** The entry's address family. */
   af(id: number): AddressFamily {
     return (this.kb[(id << KB_SHIFT) + KB_KD] & (KIND_V6 << 16)) !== 0 ? AF_INET6 : AF_INET;
+  }
+
+  /**
+   * The real server's family (the kernel's cp->daf): the entry's own, or the other one for
+   * a tunnelled real server of the other family.
+   */
+  daf(id: number): AddressFamily {
+    const k = id << KB_SHIFT;
+    const v6 = (this.kb[k + KB_KD] & (KIND_V6 << 16)) !== 0;
+    const other = (this.kb[k + KB_FS] & FS_DAF_OTHER) !== 0;
+    return v6 !== other ? AF_INET6 : AF_INET;
   }
 
   /** IPPROTO_* of the entry (0 = IPPROTO_IP for fwmark templates). */
@@ -451,7 +475,7 @@ export class ConnTable {
     return this.kb[(id << KB_SHIFT) + KB_VADDR3] >>> 0;
   }
 
-  /** The real server address of an IPv4 entry. */
+  /** The real server address when it is IPv4 (word 3 of any entry's real server). */
   daddr4(id: number): number {
     return this.kb[(id << KB_SHIFT) + KB_DADDR3] >>> 0;
   }
@@ -466,9 +490,17 @@ export class ConnTable {
     this.copyWords(id, HI_VADDR, KB_VADDR3, out, at);
   }
 
-  /** Copies the real server address's four words into out[at..at+3]. */
+  /** Copies the real server address's four words into out[at..at+3] (of its own family). */
   copyDaddr(id: number, out: Int32Array | Uint32Array, at = 0): void {
-    this.copyWords(id, HI_DADDR, KB_DADDR3, out, at);
+    if ((this.kb[(id << KB_SHIFT) + KB_FS] & FS_DAF_OTHER) === 0) {
+      this.copyWords(id, HI_DADDR, KB_DADDR3, out, at);
+      return;
+    }
+    const h = id * HI_WORDS + HI_DADDR;
+    out[at] = this.hi[h];
+    out[at + 1] = this.hi[h + 1];
+    out[at + 2] = this.hi[h + 2];
+    out[at + 3] = this.kb[(id << KB_SHIFT) + KB_DADDR3];
   }
 
   private copyWords(
@@ -502,9 +534,15 @@ export class ConnTable {
     return this.addrOf(id, HI_VADDR, KB_VADDR3);
   }
 
-  /** The real server address (allocates). */
+  /** The real server address, of its own family (allocates). */
   daddr(id: number): InetAddr {
-    return this.addrOf(id, HI_DADDR, KB_DADDR3);
+    if ((this.kb[(id << KB_SHIFT) + KB_FS] & FS_DAF_OTHER) === 0) {
+      return this.addrOf(id, HI_DADDR, KB_DADDR3);
+    }
+    const w3 = this.kb[(id << KB_SHIFT) + KB_DADDR3];
+    if (this.daf(id) === AF_INET) return InetAddr.v4(w3);
+    const h = id * HI_WORDS + HI_DADDR;
+    return InetAddr.v6(this.hi[h], this.hi[h + 1], this.hi[h + 2], w3);
   }
 
   private addrOf(id: number, side: number, lo: number): InetAddr {

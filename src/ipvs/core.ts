@@ -58,6 +58,7 @@
 import {
   type AddressFamily,
   AF_INET,
+  AF_INET6,
   FlowKey,
   foldWords,
   InetAddr,
@@ -78,6 +79,7 @@ import {
   CONN_F_NOOUTPUT,
   CONN_F_ONE_PACKET,
   CONN_F_TEMPLATE,
+  CONN_F_TUNNEL,
   stateName,
   TCP_DEFAULT_TIMEOUTS_S,
   TCP_DIR_INPUT,
@@ -178,6 +180,11 @@ function svcHashKey(proto: number, addrFold: number, port: number): number {
   // ip_vs_svc_hashkey: proto ^ addr_fold ^ (port >> 8) ^ port, masked (the netns pointer
   // term dropped); addr_fold is the IPv4 address or the XOR of an IPv6 address's words.
   return (proto ^ addrFold ^ (port >>> 8) ^ port) & SVC_TAB_MASK;
+}
+
+/** A service key's family: the address's, or the fwmark key's (IPv4 unless -6). */
+function keyFamily(k: ServiceKey): AddressFamily {
+  return k.kind === 'addr' ? k.addr.af : (k.af ?? AF_INET);
 }
 
 function isU32(n: unknown): n is number {
@@ -530,8 +537,7 @@ export class IpvsCore implements IpvsAdmin {
     this.checkKey(op, spec.key);
     if (this.findService(spec.key) !== undefined) throw new IpvsError(op, 'EEXIST');
     const k = spec.key;
-    // fwmark services are IPv4 here: the key has no family (ipvsadm -f without -6).
-    this.checkSpecFields(op, spec, k.kind === 'addr' ? k.addr.af : AF_INET);
+    this.checkSpecFields(op, spec, keyFamily(k));
     const name = spec.scheduler ?? 'wlc';
     const sched = this.getSched(name);
     if (sched === undefined) {
@@ -539,7 +545,7 @@ export class IpvsCore implements IpvsAdmin {
     }
     const svc =
       k.kind === 'fwmark'
-        ? new Service(IPPROTO_TCP, InetAddr.any(AF_INET), 0, k.fwmark)
+        ? new Service(IPPROTO_TCP, InetAddr.any(keyFamily(k)), 0, k.fwmark)
         : new Service(k.proto, k.addr, k.port, 0);
     svc.flags = SVC_F_HASHED;
     this.applySpecFields(svc, spec);
@@ -694,8 +700,10 @@ export class IpvsCore implements IpvsAdmin {
 
   findService(key: ServiceKey): Service | undefined {
     if (key.kind === 'fwmark') {
+      // ip_vs_svc_fwm_find: the mark and the family (-f 1 and -f 1 -6 are two services).
+      const af = keyFamily(key);
       const b = this.fwmTab[key.fwmark & SVC_TAB_MASK];
-      for (const s of b) if (s.fwmark === key.fwmark) return s;
+      for (const s of b) if (s.fwmark === key.fwmark && s.af === af) return s;
       return undefined;
     }
     const w = this.addrWords;
@@ -1018,6 +1026,9 @@ export class IpvsCore implements IpvsAdmin {
       if (!isU32(key.fwmark) || key.fwmark === 0) {
         throw new IpvsError(op, 'EINVAL', `${op}: fwmark must be 1..4294967295`);
       }
+      if (key.af !== undefined && key.af !== AF_INET && key.af !== AF_INET6) {
+        throw new IpvsError(op, 'EINVAL', `${op}: unknown address family`);
+      }
       return;
     }
     if (key.kind !== 'addr') throw new IpvsError(op, 'EINVAL', `${op}: unknown service key kind`);
@@ -1110,16 +1121,17 @@ export class IpvsCore implements IpvsAdmin {
     const l = spec.lThreshold ?? 0;
     if (!(addr instanceof InetAddr) || !isPort(port))
       throw new IpvsError(op, 'EINVAL', `${op}: bad real server address or port`);
-    if (addr.af !== svc.af) {
-      // The kernel allows this only for tunnelling (mixed-family services), which uvs lacks.
+    if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
+    }
+    if (addr.af !== svc.af && fwd !== CONN_F_TUNNEL) {
+      // ip_vs_genl_set_cmd: a real server of the other family can only be tunnelled to
+      // (IPv4-in-IPv6 or IPv6-in-IPv4); NAT and DR need the service's own family.
       throw new IpvsError(
         op,
         'EINVAL',
-        `${op}: real server address family differs from the service's`,
+        `${op}: a real server of another address family must be tunnelled (-i)`,
       );
-    }
-    if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
-      throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
     }
     if (typeof weight !== 'number' || !Number.isInteger(weight) || weight > 0x7fffffff) {
       throw new IpvsError(op, 'EINVAL', `${op}: weight must be an integer`);

@@ -46,10 +46,20 @@ function ingressLink(
   };
   if (ifName !== undefined && env.linkByName(ifName) >= 0) return env.linkByName(ifName);
   if (opts.inIface !== undefined) return byName(opts.inIface);
-  // Ethernet/IPv4 source address (untagged) on a connected subnet; else the first interface.
+  // Ethernet/IPv4 or IPv6 source address (untagged) on a connected subnet; else the first
+  // interface.
   if (frame.length >= 34 && frame[12] === 0x08 && frame[13] === 0x00) {
     const s = ((frame[26] << 24) | (frame[27] << 16) | (frame[28] << 8) | frame[29]) >>> 0;
     const l = env.connectedLink(s);
+    if (l >= 0) return l;
+  }
+  if (frame.length >= 54 && frame[12] === 0x86 && frame[13] === 0xdd) {
+    const w = new Int32Array(4);
+    for (let i = 0; i < 4; i++) {
+      const o = 22 + 4 * i;
+      w[i] = (frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3];
+    }
+    const l = env.v6.connectedLink(w);
     if (l >= 0) return l;
   }
   return 0;

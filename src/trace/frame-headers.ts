@@ -8,7 +8,13 @@
 import { formatIn4 } from '../net/addr.js';
 import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
-import { PARSE_IPV6, PARSE_OK_IPV4, parseFrame, parseIpv4, parseStatusName } from '../net/parse.js';
+import {
+  PARSE_OK_IPV4,
+  PARSE_OK_IPV6,
+  parseFrame,
+  parseIpv4,
+  parseStatusName,
+} from '../net/parse.js';
 
 export interface L4View {
   proto: 'TCP' | 'UDP' | 'ICMP' | string;
@@ -87,7 +93,7 @@ export class HeaderDecoder {
     };
     const st = parseFrame(buf, off, len, info);
     if (st !== PARSE_OK_IPV4) {
-      h.kind = st === PARSE_IPV6 ? 'IPv6' : parseStatusName(st);
+      h.kind = st === PARSE_OK_IPV6 ? 'IPv6' : parseStatusName(st);
       return h;
     }
     h.ip = this.ipView(buf, info);
