@@ -2,9 +2,11 @@
  * The packet loop: what a director thread does with its links. Read it top to bottom.
  *
  * Each link's receive watcher hands over a batch of frames (zero-copy, from the AF_PACKET
- * ring). Every frame goes through `Pipeline.process`; what it transmits is queued per
- * egress link — the frame itself, rewritten in place in the ring — and each queue is sent
- * with one batched call (sendmmsg) before the batch returns to the kernel. Frames the
+ * ring). A frame the link marks as for another host (PACKET_OTHERHOST) is dropped and
+ * counted, as the kernel's ip_rcv drops it; every other frame goes through
+ * `Pipeline.process`; what it transmits is queued per egress link — the frame itself,
+ * rewritten in place in the ring — and each queue is sent with one batched call
+ * (sendmmsg) before the batch returns to the kernel. Frames the
  * pipeline built in its scratch (ICMP answers, segments) are sent at once, since the next
  * frame reuses the scratch. A next hop without a MAC is handed to the neighbour resolver.
  * A 100 ms tick runs the connection timers and the rate estimator when no traffic does.
@@ -15,7 +17,7 @@
 
 import { O_NO_NEIGHBOUR, V_TX } from '../datapath/outcome.js';
 import type { Pipeline } from '../datapath/pipeline.js';
-import { type Link, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
+import { type Link, PKT_OTHERHOST, RXF_CSUM_NOT_READY, type RxBatch } from '../io/link.js';
 import type { NeighbourResolver } from './neighbours.js';
 import type { Tracer } from './tracer.js';
 
@@ -81,16 +83,15 @@ export class PacketLoop {
     p.core.tick(now);
     const buf = b.buf;
     for (let i = 0; i < b.count; i++) {
+      const rxf = b.flags[i];
+      // Frames addressed to another host's MAC never reach IPVS in the kernel (ip_rcv).
+      if (((rxf >>> 8) & 0xff) === PKT_OTHERHOST) {
+        p.otherHost();
+        continue;
+      }
       const tracing = tracer !== null && tracer.armed > 0;
       const before = tracing ? tracer.before(buf, b.off[i], b.len[i], li) : '';
-      const v = p.process(
-        buf,
-        b.off[i],
-        b.len[i],
-        li,
-        now,
-        (b.flags[i] & RXF_CSUM_NOT_READY) !== 0,
-      );
+      const v = p.process(buf, b.off[i], b.len[i], li, now, (rxf & RXF_CSUM_NOT_READY) !== 0);
       if (v === V_TX) {
         const ol = p.outLink;
         if (p.outBuf === buf && p.outCount === 1) {

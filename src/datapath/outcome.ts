@@ -56,6 +56,11 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['nat_rewrite_failed', V_DROP],
   ['xmit_error', V_DROP],
   ['headroom', V_DROP],
+  // A frame the link says is for another host (PACKET_OTHERHOST: its destination MAC is
+  // not ours): ip_rcv drops these before IPVS ever sees them.
+  ['other_host', V_DROP],
+  // A new connection refused by the drop_packet defence (ip_vs_todrop).
+  ['drop_packet', V_DROP],
 ];
 
 export const OUTCOME_NAMES: readonly string[] = [
@@ -112,6 +117,8 @@ export const O_NAT_NO_CONN = id('nat_no_conn');
 export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
+export const O_OTHER_HOST = id('other_host');
+export const O_DROP_PACKET = id('drop_packet');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;
 // Sanity: parse statuses come first and keep their codes.

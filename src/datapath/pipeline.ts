@@ -239,6 +239,21 @@ export class Pipeline {
     return this.end(O.O_NOT_IPVS);
   }
 
+  /**
+   * A frame the link received for another host (sll_pkttype PACKET_OTHERHOST: a destination
+   * MAC that is not the interface's). The kernel's ip_rcv and arp_rcv drop such frames before
+   * netfilter, so IPVS never sees them; the director drops them too, counted apart.
+   */
+  otherHost(): number {
+    this.outCount = 0;
+    if (this.trace) {
+      this.tDir = DIR_NONE;
+      this.tConn = -1;
+      this.tNew = false;
+    }
+    return this.end(O.O_OTHER_HOST);
+  }
+
   // ------------------------------------------------------------------ transmit
 
   /** Client -> real server, per the entry's forwarding method (ip_vs_*_xmit). */
