@@ -110,6 +110,8 @@ export class DatapathThread {
       verdicts,
       outcomes,
       links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+      sysctl: { ...this.core.sysctl, pmtu_disc: p.tunOpts.pmtuDisc ? 1 : 0 },
+      defense: this.core.defenseReport(),
     };
   }
 }

@@ -353,6 +353,15 @@ function programsFor(
   };
 }
 
+/** The defence figures that add up over workers (IpvsCore.defenseReport). */
+const DEFENSE_COUNTERS = [
+  'embryonic',
+  'displaced',
+  'droppedEntries',
+  'droppedPackets',
+  'tableFull',
+] as const;
+
 function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
   const sum = (field: string): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -362,9 +371,17 @@ function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
     }
     return out;
   };
+  // The defences run per worker (each on its own table's fill): sum their counters; each
+  // worker's settings and state are in perWorker.
+  const defense: Record<string, number> = {};
+  for (const s of all) {
+    const d = (s.defense ?? {}) as Record<string, unknown>;
+    for (const k of DEFENSE_COUNTERS) defense[k] = (defense[k] ?? 0) + Number(d[k] ?? 0);
+  }
   return {
     connections: all.reduce((a, s) => a + Number(s.connections ?? 0), 0),
     verdicts: sum('verdicts'),
     outcomes: sum('outcomes'),
+    ...(all.length > 0 ? { sysctl: all[0].sysctl, defense } : {}),
   };
 }
