@@ -18,7 +18,9 @@ import { type ControlServer, controlAddress, serveControl } from '../control/dae
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
+import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { WorkerPool } from './pool.js';
@@ -60,6 +62,7 @@ export class LiveDirector {
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
+    keepYoungGenerationSmall();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.cfg =
       opts.configText !== undefined
@@ -99,9 +102,9 @@ export class LiveDirector {
     this.lock = await claimDirectorLock({ control });
     try {
       if (o.control !== null) {
-        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req) => {
+        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req, reply) => {
           await started;
-          return handleRequest(this.requests(), req);
+          return handleRequest(this.requests(), req, reply);
         });
       }
       await this.build();
@@ -179,6 +182,8 @@ export class LiveDirector {
     const target: UvsadmTarget = {
       view: () => (pool ? pool.admin(t.core) : t.core),
       apply: (cmds) => plane.apply(cmds),
+      // Listed page by page between packet batches, here or in each worker.
+      connections: () => (pool ? pool.connectionPages() : corePages(t.core)),
     };
     return {
       target,

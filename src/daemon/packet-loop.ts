@@ -35,6 +35,9 @@ interface TxQueue {
 export class PacketLoop {
   private readonly queues: TxQueue[];
   private timer: NodeJS.Timeout | null = null;
+  /** When the last batch started (performance.now()), and the longest gap between two. */
+  private lastBatch = -1;
+  private maxGap = 0;
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -75,11 +78,26 @@ export class PacketLoop {
     for (const l of this.links) l.close();
   }
 
+  /**
+   * The longest time (ms) between the starts of two receive batches since the last call.
+   * Under steady traffic it is the longest the datapath was kept from forwarding: by a
+   * page of a listing, a control command, a collection, or the host's scheduler.
+   */
+  takeMaxBatchGap(): number {
+    const g = this.maxGap;
+    this.maxGap = 0;
+    return g;
+  }
+
   /** One wake-up of link `li`: process every frame, send per egress link, then return. */
   private onBatch(li: number, b: RxBatch): void {
     const p = this.pipeline;
     const tracer = this.tracer;
     const now = performance.now();
+    if (this.lastBatch >= 0 && now - this.lastBatch > this.maxGap) {
+      this.maxGap = now - this.lastBatch;
+    }
+    this.lastBatch = now;
     p.core.tick(now);
     const buf = b.buf;
     for (let i = 0; i < b.count; i++) {

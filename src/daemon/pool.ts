@@ -29,6 +29,8 @@ import { clientAffinityProgram } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
+import { InetAddr } from '../net/addr.js';
+import { PAGE_ENTRIES } from './conn-pages.js';
 
 export interface WorkerConfig {
   index: number;
@@ -66,7 +68,22 @@ interface DestSnap {
 interface Snapshot {
   services: { key: string; stats: number[] }[];
   dests: DestSnap[];
-  conns: ConnView[];
+}
+
+/** A page of a worker's connection listing: the entries, and the slot to go on from (-1: done). */
+export interface ConnPage {
+  views: ConnView[];
+  next: number;
+}
+
+/** A ConnView that crossed a thread: its addresses are plain objects again. */
+function reviveConnView(v: ConnView): ConnView {
+  return {
+    ...v,
+    caddr: InetAddr.fromPlain(v.caddr),
+    vaddr: InetAddr.fromPlain(v.vaddr),
+    daddr: InetAddr.fromPlain(v.daddr),
+  };
 }
 
 const STAT_FIELDS = [
@@ -104,7 +121,6 @@ export function snapshotOf(core: IpvsCore): Snapshot {
         stats: STAT_FIELDS.map((f) => d.stats[f]),
       })),
     ),
-    conns: core.connections(),
   };
 }
 
@@ -285,14 +301,29 @@ export class WorkerPool implements TableFollower {
         addStats(d.stats, x.stats);
       }
     }
-    const conns = snaps.flatMap((s) => s.conns);
+    // The connections are the workers': listed page by page (connectionPages), never at once.
     return new Proxy(core, {
       get(target, prop, receiver) {
-        if (prop === 'connections') return () => conns;
+        if (prop === 'connections') return () => [];
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
     }) as IpvsAdmin;
+  }
+
+  /**
+   * Every worker's connection entries, page by page: each page is taken by its worker
+   * between two of its packet batches, and only one page is in flight at a time.
+   */
+  async *connectionPages(pageEntries = PAGE_ENTRIES): AsyncGenerator<ConnView[]> {
+    for (const w of this.workers) {
+      let from = 0;
+      while (from >= 0) {
+        const page = await w.call<ConnPage>('conns', { from, max: pageEntries });
+        from = page.next;
+        if (page.views.length > 0) yield page.views.map(reviveConnView);
+      }
+    }
   }
 
   /** Every worker's @stats, summed, with the per-worker figures. */
@@ -378,10 +409,13 @@ function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
     const d = (s.defense ?? {}) as Record<string, unknown>;
     for (const k of DEFENSE_COUNTERS) defense[k] = (defense[k] ?? 0) + Number(d[k] ?? 0);
   }
+  const gaps = all.map((s) => Number((s.loop as { maxBatchGapMs?: number })?.maxBatchGapMs ?? 0));
   return {
     connections: all.reduce((a, s) => a + Number(s.connections ?? 0), 0),
     verdicts: sum('verdicts'),
     outcomes: sum('outcomes'),
-    ...(all.length > 0 ? { sysctl: all[0].sysctl, defense } : {}),
+    ...(all.length > 0
+      ? { sysctl: all[0].sysctl, defense, loop: { maxBatchGapMs: Math.max(...gaps) } }
+      : {}),
   };
 }

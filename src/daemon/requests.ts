@@ -2,8 +2,10 @@
  * The director's answers on its control socket: ipvsadm command lines (run by
  * src/control/uvsadm.ts against the director's one control path), and the two requests of
  * `uvs ctl`: `@stats` (counters as JSON) and `@trace COUNT MS` (the next packets, traced).
+ * A connection listing goes out page by page through `reply` (streamed to a client that
+ * asked for it), so neither the daemon nor the client holds all of it.
  */
-import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
+import type { ControlReply, ControlRequest, ControlResponse } from '../control/daemon-socket.js';
 import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
 
 export interface DirectorRequests {
@@ -19,6 +21,7 @@ const EXIT_USAGE = 2;
 export async function handleRequest(
   d: DirectorRequests,
   req: ControlRequest,
+  reply?: ControlReply,
 ): Promise<ControlResponse> {
   const a = req.argv;
   if (a[0] === '@stats') {
@@ -48,6 +51,14 @@ export async function handleRequest(
       err += s;
     },
     stdin: req.stdin,
+    flush:
+      reply === undefined
+        ? undefined
+        : () => {
+            const piece = out;
+            out = '';
+            return reply.write(piece);
+          },
   });
   return { code, out, err };
 }

@@ -2,8 +2,8 @@
  * One datapath worker of `uvs run --workers N` (see pool.ts): its own core, pipeline and
  * sockets (joining the fanout groups the main thread chose) running the shared packet
  * loop, seeded with the main thread's table as commands and kept in step by the commands
- * of every later change. It answers the main thread's messages: apply, snapshot, stats,
- * trace, programs, neigh, stop.
+ * of every later change. It answers the main thread's messages: apply, snapshot, conns (a
+ * page of its connection listing), stats, trace, programs, neigh, stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyCommand } from '../control/apply.js';
@@ -11,9 +11,10 @@ import { parseConfig } from '../control/config.js';
 import { reviveTableCommands, type TableCommand } from '../control/table-command.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
+import type { ConnView } from '../ipvs/admin.js';
 import { IpvsError } from '../ipvs/admin.js';
 import { DatapathThread, hostEnv } from './datapath-thread.js';
-import { snapshotOf, type WorkerApplyResult, type WorkerConfig } from './pool.js';
+import { type ConnPage, snapshotOf, type WorkerApplyResult, type WorkerConfig } from './pool.js';
 import { hostInterfaces } from './sysinfo.js';
 
 const cfg = workerData as WorkerConfig;
@@ -96,6 +97,13 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
       case 'snapshot':
         reply(snapshotOf(t.core));
         break;
+      case 'conns': {
+        // One page of the listing, between two batches of this worker's packets.
+        const views: ConnView[] = [];
+        const next = t.core.connectionsFrom(m.from as number, m.max as number, views);
+        reply({ views, next } satisfies ConnPage);
+        break;
+      }
       case 'stats':
         reply(t.stats());
         break;

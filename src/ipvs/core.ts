@@ -815,32 +815,60 @@ export class IpvsCore implements IpvsAdmin {
   }
 
   connections(): ConnView[] {
-    const ct = this.ct;
     const out: ConnView[] = [];
-    for (let c = 0; c < ct.highWater; c++) {
+    this.connectionsFrom(0, this.ct.capacity, out);
+    return out;
+  }
+
+  /**
+   * A page of the connection listing, for a listing served in pieces between packet batches
+   * (as the kernel's seq_file serves /proc/net/ip_vs_conn): up to `max` entries from slot
+   * `from` on are appended to `out`, looking at no more than 8 * max slots. Returns the
+   * slot to go on from, or -1 when the table has been walked. Like seq_file, a listing
+   * taken this way is not a snapshot: entries that come or go meanwhile may be missed.
+   */
+  connectionsFrom(from: number, max: number, out: ConnView[]): number {
+    const ct = this.ct;
+    const end = Math.min(ct.highWater, from + Math.max(max, 1) * 8);
+    let taken = 0;
+    let c = Math.max(from, 0);
+    let vaddr: InetAddr | null = null;
+    let daddr: InetAddr | null = null;
+    for (; c < end && taken < max; c++) {
       const f = ct.flags(c);
       if ((f & CONN_F_LIVE) === 0) continue;
-      const proto = ct.proto(c);
-      const exp = this.wheel.expiresAt(c);
-      const template = (f & CONN_F_TEMPLATE) !== 0;
-      const vaddr = ct.vaddr(c);
-      out.push({
-        af: ct.af(c),
-        proto,
-        caddr: ct.caddr(c),
-        cport: ct.cport(c),
-        vaddr,
-        vport: ct.vport(c),
-        daddr: ct.daddr(c),
-        dport: ct.dport(c),
-        state: stateName(proto, ct.state(c), template),
-        expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
-        template,
-        // A fwmark template holds its mark as its virtual address's first 32 bits.
-        fwmark: proto === IPPROTO_IP && template ? (vaddr.isV4 ? vaddr.w3 : vaddr.w0) : 0,
-      });
+      // Entries of a service share a few virtual and real-server addresses: one object each.
+      const v = ct.vaddr(c);
+      if (vaddr === null || !vaddr.equals(v)) vaddr = v;
+      const d = ct.daddr(c);
+      if (daddr === null || !daddr.equals(d)) daddr = d;
+      out.push(this.connView(c, f, vaddr, daddr));
+      taken++;
     }
-    return out;
+    return c >= ct.highWater ? -1 : c;
+  }
+
+  /** The listing's view of live entry c (flags f), whose addresses vaddr and daddr are. */
+  private connView(c: number, f: number, vaddr: InetAddr, daddr: InetAddr): ConnView {
+    const ct = this.ct;
+    const proto = ct.proto(c);
+    const exp = this.wheel.expiresAt(c);
+    const template = (f & CONN_F_TEMPLATE) !== 0;
+    return {
+      af: ct.af(c),
+      proto,
+      caddr: ct.caddr(c),
+      cport: ct.cport(c),
+      vaddr,
+      vport: ct.vport(c),
+      daddr,
+      dport: ct.dport(c),
+      state: stateName(proto, ct.state(c), template),
+      expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
+      template,
+      // A fwmark template holds its mark as its virtual address's first 32 bits.
+      fwmark: proto === IPPROTO_IP && template ? (vaddr.isV4 ? vaddr.w3 : vaddr.w0) : 0,
+    };
   }
 
   /* =========================== internals: connections =========================== */
