@@ -9,7 +9,7 @@ const LAYERS = [
   ['trace'], // recorders (pcapng with comments)
   ['ipvs', 'sched', 'xmit'], // the IPVS core and its schedulers; NAT/DR/TUN/ICMP rewrites
   ['datapath'], // the pipeline: one frame in, one verdict out
-  ['control', 'health', 'keepalived', 'ha', 'metrics', 'web'], // control path and what drives it
+  ['control', 'health', 'keepalived', 'ha', 'announce', 'metrics', 'web'], // control path and what drives it
   ['daemon', 'realserver', 'lab', 'replay'], // programs: the director, the decapsulator, the lab
   ['cli'], // entry points
 ];

@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 # socat/curl/iperf3/wrk/haproxy as traffic endpoints and baselines; iputils-ping runs
 # PING_CHECK, openssl makes the health tests' TLS certificates; keepalived is the VRRP peer
 # the HA interop tests elect against (VRRP-only, inside namespaces), and its genhash is
-# what `uvs genhash` is compared with.
-pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived)
+# what `uvs genhash` is compared with; bird2 is the routing daemon of the scale-out lab
+# (`topology.sh up ecmp`: BGP from every director to an ECMP router, all in namespaces);
+# ldirectord (which pulls in Debian's ipvsadm) is the real ipvsadm client the drop-in test
+# drives uvs with.
+pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived bird2 ldirectord)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,12 +3,14 @@
 # namespace, wired for one of the three LVS forwarding methods (NAT, DR, TUN). Read it
 # top to bottom as a lesson; netns-scripts/README.md has a diagram of each topology.
 #
-#   topology.sh up METHOD [PREFIX] [--no-offload]   build it (tears down PREFIX first)
+#   topology.sh up METHOD [PREFIX] [--no-offload] [--directors N] [--real-servers N]
 #   topology.sh down [PREFIX]                       remove every namespace PREFIX-*
-#   topology.sh info METHOD [PREFIX]                print the address plan as KEY=VALUE
+#   topology.sh info METHOD [PREFIX] [--directors N] [--real-servers N]
 #   topology.sh exec [--prefix PREFIX] ROLE CMD...  run CMD in a role's namespace
 #
-# METHOD is nat, dr or tun. PREFIX (default uvslab, or $UVS_LAB_PREFIX) names the
+# METHOD is nat, dr, tun or ecmp: ecmp is the scale-out site - a router with BGP and ECMP in
+# front of N directors (--directors, default 3) and M real servers (--real-servers,
+# default 3), all in ecmp.sh. PREFIX (default uvslab, or $UVS_LAB_PREFIX) names the
 # namespaces: PREFIX-cl, PREFIX-dir, PREFIX-rs1..3, PREFIX-sw (+ PREFIX-rt for tun). It is
 # 1-12 of [a-z0-9]: no dash, so that `PREFIX-*` never matches another topology's names.
 # Interface names never contain the prefix (links are made inside the namespaces), so they
@@ -21,10 +23,31 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=ecmp.sh
+. "$HERE/ecmp.sh"
 
 usage() {
   sed -n '6,9s/^#   //p' "${BASH_SOURCE[0]}" >&2
   exit 2
+}
+
+# ecmp_args ARGS...: splits --directors/--real-servers off the arguments of up and info
+# (into ECMP_DIRECTORS, ECMP_SERVERS); the rest goes to ECMP_REST.
+ecmp_args() {
+  ECMP_DIRECTORS=3 ECMP_SERVERS=3 ECMP_REST=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --directors | --real-servers)
+        [ $# -ge 2 ] || die "$1 wants a number"
+        if [ "$1" = --directors ]; then ECMP_DIRECTORS=$2; else ECMP_SERVERS=$2; fi
+        shift 2
+        ;;
+      *)
+        ECMP_REST+=("$1")
+        shift
+        ;;
+    esac
+  done
 }
 
 # ---------------------------------------------------------------------------------------
@@ -52,7 +75,7 @@ plan() {
     nat) FORWARD=Masq IPVSADM_FWD=-m ;;
     dr) FORWARD=Route IPVSADM_FWD=-g ;;
     tun) FORWARD=Tunnel IPVSADM_FWD=-i ;;
-    *) die "unknown method '$METHOD' (want nat, dr or tun)" ;;
+    *) die "unknown method '$METHOD' (want nat, dr, tun or ecmp)" ;;
   esac
   [[ "$PREFIX" =~ ^[a-z0-9]{1,12}$ ]] || die "prefix '$PREFIX' must be 1-12 of [a-z0-9]"
 
@@ -93,7 +116,13 @@ plan() {
 # never need quoting). An empty RS_NEXTHOP means the real servers are on-link.
 # ---------------------------------------------------------------------------------------
 cmd_info() {
+  ecmp_args "$@"
+  set -- ${ECMP_REST[@]+"${ECMP_REST[@]}"}
   if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
+  if [ "$1" = ecmp ]; then
+    cmd_info_ecmp "${2:-$DEFAULT_PREFIX}" "$ECMP_DIRECTORS" "$ECMP_SERVERS"
+    return
+  fi
   plan "$1" "${2:-$DEFAULT_PREFIX}"
   local IFS=,
   cat <<EOF
@@ -172,6 +201,8 @@ teardown() {
     umount "$ns" 2>/dev/null || true
     rm -f "$ns" 2>/dev/null || true
   done
+  # The ecmp topology's BIRD files (configs, sockets, pid files, logs).
+  rm -rf "${UVS_LAB_RUN:-/run/uvs-lab}/$prefix"
 }
 
 cmd_down() {
@@ -202,8 +233,8 @@ cmd_exec() {
   case "$role" in
     client | cl) role=cl ;;
     director | dir) role=dir ;;
-    rs1 | rs2 | rs3 | rt | sw) ;;
-    *) die "unknown role '$role' (want client, dir, rs1, rs2, rs3, rt or sw)" ;;
+    rs[1-8] | dir[1-8] | rt | sw) ;;
+    *) die "unknown role '$role' (want client, dir, dir1..8, rs1..8, rt or sw)" ;;
   esac
   [[ "$prefix" =~ ^[a-z0-9]{1,12}$ ]] || die "prefix '$prefix' must be 1-12 of [a-z0-9]"
   need_root "exec $role"
@@ -216,7 +247,8 @@ cmd_exec() {
 # ---------------------------------------------------------------------------------------
 cmd_up() {
   local offload=on args=() a
-  for a in "$@"; do
+  ecmp_args "$@"
+  for a in ${ECMP_REST[@]+"${ECMP_REST[@]}"}; do
     case "$a" in
       --no-offload) offload=off ;;
       -*) die "unknown option '$a'" ;;
@@ -224,7 +256,11 @@ cmd_up() {
     esac
   done
   if [ ${#args[@]} -lt 1 ] || [ ${#args[@]} -gt 2 ]; then usage; fi
-  plan "${args[0]}" "${args[1]:-$DEFAULT_PREFIX}"
+  if [ "${args[0]}" = ecmp ]; then
+    plan_ecmp "${args[1]:-$DEFAULT_PREFIX}" "$ECMP_DIRECTORS" "$ECMP_SERVERS"
+  else
+    plan "${args[0]}" "${args[1]:-$DEFAULT_PREFIX}"
+  fi
 
   need_root "up $METHOD $PREFIX"
   need_cmd ip iproute2
@@ -240,15 +276,19 @@ cmd_up() {
   # On any failure from here on, leave nothing half-built behind.
   trap 'on_up_exit $?' EXIT
 
-  log "building the $METHOD topology '$PREFIX'"
-  local ns
-  for ns in "${ALL_NS[@]}"; do ns_add "$ns"; done
+  if [ "$METHOD" = ecmp ]; then
+    up_ecmp
+  else
+    log "building the $METHOD topology '$PREFIX'"
+    local ns
+    for ns in "${ALL_NS[@]}"; do ns_add "$ns"; done
 
-  wire_client_and_director
-  wire_switch
-  if [ "$METHOD" = tun ]; then wire_router; fi
-  local i
-  for i in 1 2 3; do setup_real_server "$i"; done
+    wire_client_and_director
+    wire_switch
+    if [ "$METHOD" = tun ]; then wire_router; fi
+    local i
+    for i in 1 2 3; do setup_real_server "$i"; done
+  fi
 
   [ "$offload" = on ] || offloads_off
   trap - EXIT

@@ -44,10 +44,10 @@ export async function bench(): Promise<MicroRow[]> {
     'net',
     {
       'parseFrame tcp': () => {
-        for (let n = 0; n < N; n++) sink += parseFrame(tcp, 0, tcp.length, info) + info.flow.dport;
+        for (let n = 0; n < N; n++) sink += parseFrame(tcp, 0, tcp.length, info) + info.l4Off;
       },
       'parseFrame udp+vlan': () => {
-        for (let n = 0; n < N; n++) sink += parseFrame(udp, 0, udp.length, info) + info.flow.dport;
+        for (let n = 0; n < N; n++) sink += parseFrame(udp, 0, udp.length, info) + info.l4Off;
       },
       'parseFrame + ipv4HeaderOk tcp': () => {
         for (let n = 0; n < N; n++) {

@@ -1,7 +1,8 @@
 /**
  * Runs every micro benchmark of the hot path in one process and writes the rows to
  * bench/results/micro-latest.json. Usage: npm run bench:micro [-- group ...]
- * (groups: net xmit sched ipvs pipeline; default all). UVS_BENCH_TIME=ms per task.
+ * (groups: net xmit sched ipvs pipeline; default all). UVS_BENCH_TIME=ms per task;
+ * UVS_BENCH_CLOCK=cpu measures CPU time instead of wall time (see harness.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

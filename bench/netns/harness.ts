@@ -91,7 +91,7 @@ function uvsCommand(root: string): string[] {
 }
 
 /** Compiles bench/c into `work`. */
-function buildC(root: string, work: string): { udpgen: string; fwd: string; httpd: string } {
+export function buildC(root: string, work: string): { udpgen: string; fwd: string; httpd: string } {
   const out = { udpgen: '', fwd: '', httpd: '' };
   for (const name of ['udpgen', 'fwd', 'httpd'] as const) {
     const bin = join(work, name);

@@ -11,6 +11,11 @@ import {
   runBench,
 } from '../../bench/netns/harness.js';
 import type { MetricName, PathName } from '../../bench/netns/paths.js';
+import {
+  runScaleOut,
+  SCALE_OUT_METRICS,
+  type ScaleOutMetric,
+} from '../../bench/netns/scale-out.js';
 
 const HELP = `Usage: uvs bench [options]
 
@@ -34,6 +39,15 @@ Options:
   --cpu-prof        profile uvs NAT (node --cpu-prof into OUT/prof) and list its hot functions
   --max-seconds N   give up after N seconds overall (default ${DEFAULTS.maxSeconds})
   -h, --help        this text
+
+  --scale-out       instead: aggregate throughput through 1, 2, 3... uvs directors behind
+                    an ECMP router (the ecmp lab: BIRD, uvs run --announce, DR, mh), with
+                    each director's CPU and the machine's; writes scale-out-latest.{json,md}.
+                    Options: --directors LIST (default 1,2,3; at most 8), --metrics
+                    ${SCALE_OUT_METRICS.join(',')}, --generators N (load processes, default 1:
+                    raise it on a machine with spare cores so the client is not the limit),
+                    --workers N (uvs run --workers per director), --duration, --reps,
+                    --quick, --rs (default 2), --flows, --connections, --out, --prefix
 `;
 
 function list<T extends string>(v: string | undefined, all: readonly T[], what: string): T[] {
@@ -70,6 +84,10 @@ export async function main(argv: string[]): Promise<number> {
         prefix: { type: 'string' },
         'cpu-prof': { type: 'boolean' },
         'max-seconds': { type: 'string' },
+        'scale-out': { type: 'boolean' },
+        directors: { type: 'string' },
+        generators: { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -84,6 +102,32 @@ export async function main(argv: string[]): Promise<number> {
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
       throw new Error(`bad prefix '${prefix}' (2-8 of a-z0-9)`);
     const tty = process.stderr.isTTY;
+    if (v['scale-out']) {
+      const directors = (v.directors ?? '1,2,3').split(',').map(Number);
+      if (
+        directors.length === 0 ||
+        !directors.every((n) => Number.isInteger(n) && n >= 1 && n <= 8)
+      ) {
+        throw new Error(`bad --directors '${v.directors}' (a comma list of 1..8)`);
+      }
+      return await scaleOut({
+        directors,
+        metrics: list<ScaleOutMetric>(v.metrics, SCALE_OUT_METRICS, 'scale-out metric'),
+        duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
+        reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
+        generators: Math.round(positive(v.generators, 1, 'generators', 32)),
+        workers: Math.round(positive(v.workers, 1, 'workers', 16)),
+        rs: Math.round(positive(v.rs, DEFAULTS.rs, 'rs', 8)),
+        flows: Math.round(positive(v.flows, DEFAULTS.flows, 'flows', 60000)),
+        connections: Math.round(positive(v.connections, DEFAULTS.connections, 'connections', 4000)),
+        out,
+        prefix,
+        progress: (line, final) => {
+          if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
+          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
+    }
     o = {
       duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
       reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
@@ -116,6 +160,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     process.stderr.write(`\nuvs bench: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function scaleOut(o: Parameters<typeof runScaleOut>[0]): Promise<number> {
+  try {
+    const r = await runScaleOut(o);
+    process.stderr.write(`uvs bench: wrote ${join(o.out, 'scale-out-latest.{json,md}')}\n`);
+    for (const row of r.rows) {
+      process.stderr.write(
+        `  ${row.metric} ${row.directors} director(s): ${row.median}${row.offered !== undefined ? ` of ${row.offered} offered` : ''}` +
+          `${row.efficiency !== null ? `, ${row.efficiency}x linear` : ''}; uvs CPU ${row.uvsCores.join('/')}, ` +
+          `busy ${row.busyCores} of ${r.machine.cpus} CPUs; limited by ${row.limitedBy}\n`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`\nuvs bench --scale-out: ${(e as Error).message}\n`);
     return 1;
   }
 }

@@ -1,9 +1,11 @@
-/** `uvs ctl`: ask a running director for its counters or a packet trace. */
+/** `uvs ctl`: ask a running director for its counters, a packet trace or its status. */
 import { parseArgs } from 'node:util';
 import { CONTROL_ENV, callControl, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
 
 const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] trace [COUNT] [TIMEOUT_MS]
+       uvs ctl [--control NAME] status
+       uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
         transmit, pass and drop reason), connections, each link's counters, the IPVS
@@ -13,6 +15,12 @@ stats   the director's counters as JSON: frames per verdict and per outcome (eve
 trace   record the next COUNT transmitted packets (default 10; waits at most TIMEOUT_MS,
         default 5000) and print each with its addresses before and after the director
         rewrote it, and the decisions taken for it
+status  the director's state as JSON: running, draining (after SIGTERM with
+        --drain-seconds: routes withdrawn, still forwarding) or stopping, and each
+        announce device (--announce): announced or not, and why
+checks  the health checkers of a director started with --keepalived: every checker with
+        its real server, type, state, last result and reason, latency, consecutive
+        failures and time of its last transition; then each virtual server's quorum
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  if (what !== 'stats' && what !== 'trace') {
+  if (what !== 'stats' && what !== 'trace' && what !== 'status' && what !== 'checks') {
     process.stderr.write(`uvs ctl: unknown request '${what}'\n\n${HELP}`);
     return 2;
   }

@@ -1,8 +1,12 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
+import type { EcmpLab } from '../lab/ecmp-lab.js';
+import { runHealthScene, writeSceneConfig } from '../lab/health-scene.js';
 import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
+import { runEcmpLab } from './lab-ecmp.js';
 
-const HELP = `Usage: uvs lab [--method nat|dr|tun|all] [--scheduler S] [--duration S] [options]
+const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--scheduler S] [--duration S] [options]
+       uvs lab --scene health [--method nat|dr|tun] [--duration S]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -12,12 +16,29 @@ many requests, the 'uvsadm -L -n --stats' table, and one connection's packet pat
 with its addresses before and after the director rewrote it). Everything is torn down on
 exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544).
 
+--method ecmp is the scale-out lab: a router running BIRD spreads the clients over N
+directors with ECMP; each director runs uvs (--announce) and BIRD, which announces the VIP
+over BGP while uvs runs. It shows which director and which real server carries each of a
+few long-lived connections, kills one director's uvs, and shows its flows moving to the
+others while they keep their real servers (mh, sloppy_tcp=1). Needs BIRD (bird2).
+
+With --scene health the director runs from a keepalived.conf (HTTP_GET on every real
+server, delay_loop 1 s); midway through the load the lab kills rs2's application and
+later starts it again, and shows the checker taking rs2 out and putting it back, with the
+requests each real server answered before, while rs2 was out, and after.
+
 Options:
-  --method M        nat, dr, tun or all (default all: one after the other)
-  --scheduler S     IPVS scheduler (default rr): rr wrr lc wlc sed nq sh dh lblc lblcr
-                    fo ovf mh twos
+  --scene S         forwarding (default) or health
+  --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
+                    the other; health: nat)
+  --scheduler S     IPVS scheduler (default rr; mh for ecmp): rr wrr lc wlc sed nq sh dh
+                    lblc lblcr fo ovf mh twos
+  --directors N     ecmp: directors behind the router (default 3, at most 8)
+  --forward M       ecmp: tun (default) or dr
+  --flows N         ecmp: long-lived connections to follow (default 12)
   --weights W       comma-separated weights of rs1,rs2,rs3 (default 1,1,1)
-  --duration S      seconds of client load per method (default 5)
+  --duration S      seconds of client load per method (default 5; health: 12, a third
+                    before the kill and a third after rs2 is back)
   --requests N      stop the load after N requests (default 5000)
   --concurrency N   parallel client connections (default 4)
   --workers N       datapath worker threads for 'uvs run' (default 1)
@@ -38,10 +59,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  const scene = v.scene ?? 'forwarding';
+  if (scene !== 'forwarding' && scene !== 'health') {
+    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding or health)\n`);
+    return 2;
+  }
   const methods: LabMethod[] =
-    v.method === undefined || v.method === 'all' ? [...LAB_METHODS] : [v.method as LabMethod];
+    v.method === undefined || v.method === 'all'
+      ? scene === 'health'
+        ? ['nat']
+        : [...LAB_METHODS]
+      : [v.method as LabMethod];
+  if (v.method === 'ecmp') return ecmp(v);
   if (!methods.every((m) => LAB_METHODS.includes(m))) {
-    process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun or all)\n`);
+    process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun, ecmp or all)\n`);
     return 2;
   }
   if (process.getuid?.() !== 0) {
@@ -71,6 +102,48 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  if (scene === 'health') {
+    const method = methods[0];
+    const prefix = v.prefix ?? 'uvslab';
+    const plan = new LabRun({ method, prefix });
+    await plan.readPlan();
+    const cfg = writeSceneConfig(plan.info.VIP, plan.rips);
+    const lab = new LabRun({
+      method,
+      prefix,
+      noOffload: v['no-offload'],
+      runArgs: [
+        '--keepalived',
+        cfg.path,
+        ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+      ],
+      log: (l) => progress(`health: ${l}`),
+    });
+    current = lab;
+    try {
+      progress('health: building the topology and starting the director');
+      const report = await runHealthScene(lab, {
+        confPath: cfg.path,
+        ...(v.duration !== undefined ? { before: duration / 3, after: duration / 3 } : {}),
+        concurrency,
+        progress: (l) => progress(`health: ${l}`),
+      });
+      progress('');
+      process.stdout.write(`${report}\n`);
+      return 0;
+    } catch (e) {
+      process.stdout.write(`\nhealth: FAILED: ${(e as Error).message}\n`);
+      return 1;
+    } finally {
+      progress('health: tearing down');
+      await lab
+        .down()
+        .catch((e: unknown) => process.stderr.write(`teardown: ${(e as Error).message}\n`));
+      cfg.remove();
+      progress('');
+    }
+  }
 
   let failed = 0;
   for (const method of methods) {
@@ -140,6 +213,64 @@ async function runOne(
   if (r.ok === 0) throw new Error('no request was answered');
 }
 
+/** --method ecmp (lab-ecmp.ts). */
+async function ecmp(v: ReturnType<typeof parse>['values']): Promise<number> {
+  const directors = Number(v.directors ?? 3);
+  const flows = Number(v.flows ?? 12);
+  const seconds = Number(v.duration ?? 3);
+  const forward = v.forward ?? 'tun';
+  if (!Number.isInteger(directors) || directors < 2 || directors > 8) {
+    process.stderr.write('uvs lab: --directors wants 2..8 for ecmp\n');
+    return 2;
+  }
+  if (!Number.isInteger(flows) || flows < 1 || flows > 200) {
+    process.stderr.write('uvs lab: --flows wants 1..200\n');
+    return 2;
+  }
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 60) {
+    process.stderr.write('uvs lab: --duration wants 1..60 seconds for ecmp\n');
+    return 2;
+  }
+  if (forward !== 'tun' && forward !== 'dr') {
+    process.stderr.write(`uvs lab: --forward wants tun or dr, got '${forward}'\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('uvs lab: must run as root (network namespaces)\n');
+    return 1;
+  }
+  let lab: EcmpLab | null = null;
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\nuvs lab: interrupted, tearing down...\n');
+    (lab ? lab.down() : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runEcmpLab({
+      prefix: v.prefix ?? 'uvslab',
+      directors,
+      scheduler: v.scheduler ?? 'mh',
+      forward,
+      flows,
+      seconds,
+      workers: v.workers,
+      noOffload: v['no-offload'],
+      progress,
+      onLab: (l) => {
+        lab = l;
+      },
+    });
+    return 0;
+  } catch (e) {
+    process.stdout.write(`\necmp: FAILED: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 function serverTable(r: LoadResult, weights: number[]): string[] {
   const names = Object.keys(r.byServer).sort();
   const rows = [`Requests per real server (${r.ok} answered, ${r.errors} errors):`];
@@ -177,6 +308,7 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
+      scene: { type: 'string' },
       method: { type: 'string' },
       scheduler: { type: 'string' },
       weights: { type: 'string' },
@@ -186,6 +318,9 @@ function parse(argv: string[]) {
       'no-offload': { type: 'boolean' },
       workers: { type: 'string' },
       prefix: { type: 'string' },
+      directors: { type: 'string' },
+      forward: { type: 'string' },
+      flows: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

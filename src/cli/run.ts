@@ -1,20 +1,25 @@
 /** `uvs run`: the live director daemon (src/daemon/director.ts). */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type AnnounceGroup, parseAnnounceSpec } from '../announce/announce-spec.js';
+import { type QuorumRule, weightQuorum } from '../announce/quorum.js';
 import { ConfigError } from '../control/config.js';
 import { CONTROL_ENV, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
 import { LiveDirector } from '../daemon/director.js';
+import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
 import { configTest } from '../keepalived/config-test.js';
+import { checkKeepalivedFile, KeepalivedConfigError } from '../keepalived/runtime/runtime.js';
 
-const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [options]
+const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [--keepalived FILE] [options]
 
 Runs the director in the current network namespace: captures frames on the interfaces
 (AF_PACKET), balances IPVS services over real servers with NAT, DR or TUN, and serves the
 control socket that uvsadm talks to (abstract, so 'ip netns exec NS uvsadm ...' reaches the
 director of NS). Installs an nftables table (netdev ingress) so the host stack neither
 answers nor forwards the traffic uvs handles, and removes it on exit. Root only.
-Stops on SIGTERM/SIGINT, printing its counters.
+Stops on SIGTERM/SIGINT, printing its counters: first withdraws its announcements,
+then drains for --drain-seconds (a second signal cuts the drain short).
 
 Options:
   --iface NAME      interface to run on (repeatable; default: every non-loopback interface
@@ -36,12 +41,28 @@ Options:
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc
-  --keepalived FILE a keepalived.conf (keepalived 2.2 syntax). Only with --config-test for
-                    now: running the director from it comes in a later step.
+  --keepalived FILE run keepalived's LVS half from a keepalived.conf (keepalived 2.2
+                    syntax): its virtual servers become the table, its checkers run
+                    (off the packet path) and change the table as keepalived does;
+                    SIGHUP reloads the file. --config may add interface, fwmark and
+                    sysctl lines. 'uvs ctl checks' lists the checkers.
   --config-test     with --keepalived: check the file as 'keepalived -t' does, print every
                     problem as FILE:LINE, exit 0 (usable, warnings allowed) or 1. No root.
   -i, --config-id ID  keepalived's -i: the id '@ID' conditional lines match (default: the
                     host name up to the first dot)
+  --announce DEV[=VIP,...]
+                    create the network device DEV (a TUN device that exists exactly as
+                    long as this process) and keep it up while every service on the
+                    VIPs (default: every service) has quorum. A routing daemon announces
+                    what it says: BIRD's \`route VIP/32 via "DEV"\` (static protocol) is
+                    exported while DEV is up. Repeatable, one device per group.
+  --quorum N        the least total weight of a service's real servers with weight > 0
+                    for it to have quorum (keepalived's quorum; default 1)
+  --hysteresis N    keepalived's hysteresis: quorum is gained at N above --quorum and
+                    lost below N under it (default 0)
+  --drain-seconds N on SIGTERM/SIGINT, withdraw the announcements, then keep forwarding
+                    N seconds before stopping (default 0; at most ${MAX_DRAIN_SECONDS}).
+                    \`uvs ctl status\` says "draining" meanwhile.
   -h, --help        show this text
 `;
 
@@ -58,16 +79,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (v.keepalived !== undefined || v['config-test']) {
+  if (v['config-test']) {
     if (v.keepalived === undefined) {
       process.stderr.write('uvs run: --config-test needs --keepalived FILE\n');
       return 2;
-    }
-    if (!v['config-test']) {
-      process.stderr.write(
-        'uvs run: running the director from a keepalived.conf comes in a later step; use --config-test to check the file\n',
-      );
-      return 1;
     }
     return configTest({
       file: v.keepalived,
@@ -75,6 +90,18 @@ export async function main(argv: string[]): Promise<number> {
       stdout: (s) => process.stdout.write(s),
       stderr: (s) => process.stderr.write(s),
     }).exitCode;
+  }
+  if (v.keepalived !== undefined) {
+    // A file that cannot run is refused before anything is touched.
+    const problems = checkKeepalivedFile({
+      file: v.keepalived,
+      ...(v['config-id'] !== undefined ? { configId: v['config-id'] } : {}),
+    });
+    if (problems.length > 0) {
+      process.stderr.write(`${problems.join('\n')}\n`);
+      process.stderr.write(`uvs run: ${v.keepalived}: cannot run this configuration\n`);
+      return 1;
+    }
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write('uvs run: must run as root (packet sockets and nftables)\n');
@@ -90,6 +117,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`uvs run: unknown backend '${backend}' (afpacket or pcap)\n`);
     return 2;
   }
+  let scaleOut: { announce: AnnounceGroup[]; quorum: QuorumRule; drainSeconds: number };
+  try {
+    scaleOut = {
+      announce: (v.announce ?? []).map(parseAnnounceSpec),
+      quorum: weightQuorum({
+        quorum: count(v.quorum, 1, 1_000_000, '--quorum'),
+        hysteresis: count(v.hysteresis, 0, 1_000_000, '--hysteresis'),
+      }),
+      drainSeconds: count(v['drain-seconds'], 0, MAX_DRAIN_SECONDS, '--drain-seconds'),
+    };
+  } catch (e) {
+    process.stderr.write(`uvs run: ${(e as Error).message}\n`);
+    return 2;
+  }
   let d: LiveDirector;
   try {
     d = new LiveDirector({
@@ -103,31 +144,67 @@ export async function main(argv: string[]): Promise<number> {
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
       sysctls: parseSysctls(v.sysctl ?? []),
       workers: v.workers !== undefined ? Number(v.workers) : undefined,
+      ...scaleOut,
+      ...(v.keepalived !== undefined
+        ? {
+            keepalived: {
+              file: v.keepalived,
+              ...(v['config-id'] !== undefined ? { configId: v['config-id'] } : {}),
+            },
+          }
+        : {}),
     });
     await d.start();
   } catch (e) {
-    process.stderr.write(
-      `${e instanceof ConfigError ? e.message : `uvs run: ${(e as Error).message}`}\n`,
-    );
+    const plain = e instanceof ConfigError || e instanceof KeepalivedConfigError;
+    process.stderr.write(`${plain ? e.message : `uvs run: ${(e as Error).message}`}\n`);
+    if (e instanceof KeepalivedConfigError)
+      process.stderr.write(`uvs run: ${v.keepalived}: cannot run this configuration\n`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    const stop = (sig: string) => {
-      process.stderr.write(`uvs: ${sig}, stopping\n`);
-      d.stop().then(
-        (stats) => {
-          process.stderr.write(`${JSON.stringify(stats)}\n`);
-          resolve(0);
-        },
-        (e: unknown) => {
-          process.stderr.write(`uvs: stop failed: ${(e as Error).message}\n`);
-          resolve(1);
-        },
+  if (v.keepalived !== undefined) {
+    // keepalived reloads its configuration on SIGHUP; the reload logs its own outcome.
+    process.on('SIGHUP', () => {
+      d.reloadKeepalived().catch((e: unknown) =>
+        process.stderr.write(`uvs: reload failed: ${(e as Error).message}\n`),
       );
+    });
+  }
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const stop = (sig: string) => {
+      if (signalled) {
+        process.stderr.write(`uvs: ${sig} again, stopping now\n`);
+        d.cutDrainShort();
+        return;
+      }
+      signalled = true;
+      process.stderr.write(`uvs: ${sig}, stopping\n`);
+      d.drain()
+        .then(() => d.stop())
+        .then(
+          (stats) => {
+            process.stderr.write(`${JSON.stringify(stats)}\n`);
+            resolve(0);
+          },
+          (e: unknown) => {
+            process.stderr.write(`uvs: stop failed: ${(e as Error).message}\n`);
+            resolve(1);
+          },
+        );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** A whole number option in [min, max], or `dflt` when absent. */
+function count(v: string | undefined, dflt: number, max: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (!/^\d{1,9}$/.test(v) || Number(v) > max) {
+    throw new Error(`${what} wants a whole number up to ${max}, got '${v}'`);
+  }
+  return Number(v);
 }
 
 function parse(argv: string[]) {
@@ -146,6 +223,10 @@ function parse(argv: string[]) {
       keepalived: { type: 'string' },
       'config-test': { type: 'boolean' },
       'config-id': { type: 'string', short: 'i' },
+      announce: { type: 'string', multiple: true },
+      quorum: { type: 'string' },
+      hysteresis: { type: 'string' },
+      'drain-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

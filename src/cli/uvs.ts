@@ -9,13 +9,15 @@ Commands:
   replay --config FILE IN.pcap OUT.pcapng
                      run a capture through the director offline (no root needed) and write
                      every transmitted frame, with the decisions taken for it, to OUT.pcapng
-  run [--iface NAME ...] [--config FILE]
+  run [--iface NAME ...] [--config FILE] [--keepalived FILE]
                      run the director on this network namespace's interfaces (root);
-                     configure it with uvsadm
+                     configure it with uvsadm, or from a keepalived.conf with its checkers
   realserver --decap [--iface NAME ...] [--tun NAME] [--vip ADDR ...]
                      real-server side of TUN forwarding without the ipip module: strip
                      the director's IPIP header and hand the inner packet to this host
-  ctl stats|trace    ask a running director for its counters or a packet trace
+  ctl stats|trace|checks
+                     ask a running director for its counters, a packet trace or its
+                     health checkers
   genhash -s SERVER -p PORT -u URL [-S] [-V VHOST] [-P 1.0|1.0c|1.1]
                      print the MD5 digest of a URL's body, for HTTP_GET/SSL_GET's
                      \`digest\` (keepalived's genhash)

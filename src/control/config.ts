@@ -6,37 +6,21 @@
  * (net/netfilter/ipvs/ip_vs_ctl.c vs_vars), and any other line starting with `-` is an ipvsadm
  * command (the grammar of ipvsadm-parse.ts) that changes the IPVS table.
  *
- * All-or-nothing, in three steps:
+ * All or nothing, in two steps:
  * 1. parseConfig reads the whole file and throws one ConfigError listing every bad line
  *    ("FILE:LINE: reason: <line>") - nothing is applied.
- * 2. applyConfig first runs the ipvsadm lines against a model of the admin's current table
- *    (the kernel's EEXIST / ESRCH / ENOENT / ERANGE rules and the scheduler registry) and
- *    throws a ConfigError listing every line the kernel would refuse - nothing is applied.
- * 3. Only then does it apply the lines, recording for each one how to undo it. Should the
- *    admin still refuse a line (an error the model cannot foresee, such as ENOMEM), the lines
- *    already applied are undone in reverse order and a ConfigError names the failing line.
- *    Undo restores services, destinations and timeouts; counters of a service that had to be
- *    deleted and re-created on undo start again from zero, and a -Z cannot be undone.
+ * 2. applyConfig hands the ipvsadm lines to the director's one control path
+ *    (control-plane.ts): a dry run against a scratch copy of the table lists every line
+ *    the table would refuse - nothing is applied - and only then do the lines apply.
  */
-import { type IpvsAdmin, type IpvsErrno, IpvsError, type IpvsOp } from '../ipvs/admin.js';
-import {
-  type DestSpec,
-  type Service,
-  type ServiceKey,
-  type ServiceSpec,
-  SVC_F_ONEPACKET,
-  SVC_F_PERSISTENT,
-  SVC_F_SCHED1,
-  SVC_F_SCHED2,
-  SVC_F_SCHED3,
-} from '../ipvs/types.js';
+import type { IpvsAdmin } from '../ipvs/admin.js';
 import { AF_INET, InetAddr, parseIn4 } from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
-import { getScheduler } from '../sched/index.js';
-import { applyCommand, unsupportedReason } from './apply.js';
-import { ipvsStrerror } from './errors.js';
+import { unsupportedReason } from './apply.js';
+import { ControlPlane } from './control-plane.js';
 import { type Command, ParseError, parseIpvsadm } from './ipvsadm-parse.js';
 import { getSystemResolver, type NameResolver } from './names.js';
+import { isTableCommand, type TableCommand } from './table-command.js';
 
 // ---------------------------------------------------------------------------------------------
 // The typed config.
@@ -169,7 +153,7 @@ export interface SysctlSetting {
 export interface IpvsLine {
   line: number;
   text: string;
-  cmd: Command;
+  cmd: TableCommand;
 }
 
 export interface DirectorConfig {
@@ -373,19 +357,7 @@ function parseSysctl(w: readonly string[], line: number): SysctlSetting {
   return { name: n, value: Number(v), line };
 }
 
-const TABLE_COMMANDS: ReadonlySet<Command['kind']> = new Set<Command['kind']>([
-  'add-service',
-  'edit-service',
-  'del-service',
-  'flush',
-  'add-dest',
-  'edit-dest',
-  'del-dest',
-  'zero',
-  'set-timeout',
-]);
-
-function parseIpvsLine(words: readonly string[], resolver: NameResolver): Command {
+function parseIpvsLine(words: readonly string[], resolver: NameResolver): TableCommand {
   let cmd: Command;
   try {
     cmd = parseIpvsadm(words, { resolver });
@@ -393,7 +365,7 @@ function parseIpvsLine(words: readonly string[], resolver: NameResolver): Comman
     if (e instanceof ParseError) bad(e.message.trimEnd());
     throw e;
   }
-  if (!TABLE_COMMANDS.has(cmd.kind)) {
+  if (!isTableCommand(cmd)) {
     bad('only commands that change the table (-A -E -D -C -a -e -d -Z --set) belong in a config');
   }
   const why = unsupportedReason(cmd);
@@ -542,252 +514,25 @@ export function parseConfig(
 // ---------------------------------------------------------------------------------------------
 // Applying the IPVS part.
 
-function svcKeyString(k: ServiceKey): string {
-  return k.kind === 'fwmark' ? `f${k.fwmark >>> 0}` : `a${k.proto}/${k.addr.key}/${k.port}`;
-}
-
-function keyOfService(s: Service): ServiceKey {
-  return s.fwmark !== 0
-    ? { kind: 'fwmark', fwmark: s.fwmark }
-    : { kind: 'addr', proto: s.proto, addr: s.addr, port: s.port };
-}
-
-function destKeyString(addr: InetAddr, port: number): string {
-  return `${addr.key}:${port}`;
-}
-
-const SCHED_BITS = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
-
-/** A service as a spec that re-creates it (for undo). */
-function specOfService(s: Service): ServiceSpec {
-  const persistent = (s.flags & SVC_F_PERSISTENT) !== 0;
-  return {
-    key: keyOfService(s),
-    scheduler: s.scheduler.name,
-    schedFlags: s.flags & SCHED_BITS,
-    persistent: persistent ? s.timeout : 0,
-    netmask: s.netmask,
-    onePacket: (s.flags & SVC_F_ONEPACKET) !== 0,
-  };
-}
-
-function specOfDest(d: {
-  addr: InetAddr;
-  port: number;
-  fwd: DestSpec['fwd'];
-  weight: number;
-  uThreshold: number;
-  lThreshold: number;
-}): DestSpec {
-  return {
-    addr: d.addr,
-    port: d.port,
-    fwd: d.fwd,
-    weight: d.weight,
-    uThreshold: d.uThreshold,
-    lThreshold: d.lThreshold,
-  };
-}
-
-class Refused extends Error {
-  constructor(
-    readonly op: IpvsOp,
-    readonly code: IpvsErrno,
-  ) {
-    super(`${op}: ${code}`);
-  }
-}
-
 /**
- * A model of the IPVS table that predicts which commands the kernel refuses, mirroring the
- * checks of ip_vs_ctl.c do_ip_vs_set_ctl in their order: service lookup (EEXIST on add,
- * ESRCH otherwise), scheduler lookup (ENOENT), then for destinations the range checks
- * (ERANGE: lower threshold above upper) before the destination lookup (EEXIST / ENOENT).
+ * Apply the config's ipvsadm lines to `admin` through the control path (control-plane.ts),
+ * all or nothing: a dry run against a scratch copy of the table names every line the table
+ * would refuse (each judged after the lines before it) and applies nothing; then the lines
+ * apply, and a fault on one of them (ENOMEM) undoes the ones before it. Throws ConfigError.
  */
-class TableModel {
-  private readonly services = new Map<string, Set<string>>();
-
-  constructor(
-    admin: IpvsAdmin,
-    private readonly schedulerExists: (name: string) => boolean,
-  ) {
-    for (const s of admin.services()) {
-      this.services.set(
-        svcKeyString(keyOfService(s)),
-        new Set(s.dests.map((d) => destKeyString(d.addr, d.port))),
-      );
-    }
-  }
-
-  run(cmd: Command): void {
-    switch (cmd.kind) {
-      case 'add-service': {
-        const k = svcKeyString(cmd.spec.key);
-        if (this.services.has(k)) throw new Refused('add-service', 'EEXIST');
-        if (!this.schedulerExists(cmd.spec.scheduler)) throw new Refused('add-service', 'ENOENT');
-        this.services.set(k, new Set());
-        return;
-      }
-      case 'edit-service':
-        if (!this.services.has(svcKeyString(cmd.spec.key)))
-          throw new Refused('edit-service', 'ESRCH');
-        if (!this.schedulerExists(cmd.spec.scheduler)) throw new Refused('edit-service', 'ENOENT');
-        return;
-      case 'del-service':
-        if (!this.services.delete(svcKeyString(cmd.key))) throw new Refused('del-service', 'ESRCH');
-        return;
-      case 'flush':
-        this.services.clear();
-        return;
-      case 'zero':
-        if (cmd.key !== undefined && !this.services.has(svcKeyString(cmd.key))) {
-          throw new Refused('zero', 'ESRCH');
-        }
-        return;
-      case 'add-dest':
-      case 'edit-dest': {
-        const dests = this.services.get(svcKeyString(cmd.key));
-        if (dests === undefined) throw new Refused(cmd.kind, 'ESRCH');
-        if (cmd.dest.lThreshold > cmd.dest.uThreshold) throw new Refused(cmd.kind, 'ERANGE');
-        const dk = destKeyString(cmd.dest.addr, cmd.dest.port);
-        if (cmd.kind === 'add-dest') {
-          if (dests.has(dk)) throw new Refused('add-dest', 'EEXIST');
-          dests.add(dk);
-        } else if (!dests.has(dk)) {
-          throw new Refused('edit-dest', 'ENOENT');
-        }
-        return;
-      }
-      case 'del-dest': {
-        const dests = this.services.get(svcKeyString(cmd.key));
-        if (dests === undefined) throw new Refused('del-dest', 'ESRCH');
-        if (!dests.delete(destKeyString(cmd.addr, cmd.port)))
-          throw new Refused('del-dest', 'ENOENT');
-        return;
-      }
-      default:
-        return;
-    }
-  }
-}
-
-/** Capture what is needed to undo `cmd`, before it runs. Null when it cannot be undone (-Z). */
-function prepareUndo(cmd: Command, admin: IpvsAdmin): (() => void) | null {
-  const snapshot = (s: Service): { spec: ServiceSpec; dests: DestSpec[] } => ({
-    spec: specOfService(s),
-    dests: s.dests.map(specOfDest),
-  });
-  const recreate = (saved: { spec: ServiceSpec; dests: DestSpec[] }): void => {
-    admin.addService(saved.spec);
-    for (const d of saved.dests) admin.addDest(saved.spec.key, d);
-  };
-  switch (cmd.kind) {
-    case 'add-service': {
-      const key = cmd.spec.key;
-      return () => admin.delService(key);
-    }
-    case 'edit-service': {
-      const s = admin.findService(cmd.spec.key);
-      if (s === undefined) return null;
-      const prev = specOfService(s);
-      return () => admin.editService(prev);
-    }
-    case 'del-service': {
-      const s = admin.findService(cmd.key);
-      if (s === undefined) return null;
-      const saved = snapshot(s);
-      return () => recreate(saved);
-    }
-    case 'flush': {
-      const all = admin.services().map(snapshot);
-      return () => {
-        for (const saved of all) recreate(saved);
-      };
-    }
-    case 'add-dest': {
-      const { key, dest } = cmd;
-      return () => admin.delDest(key, dest.addr, dest.port);
-    }
-    case 'edit-dest': {
-      const s = admin.findService(cmd.key);
-      const d = s?.dests.find((x) => x.addr.equals(cmd.dest.addr) && x.port === cmd.dest.port);
-      if (d === undefined) return null;
-      const key = cmd.key;
-      const prev = specOfDest(d);
-      return () => admin.editDest(key, prev);
-    }
-    case 'del-dest': {
-      const s = admin.findService(cmd.key);
-      const d = s?.dests.find((x) => x.addr.equals(cmd.addr) && x.port === cmd.port);
-      if (d === undefined) return null;
-      const key = cmd.key;
-      const prev = specOfDest(d);
-      return () => admin.addDest(key, prev);
-    }
-    case 'set-timeout': {
-      const prev = { ...admin.getTimeouts() };
-      return () => admin.setTimeouts(prev);
-    }
-    default:
-      return null;
-  }
-}
-
-export interface ApplyOptions {
-  /** Whether a scheduler name exists (default: the src/sched registry). */
-  schedulerExists?: (name: string) => boolean;
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof IpvsError) return ipvsStrerror(e.op, e.code);
-  return e instanceof Error ? e.message : String(e);
-}
-
-/**
- * Apply the config's ipvsadm lines to `admin`, all or nothing (see the module comment).
- * Throws ConfigError naming the lines the admin refuses or would refuse.
- */
-export function applyConfig(cfg: DirectorConfig, admin: IpvsAdmin, opts: ApplyOptions = {}): void {
-  const schedulerExists = opts.schedulerExists ?? ((n: string) => getScheduler(n) !== undefined);
+export function applyConfig(cfg: DirectorConfig, admin: IpvsAdmin): void {
   const issueFor = (l: IpvsLine, reason: string): ConfigIssue => ({
     file: cfg.fileName,
     line: l.line,
     text: l.text,
     reason,
   });
-
-  // Step 2: predict refusals against a model of the current table.
-  const model = new TableModel(admin, schedulerExists);
-  const predicted: ConfigIssue[] = [];
-  for (const l of cfg.ipvs) {
-    try {
-      model.run(l.cmd);
-    } catch (e) {
-      if (!(e instanceof Refused)) throw e;
-      predicted.push(issueFor(l, ipvsStrerror(e.op, e.code)));
-    }
+  const cmds = cfg.ipvs.map((l) => l.cmd);
+  const plane = new ControlPlane(admin);
+  const refused = plane.refusals(cmds);
+  if (refused.length > 0) {
+    throw new ConfigError(refused.map((r) => issueFor(cfg.ipvs[r.index], r.message)));
   }
-  if (predicted.length > 0) throw new ConfigError(predicted);
-
-  // Step 3: apply with an undo log.
-  const undo: (() => void)[] = [];
-  for (const l of cfg.ipvs) {
-    try {
-      const u = prepareUndo(l.cmd, admin);
-      applyCommand(l.cmd, admin);
-      if (u !== null) undo.push(u);
-    } catch (e) {
-      const failures: string[] = [];
-      for (let i = undo.length - 1; i >= 0; i--) {
-        try {
-          undo[i]();
-        } catch (ue) {
-          failures.push(errorText(ue));
-        }
-      }
-      let reason = `${errorText(e)} (earlier lines were rolled back)`;
-      if (failures.length > 0) reason += `; rollback failed: ${failures.join('; ')}`;
-      throw new ConfigError([issueFor(l, reason)]);
-    }
-  }
+  const r = plane.applySync(cmds);
+  if (!r.ok) throw new ConfigError([issueFor(cfg.ipvs[Math.max(0, r.index)], r.message)]);
 }

@@ -12,9 +12,10 @@
  *      already prepared are told to abort and nothing else happens;
  *   3. commit: the commands run against the live core, then every follower follows (each
  *      datapath worker applies the same commands to its own table; VIP ownership and ARP
- *      priming follow the new services). Only a fault can refuse a command here: at the
- *      first command it is a refusal like any (the followers abort); later, the followers
- *      follow what was applied and the result says the change was partial.
+ *      priming follow the new services). Only a fault (ENOMEM, a bug) can refuse a command
+ *      here: the commands already applied are then undone in reverse (undo.ts) and the
+ *      followers abort, so the change is still all or nothing; only if the undo fails too
+ *      do the followers follow what the table holds, and the result says "partial".
  *
  * Changes are serialised: a second apply waits for the first, so a dry run always starts
  * from the table the previous change left.
@@ -25,6 +26,7 @@ import { applyCommand, unsupportedReason } from './apply.js';
 import { EXIT_OP_FAILED, ipvsStrerror } from './errors.js';
 import { scratchCopy } from './scratch.js';
 import type { TableCommand } from './table-command.js';
+import { prepareUndo } from './undo.js';
 
 export { isTableCommand, type TableCommand } from './table-command.js';
 
@@ -90,8 +92,8 @@ export class ControlPlane {
   }
 
   /**
-   * The dry run alone: would `cmds` apply to the table as it is? Returns the refusal, or
-   * the scratch table they produce (for a config check, or to derive host rules).
+   * The dry run alone: would `cmds` apply to the table as it is? Returns the first refusal,
+   * or the scratch table they produce (to derive host rules from).
    */
   check(cmds: readonly TableCommand[]): ApplyResult | { ok: true; next: IpvsAdmin } {
     const scratch = scratchCopy(this.core);
@@ -100,6 +102,33 @@ export class ControlPlane {
       if (r !== null) return refused(i, r.message, r.code);
     }
     return { ok: true, next: scratch };
+  }
+
+  /**
+   * Every command the table would refuse, each judged after the ones before it (a refused
+   * command is left out, as if it had not been given): for a config file, which reports
+   * every bad line at once. Changes nothing.
+   */
+  refusals(cmds: readonly TableCommand[]): { index: number; message: string; code: number }[] {
+    const scratch = scratchCopy(this.core);
+    const out: { index: number; message: string; code: number }[] = [];
+    for (let i = 0; i < cmds.length; i++) {
+      const r = refusal(cmds[i], scratch);
+      if (r !== null) out.push({ index: i, ...r });
+    }
+    return out;
+  }
+
+  /**
+   * apply() for a table nothing follows yet (a config at start, an offline director): the
+   * same dry run and live run, synchronously. Throws when followers are attached.
+   */
+  applySync(cmds: readonly TableCommand[]): ApplyResult {
+    if (this.followers.length > 0) throw new Error('applySync: the table has followers');
+    const checked = this.check(cmds);
+    if (checked.ok !== true) return checked;
+    const live = this.applyLive(cmds);
+    return live.ok === true ? { ok: true } : live;
   }
 
   private async applyNow(cmds: readonly TableCommand[]): Promise<ApplyResult> {
@@ -119,22 +148,13 @@ export class ControlPlane {
       }
     }
 
-    // The dry run passed, so only a fault (memory, a bug) can refuse a command now.
-    let applied = cmds.length;
-    let fault: { message: string; code: number } | null = null;
-    for (let i = 0; i < cmds.length; i++) {
-      fault = refusal(cmds[i], this.core);
-      if (fault !== null) {
-        applied = i;
-        break;
-      }
-    }
-    if (fault !== null && applied === 0) {
+    const live = this.applyLive(cmds);
+    if (live.ok !== true && !live.partial) {
+      // A fault, rolled back: the table is as it was, so the followers go back too.
       await abortAll(prepared);
-      return refused(0, fault.message, fault.code);
+      return live;
     }
-
-    const done = applied === cmds.length ? cmds : cmds.slice(0, applied);
+    const done = live.ok === true ? cmds : cmds.slice(0, live.index);
     const failures: string[] = [];
     for (const f of this.followers) {
       try {
@@ -143,14 +163,43 @@ export class ControlPlane {
         failures.push(`${f.name}: ${errorText(e)}`);
       }
     }
-    if (fault !== null) {
-      return {
-        ...refused(applied, fault.message, fault.code),
-        partial: true,
-      };
-    }
+    if (live.ok !== true) return live;
     if (failures.length > 0) {
       return { ...refused(-1, `internal error: ${failures.join('; ')}`, 1), partial: true };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * The live run. The dry run passed, so only a fault (memory, a bug) can refuse a command
+   * here; then the commands already applied are undone in reverse order. The result is a
+   * refusal when the undo restored the table, partial when it could not.
+   */
+  private applyLive(cmds: readonly TableCommand[]): ApplyResult {
+    const undo: (() => void)[] = [];
+    for (let i = 0; i < cmds.length; i++) {
+      const u = prepareUndo(cmds[i], this.core);
+      const fault = refusal(cmds[i], this.core);
+      if (fault === null) {
+        if (u !== null) undo.push(u);
+        continue;
+      }
+      const failures: string[] = [];
+      for (let j = undo.length - 1; j >= 0; j--) {
+        try {
+          undo[j]();
+        } catch (e) {
+          failures.push(e instanceof IpvsError ? ipvsStrerror(e.op, e.code) : errorText(e));
+        }
+      }
+      if (failures.length === 0) {
+        const note = i > 0 ? ' (earlier commands were rolled back)' : '';
+        return refused(i, `${fault.message}${note}`, fault.code);
+      }
+      return {
+        ...refused(i, `${fault.message}; rollback failed: ${failures.join('; ')}`, fault.code),
+        partial: true,
+      };
     }
     return { ok: true };
   }

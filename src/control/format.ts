@@ -53,9 +53,14 @@ function protocolOption(proto: number): string {
   return '--xxx-service';
 }
 
+/** addrport_to_anyname formats into a 60-byte buffer: at most 59 characters survive. */
+const ANYNAME_MAX = 59;
+
 /**
  * addrport_to_anyname: "addr:port" ("[addr]:port" for IPv6), with host and service names
- * unless numeric (a host name is never bracketed).
+ * unless numeric (a host name is never bracketed), cut to 59 characters as ipvsadm's
+ * snprintf(buf, 60, ...) cuts it. Only -S and -c show the cut: -L cuts shorter still.
+ * `proto` 0 never names the port (a fwmark service has no protocol).
  */
 export function addrPort(
   addr: InetAddr,
@@ -67,7 +72,7 @@ export function addrPort(
   if (numeric) return formatAddrPort(addr, port);
   const host = r.addrToHost(addr) ?? (addr.af === AF_INET ? addr.toString() : `[${addr}]`);
   const serv = r.portToService(port, proto) ?? String(port);
-  return `${host}:${serv}`;
+  return `${host}:${serv}`.slice(0, ANYNAME_MAX);
 }
 
 /**
@@ -79,9 +84,13 @@ function netmaskText(svc: Service): string {
   return svc.netmask !== 128 ? String(svc.netmask) : '';
 }
 
-/** The protocol a service's names are looked up with: ipvsadm sends TCP for -f services. */
-function lookupProto(svc: Service): number {
-  return svc.fwmark !== 0 ? IPPROTO_TCP : svc.proto;
+/**
+ * The protocol ipvsadm sees for a service, which its port names are looked up with. The
+ * kernel's netlink dump (ip_vs_genl_fill_service) sends no protocol for a fwmark service and
+ * libipvs leaves it 0, so a fwmark service's real servers keep numeric ports.
+ */
+function listedProto(svc: Service): number {
+  return svc.fwmark !== 0 ? 0 : svc.proto;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +148,7 @@ export function compareServices(s1: Service, s2: Service): number {
   if (r1 !== 0) return r1;
   const r0 = s1.af - s2.af;
   if (r0 !== 0) return r0;
-  const r2 = lookupProto(s1) - lookupProto(s2);
+  const r2 = listedProto(s1) - listedProto(s2);
   if (r2 !== 0) return r2;
   const r3 = cmpAddr(s1.addr, s2.addr);
   if (r3 !== 0) return r3;
@@ -251,12 +260,13 @@ function orderedDests(svc: Service, f: PrintFormat): readonly Dest[] {
 
 /** print_service_entry: the service line and one line per destination. */
 export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver): string {
-  const proto = lookupProto(svc);
+  const proto = listedProto(svc);
   const schedName = svc.scheduler?.name ?? '';
   const schedBits = svc.flags & (SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3);
   let svcName: string;
   if (svc.fwmark !== 0) {
-    svcName = f.rule ? `-f ${u32(svc.fwmark)}` : `FWM  ${u32(svc.fwmark)}`;
+    // ipvsadm 1.31 prints the mark with "%d": marks of 2^31 and above come out negative.
+    svcName = f.rule ? `-f ${svc.fwmark | 0}` : `FWM  ${svc.fwmark | 0}`;
   } else {
     const vname = addrPort(svc.addr, svc.port, proto, f.numeric, r);
     // svc_name[33] = '\0': the listing cuts "TCP  host:port" to 33 characters.
@@ -341,9 +351,16 @@ export function formatHeader(tableSize: number): string {
   return `IP Virtual Server version ${IPVS_VERSION} (size=${tableSize})\n`;
 }
 
-/** The services in the order printed: sorted unless --nosort. */
+/**
+ * The services in the order printed: sorted unless --nosort. Unsorted is the kernel's dump
+ * order: ip_vs_genl_dump_services walks the address services' table, then the fwmark
+ * services' table. Within each table the kernel goes by hash bucket, and its bucket hash
+ * mixes in the address of the namespace's IPVS state, so no listing can predict it; uvs
+ * keeps the order the services were added in.
+ */
 export function orderedServices(services: readonly Service[], noSort: boolean): readonly Service[] {
-  return noSort ? services : [...services].sort(compareServices);
+  if (!noSort) return [...services].sort(compareServices);
+  return [...services.filter((s) => s.fwmark === 0), ...services.filter((s) => s.fwmark !== 0)];
 }
 
 /** list_all: header (not for -S), title, then every service. */

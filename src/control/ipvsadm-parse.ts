@@ -18,7 +18,6 @@
  */
 import { isIPv6 } from 'node:net';
 import {
-  DEFAULT_PERSIST_TIMEOUT,
   FWD_DROUTE,
   FWD_MASQ,
   FWD_TUNNEL,
@@ -41,6 +40,12 @@ export const PROGRAM = 'uvsadm';
 
 /** ipvsadm's MAX_TIMEOUT: 31 days in seconds. */
 export const MAX_TIMEOUT = 86400 * 31;
+
+/**
+ * `-p` without a value: libipvs.h's IPVS_SVC_PERSISTENT_TIMEOUT (6*60 seconds), which
+ * parse_timeout returns for a missing argument. The kernel has no default of its own.
+ */
+export const IPVSADM_PERSISTENT_TIMEOUT = 6 * 60;
 
 /** The default scheduler (DEF_SCHED). */
 export const DEFAULT_SCHEDULER = 'wlc';
@@ -499,14 +504,21 @@ export function stringToNumber(s: string, min: number, max: number): number {
 }
 
 function parseTimeout(s: string | undefined, min: number, max: number): number {
-  if (s === undefined) return DEFAULT_PERSIST_TIMEOUT;
+  if (s === undefined) return IPVSADM_PERSISTENT_TIMEOUT;
   const n = stringToNumber(s, min, max);
   if (n === -1) fail(`invalid timeout value \`${s}' specified`);
   return n;
 }
 
+/**
+ * parse_fwmark: a mark in 1..2^32-1. ipvsadm -L and -S print a mark as a signed int ("%d"),
+ * so a mark of 2^31 or more reads back as a negative number; parse_fwmark's strtol into an
+ * unsigned long takes only the unsigned form on 64-bit builds and only the signed form on
+ * 32-bit ones. uvs takes both (-2^31..-1 is the mark plus 2^32), so `-S | -R` round-trips.
+ */
 function parseFwmark(s: string): number {
-  const n = strtol10(s);
+  let n = strtol10(s);
+  if (n < 0 && n >= -0x80000000) n += 0x100000000;
   if (Number.isNaN(n) || n <= 0 || n > 0xffffffff) fail(`invalid fwmark value \`${s}' specified`);
   return n;
 }
@@ -1109,8 +1121,10 @@ function tunnelOptCheck(tunType: number, options: readonly boolean[]): void {
 
 /**
  * Split one line of `-R` input into words the way ipvsadm's config_stream_read does: blanks
- * separate words, a word "ipvsadm" is dropped (so saved lines may keep the program name; we
- * drop "uvsadm" too), and a `#` starting a word comments out the rest of the line.
+ * separate words and a word "ipvsadm" is dropped (so saved lines may keep the program name;
+ * we drop "uvsadm" too). uvs adds comments: a `#` starting a word comments out the rest of
+ * the line. config_stream_read's own comment test looks at the one blank after each word,
+ * which is never a `#`, so ipvsadm 1.31 parses `#` and what follows as arguments.
  */
 export function splitRestoreLine(line: string): string[] {
   const out: string[] = [];

@@ -6,7 +6,7 @@
  *
  * These run on the control plane only (parsing a command, printing a listing), never per packet.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { AF_INET, InetAddr } from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 
@@ -104,6 +104,16 @@ export const NUMERIC_RESOLVER: NameResolver = {
   portToService: () => undefined,
 };
 
+/** What identifies one version of a file: a change to it changes at least one of these. */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 function readOrEmpty(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -112,10 +122,31 @@ function readOrEmpty(path: string): string {
   }
 }
 
-let systemResolver: NameResolver | undefined;
+/**
+ * A resolver over a hosts file and a services file as they are at each call: both files are
+ * checked on every call (two stat calls) and read again when either changed.
+ */
+export function watchedFileResolver(hostsPath: string, servicesPath: string): () => NameResolver {
+  let current: { stamp: string; resolver: NameResolver } | undefined;
+  return () => {
+    const stamp = `${fileStamp(hostsPath)}|${fileStamp(servicesPath)}`;
+    if (current === undefined || current.stamp !== stamp) {
+      current = {
+        stamp,
+        resolver: createFileResolver(readOrEmpty(hostsPath), readOrEmpty(servicesPath)),
+      };
+    }
+    return current.resolver;
+  };
+}
 
-/** The machine's /etc/hosts and /etc/services, read once on first use (missing files = empty). */
+const systemResolver = watchedFileResolver('/etc/hosts', '/etc/services');
+
+/**
+ * The machine's /etc/hosts and /etc/services as they are now (missing files = empty).
+ * ipvsadm asks glibc on every run, so a name added to /etc/hosts counts from the next
+ * command on; the director is long-lived, so it looks again on every command too.
+ */
 export function getSystemResolver(): NameResolver {
-  systemResolver ??= createFileResolver(readOrEmpty('/etc/hosts'), readOrEmpty('/etc/services'));
-  return systemResolver;
+  return systemResolver();
 }

@@ -14,7 +14,11 @@
  *   (every bad line, not just the first) and nothing runs. The lines then apply as one
  *   change, all or nothing: the first line the table refuses is reported as
  *   "line N: <ipvsadm's message>" and no line is applied (ipvsadm runs the lines one by
- *   one and keeps what succeeded). Only table commands may appear in a restore.
+ *   one, keeps what succeeded, stops at the first line that does not parse and otherwise
+ *   exits with the last line's status). The exit status is the first refused line's.
+ *   A `#` starting a word comments out the rest of the line (ipvsadm 1.31 means to, but its
+ *   config_stream_read never does: the `#` reaches the parser). Only table commands may
+ *   appear in a restore.
  * - --start-daemon fails (uvs has no connection sync daemon); --stop-daemon says
  *   "No daemon is running" and --daemon lists nothing, which is the truth.
  * - --pe fails with the kernel's message for a missing engine (uvs has none), and
@@ -247,8 +251,29 @@ function report(r: ApplyResult, io: UvsadmIo, where: (index: number) => string):
 }
 
 /**
- * -R: parse every line first (reporting every bad one); then apply them as one change, all
- * or nothing.
+ * Why a line of -R input that parses but changes no table is refused. A nested -R and the
+ * sync daemon commands fail as ipvsadm words them; ipvsadm would run a listing, a save, help
+ * or the version, which a restore (one all-or-nothing change) cannot hold.
+ */
+function notRestorable(cmd: Command): { message: string; code: number } {
+  switch (cmd.kind) {
+    case 'restore':
+      // restore_table refuses to nest: tryhelp_exit(argv[0], -1).
+      return { message: tryHelpText().trimEnd(), code: EXIT_OP_FAILED };
+    case 'start-daemon':
+    case 'stop-daemon':
+      return { message: unsupportedReason(cmd) ?? tryHelpText().trimEnd(), code: EXIT_OP_FAILED };
+    default:
+      return {
+        message: 'a restore holds table changes only: -L, -S, -h and -v cannot be restored',
+        code: 2,
+      };
+  }
+}
+
+/**
+ * -R: parse every line first (reporting every bad one, each with ipvsadm's message for it);
+ * then apply them as one change, all or nothing.
  */
 async function restore(
   text: string,
@@ -272,9 +297,9 @@ async function restore(
       continue;
     }
     if (!isTableCommand(cmd)) {
-      // ipvsadm would run a listing or a nested -R here; a restore is a change of the table.
-      io.err(`line ${i + 1}: ${tryHelpText()}`);
-      if (firstError === 0) firstError = EXIT_OP_FAILED;
+      const refusal = notRestorable(cmd);
+      io.err(`line ${i + 1}: ${refusal.message}\n`);
+      if (firstError === 0) firstError = refusal.code;
       continue;
     }
     parsed.push({ line: i + 1, cmd });

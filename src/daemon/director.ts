@@ -10,16 +10,24 @@
  * Start order: take the namespace's director lock and the control socket (a second
  * director stops here, having touched nothing), build the network view and the table from
  * the config, remove a stale nftables table and install the host rules (guarded: they die
- * with this process), start the workers, then forward. Stop order is the reverse.
+ * with this process), start the workers, then forward, and only then announce the VIPs
+ * (--announce, src/announce/). Stop order is the reverse: the announcements go first, and
+ * drain() (--drain-seconds, drain.ts) keeps forwarding a while after they went.
  */
+import { type AnnounceGroup, checkAnnounceGroups } from '../announce/announce-spec.js';
+import { Announcer } from '../announce/announcer.js';
+import type { QuorumRule } from '../announce/quorum.js';
 import { applyConfig, type DirectorConfig, parseConfig } from '../control/config.js';
 import { ControlPlane } from '../control/control-plane.js';
 import { type ControlServer, controlAddress, serveControl } from '../control/daemon-socket.js';
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
+import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
+import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
+import { type DirectorStatus, Drain } from './drain.js';
 import { keepYoungGenerationSmall } from './heap.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
@@ -46,6 +54,14 @@ export interface DirectorOptions {
   capacity?: number;
   /** IPVS sysctls (net.ipv4.vs.*) by name, applied after the config's. */
   sysctls?: Record<string, number>;
+  /** Announce devices that follow the services' quorum (--announce; src/announce/). */
+  announce?: AnnounceGroup[];
+  /** The quorum rule for the announce devices (default: keepalived's, quorum 1). */
+  quorum?: QuorumRule;
+  /** Seconds drain() keeps forwarding after withdrawing (--drain-seconds; default 0). */
+  drainSeconds?: number;
+  /** Run keepalived's LVS half from this keepalived.conf (src/keepalived/runtime). */
+  keepalived?: { file: string; configId?: string | null };
   log?: (line: string) => void;
 }
 
@@ -59,6 +75,9 @@ export class LiveDirector {
   private pool: WorkerPool | null = null;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
+  private announcer: Announcer | null = null;
+  private readonly drainer: Drain;
+  private keepalived: KeepalivedRuntime | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -75,6 +94,11 @@ export class LiveDirector {
     if ((opts.workers ?? 1) > 1 && backend !== 'afpacket') {
       throw new Error('--workers needs the afpacket backend');
     }
+    checkAnnounceGroups(opts.announce ?? []);
+    if ((opts.announce ?? []).length > 0) {
+      this.announcer = new Announcer(opts.announce ?? [], { rule: opts.quorum, log: this.log });
+    }
+    this.drainer = new Drain(opts.drainSeconds ?? 0, this.announcer, this.log);
     const host = hostInterfaces();
     const wanted =
       opts.ifaces ??
@@ -118,8 +142,9 @@ export class LiveDirector {
     const workers = o.workers ?? 1;
     const where = this.hostIfaces.map((h) => h.name).join(', ');
     const mode = `${backend}${vnet ? ', vnet' : ''}${workers > 1 ? `, ${workers} workers` : ''}`;
+    const ka = o.keepalived ? `; keepalived ${o.keepalived.file}` : '';
     this.log(
-      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}`,
+      `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}${ka}`,
     );
   }
 
@@ -171,7 +196,38 @@ export class LiveDirector {
       );
       plane.follow(this.pool);
     }
+    if (o.keepalived) {
+      // ha_suspend asks whether a VIP is ours: on the host, or answered by uvs.
+      const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
+      const vips = new PredicateVipOwnership(
+        (a) => a.isV4 && (local.has(a.v4) || t.env.vips.has(a.v4)),
+      );
+      plane.follow({ name: 'vip ownership', commit: () => vips.changed() });
+      this.keepalived = await KeepalivedRuntime.start({
+        file: o.keepalived.file,
+        ...(o.keepalived.configId !== undefined ? { configId: o.keepalived.configId } : {}),
+        plane,
+        vips,
+        log: this.log,
+      });
+      // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
+      const marks = new Set((this.cfg?.fwmarks ?? []).map((f) => f.mark));
+      for (const s of t.core.services())
+        if (s.fwmark !== 0 && !marks.has(s.fwmark))
+          this.log(
+            `uvs: no 'fwmark ${s.fwmark}' line in --config: nothing reaches FWM ${s.fwmark}`,
+          );
+    }
     t.loop.start();
+    if (this.announcer !== null) {
+      plane.follow(this.announcer);
+      await this.announcer.start(t.core);
+    }
+  }
+
+  /** SIGHUP with --keepalived: reload the file (null without one). */
+  async reloadKeepalived(): Promise<ReloadOutcome | null> {
+    return this.keepalived ? this.keepalived.reload() : null;
   }
 
   /** What the control socket serves. */
@@ -191,7 +247,27 @@ export class LiveDirector {
         pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats(),
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
+      status: () => this.status(),
+      checks: async () => (this.keepalived ? this.keepalived.checksReport() : null),
     };
+  }
+
+  /** State, drain and announcements, for `uvs ctl status`. */
+  status(): DirectorStatus {
+    return this.drainer.status();
+  }
+
+  /**
+   * The first half of a clean stop: withdraw every announcement, then keep forwarding for
+   * the drain seconds (see drain.ts). Call stop() after it.
+   */
+  drain(): Promise<void> {
+    return this.drainer.run();
+  }
+
+  /** Ends a running drain now. */
+  cutDrainShort(): void {
+    this.drainer.cutShort();
   }
 
   /** Stops forwarding, the workers, the control socket and the host rules; returns the stats. */
@@ -199,6 +275,10 @@ export class LiveDirector {
     const t = this.thread;
     if (this.stopped) return t?.stats() ?? {};
     this.stopped = true;
+    this.drainer.stopping();
+    // Routes first: the router must stop choosing us before we stop forwarding.
+    this.announcer?.close();
+    await this.keepalived?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});
     t?.loop.close();

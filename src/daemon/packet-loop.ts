@@ -101,15 +101,21 @@ export class PacketLoop {
     p.core.tick(now);
     const buf = b.buf;
     for (let i = 0; i < b.count; i++) {
-      const rxf = b.flags[i];
-      // Frames addressed to another host's MAC never reach IPVS in the kernel (ip_rcv).
-      if (((rxf >>> 8) & 0xff) === PKT_OTHERHOST) {
+      // Not addressed to us (a bridge flooding another director's MAC): ignore, as a host does.
+      if (((b.flags[i] >>> 8) & 0xff) === PKT_OTHERHOST) {
         p.otherHost();
         continue;
       }
       const tracing = tracer !== null && tracer.armed > 0;
       const before = tracing ? tracer.before(buf, b.off[i], b.len[i], li) : '';
-      const v = p.process(buf, b.off[i], b.len[i], li, now, (rxf & RXF_CSUM_NOT_READY) !== 0);
+      const v = p.process(
+        buf,
+        b.off[i],
+        b.len[i],
+        li,
+        now,
+        (b.flags[i] & RXF_CSUM_NOT_READY) !== 0,
+      );
       if (v === V_TX) {
         const ol = p.outLink;
         if (p.outBuf === buf && p.outCount === 1) {

@@ -1,7 +1,9 @@
 /**
  * The director's answers on its control socket: ipvsadm command lines (run by
- * src/control/uvsadm.ts against the director's one control path), and the two requests of
- * `uvs ctl`: `@stats` (counters as JSON) and `@trace COUNT MS` (the next packets, traced).
+ * src/control/uvsadm.ts against the director's one control path), and the requests of
+ * `uvs ctl`: `@stats` (counters as JSON), `@trace COUNT MS` (the next packets, traced) and
+ * `@status` (running or draining, and the announcements: src/daemon/drain.ts) and `@checks`
+ * (the health checkers of `--keepalived`).
  * A connection listing goes out page by page through `reply` (streamed to a client that
  * asked for it), so neither the daemon nor the client holds all of it.
  */
@@ -13,6 +15,10 @@ export interface DirectorRequests {
   target: UvsadmTarget;
   stats(): Promise<Record<string, unknown>> | Record<string, unknown>;
   trace(count: number, ms: number): Promise<string>;
+  /** State, drain and announcements (absent: `@status` is refused). */
+  status?(): object;
+  /** `uvs ctl checks`: the checkers' table, or null when the director runs none. */
+  checks?(): Promise<string | null>;
 }
 
 /** Exit status of a malformed `uvs ctl` request (as a usage error). */
@@ -28,6 +34,10 @@ export async function handleRequest(
     if (a.length !== 1) return usage('@stats takes no arguments');
     return { code: 0, out: `${JSON.stringify(await d.stats())}\n`, err: '' };
   }
+  if (a[0] === '@status' && d.status !== undefined) {
+    if (a.length !== 1) return usage('@status takes no arguments');
+    return { code: 0, out: `${JSON.stringify(d.status())}\n`, err: '' };
+  }
   if (a[0] === '@trace') {
     if (a.length > 3) return usage('@trace takes [COUNT] [TIMEOUT_MS]');
     const count = a[1] === undefined ? 10 : wholeNumber(a[1]);
@@ -39,6 +49,17 @@ export async function handleRequest(
     } catch (e) {
       return usage((e as Error).message);
     }
+  }
+  if (a[0] === '@checks') {
+    if (a.length !== 1) return usage('@checks takes no arguments');
+    const text = (await d.checks?.()) ?? null;
+    if (text === null)
+      return {
+        code: 1,
+        out: '',
+        err: 'uvs: this director runs no health checks (start it with --keepalived FILE)\n',
+      };
+    return { code: 0, out: text, err: '' };
   }
   if (a[0]?.startsWith('@')) return usage(`unknown request '${a[0]}'`);
   let out = '';

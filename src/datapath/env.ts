@@ -8,7 +8,7 @@
  * In the kernel these are the routing table, the neighbour table and iptables' MARK target;
  * uvs keeps the small subset a load balancer needs.
  */
-import { prefixMask32 } from '../net/addr.js';
+import { AF_INET, type FlowKey, prefixMask32 } from '../net/addr.js';
 
 export interface IfaceConf {
   name: string;
@@ -215,8 +215,17 @@ export class DirectorEnv {
     return false;
   }
 
-  /** The firewall mark for a packet (first matching rule), 0 when none. */
-  markOf(proto: number, saddr: number, daddr: number, sport: number, dport: number): number {
+  /**
+   * The firewall mark for a packet's flow (first matching rule), 0 when none. The rules are
+   * IPv4 prefixes: other families carry no mark.
+   */
+  markOf(flow: FlowKey): number {
+    if (flow.af !== AF_INET) return 0;
+    const proto = flow.proto;
+    const saddr = flow.saddr4;
+    const daddr = flow.daddr4;
+    const sport = flow.sport;
+    const dport = flow.dport;
     const rules = this.marks;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];

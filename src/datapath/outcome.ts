@@ -36,6 +36,10 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['icmp_other', V_PASS],
   ['dr_tun_reply', V_PASS],
   ['local_fwd', V_PASS],
+  // a frame for another host's MAC (a switch flooding unknown unicast): not ours, as the
+  // kernel's ip_rcv says (PACKET_OTHERHOST); forwarding it would duplicate another
+  // director's work on a shared segment
+  ['other_host', V_PASS],
   // dropped
   ['bad_ip_checksum', V_DROP],
   ['ttl_expired', V_DROP],
@@ -56,9 +60,6 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['nat_rewrite_failed', V_DROP],
   ['xmit_error', V_DROP],
   ['headroom', V_DROP],
-  // A frame the link says is for another host (PACKET_OTHERHOST: its destination MAC is
-  // not ours): ip_rcv drops these before IPVS ever sees them.
-  ['other_host', V_DROP],
   // A new connection refused by the drop_packet defence (ip_vs_todrop).
   ['drop_packet', V_DROP],
 ];
@@ -100,6 +101,7 @@ export const O_ARP_OTHER = id('arp_other');
 export const O_ICMP_OTHER = id('icmp_other');
 export const O_DR_TUN_REPLY = id('dr_tun_reply');
 export const O_LOCAL_FWD = id('local_fwd');
+export const O_OTHER_HOST = id('other_host');
 export const O_BAD_IP_CSUM = id('bad_ip_checksum');
 export const O_TTL_EXPIRED = id('ttl_expired');
 export const O_NO_CONN_NOT_SYN = id('no_conn_not_syn');
@@ -117,7 +119,6 @@ export const O_NAT_NO_CONN = id('nat_no_conn');
 export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
-export const O_OTHER_HOST = id('other_host');
 export const O_DROP_PACKET = id('drop_packet');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;

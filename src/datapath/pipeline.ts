@@ -138,6 +138,15 @@ export class Pipeline {
   }
 
   /**
+   * Count a frame the link says was addressed to another host's MAC (PACKET_OTHERHOST),
+   * without looking at it: a host ignores those. Returns V_PASS.
+   */
+  otherHost(): number {
+    this.outCount = 0;
+    return this.end(O.O_OTHER_HOST);
+  }
+
+  /**
    * Run one frame (buf[off..off+len), received on link `inLink`) through the director.
    * `csumNotReady`: the link reported the L4 checksum partial (links without vnet headers).
    * Returns V_TX, V_PASS or V_DROP; `outcome` names why.
@@ -181,9 +190,7 @@ export class Pipeline {
     const core = this.core;
     const flow = info.flow;
     const flags = proto === IPPROTO_TCP ? info.tcpFlags : 0;
-    const mark = this.env.hasFwmarkRules
-      ? this.env.markOf(proto, flow.saddr4, flow.daddr4, flow.sport, flow.dport)
-      : 0;
+    const mark = this.env.hasFwmarkRules ? this.env.markOf(flow) : 0;
     const connsBefore = this.trace ? core.stats.conns : 0;
 
     // ip_vs_in: client -> virtual service (the flow as parsed: source = client)
@@ -240,21 +247,6 @@ export class Pipeline {
       return this.answerSender(buf, ANSWER_UNREACH, 0, O.O_NAT_NO_CONN, O.O_PORT_UNREACH_SENT);
     }
     return this.end(O.O_NOT_IPVS);
-  }
-
-  /**
-   * A frame the link received for another host (sll_pkttype PACKET_OTHERHOST: a destination
-   * MAC that is not the interface's). The kernel's ip_rcv and arp_rcv drop such frames before
-   * netfilter, so IPVS never sees them; the director drops them too, counted apart.
-   */
-  otherHost(): number {
-    this.outCount = 0;
-    if (this.trace) {
-      this.tDir = DIR_NONE;
-      this.tConn = -1;
-      this.tNew = false;
-    }
-    return this.end(O.O_OTHER_HOST);
   }
 
   // ------------------------------------------------------------------ transmit

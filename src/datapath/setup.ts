@@ -2,7 +2,7 @@
  * Builds a director (IPVS core + network view + pipeline) from a parsed config file — the
  * one place `uvs replay` and `uvs run` turn configuration into running state.
  */
-import { type ApplyOptions, applyConfig, type DirectorConfig } from '../control/config.js';
+import { applyConfig, type DirectorConfig } from '../control/config.js';
 import { IpvsCore, type IpvsCoreOptions } from '../ipvs/core.js';
 import { DirectorEnv } from './env.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
@@ -16,7 +16,6 @@ export interface Director {
 export interface DirectorOptions {
   core?: IpvsCoreOptions;
   pipeline?: PipelineOptions;
-  apply?: ApplyOptions;
   /** MTU of interfaces the config does not size (default 1500). */
   defaultMtu?: number;
   /** Interface MTUs by name (live links know theirs). */
@@ -67,7 +66,7 @@ export function buildDirector(cfg: DirectorConfig, opts: DirectorOptions = {}): 
   const env = new DirectorEnv();
   fillEnv(env, cfg, opts);
   const core = new IpvsCore(opts.core);
-  applyConfig(cfg, core, opts.apply);
+  applyConfig(cfg, core);
   const d: Director = { core, env, pipeline: new Pipeline(core, env, opts.pipeline) };
   applySysctls(d, cfg);
   return d;

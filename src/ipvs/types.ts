@@ -32,9 +32,6 @@ export const SVC_F_SCHED_MH_PORT = SVC_F_SCHED2;
 export const DEST_F_AVAILABLE = 0x0001;
 export const DEST_F_OVERLOAD = 0x0002;
 
-/** Default persistence timeout in seconds (ipvsadm -p with no value). */
-export const DEFAULT_PERSIST_TIMEOUT = 300;
-
 /**
  * Packet/byte/connection counters of a service or destination (struct ip_vs_kstats),
  * plus the estimator's smoothed rates (struct ip_vs_estimator), which the core updates.

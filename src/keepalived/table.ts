@@ -11,7 +11,8 @@
  *     inhibit_on_failure.
  *   - Quorum is up when the weights of the servers that went in reach quorum + hysteresis.
  *     When it is not and there is a sorry server, the live servers leave (inhibited ones stay
- *     at weight 0) and the sorry server comes in.
+ *     at weight 0) and the sorry server comes in. With sorry_server_inhibit the sorry
+ *     server is in at weight 0 while it is not needed.
  */
 
 import {
@@ -34,6 +35,7 @@ import type {
   LvsMethod,
   LvsProtocol,
   RealServer,
+  SorryServer,
   TunnelSpec,
   VirtualServer,
 } from './model.js';
@@ -60,7 +62,8 @@ export interface IpvsDestination {
   /** For TUN: the encapsulation (type, GUE port, checksum). */
   readonly tunnel?: TunnelSpec;
   /** `alive`: in with its weight; `inhibited`: in with weight 0 (inhibit_on_failure, not
-   * healthy yet); `sorry`: the sorry server (quorum down). */
+   * healthy yet, or the sorry server with sorry_server_inhibit while quorum is up);
+   * `sorry`: the sorry server (quorum down). */
   readonly state: 'alive' | 'inhibited' | 'sorry';
   readonly loc: Loc;
 }
@@ -202,24 +205,32 @@ function startupDestinations(
   } else if (weightSum >= vs.quorum + vs.hysteresis) {
     quorumUp = true;
   }
-  if (!quorumUp && vs.sorryServer) {
+  const s = vs.sorryServer;
+  const sorry = (
+    srv: SorryServer,
+    weight: number,
+    state: IpvsDestination['state'],
+  ): IpvsDestination => ({
+    addr: srv.addr,
+    port: srv.port,
+    fwd: FWD[srv.method],
+    weight,
+    uThreshold: 0,
+    lThreshold: 0,
+    ...(srv.tunnel ? { tunnel: srv.tunnel } : {}),
+    state,
+    loc: srv.loc,
+  });
+  if (!quorumUp && s) {
     for (const rs of alive) {
       const k = key(rs.addr, rs.port);
       if (rs.inhibitOnFailure) dests.set(k, dest(rs, 0, 'inhibited'));
       else dests.delete(k);
     }
-    const s = vs.sorryServer;
-    dests.set(key(s.addr, s.port), {
-      addr: s.addr,
-      port: s.port,
-      fwd: FWD[s.method],
-      weight: 1,
-      uThreshold: 0,
-      lThreshold: 0,
-      ...(s.tunnel ? { tunnel: s.tunnel } : {}),
-      state: 'sorry',
-      loc: s.loc,
-    });
+    dests.set(key(s.addr, s.port), sorry(s, 1, 'sorry'));
+  } else if (s?.inhibit) {
+    // sorry_server_inhibit: init_service_vs adds it at weight 0 while it is not needed.
+    dests.set(key(s.addr, s.port), sorry(s, 0, 'inhibited'));
   }
   return { dests: [...dests.values()], quorumUp };
 }

@@ -36,6 +36,13 @@ export interface LabOptions {
   noOffload?: boolean;
   /** Extra arguments for `uvs run`. */
   runArgs?: string[];
+  /**
+   * Files bind-mounted over others for every process the lab runs in the director's
+   * namespace (the director, uvsadm, exec/spawn there): each runs in a private mount
+   * namespace of its own, so the host's files are never touched. E.g. a hosts file over
+   * /etc/hosts, or an ipvsadm over /usr/sbin/ipvsadm.
+   */
+  dirMounts?: readonly { source: string; target: string }[];
   log?: (line: string) => void;
 }
 
@@ -95,11 +102,7 @@ export class LabRun {
     const args = ['up', this.method, this.prefix];
     if (this.opts.noOffload) args.push('--no-offload');
     await run('bash', [TOPOLOGY, ...args], { timeout: 60_000 });
-    const { stdout } = await run('bash', [TOPOLOGY, 'info', this.method, this.prefix]);
-    for (const line of stdout.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) this.info[line.slice(0, i)] = line.slice(i + 1);
-    }
+    await this.readPlan();
     this.log(`topology ${this.method} up (${this.info.NAMESPACES})`);
     await this.startDirector();
     for (let i = 1; i <= 3; i++) {
@@ -112,13 +115,83 @@ export class LabRun {
           /decapsulating|ready/i,
         );
       }
-      await this.spawn(
-        `app rs${i}`,
-        ns,
-        [...nodeArgv('rs-app'), `rs${i}`, '80,8080', '7000'],
-        /^ready/m,
-      );
+      await this.startApp(i);
     }
+  }
+
+  /** What the director has printed so far (its log). */
+  directorOutput(): string {
+    return this.director?.output ?? '';
+  }
+
+  /** SIGHUP to the director: with --keepalived it reloads the file. */
+  reloadDirector(): void {
+    this.director?.child.kill('SIGHUP');
+  }
+
+  /** Reads the topology's address plan into `info` (it does not depend on the lab being up). */
+  async readPlan(): Promise<void> {
+    const { stdout } = await run('bash', [TOPOLOGY, 'info', this.method, this.prefix]);
+    for (const line of stdout.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) this.info[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+
+  /** Starts real server N's application (HTTP on 80 and 8080, UDP on 7000) and waits for it. */
+  async startApp(n: number): Promise<void> {
+    if (this.appOf(n) !== undefined) throw new Error(`rs${n}'s application is running already`);
+    await this.spawn(
+      `app rs${n}`,
+      this.ns(`rs${n}`),
+      [...nodeArgv('rs-app'), `rs${n}`, '80,8080', '7000'],
+      /^ready/m,
+    );
+  }
+
+  /**
+   * Stops real server N's application (by pid): its services refuse connections while the
+   * host and its addresses stay up, as when a web server dies on a real server.
+   */
+  async stopApp(n: number): Promise<void> {
+    const p = this.appOf(n);
+    if (p === undefined) throw new Error(`rs${n}'s application is not running`);
+    p.child.kill('SIGTERM');
+    await withTimeout(p.exited, 10_000, () => p.child.kill('SIGKILL'));
+    this.procs = this.procs.filter((q) => q !== p);
+  }
+
+  private appOf(n: number): Proc | undefined {
+    return this.procs.find(
+      (p) => p.name === `app rs${n}` && p.child.exitCode === null && p.child.signalCode === null,
+    );
+  }
+
+  /**
+   * argv that runs `argv` in namespace `ns`: `ip netns exec`, and for the director's
+   * namespace with dirMounts, a private mount namespace holding those bind mounts.
+   */
+  private inNamespace(ns: string, argv: readonly string[]): string[] {
+    const mounts = this.opts.dirMounts ?? [];
+    if (ns !== this.ns('dir') || mounts.length === 0) return ['ip', 'netns', 'exec', ns, ...argv];
+    const binds = mounts.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`);
+    const script = `${binds.join(' && ')} && shift ${2 * mounts.length} && exec "$@"`;
+    return [
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'lab-mounts',
+      ...mounts.flatMap((m) => [m.source, m.target]),
+      ...argv,
+    ];
   }
 
   /** Starts (or restarts) `uvs run` in the director namespace and waits until it is ready. */
@@ -189,6 +262,8 @@ export class LabRun {
     concurrency = 4,
     onProgress?: (r: LoadResult) => void,
     port = 80,
+    /** Ends the load early: the result is then its last progress line. */
+    stop?: AbortSignal,
   ): Promise<LoadResult> {
     const argv = [
       ...nodeArgv('client-load'),
@@ -222,6 +297,7 @@ export class LabRun {
         }
       }
     });
+    stop?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
     const code = await withTimeout(
       new Promise<number>((res) => child.on('exit', (c) => res(c ?? 1))),
       (seconds + 20) * 1000,
@@ -244,9 +320,8 @@ export class LabRun {
   /** Runs a command in a role's namespace. */
   async exec(role: string, argv: string[], stdin?: string): Promise<CmdResult> {
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', this.ns(role), ...argv], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const [cmd, ...args] = this.inNamespace(this.ns(role), argv);
+      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -268,9 +343,8 @@ export class LabRun {
 
   /** Starts a long-running process in a namespace and waits for its ready pattern. */
   async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<Proc> {
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const [cmd, ...args] = this.inNamespace(ns, argv);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const p: Proc = {
       name,
       child,

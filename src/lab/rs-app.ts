@@ -1,17 +1,21 @@
 /**
  * The lab's real-server application: HTTP servers and a UDP echo that answer with the
  * server's name, so the client can tell which real server the director picked.
- * Usage: node rs-app.js NAME [HTTP_PORTS] [UDP_PORT] (HTTP_PORTS comma-separated, default
- * 80,8080; UDP default 7000). Prints "ready" when everything listens.
+ * Usage: node rs-app.js NAME [HTTP_PORTS] [UDP_PORT] [KEEPALIVE_MS] (HTTP_PORTS
+ * comma-separated, default 80,8080; UDP default 7000; an idle keep-alive connection is
+ * closed after KEEPALIVE_MS, default 5000). Prints "ready" when everything listens.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 
-const [name = 'rs', httpPorts = '80,8080', udpPort = '7000'] = process.argv.slice(2);
+const [name = 'rs', httpPorts = '80,8080', udpPort = '7000', keepAliveMs = '5000'] =
+  process.argv.slice(2);
 const ports = httpPorts.split(',').map(Number);
 const body = `${name}\n`;
 const BIG = Buffer.alloc(4 << 20, 0x61);
+const SLOW_CHUNK = Buffer.alloc(32 << 10, 0x62);
+const SLOW_CHUNKS = 40;
 
 // UDP answers must leave from the address the client sent to — the VIP on lo for DR and TUN
 // — so there is one socket per local address (a socket bound to 0.0.0.0 would answer from
@@ -33,8 +37,29 @@ const https = ports.map((port) => {
       received += c.length;
     });
     req.on('end', () => {
-      // /big answers with 4 MB (bulk data toward the client); any other path with the name
-      // and, after an upload, the number of bytes received.
+      // /big answers with 4 MB (bulk data toward the client); /slow with 1.25 MiB trickled
+      // over 8 s (a long transfer that stays open); any other path with the name and, after
+      // an upload, the number of bytes received.
+      if (req.url === '/slow') {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': SLOW_CHUNKS * SLOW_CHUNK.length,
+        });
+        let sent = 0;
+        const tick = setInterval(() => {
+          if (res.destroyed) {
+            clearInterval(tick);
+            return;
+          }
+          res.write(SLOW_CHUNK);
+          if (++sent === SLOW_CHUNKS) {
+            clearInterval(tick);
+            res.end();
+          }
+        }, 200);
+        res.on('close', () => clearInterval(tick));
+        return;
+      }
       if (req.url === '/big') {
         res.writeHead(200, {
           'content-type': 'application/octet-stream',
@@ -51,7 +76,7 @@ const https = ports.map((port) => {
       res.end(text);
     });
   });
-  http.keepAliveTimeout = 5000;
+  http.keepAliveTimeout = Number(keepAliveMs);
   http.listen(port, '0.0.0.0', ready);
   return http;
 });

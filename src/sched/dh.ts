@@ -11,7 +11,7 @@
  */
 import type { Dest, Scheduler, Service } from '../ipvs/types.js';
 import { DEST_F_AVAILABLE } from '../ipvs/types.js';
-import { type FlowKey, foldWords } from '../net/addr.js';
+import { AF_INET, type FlowKey, foldWords } from '../net/addr.js';
 import { eligible } from './common.js';
 import { hash32 } from './hash.js';
 import { HashTable } from './sh.js';
@@ -53,7 +53,10 @@ export const dh: Scheduler = {
     dhReassign(table(svc), svc.dests);
   },
   schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
-    const d = table(svc).buckets[hash32(foldWords(flow.af, flow.daddr), DH_TAB_BITS)];
+    // An IPv4 address is its own fold (word 3), read inline: this runs per new connection.
+    const a = flow.daddr;
+    const fold = flow.af === AF_INET ? a[3] : foldWords(flow.af, a);
+    const d = table(svc).buckets[hash32(fold, DH_TAB_BITS)];
     if (d === null || (d.flags & DEST_F_AVAILABLE) === 0 || !eligible(d)) return null;
     return d;
   },

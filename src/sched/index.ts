@@ -14,6 +14,7 @@ import { lblc } from './lblc.js';
 import { lblcr } from './lblcr.js';
 import { lc } from './lc.js';
 import { mh } from './mh.js';
+import { none } from './none.js';
 import { nq } from './nq.js';
 import { ovf } from './ovf.js';
 import { rr } from './rr.js';
@@ -45,9 +46,12 @@ const REGISTRY: ReadonlyMap<string, Scheduler> = new Map(ALL.map((s) => [s.name,
 /** Names of every scheduler uvs provides (the kernel's order of ip_vs_*.c in the Makefile). */
 export const SCHEDULER_NAMES: readonly string[] = Object.freeze(ALL.map((s) => s.name));
 
-/** The scheduler registered under `name` (ipvsadm -s), or undefined when there is none. */
+/**
+ * The scheduler registered under `name` (ipvsadm -s), or undefined when there is none.
+ * "none" answers too (no scheduler bound: see none.ts), though it is not in SCHEDULER_NAMES.
+ */
 export function getScheduler(name: string): Scheduler | undefined {
-  return REGISTRY.get(name);
+  return name === none.name ? none : REGISTRY.get(name);
 }
 
 export { eligible, overhead } from './common.js';

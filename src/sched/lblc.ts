@@ -12,7 +12,7 @@
  * See locality.ts for the table, expiry and garbage collection.
  */
 import { DEST_F_AVAILABLE, type Dest, type Scheduler, type Service } from '../ipvs/types.js';
-import type { FlowKey } from '../net/addr.js';
+import { AF_INET, type FlowKey } from '../net/addr.js';
 import {
   checkLocalityOptions,
   type LocalityOptions,
@@ -46,7 +46,7 @@ export class LblcTable extends LocalityTable {
     const e = this.find(af, words);
     if (e !== -1) {
       if (this.dest[e] === d) return;
-      this.unlinkAnywhere(e, af); // ip_vs_lblc_del: no atomic_dec(&tbl->entries)
+      this.unlinkAnywhere(e); // ip_vs_lblc_del: no atomic_dec(&tbl->entries)
     }
     const slot = this.alloc();
     this.dest[slot] = d;
@@ -68,7 +68,8 @@ export function makeLblc(opts: LocalityOptions = {}): Scheduler {
     schedule(svc: Service, flow: FlowKey, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);
-      const e = t.find(flow.af, flow.daddr);
+      const daddr = flow.daddr;
+      const e = flow.af === AF_INET ? t.find4(daddr[3]) : t.find(flow.af, daddr);
       if (e !== -1) {
         t.lastuse[e] = now;
         const d = t.dest[e]!;

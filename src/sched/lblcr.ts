@@ -23,7 +23,7 @@ import {
   type Scheduler,
   type Service,
 } from '../ipvs/types.js';
-import type { FlowKey } from '../net/addr.js';
+import { AF_INET, type FlowKey } from '../net/addr.js';
 import { overhead, productGreater } from './common.js';
 import {
   checkLocalityOptions,
@@ -215,7 +215,8 @@ export function makeLblcr(opts: LocalityOptions = {}): Scheduler {
     schedule(svc: Service, flow: FlowKey, now: number): Dest | null {
       const t = table(svc);
       t.advance(now);
-      const e = t.find(flow.af, flow.daddr);
+      const daddr = flow.daddr;
+      const e = flow.af === AF_INET ? t.find4(daddr[3]) : t.find(flow.af, daddr);
       if (e !== -1) {
         t.lastuse[e] = now;
         let d = t.min(e);

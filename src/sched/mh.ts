@@ -28,7 +28,7 @@ import {
   SVC_F_SCHED_MH_FALLBACK,
   SVC_F_SCHED_MH_PORT,
 } from '../ipvs/types.js';
-import { type FlowKey, foldWords } from '../net/addr.js';
+import { AF_INET, type FlowKey, foldWords } from '../net/addr.js';
 import { eligible, gcd } from './common.js';
 import { hsiphash1u32, type SipKey, sipKey } from './hash.js';
 
@@ -172,7 +172,9 @@ export function makeMh(opts: MhOptions = {}): Scheduler {
     schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
       const lookup = state(svc).lookup;
       const port = (svc.flags & SVC_F_SCHED_MH_PORT) !== 0 ? flow.sport & 0xffff : 0;
-      const key = (port + foldWords(flow.af, flow.saddr)) >>> 0;
+      // An IPv4 address is its own fold (word 3), read inline: this runs per new connection.
+      const s = flow.saddr;
+      const key = (port + (flow.af === AF_INET ? s[3] : foldWords(flow.af, s))) >>> 0;
       const ihash = hsiphash1u32(key, HASH1) % size;
       let d = lookup[ihash];
       if (d === null) return null;

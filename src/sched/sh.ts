@@ -25,7 +25,7 @@ import {
   SVC_F_SCHED_SH_FALLBACK,
   SVC_F_SCHED_SH_PORT,
 } from '../ipvs/types.js';
-import { type FlowKey, foldWords } from '../net/addr.js';
+import { AF_INET, type FlowKey, foldWords } from '../net/addr.js';
 import { eligible } from './common.js';
 import { hash32 } from './hash.js';
 
@@ -86,8 +86,11 @@ export const sh: Scheduler = {
   schedule(svc: Service, flow: FlowKey, _now: number): Dest | null {
     const b = table(svc).buckets;
     const port = (svc.flags & SVC_F_SCHED_SH_PORT) !== 0 ? flow.sport & 0xffff : 0;
-    // ntohs(port) + ntohl(addr_fold) in unsigned 32-bit arithmetic.
-    const ihash = hash32((port + foldWords(flow.af, flow.saddr)) >>> 0, SH_TAB_BITS);
+    // ntohs(port) + ntohl(addr_fold) in unsigned 32-bit arithmetic; an IPv4 address is its
+    // own fold (word 3), read inline because this runs for every new connection.
+    const s = flow.saddr;
+    const fold = flow.af === AF_INET ? s[3] : foldWords(flow.af, s);
+    const ihash = hash32((port + fold) >>> 0, SH_TAB_BITS);
     let d = b[ihash];
     if (d === null) return null;
     if (eligible(d)) return d;

@@ -7,6 +7,7 @@
 import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
 import { csumReplace2, icmpCheck } from '../net/checksum.js';
 import { copyMac, ETH_P_ARP, ETH_P_IP } from '../net/ethernet.js';
+import { IPPROTO_ICMP } from '../net/ipproto.js';
 import { IP_MF, IP_OFFSET, IPV4_SADDR, writeIpv4Header } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
 import { IP_DEFAULT_TTL, type IpIdent, ipEnd } from './common.js';
@@ -70,7 +71,9 @@ export function icmpEchoReplyInPlace(
   ident: IpIdent,
   ttl = IP_DEFAULT_TTL,
 ): boolean {
-  if (info.etherType !== ETH_P_IP || info.proto !== 1 || ourMac.length !== 6) return false;
+  if (info.etherType !== ETH_P_IP || info.proto !== IPPROTO_ICMP || ourMac.length !== 6) {
+    return false;
+  }
   const ip = info.l3Off;
   const end = ipEnd(ip, info.totLen, info.ihl, info.off, info.len);
   if (end < 0 || info.ihl !== 20 || (info.fragField & (IP_MF | IP_OFFSET)) !== 0) return false;

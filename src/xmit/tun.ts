@@ -142,7 +142,7 @@ export function tunEncap(
  */
 function mtuLen(info: PacketInfo): number {
   if (info.gsoType !== 0 && info.gsoSize > 0) {
-    const l4h = info.proto === 6 ? info.tcpHdrLen : 8;
+    const l4h = info.proto === IPPROTO_TCP ? info.tcpHdrLen : 8;
     const seg = info.ihl + l4h + info.gsoSize;
     return Math.min(seg, info.totLen);
   }

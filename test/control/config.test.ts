@@ -7,7 +7,7 @@ import {
 } from '../../src/control/config.js';
 import { FWD_MASQ } from '../../src/ipvs/types.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
-import { describe as describeTable, FakeAdmin, TEST_SCHEDULERS } from './fake-admin.js';
+import { describe as describeTable, FakeAdmin } from './fake-admin.js';
 import { ip, resolver } from './fixtures.js';
 
 const GOOD = `# director for the NAT lab
@@ -32,7 +32,6 @@ ipvsadm -A -f 1 -s wlc -p 600
 `;
 
 const opts = { resolver };
-const applyOpts = { schedulerExists: (n: string) => TEST_SCHEDULERS.includes(n) };
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -220,7 +219,7 @@ describe('applyConfig', () => {
 
   it('applies the ipvsadm lines in order', () => {
     const a = new FakeAdmin();
-    applyConfig(good(), a, applyOpts);
+    applyConfig(good(), a);
     expect(a.log).toEqual([
       'set-timeout',
       'add-service',
@@ -249,7 +248,7 @@ describe('applyConfig', () => {
 
   it('refuses the whole file, naming every line the kernel would refuse, and applies nothing', () => {
     const a = new FakeAdmin();
-    applyConfig(parseConfig('-A -t 10.0.0.100:80\n', 'base.conf', opts), a, applyOpts);
+    applyConfig(parseConfig('-A -t 10.0.0.100:80\n', 'base.conf', opts), a);
     const before = describeTable(a);
     const logBefore = a.log.length;
     const text = [
@@ -264,7 +263,7 @@ describe('applyConfig', () => {
       '-D -t 10.0.0.100:9', // 9 ESRCH
       '-Z -t 10.0.0.100:9', // 10 ESRCH
     ].join('\n');
-    const e = configError(() => applyConfig(parseConfig(text, 'more.conf', opts), a, applyOpts));
+    const e = configError(() => applyConfig(parseConfig(text, 'more.conf', opts), a));
     expect(e.message.split('\n')).toEqual([
       'more.conf:2: Service already exists: -A -t 10.0.0.100:80',
       'more.conf:4: Destination already exists: -a -t 10.0.0.100:443 -r 10.0.0.11',
@@ -289,7 +288,7 @@ describe('applyConfig', () => {
       '-A -u 10.0.0.100:53 -s wrr -p 60',
       '-a -u 10.0.0.100:53 -r 10.0.0.21 -m',
     ].join('\n');
-    applyConfig(parseConfig(base, 'base.conf', opts), a, applyOpts);
+    applyConfig(parseConfig(base, 'base.conf', opts), a);
     const before = describeTable(a, true);
     const change = [
       '--set 900 120 300',
@@ -303,11 +302,9 @@ describe('applyConfig', () => {
       '-a -t 10.0.0.100:8443 -r 10.0.0.31', // the admin fails here
     ].join('\n');
     a.failOn = { op: 'add-dest', code: 'ENOMEM' };
-    const e = configError(() =>
-      applyConfig(parseConfig(change, 'change.conf', opts), a, applyOpts),
-    );
+    const e = configError(() => applyConfig(parseConfig(change, 'change.conf', opts), a));
     expect(e.message).toBe(
-      'change.conf:9: Memory allocation problem (earlier lines were rolled back): -a -t 10.0.0.100:8443 -r 10.0.0.31',
+      'change.conf:9: Memory allocation problem (earlier commands were rolled back): -a -t 10.0.0.100:8443 -r 10.0.0.31',
     );
     // Rollback restores the same entries (re-created services may come back in another order).
     expect(describeTable(a, true)).toBe(before);

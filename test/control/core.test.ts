@@ -55,7 +55,7 @@ describe('uvsadm against IpvsCore', () => {
         '  -> 10.0.0.12:80                 Route   3      0          0         \n' +
         'UDP  10.0.0.100:53 sh (sh-port) persistent 120 mask 255.255.255.0\n' +
         '  -> 10.0.0.21:5353               Masq    7      0          0         \n' +
-        'FWM  7 lc persistent 300\n' +
+        'FWM  7 lc persistent 360\n' +
         '  -> 10.0.0.31:0                  Route   2      0          0         \n',
     );
     const saved = (await run(core, ['-S', '-n'])).out;

@@ -77,8 +77,8 @@ describe('service commands', () => {
 
   it('-p takes an optional value: next word unless it is an option', () => {
     const p = (...a: string[]) => (parse(...a) as { spec: { persistent: number } }).spec.persistent;
-    expect(p('-A', '-t', '1.2.3.4:80', '-p')).toBe(300);
-    expect(p('-A', '-t', '1.2.3.4:80', '-p', '-s', 'rr')).toBe(300);
+    expect(p('-A', '-t', '1.2.3.4:80', '-p')).toBe(360);
+    expect(p('-A', '-t', '1.2.3.4:80', '-p', '-s', 'rr')).toBe(360);
     expect(p('-A', '-t', '1.2.3.4:80', '-p', '60')).toBe(60);
     expect(p('-A', '-t', '1.2.3.4:80', '-p60')).toBe(60);
     expect(p('-A', '-p', '120', '-t', '1.2.3.4:0')).toBe(120);
@@ -111,6 +111,10 @@ describe('service commands', () => {
       kind: 'del-service',
       key: { kind: 'fwmark', fwmark: 4294967295 },
     });
+    // The signed form ipvsadm -S prints for marks of 2^31 and above.
+    expect(parse('-D', '-f', '-1')).toEqual(parse('-D', '-f', '4294967295'));
+    expect(parse('-D', '-f', '-2147483648')).toEqual(parse('-D', '-f', '2147483648'));
+    expect(parse('-D', '-f-294967296')).toEqual(parse('-D', '-f', '4000000000'));
     expect(parse('-D', '--sctp-service', '10.0.0.1:diameter')).toEqual({
       kind: 'del-service',
       key: { kind: 'addr', proto: IPPROTO_SCTP, addr: ip('10.0.0.1'), port: 3868 },
@@ -337,6 +341,7 @@ describe('every error message', () => {
     [['-A', '-f', '0'], "invalid fwmark value `0' specified", 2],
     [['-A', '-f', 'x1'], "invalid fwmark value `x1' specified", 2],
     [['-A', '-f', '4294967296'], "invalid fwmark value `4294967296' specified", 2],
+    [['-A', '-f', '-2147483649'], "invalid fwmark value `-2147483649' specified", 2],
     [['-A', '-t', '1.2.3.4:80', '-p', '0'], "invalid timeout value `0' specified", 2],
     [['-A', '-t', '1.2.3.4:80', '-p', '2678401'], "invalid timeout value `2678401' specified", 2],
     [['-A', '-t', '1.2.3.4:80', '-p', 'abc'], "invalid timeout value `abc' specified", 2],

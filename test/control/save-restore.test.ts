@@ -39,6 +39,9 @@ const SETUP = [
   '-a -f 7 -r 10.0.0.31:0 -g -w 2',
   '-A -t 10.0.0.100:0 -s wlc -p 3600',
   '-a -t 10.0.0.100:0 -r 10.0.0.41 -m -w 1',
+  // Saved as -f -294967296 (ipvsadm prints marks signed); it must restore to the same mark.
+  '-A -f 4000000000 -s rr',
+  '-a -f 4000000000 -r 10.0.0.32:0 -g -w 1',
 ].join('\n');
 
 describe('-S output restores to the same state with -R', () => {
@@ -60,6 +63,9 @@ describe('-S output restores to the same state with -R', () => {
     await sh(a, ['-R'], SETUP);
     expect(await sh(a, ['-Sn'])).toBe(
       [
+        // Mark 4000000000 sorts first: ipvs_cmp_services subtracts marks as 32-bit ints.
+        '-A -f -294967296 -s rr',
+        '-a -f -294967296 -r 10.0.0.32:0 -g -w 1',
         '-A -t 10.0.0.100:0 -s wlc -p 3600',
         '-a -t 10.0.0.100:0 -r 10.0.0.41:0 -m -w 1',
         '-A -t 10.0.0.100:80 -s wrr',
@@ -70,7 +76,7 @@ describe('-S output restores to the same state with -R', () => {
         '-A -u 10.0.0.100:514 -s rr -o',
         '-A --sctp-service 10.0.0.100:3868 -s mh -b mh-port',
         '-a --sctp-service 10.0.0.100:3868 -r 10.0.0.61:3868 -g -w 1',
-        '-A -f 7 -s lc -p 300',
+        '-A -f 7 -s lc -p 360',
         '-a -f 7 -r 10.0.0.31:0 -g -w 2',
         '',
       ].join('\n'),

@@ -278,6 +278,38 @@ describe('-R restore', () => {
     expect(r.err).toBe("line 1: Try `uvsadm -h' or 'uvsadm --help' for more information.\n");
   });
 
+  it('lines that change no table are refused, each as ipvsadm words it where it has words', async () => {
+    const a = new FakeAdmin();
+    const r = await run(
+      a,
+      ['-R'],
+      '-A -t 10.0.0.100:80\n-L -n\n--start-daemon master\n-R\n-a -t 10.0.0.100:80 -r 10.0.0.11 -w x\n',
+    );
+    expect(r).toEqual({
+      // The first refused line's status: 2 for the listing line.
+      rc: 2,
+      out: '',
+      err:
+        'line 2: a restore holds table changes only: -L, -S, -h and -v cannot be restored\n' +
+        'line 3: uvs has no connection synchronization daemon\n' +
+        "line 4: Try `uvsadm -h' or 'uvsadm --help' for more information.\n" +
+        'line 5: illegal weight specified\n',
+    });
+    expect(a.log).toEqual([]);
+  });
+
+  it('a comment after a command is dropped (ipvsadm 1.31 reads it as arguments)', async () => {
+    const a = new FakeAdmin();
+    ok(await run(a, ['-R'], '# web farm\n-A -t 10.0.0.100:80 -s rr # web\n'));
+    expect(a.log).toEqual(['add-service']);
+    // Outside -R a `#` is an argument like any, as for ipvsadm.
+    expect(await run(a, ['-A', '-t', '10.0.0.100:81', '#', 'web'])).toEqual({
+      rc: 2,
+      out: '',
+      err: 'unexpected argument #\n',
+    });
+  });
+
   it('empty input does nothing', async () => {
     const a = new FakeAdmin();
     ok(await run(a, ['-R'], ''));

@@ -149,11 +149,16 @@ for (const method of LAB_METHODS) {
       const held = lab.exec('client', [
         'bash',
         '-c',
-        `(sleep 2; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP:${vip}:80`,
+        `(sleep 6; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP:${vip}:80`,
       ]);
-      await sleep(600);
-      const conns = await lab.uvsadm(['-L', '-n', '-c']);
-      const m = /ESTABLISHED\s+\S+\s+\S+\s+(\d+\.\d+\.\d+\.(\d+)):80/.exec(conns.out);
+      // The connection stays open about 6 s: list until it shows (uvsadm is slow to start on
+      // a loaded machine).
+      const established = /ESTABLISHED\s+\S+\s+\S+\s+(\d+\.\d+\.\d+\.(\d+)):80/;
+      let m: RegExpExecArray | null = null;
+      for (let i = 0; i < 10 && m === null; i++) {
+        await sleep(300);
+        m = established.exec((await lab.uvsadm(['-L', '-n', '-c'])).out);
+      }
       expect(m).not.toBeNull();
       const drained = m![1];
       const drainedName = `rs${Number(m![2]) - 10}`;

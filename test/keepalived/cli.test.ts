@@ -105,10 +105,18 @@ describe('uvs run --keepalived', () => {
     expect(ok.status).toBe(0);
   }, 120_000);
 
-  it('without --config-test it says running comes later; --config-test needs the file', () => {
-    const later = uvs('--keepalived', join(SAMPLES, 'keepalived.conf.sample'));
-    expect(later.status).toBe(1);
-    expect(later.stderr).toContain('comes in a later step');
+  it('without --config-test a file that cannot run is refused before anything starts; --config-test needs the file', () => {
+    const broken = uvs('--keepalived', 'test/fixtures/keepalived/broken/missing-braces.conf');
+    expect(broken.status).toBe(1);
+    expect(broken.stderr).toContain(
+      "test/fixtures/keepalived/broken/missing-braces.conf:4: error: Extra '}' found",
+    );
+    expect(broken.stderr).toContain('cannot run this configuration');
+    const pe = uvs('--keepalived', 'test/fixtures/keepalived/runtime/persistence-engine.conf');
+    expect(pe.status).toBe(1);
+    expect(pe.stderr).toContain(
+      'test/fixtures/keepalived/runtime/persistence-engine.conf:6: error: the startup table was refused: Scheduler or persistence engine not found',
+    );
     const missing = uvs('--config-test');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('--config-test needs --keepalived FILE');

@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FWD_MASQ, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { healthChecks } from '../../src/keepalived/checks.js';
 import { permissiveHost } from '../../src/keepalived/host.js';
 import { loadKeepalivedConfig } from '../../src/keepalived/load.js';
 import type { CheckerSpec, KeepalivedConfig } from '../../src/keepalived/model.js';
 import { deriveIpvsTable, type IpvsService } from '../../src/keepalived/table.js';
 import { AF_INET, AF_INET6 } from '../../src/net/addr.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 
 const SAMPLES = '/work/shared/fixtures/keepalived-samples';
 
