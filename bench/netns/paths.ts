@@ -105,6 +105,8 @@ export interface PathContext {
   uvsCmd: string[];
   cpuProf: string | null;
   log: (line: string) => void;
+  /** More `uvs run` options for the uvs paths (e.g. --capacity). */
+  runArgs?: string[];
 }
 
 export interface ActivePath {
@@ -331,6 +333,7 @@ ${chains.join('\n')}
           control,
           ...ifaces.flatMap((i) => ['--iface', i]),
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
+          ...(ctx.runArgs ?? []),
         ],
         ctx.root,
       );
