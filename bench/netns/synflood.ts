@@ -29,11 +29,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildC, repoRoot } from './harness.js';
-import { HTTP_PORT, type PathName, setupPath } from './paths.js';
+import { HTTP_PORT, setupPath } from './paths.js';
 import { exec, killAllSync, live, nsExec, Proc, sleep } from './sys.js';
 import { DIRECTOR_MAC, listNamespaces, Topology, VIP } from './topology.js';
 
-export const SYNFLOOD_PATHS = ['uvs-nat', 'nft'] as const satisfies readonly PathName[];
+/**
+ * uvs-nat-shed is uvs NAT with, for the flood's duration, a socket filter in front of its
+ * receive ring that keeps only a random part of the SYNs (bench/c/shed.c, attached to the
+ * running director): what shedding SYNs in the kernel wins back against an overflowing ring.
+ */
+export const SYNFLOOD_PATHS = ['uvs-nat', 'uvs-nat-shed', 'nft'] as const;
 export type SynfloodPath = (typeof SYNFLOOD_PATHS)[number];
 
 /** Spoofed sources: inside 198.18.0.0/15, outside every subnet of the topology. */
@@ -55,6 +60,8 @@ export interface SynfloodOptions {
   timeoutMs: number;
   /** uvs connection table size (`uvs run --capacity`); undefined: uvs's default. */
   capacity?: number;
+  /** uvs-nat-shed: the part of the SYNs the filter keeps (0..1). */
+  shedKeep: number;
   rs: number;
   out: string;
   prefix: string;
@@ -70,6 +77,7 @@ export const SYNFLOOD_DEFAULTS = {
   keep: 10,
   timeoutMs: 3000,
   rs: 2,
+  shedKeep: 0.1,
 };
 
 type Phase = 'before' | 'during' | 'after';
@@ -147,9 +155,15 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
   const work = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
   const bin = buildC(root, work);
   const synflood = join(work, 'synflood');
-  execFileSync('cc', ['-O2', '-Wall', '-o', synflood, join(root, 'bench/c/synflood.c')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const shed = join(work, 'shed');
+  for (const [bin, src] of [
+    [synflood, 'synflood.c'],
+    [shed, 'shed.c'],
+  ]) {
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', src)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  }
   const tsx = [process.execPath, '--import', 'tsx'];
   const started = new Date();
   for (const ns of listNamespaces(o.prefix)) {
@@ -195,7 +209,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     await sleep(300);
     for (const pname of o.paths) {
       o.progress(`synflood ${pname}: setting up`);
-      const path = await setupPath(pname, {
+      const path = await setupPath(pname === 'uvs-nat-shed' ? 'uvs-nat' : pname, {
         topo,
         root,
         work,
@@ -206,7 +220,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
         runArgs: o.capacity !== undefined ? ['--capacity', String(o.capacity)] : [],
       });
       try {
-        results.push(await measure(o, topo, pname, path.pid, { tsx, root, synflood }));
+        results.push(await measure(o, topo, pname, path.pid, { tsx, root, synflood, shed }));
       } finally {
         await path.teardown();
       }
@@ -232,6 +246,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       keep: o.keep,
       timeoutMs: o.timeoutMs,
       ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
+      shedKeep: o.shedKeep,
       rs: o.rs,
     },
     machine: {
@@ -251,7 +266,7 @@ async function measure(
   topo: Topology,
   pname: SynfloodPath,
   pid: number | null,
-  x: { tsx: string[]; root: string; synflood: string },
+  x: { tsx: string[]; root: string; synflood: string; shed: string },
 ): Promise<SynfloodPathResult> {
   const total = o.before + o.flood + o.after;
   const load1 = loadavg()[0];
@@ -305,6 +320,12 @@ async function measure(
     await startUp(client);
     await sleep(o.before * 1000);
     o.progress(`synflood ${pname}: flooding for ${o.flood} s`);
+    // The filter sheds legitimate SYNs as much as the flood's: it is on only while the flood
+    // lasts, as a director that turned it on when its ring overflowed would have it.
+    const shedding = pname === 'uvs-nat-shed' && pid !== null;
+    const shed = (arg: string) =>
+      nsExec(topo.director, [x.shed, String(pid), 'eth0', arg], { allowFail: !shedding });
+    if (shedding) await shed(String(Math.round(o.shedKeep * 65536)));
     floodStart = Date.now();
     const f = await nsExec(
       topo.client,
@@ -322,6 +343,7 @@ async function measure(
       { timeoutMs: (o.flood + 30) * 1000 },
     );
     floodEnd = Date.now();
+    if (shedding) await shed('off');
     flood = JSON.parse(f.stdout.trim().split('\n').at(-1) ?? '{}') as typeof flood;
     o.progress(`synflood ${pname}: ${flood.sent} SYNs at ${flood.pps}/s; ${o.after} s after`);
     await client.wait();

@@ -63,8 +63,9 @@ Options:
                     ${SYNFLOOD_DEFAULTS.flood}), --flood-rate N (SYN/s, default 0: as fast as the generator
                     goes), --legit-rate N (new connections/s, default ${SYNFLOOD_DEFAULTS.rate}), --keep N
                     (established connections, default ${SYNFLOOD_DEFAULTS.keep}), --capacity N (uvs table
-                    size), --paths, --quick (2 s before, 5 s flood, 3 s after), --rs,
-                    --out, --prefix
+                    size), --shed-keep F (uvs-nat-shed: the part of the SYNs its socket
+                    filter keeps, default ${SYNFLOOD_DEFAULTS.shedKeep}), --paths, --quick (2 s before, 5 s
+                    flood, 3 s after), --rs, --out, --prefix
 `;
 
 function list<T extends string>(v: string | undefined, all: readonly T[], what: string): T[] {
@@ -108,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
         'legit-rate': { type: 'string' },
         keep: { type: 'string' },
         capacity: { type: 'string' },
+        'shed-keep': { type: 'string' },
         directors: { type: 'string' },
         generators: { type: 'string' },
         workers: { type: 'string' },
@@ -145,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(v.capacity !== undefined
           ? { capacity: whole(v.capacity, 0, 'capacity', 1 << 26) }
           : {}),
+        shedKeep: positive(v['shed-keep'], SYNFLOOD_DEFAULTS.shedKeep, 'shed-keep', 1),
         rs: whole(v.rs, SYNFLOOD_DEFAULTS.rs, 'rs', 8),
         out,
         prefix,
