@@ -5,14 +5,15 @@
  * which lets a dropped SYN be retransmitted once, after Linux's 1 s), and meanwhile keep
  * KEEP established connections busy, one request each every 100 ms.
  *
- * usage: legit-client DST PORT RATE SECONDS KEEP TIMEOUT_MS
- * prints one JSON line: {"attempts": [[startMs, latencyMs or -1], ...], "established":
+ * usage: legit-client DST PORT RATE SECONDS KEEP TIMEOUT_MS OUT
+ * writes to the file OUT one JSON line: {"attempts": [[startMs, latencyMs or -1], ...], "established":
  * {"connections": KEEP, "requests": N, "failures": N, "lost": N}}. startMs is Date.now()
  * at the attempt; `lost` counts established connections that died before the end.
  */
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
-const [dst, portS, rateS, secondsS, keepS, timeoutS] = process.argv.slice(2);
+const [dst, portS, rateS, secondsS, keepS, timeoutS, outFile] = process.argv.slice(2);
 const port = Number(portS);
 const rate = Number(rateS);
 const seconds = Number(secondsS);
@@ -20,13 +21,14 @@ const keep = Number(keepS);
 const timeoutMs = Number(timeoutS);
 if (
   dst === undefined ||
+  outFile === undefined ||
   !(port > 0 && port < 65536) ||
   !(rate > 0 && rate <= 5000) ||
   !(seconds > 0 && seconds <= 600) ||
   !(keep >= 0 && keep <= 1000) ||
   !(timeoutMs > 0 && timeoutMs <= 30_000)
 ) {
-  process.stderr.write('usage: legit-client DST PORT RATE SECONDS KEEP TIMEOUT_MS\n');
+  process.stderr.write('usage: legit-client DST PORT RATE SECONDS KEEP TIMEOUT_MS OUT\n');
   process.exit(2);
 }
 
@@ -129,7 +131,8 @@ async function main(): Promise<void> {
   while (inflight > 0 && Date.now() < wait) await new Promise((r) => setTimeout(r, 20));
   stopping = true;
   for (const s of kaSockets) s.destroy();
-  process.stdout.write(`${JSON.stringify({ attempts, established })}\n`);
+  // A file, not stdout: the report of a long run is larger than a pipe's reader keeps.
+  writeFileSync(outFile, `${JSON.stringify({ attempts, established })}\n`);
   process.exit(0);
 }
 

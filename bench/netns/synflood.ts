@@ -220,7 +220,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
         runArgs: o.capacity !== undefined ? ['--capacity', String(o.capacity)] : [],
       });
       try {
-        results.push(await measure(o, topo, pname, path.pid, { tsx, root, synflood, shed }));
+        results.push(await measure(o, topo, pname, path.pid, { tsx, root, work, synflood, shed }));
       } finally {
         await path.teardown();
       }
@@ -266,13 +266,14 @@ async function measure(
   topo: Topology,
   pname: SynfloodPath,
   pid: number | null,
-  x: { tsx: string[]; root: string; synflood: string; shed: string },
+  x: { tsx: string[]; root: string; work: string; synflood: string; shed: string },
 ): Promise<SynfloodPathResult> {
   const total = o.before + o.flood + o.after;
   const load1 = loadavg()[0];
   const memory = () => (pid !== null ? rssMb(pid) : conntrackSlabMb());
   const memBefore = memory();
   let memPeak = memBefore;
+  const report = join(x.work, `legit-${pname}.json`);
   const sampler = new Proc(
     `sampler ${pname}`,
     'ip',
@@ -304,6 +305,7 @@ async function measure(
       String(total),
       String(o.keep),
       String(o.timeoutMs),
+      report,
     ],
     x.root,
   );
@@ -352,16 +354,22 @@ async function measure(
     await client.stop();
     await sampler.stop();
   }
-  const report = JSON.parse(client.stdout.trim().split('\n').at(-1) ?? 'null') as {
+  let result: {
     attempts: [number, number][];
     established: SynfloodPathResult['established'];
-  } | null;
-  if (report === null)
+  } | null = null;
+  try {
+    result = JSON.parse(readFileSync(report, 'utf8'));
+  } catch {
+    result = null;
+  }
+  if (result === null) {
     throw new Error(`the legitimate client of ${pname} gave no report: ${client.stderr}`);
+  }
   const phaseOf = (t: number): Phase =>
     t < floodStart ? 'before' : t < floodEnd ? 'during' : 'after';
   const byPhase: Record<Phase, number[][]> = { before: [], during: [], after: [] };
-  for (const a of report.attempts) byPhase[phaseOf(a[0])].push(a);
+  for (const a of result.attempts) byPhase[phaseOf(a[0])].push(a);
   const phases = {} as Record<Phase, PhaseResult>;
   for (const ph of PHASES) {
     const xs = byPhase[ph];
@@ -395,7 +403,7 @@ async function measure(
   return {
     path: pname,
     phases,
-    established: report.established,
+    established: result.established,
     flood,
     table: {
       capacity,
