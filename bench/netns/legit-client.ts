@@ -6,6 +6,7 @@
  * KEEP established connections busy, one request each every 100 ms.
  *
  * usage: legit-client DST PORT RATE SECONDS KEEP TIMEOUT_MS OUT
+ * prints `ready` once the established connections are open and the new ones begin, and
  * writes to the file OUT one JSON line: {"attempts": [[startMs, latencyMs or -1], ...], "established":
  * {"connections": KEEP, "requests": N, "failures": N, "lost": N}}. startMs is Date.now()
  * at the attempt; `lost` counts established connections that died before the end.
@@ -109,6 +110,8 @@ function keepAlive(): Promise<void> {
 
 async function main(): Promise<void> {
   await Promise.all(Array.from({ length: keep }, keepAlive));
+  // The harness times the phases from here.
+  process.stdout.write('ready\n');
   const t0 = Date.now();
   const end = t0 + seconds * 1000;
   let sent = 0;
