@@ -56,8 +56,10 @@ Options:
                     --quick, --rs (default 2), --flows, --connections, --out, --prefix
 
   --synflood        instead: legitimate clients during a SYN flood from spoofed sources,
-                    into ${SYNFLOOD_PATHS.join(' and ')} in turn: per path and phase (before/during/after)
-                    the legitimate new-connection success and p50/p99 latency, the
+                    into each of ${SYNFLOOD_PATHS.join(', ')} in turn (uvs-nat-shed: uvs NAT
+                    with a socket filter shedding SYNs in front of its ring while the
+                    flood lasts). Per path and phase (before/during/after): the
+                    legitimate new-connection success and p50/p99 latency, the
                     established connections' failures, the table's peak fill and memory;
                     writes synflood-latest.{json,md}. Options: --flood-seconds N (default
                     ${SYNFLOOD_DEFAULTS.flood}), --flood-rate N (SYN/s, default 0: as fast as the generator
