@@ -134,6 +134,8 @@ export interface PathContext {
   uvsCmd: string[];
   cpuProf: string | null;
   log: (line: string) => void;
+  /** More `uvs run` options for the uvs paths (e.g. --capacity). */
+  runArgs?: string[];
 }
 
 export interface ActivePath {
@@ -384,6 +386,7 @@ ${chains.join('\n')}
           ...ifaces.flatMap((i) => ['--iface', i]),
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
           ...(name === 'uvs-nat-observed' ? ['--listen', String(WEB_PORT)] : []),
+          ...(ctx.runArgs ?? []),
         ],
         ctx.root,
       );

@@ -10,7 +10,10 @@ const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
-        transmit, pass and drop reason), connections, and each link's counters
+        transmit, pass and drop reason), connections, each link's counters, the IPVS
+        sysctls, the state and counters of the table-full defences (defense), and
+        loop.maxBatchGapMs: the longest time between two receive batches since the
+        previous stats request (under steady traffic, the longest forwarding pause)
 trace   record the next COUNT transmitted packets (default 10; waits at most TIMEOUT_MS,
         default 5000) and print each with its addresses before and after the director
         rewrote it, and the decisions taken for it

@@ -17,8 +17,11 @@ const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [--keepalived FI
 Runs the director in the current network namespace: captures frames on the interfaces
 (AF_PACKET), balances IPVS services over real servers with NAT, DR or TUN, and serves the
 control socket that uvsadm talks to (abstract, so 'ip netns exec NS uvsadm ...' reaches the
-director of NS). Installs an nftables table (netdev ingress) so the host stack neither
-answers nor forwards the traffic uvs handles, and removes it on exit. Root only.
+director of NS; only callers with uid 0 or CAP_NET_ADMIN are answered, others get
+ipvsadm's "Permission denied (you must be root)"; one director per namespace). Installs
+an nftables table (netdev ingress) so the host stack neither answers nor forwards the
+traffic uvs handles, and removes it on exit (or with the process, if it is killed).
+Root only.
 Stops on SIGTERM/SIGINT, printing its counters: first withdraws its announcements,
 then drains for --drain-seconds (a second signal cuts the drain short).
 
@@ -41,7 +44,19 @@ Options:
                     reached through other interfaces than clients.
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
-                    pmtu_disc
+                    pmtu_disc, and the table-full defences (0 off, 1-2 automatic, 3 on):
+                      drop_entry   each second drop embryonic and idle entries from 1/32
+                                   of the table
+                      drop_packet  drop 1 in RATE new connections (RATE from the fill,
+                                   or am_droprate, default 10, in mode 3)
+                      secure_tcp   the kernel's tcp_states_dos table: a client's ACK
+                                   alone no longer establishes an entry
+                      amemthresh   the automatic modes' threshold in 4 KiB pages
+                                   (default 1024): on while the free part of the table,
+                                   free slots x bytes per slot / 4096, is below it
+                    Whatever they say, a new TCP connection finding the table full takes
+                    the slot of the oldest embryonic (SYN_RECV) entry; established ones
+                    are never displaced. 'uvs ctl stats' shows them under "defense".
   --listen [ADDR:]PORT  serve HTTP, read-only: /metrics (Prometheus: node_exporter's
                     node_ipvs_* series and uvs_*: frames by outcome, connection table, links,
                     checks, VRRP) and the live page at / (services, real servers, rates,

@@ -64,6 +64,8 @@ export function applySysctls(d: Director, cfg: DirectorConfig): void {
     if (x.name === 'pmtu_disc') d.pipeline.tunOpts.pmtuDisc = x.value !== 0;
     else if (x.name in s) s[x.name] = x.value;
   }
+  // The defences (drop_entry, drop_packet, secure_tcp) take effect at once, as on a write.
+  d.core.updateDefense();
 }
 
 /**

@@ -96,6 +96,10 @@ export const SYSCTL_NAMES = [
   'ignore_tunneled',
   'snat_reroute',
   'run_estimation',
+  'drop_entry',
+  'drop_packet',
+  'amemthresh',
+  'am_droprate',
 ] as const;
 export type SysctlName = (typeof SYSCTL_NAMES)[number];
 
@@ -113,10 +117,21 @@ export const SYSCTL_DEFAULTS: Readonly<Record<SysctlName, number>> = {
   ignore_tunneled: 0,
   snat_reroute: 1,
   run_estimation: 1,
+  drop_entry: 0,
+  drop_packet: 0,
+  amemthresh: 1024,
+  am_droprate: 10,
 };
 
-/** conn_reuse_mode is a bit mask (bits 0 and 1); secure_tcp has modes 0-3; the rest are 0/1. */
-const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
+/** The kernel's INT_MAX: the bound of sysctls that take any non-negative int. */
+const INT_MAX = 0x7fffffff;
+
+/**
+ * The largest value of each sysctl (the least is 0): conn_reuse_mode is a bit mask (bits 0
+ * and 1); the defences (drop_entry, drop_packet, secure_tcp) have modes 0-3; amemthresh
+ * (pages) and am_droprate take any non-negative int; the rest are 0/1.
+ */
+export const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
   expire_nodest_conn: 1,
   expire_quiescent_template: 1,
   conn_reuse_mode: 3,
@@ -129,6 +144,10 @@ const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
   ignore_tunneled: 1,
   snat_reroute: 1,
   run_estimation: 1,
+  drop_entry: 3,
+  drop_packet: 3,
+  amemthresh: INT_MAX,
+  am_droprate: INT_MAX,
 };
 
 export interface SysctlSetting {

@@ -425,18 +425,54 @@ export function expireText(expiresMs: number): string {
   return `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 }
 
+/** addrPort of the previous entry's address and port, reused while they repeat. */
+class NameMemo {
+  private addr: InetAddr | null = null;
+  private port = -1;
+  private proto = -1;
+  private name = '';
+
+  get(addr: InetAddr, port: number, proto: number, numeric: boolean, r: NameResolver): string {
+    if (this.port !== port || this.proto !== proto || !(this.addr?.equals(addr) ?? false)) {
+      this.addr = addr;
+      this.port = port;
+      this.proto = proto;
+      this.name = addrPort(addr, port, proto, numeric, r);
+    }
+    return this.name;
+  }
+}
+
 /** list_conn: "IPVS connection entries", the column title, one line per entry. */
 export function formatConnections(
   conns: readonly ConnView[],
   f: ListFormat,
   r: NameResolver,
 ): string {
+  return formatConnectionsHeader(f) + formatConnectionLines(conns, f, r);
+}
+
+/** The head of `-L -c`: its title and column line. */
+export function formatConnectionsHeader(f: ListFormat): string {
   let out = 'IPVS connection entries\n';
   if (f.persistentConn) {
     out += `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} ${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`;
   } else {
     out += `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} destination\n`;
   }
+  return out;
+}
+
+/** The lines of `-L -c` for `conns`: a listing streamed in pieces is their concatenation. */
+export function formatConnectionLines(
+  conns: readonly ConnView[],
+  f: ListFormat,
+  r: NameResolver,
+): string {
+  let out = '';
+  // Entries of one service share their virtual and real-server sides: name each once.
+  const vnames = new NameMemo();
+  const dnames = new NameMemo();
   for (const c of conns) {
     const pname = connProtoName(c.proto);
     // ipvsadm maps the name back to a number for service lookups; "IP" and others get none.
@@ -451,8 +487,8 @@ export function formatConnections(
     // A fwmark template carries the mark in its virtual address (ip_vs_sched_persist), which
     // is printed as an address like any other.
     const cname = addrPort(c.caddr, c.cport, proto, f.numeric, r);
-    const vname = addrPort(c.vaddr, c.vport, proto, f.numeric, r);
-    const dname = addrPort(c.daddr, c.dport, proto, f.numeric, r);
+    const vname = vnames.get(c.vaddr, c.vport, proto, f.numeric, r);
+    const dname = dnames.get(c.daddr, c.dport, proto, f.numeric, r);
     // No persistence engine in uvs: the entries never carry pe data, so the short line.
     out += `${pname.padEnd(3)} ${expireText(c.expiresMs).padEnd(6)} ${c.state.padEnd(11)} ${cname.padEnd(18)} ${vname.padEnd(18)} ${dname}\n`;
   }

@@ -157,8 +157,16 @@ export class DatapathThread {
       verdicts,
       outcomes,
       links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+      sysctl: { ...this.core.sysctl, pmtu_disc: p.tunOpts.pmtuDisc ? 1 : 0 },
+      defense: this.core.defenseReport(),
+      // Since the previous stats: under steady traffic, the longest forwarding pause.
+      loop: { maxBatchGapMs: ms3(this.loop.takeMaxBatchGap()) },
     };
   }
+}
+
+function ms3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 /**

@@ -26,8 +26,10 @@ import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import type { ListenAddress } from '../web/listen-address.js';
+import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { type DirectorStatus, Drain } from './drain.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { DirectorObserver, type RecordRequest } from './observer.js';
@@ -88,6 +90,7 @@ export class LiveDirector {
   webUrl: string | null = null;
 
   constructor(private readonly opts: DirectorOptions = {}) {
+    keepYoungGenerationSmall();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.cfg =
       opts.configText !== undefined
@@ -132,9 +135,9 @@ export class LiveDirector {
     this.lock = await claimDirectorLock({ control });
     try {
       if (o.control !== null) {
-        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req) => {
+        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req, reply) => {
           await started;
-          return handleRequest(this.requests(), req);
+          return handleRequest(this.requests(), req, reply);
         });
       }
       await this.build();
@@ -259,6 +262,8 @@ export class LiveDirector {
     const target: UvsadmTarget = {
       view: () => (pool ? pool.admin(t.core) : t.core),
       apply: (cmds) => plane.apply(cmds),
+      // Listed page by page between packet batches, here or in each worker.
+      connections: () => (pool ? pool.connectionPages() : corePages(t.core)),
     };
     return {
       target,

@@ -2,9 +2,11 @@
  * The packet loop: what a director thread does with its links. Read it top to bottom.
  *
  * Each link's receive watcher hands over a batch of frames (zero-copy, from the AF_PACKET
- * ring). Every frame goes through `Pipeline.process`; what it transmits is queued per
- * egress link — the frame itself, rewritten in place in the ring — and each queue is sent
- * with one batched call (sendmmsg) before the batch returns to the kernel. Frames the
+ * ring). A frame the link marks as for another host (PACKET_OTHERHOST) is dropped and
+ * counted, as the kernel's ip_rcv drops it; every other frame goes through
+ * `Pipeline.process`; what it transmits is queued per egress link — the frame itself,
+ * rewritten in place in the ring — and each queue is sent with one batched call
+ * (sendmmsg) before the batch returns to the kernel. Frames the
  * pipeline built in its scratch (ICMP answers, segments) are sent at once, since the next
  * frame reuses the scratch. A next hop without a MAC is handed to the neighbour resolver.
  * A 100 ms tick runs the connection timers and the rate estimator when no traffic does.
@@ -34,6 +36,9 @@ interface TxQueue {
 export class PacketLoop {
   private readonly queues: TxQueue[];
   private timer: NodeJS.Timeout | null = null;
+  /** When the last batch started (performance.now()), and the longest gap between two. */
+  private lastBatch = -1;
+  private maxGap = 0;
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -75,11 +80,26 @@ export class PacketLoop {
     for (const l of this.links) l.close();
   }
 
+  /**
+   * The longest time (ms) between the starts of two receive batches since the last call.
+   * Under steady traffic it is the longest the datapath was kept from forwarding: by a
+   * page of a listing, a control command, a collection, or the host's scheduler.
+   */
+  takeMaxBatchGap(): number {
+    const g = this.maxGap;
+    this.maxGap = 0;
+    return g;
+  }
+
   /** One wake-up of link `li`: process every frame, send per egress link, then return. */
   private onBatch(li: number, b: RxBatch): void {
     const p = this.pipeline;
     const tap = this.tap;
     const now = performance.now();
+    if (this.lastBatch >= 0 && now - this.lastBatch > this.maxGap) {
+      this.maxGap = now - this.lastBatch;
+    }
+    this.lastBatch = now;
     p.core.tick(now);
     const buf = b.buf;
     for (let i = 0; i < b.count; i++) {

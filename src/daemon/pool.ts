@@ -33,6 +33,7 @@ import { type DirectorReading, readServices, type ThreadReading } from '../metri
 import { InetAddr } from '../net/addr.js';
 import type { RecordTarget } from '../trace/live-recorder.js';
 import type { PathEvent, PathFilter } from '../trace/packet-path.js';
+import { PAGE_ENTRIES } from './conn-pages.js';
 
 export interface WorkerConfig {
   index: number;
@@ -72,7 +73,22 @@ interface DestSnap {
 interface Snapshot {
   services: { key: string; stats: number[] }[];
   dests: DestSnap[];
-  conns: ConnView[];
+}
+
+/** A page of a worker's connection listing: the entries, and the slot to go on from (-1: done). */
+export interface ConnPage {
+  views: ConnView[];
+  next: number;
+}
+
+/** A ConnView that crossed a thread: its addresses are plain objects again. */
+function reviveConnView(v: ConnView): ConnView {
+  return {
+    ...v,
+    caddr: InetAddr.fromPlain(v.caddr),
+    vaddr: InetAddr.fromPlain(v.vaddr),
+    daddr: InetAddr.fromPlain(v.daddr),
+  };
 }
 
 const STAT_FIELDS = [
@@ -96,8 +112,8 @@ export function svcKey(s: Service): string {
   return s.fwmark !== 0 ? `f${s.fwmark}` : `${s.proto}/${s.addr}/${s.port}`;
 }
 
-/** A snapshot of a worker's counters (run inside the worker); `conns` false leaves them out. */
-export function snapshotOf(core: IpvsCore, conns = true): Snapshot {
+/** A snapshot of a worker's counters (run inside the worker; connections are listed by page). */
+export function snapshotOf(core: IpvsCore): Snapshot {
   const services = core.services();
   return {
     services: services.map((s) => ({ key: svcKey(s), stats: STAT_FIELDS.map((f) => s.stats[f]) })),
@@ -110,7 +126,6 @@ export function snapshotOf(core: IpvsCore, conns = true): Snapshot {
         stats: STAT_FIELDS.map((f) => d.stats[f]),
       })),
     ),
-    conns: conns ? core.connections() : [],
   };
 }
 
@@ -291,10 +306,10 @@ export class WorkerPool implements TableFollower {
   async admin(core: IpvsCore): Promise<IpvsAdmin> {
     const snaps = await Promise.all(this.workers.map((w) => w.call<Snapshot>('snapshot')));
     sumSnapshots(core, snaps);
-    const conns = snaps.flatMap((s) => s.conns).map(reviveConn);
+    // The connections are the workers': listed page by page (connectionPages), never at once.
     return new Proxy(core, {
       get(target, prop, receiver) {
-        if (prop === 'connections') return () => conns;
+        if (prop === 'connections') return () => [];
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
@@ -321,8 +336,10 @@ export class WorkerPool implements TableFollower {
 
   /** Up to `limit` connection entries over every worker (for /proc/net/ip_vs_conn). */
   async connections(limit: number): Promise<ConnView[]> {
-    const all = await Promise.all(this.workers.map((w) => w.call<ConnView[]>('conns', { limit })));
-    return all.flat().slice(0, limit).map(reviveConn);
+    const all = await Promise.all(
+      this.workers.map((w) => w.call<ConnView[]>('conns-head', { limit })),
+    );
+    return all.flat().slice(0, limit).map(reviveConnView);
   }
 
   /**
@@ -393,6 +410,21 @@ export class WorkerPool implements TableFollower {
     for (const w of this.workers) w.post({ type: 'record-stop' });
   }
 
+  /**
+   * Every worker's connection entries, page by page: each page is taken by its worker
+   * between two of its packet batches, and only one page is in flight at a time.
+   */
+  async *connectionPages(pageEntries = PAGE_ENTRIES): AsyncGenerator<ConnView[]> {
+    for (const w of this.workers) {
+      let from = 0;
+      while (from >= 0) {
+        const page = await w.call<ConnPage>('conns', { from, max: pageEntries });
+        from = page.next;
+        if (page.views.length > 0) yield page.views.map(reviveConnView);
+      }
+    }
+  }
+
   /** Every worker's @stats, summed, with the per-worker figures. */
   async stats(): Promise<Record<string, unknown>> {
     const all = await Promise.all(
@@ -451,17 +483,16 @@ function programsFor(
   };
 }
 
-/** Sets the main core's service and real-server counters to the sum of the workers'. */
-/** Structured clone keeps an InetAddr's fields but not its class: revive the addresses. */
-function reviveConn(c: ConnView): ConnView {
-  return {
-    ...c,
-    caddr: InetAddr.fromPlain(c.caddr),
-    vaddr: InetAddr.fromPlain(c.vaddr),
-    daddr: InetAddr.fromPlain(c.daddr),
-  };
-}
+/** The defence figures that add up over workers (IpvsCore.defenseReport). */
+const DEFENSE_COUNTERS = [
+  'embryonic',
+  'displaced',
+  'droppedEntries',
+  'droppedPackets',
+  'tableFull',
+] as const;
 
+/** Sets the main core's service and real-server counters to the sum of the workers'. */
 function sumSnapshots(core: IpvsCore, snaps: readonly Snapshot[]): void {
   const services = new Map(core.services().map((s) => [svcKey(s), s]));
   const dests = new Map<string, Service['dests'][number]>();
@@ -501,9 +532,20 @@ function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
     }
     return out;
   };
+  // The defences run per worker (each on its own table's fill): sum their counters; each
+  // worker's settings and state are in perWorker.
+  const defense: Record<string, number> = {};
+  for (const s of all) {
+    const d = (s.defense ?? {}) as Record<string, unknown>;
+    for (const k of DEFENSE_COUNTERS) defense[k] = (defense[k] ?? 0) + Number(d[k] ?? 0);
+  }
+  const gaps = all.map((s) => Number((s.loop as { maxBatchGapMs?: number })?.maxBatchGapMs ?? 0));
   return {
     connections: all.reduce((a, s) => a + Number(s.connections ?? 0), 0),
     verdicts: sum('verdicts'),
     outcomes: sum('outcomes'),
+    ...(all.length > 0
+      ? { sysctl: all[0].sysctl, defense, loop: { maxBatchGapMs: Math.max(...gaps) } }
+      : {}),
   };
 }

@@ -4,8 +4,10 @@
  * `uvs ctl`: `@stats` (counters as JSON), `@trace COUNT MS` (the next packets, traced) and
  * `@status` (running or draining, and the announcements: src/daemon/drain.ts), `@checks`
  * (the health checkers of `--keepalived`) and `@record` (a live pcapng recording).
+ * A connection listing goes out page by page through `reply` (streamed to a client that
+ * asked for it), so neither the daemon nor the client holds all of it.
  */
-import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
+import type { ControlReply, ControlRequest, ControlResponse } from '../control/daemon-socket.js';
 import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
 import { InetAddr } from '../net/addr.js';
 import type { RecordingSummary } from '../trace/recording-writer.js';
@@ -30,6 +32,7 @@ const EXIT_USAGE = 2;
 export async function handleRequest(
   d: DirectorRequests,
   req: ControlRequest,
+  reply?: ControlReply,
 ): Promise<ControlResponse> {
   const a = req.argv;
   if (a[0] === '@stats') {
@@ -97,6 +100,14 @@ export async function handleRequest(
       err += s;
     },
     stdin: req.stdin,
+    flush:
+      reply === undefined
+        ? undefined
+        : () => {
+            const piece = out;
+            out = '';
+            return reply.write(piece);
+          },
   });
   return { code, out, err };
 }

@@ -2,8 +2,8 @@
  * One datapath worker of `uvs run --workers N` (see pool.ts): its own core, pipeline and
  * sockets (joining the fanout groups the main thread chose) running the shared packet
  * loop, seeded with the main thread's table as commands and kept in step by the commands
- * of every later change. It answers the main thread's messages: apply, snapshot, stats,
- * trace, programs, neigh, stop.
+ * of every later change. It answers the main thread's messages: apply, snapshot, conns (a
+ * page of its connection listing), stats, trace, programs, neigh, stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyCommand } from '../control/apply.js';
@@ -11,11 +11,13 @@ import { parseConfig } from '../control/config.js';
 import { reviveTableCommands, type TableCommand } from '../control/table-command.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
+import type { ConnView } from '../ipvs/admin.js';
 import { IpvsError } from '../ipvs/admin.js';
 import { InetAddr } from '../net/addr.js';
 import type { FrameFilter } from '../trace/frame-match.js';
 import { DatapathThread, hostEnv } from './datapath-thread.js';
 import {
+  type ConnPage,
   snapshotOf,
   type WorkerApplyResult,
   type WorkerConfig,
@@ -120,12 +122,17 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
         reply(snapshotOf(t.core));
         break;
       case 'reading': {
-        const r: WorkerReading = { snap: snapshotOf(t.core, false), thread: t.reading() };
+        const r: WorkerReading = { snap: snapshotOf(t.core), thread: t.reading() };
         reply(r);
         break;
       }
-      case 'conns':
-        reply(t.core.connections().slice(0, m.limit as number));
+      case 'conns-head':
+        {
+          // The first entries only (/proc/net/ip_vs_conn's bounded listing).
+          const views: ConnView[] = [];
+          t.core.connectionsFrom(0, m.limit as number, views);
+          reply(views);
+        }
         break;
       case 'path':
         t.paths.start(
@@ -150,6 +157,13 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
       case 'record-stop':
         t.recorder.finish();
         break;
+      case 'conns': {
+        // One page of the listing, between two batches of this worker's packets.
+        const views: ConnView[] = [];
+        const next = t.core.connectionsFrom(m.from as number, m.max as number, views);
+        reply({ views, next } satisfies ConnPage);
+        break;
+      }
       case 'stats':
         reply(t.stats());
         break;

@@ -23,6 +23,7 @@
 import type { IpvsCore } from '../ipvs/core.js';
 import {
   R_DEST_UNAVAILABLE,
+  R_DROP_PACKET,
   R_NO_DEST,
   R_NO_SERVICE,
   R_NOT_MASQ,
@@ -244,6 +245,8 @@ export class Pipeline {
         return this.end(O.O_TABLE_FULL);
       case R_DEST_UNAVAILABLE:
         return this.end(O.O_DEST_UNAVAILABLE);
+      case R_DROP_PACKET:
+        return this.end(O.O_DROP_PACKET);
       default:
         return this.end(O.O_UNSUPPORTED);
     }

@@ -24,7 +24,8 @@
  *   hot block   0 caddr[3]   1 chain link (free-list link for free slots)
  *               2 cport << 16 | vport   3 vaddr[3]
  *               4 kind << 16 | dport, kind = template << 9 | ipv6 << 8 | proto
- *               5 daddr[3]   6 CONN_F_* flags | state << 16   7 destination id (-1: none)
+ *               5 daddr[3]   6 CONN_F_* flags | state << 16 | in_pkts << 24
+ *               7 destination id (-1: none)
  *   side block  0..2 caddr[0..2]   3..5 vaddr[0..2]   6..8 daddr[0..2]   (IPv6 entries only)
  *
  * Why split: a chain walk at a million entries is bound by cache and TLB misses, and an
@@ -70,8 +71,13 @@ const KB_VADDR3 = 3;
 /** kind << 16 | dport */
 const KB_KD = 4;
 const KB_DADDR3 = 5;
-/** CONN_F_* flags (bits 0..15) and protocol state (bits 16..23). */
+/**
+ * CONN_F_* flags (bits 0..15), protocol state (bits 16..23) and the inbound packet count,
+ * saturating at 255 (bits 24..31; cp->in_pkts, which the drop_entry defence reads).
+ */
 const KB_FS = 6;
+const FS_INPKT = 0x1000000;
+const FS_INPKT_MAX = 0xff;
 const KB_DEST = 7;
 
 /* Side block layout: words 0..2 of the three addresses. */
@@ -416,6 +422,28 @@ export class ConnTable {
   setState(id: number, state: number): void {
     const i = (id << KB_SHIFT) + KB_FS;
     this.kb[i] = (this.kb[i] & ~0xff0000) | ((state & 0xff) << 16);
+  }
+
+  /** Inbound packets the entry has seen, up to 255 (cp->in_pkts, saturating). */
+  inPkts(id: number): number {
+    return this.kb[(id << KB_SHIFT) + KB_FS] >>> 24;
+  }
+
+  /** Counts one inbound packet (in the word the state step writes anyway). */
+  countInPkt(id: number): void {
+    const i = (id << KB_SHIFT) + KB_FS;
+    const w = this.kb[i];
+    if (w >>> 24 !== FS_INPKT_MAX) this.kb[i] = w + FS_INPKT;
+  }
+
+  /** First entry of hash chain `bucket` (0..size-1), or -1: for table walks off the hot path. */
+  chainHead(bucket: number): number {
+    return this.buckets[bucket];
+  }
+
+  /** The entry after `id` in its hash chain, or -1. */
+  chainNext(id: number): number {
+    return this.kb[(id << KB_SHIFT) + KB_NEXT];
   }
 
   /** Destination id, or -1 (no destination bound). */

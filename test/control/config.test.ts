@@ -166,7 +166,7 @@ describe('parseConfig', () => {
       "bad.conf:13: 'dport' needs tcp, udp or sctp before it: fwmark 3 dport 80",
       'bad.conf:14: a fwmark line needs at least one match (src, dst, tcp, udp, sctp, ...): fwmark 4',
       "bad.conf:15: port range '80-70' runs backwards: fwmark 5 tcp dport 80-70",
-      "bad.conf:16: unknown sysctl 'no_such_knob' (known: expire_nodest_conn, expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp, sloppy_sctp, pmtu_disc, secure_tcp, schedule_icmp, ignore_tunneled, snat_reroute, run_estimation): sysctl no_such_knob 1",
+      "bad.conf:16: unknown sysctl 'no_such_knob' (known: expire_nodest_conn, expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp, sloppy_sctp, pmtu_disc, secure_tcp, schedule_icmp, ignore_tunneled, snat_reroute, run_estimation, drop_entry, drop_packet, amemthresh, am_droprate): sysctl no_such_knob 1",
       "bad.conf:17: bad value '2' for expire_nodest_conn (want 0-1): sysctl expire_nodest_conn 2",
       "bad.conf:18: unknown directive 'frobnicate' (want interface, neighbor, route, vip, fwmark, sysctl or an ipvsadm command): frobnicate 1",
       'bad.conf:19: Zero port specified for non-persistent service: -A -t 10.0.0.100',
