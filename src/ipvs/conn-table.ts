@@ -72,12 +72,14 @@ const KB_VADDR3 = 3;
 const KB_KD = 4;
 const KB_DADDR3 = 5;
 /**
- * CONN_F_* flags (bits 0..15), protocol state (bits 16..23) and the inbound packet count,
- * saturating at 255 (bits 24..31; cp->in_pkts, which the drop_entry defence reads).
+ * CONN_F_* flags (bits 0..15), protocol state (bits 16..23), FS_DAF_OTHER (bit 24) and the
+ * inbound packet count, saturating at 127 (bits 25..31; cp->in_pkts, which the drop_entry
+ * defence reads only up to 8).
  */
 const KB_FS = 6;
-const FS_INPKT = 0x1000000;
-const FS_INPKT_MAX = 0xff;
+const FS_INPKT_SHIFT = 25;
+const FS_INPKT = 1 << FS_INPKT_SHIFT;
+const FS_INPKT_MAX = 0x7f;
 const KB_DEST = 7;
 
 /* Side block layout: words 0..2 of the three addresses. */
@@ -424,16 +426,16 @@ export class ConnTable {
     this.kb[i] = (this.kb[i] & ~0xff0000) | ((state & 0xff) << 16);
   }
 
-  /** Inbound packets the entry has seen, up to 255 (cp->in_pkts, saturating). */
+  /** Inbound packets the entry has seen, up to 127 (cp->in_pkts, saturating). */
   inPkts(id: number): number {
-    return this.kb[(id << KB_SHIFT) + KB_FS] >>> 24;
+    return this.kb[(id << KB_SHIFT) + KB_FS] >>> FS_INPKT_SHIFT;
   }
 
   /** Counts one inbound packet (in the word the state step writes anyway). */
   countInPkt(id: number): void {
     const i = (id << KB_SHIFT) + KB_FS;
     const w = this.kb[i];
-    if (w >>> 24 !== FS_INPKT_MAX) this.kb[i] = w + FS_INPKT;
+    if (w >>> FS_INPKT_SHIFT !== FS_INPKT_MAX) this.kb[i] = w + FS_INPKT;
   }
 
   /** First entry of hash chain `bucket` (0..size-1), or -1: for table walks off the hot path. */

@@ -4,9 +4,9 @@
  * a full table takes the slot of the oldest embryonic entry, never an established one.
  */
 import { describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
 import { parseConfig } from '../../src/control/config.js';
 import { setSysctl } from '../../src/daemon/sysctl.js';
-import { buildDirector } from '../../src/control/build-director.js';
 import { type IpvsCore, R_DROP_PACKET, R_TABLE_FULL } from '../../src/ipvs/core.js';
 import { Defense, type DefenseSysctl, PAGE_BYTES } from '../../src/ipvs/defense.js';
 import { FWD_DROUTE, FWD_MASQ, type FwdMethod } from '../../src/ipvs/types.js';
