@@ -2,7 +2,8 @@
  * What the host must do for the table, kept in step with it as a follower of the control
  * plane: the nftables table that keeps the host stack off IPVS traffic (replaced in one
  * transaction when a change is prepared, so a refused ruleset refuses the change), the set
- * of VIPs the director answers ARP and ICMP echo for, and ARP for new real servers.
+ * of VIPs the director answers ARP / neighbour solicitations and echo for (IPv6 VIPs are
+ * announced with an unsolicited neighbour advertisement), and ARP / ND for new real servers.
  */
 
 import type { FwmarkRule } from '../control/config.js';
@@ -18,6 +19,8 @@ export interface HostRulesOptions {
   ifaces: readonly string[];
   /** The host's own IPv4 addresses: a service on one of them is the host's, not a VIP. */
   localAddrs: ReadonlySet<number>;
+  /** The host's own IPv6 addresses (InetAddr.key), likewise. */
+  localAddrs6?: ReadonlySet<string>;
   /** VIPs the config declares (answered even without a service). */
   configVips: readonly InetAddr[];
   /** The config's fwmark rules (nft drops what a fwmark service takes). */
@@ -43,6 +46,7 @@ export class HostRules implements TableFollower {
     for (const s of table.services()) {
       if (s.fwmark !== 0) continue;
       if (s.addr.isV4 && this.opts.localAddrs.has(s.addr.v4)) continue;
+      if (s.addr.isV6 && this.opts.localAddrs6?.has(s.addr.key)) continue;
       vips.set(s.addr.key, s.addr);
     }
     return [...vips.values()];
@@ -71,11 +75,21 @@ export class HostRules implements TableFollower {
   }
 
   commit(_cmds: unknown, live: IpvsAdmin): void {
-    // The datapath's VIP set (ARP and ICMP echo answers) is IPv4's.
+    // The datapath's VIP sets: IPv4 (ARP and echo answers), IPv6 (NS and echo answers).
+    const vips = this.vipsFor(live);
     this.env.vips.clear();
-    for (const v of this.vipsFor(live)) if (v.isV4) this.env.vips.add(v.v4);
+    for (const v of vips) if (v.isV4) this.env.vips.add(v.v4);
+    const v6 = vips.filter((v) => v.isV6);
+    this.env.v6.setVips(v6);
+    // A VIP the director takes is announced (unsolicited NA), as keepalived does.
+    const fresh = v6.filter((v) => !this.announced.has(v.key));
+    this.announced = new Set(v6.map((v) => v.key));
+    if (fresh.length > 0) this.neighbours.announce6(fresh);
     this.neighbours.primeRealServers(live, performance.now(), false);
   }
+
+  /** IPv6 VIPs already announced (keys). */
+  private announced = new Set<string>();
 
   /** Installs the rules for the table as it is (at start). */
   async install(table: IpvsAdmin): Promise<void> {
