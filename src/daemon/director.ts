@@ -25,13 +25,16 @@ import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
+import { vrrpConfigOf } from '../keepalived/runtime/vrrp-input.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
+import { DirectorVrrp } from './director-vrrp.js';
 import { type DirectorStatus, Drain } from './drain.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
 import { type HostIface, hostInterfaces } from './sysinfo.js';
+import { VipGate } from './vip-gate.js';
 
 export interface DirectorOptions {
   /** Interfaces to run on (default: every non-loopback interface that is up). */
@@ -76,6 +79,9 @@ export class LiveDirector {
   private announcer: Announcer | null = null;
   private readonly drainer: Drain;
   private keepalived: KeepalivedRuntime | null = null;
+  /** VRRP's say over the VIPs (empty without --keepalived vrrp_instance blocks). */
+  readonly gate = new VipGate();
+  private vrrp: DirectorVrrp | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -172,6 +178,7 @@ export class LiveDirector {
       localAddrs: new Set(this.hostIfaces.flatMap((h) => h.addrs)),
       configVips: (this.cfg?.vips ?? []).map((v) => v.addr),
       fwmarks: this.cfg?.fwmarks ?? [],
+      gate: this.gate,
     });
     await this.hostRules.install(t.core);
     plane.follow(this.hostRules);
@@ -200,13 +207,30 @@ export class LiveDirector {
         (a) => a.isV4 && (local.has(a.v4) || t.env.vips.has(a.v4)),
       );
       plane.follow({ name: 'vip ownership', commit: () => vips.changed() });
+      // VRRP state moves the VIPs: the datapath's sets, the workers', then ha_suspend.
+      const hostRules = this.hostRules;
+      this.gate.onChange(() => {
+        hostRules.refreshVips(t.core);
+        this.pool?.pushVips().catch((e: Error) => this.log(`uvs: workers' VIPs: ${e.message}`));
+        vips.changed();
+      });
       this.keepalived = await KeepalivedRuntime.start({
         file: o.keepalived.file,
         ...(o.keepalived.configId !== undefined ? { configId: o.keepalived.configId } : {}),
         plane,
         vips,
         log: this.log,
+        extraCheck: (c) => {
+          const r = vrrpConfigOf(c);
+          return r.ok ? [] : r.problems;
+        },
       });
+      this.vrrp = new DirectorVrrp({
+        gate: this.gate,
+        ifaces: this.hostIfaces.map((h) => h.name),
+        log: this.log,
+      });
+      await this.applyVrrp();
       // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
       const marks = new Set((this.cfg?.fwmarks ?? []).map((f) => f.mark));
       for (const s of t.core.services())
@@ -224,7 +248,25 @@ export class LiveDirector {
 
   /** SIGHUP with --keepalived: reload the file (null without one). */
   async reloadKeepalived(): Promise<ReloadOutcome | null> {
-    return this.keepalived ? this.keepalived.reload() : null;
+    if (!this.keepalived) return null;
+    const r = await this.keepalived.reload();
+    if (r.ok) await this.applyVrrp();
+    return r;
+  }
+
+  /** Runs the VRRP half of the keepalived file now running (checked when it was loaded). */
+  private async applyVrrp(): Promise<void> {
+    if (!this.keepalived || !this.vrrp) return;
+    const r = vrrpConfigOf(this.keepalived.running);
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    await this.vrrp.apply(r.config);
+    // The nftables rules cover the held addresses (ICMP echo to them is uvs's to answer).
+    if (this.hostRules && this.thread) await this.hostRules.install(this.thread.core);
+  }
+
+  /** The VRRP router running in this director (null without vrrp_instance blocks). */
+  get vrrpRouter() {
+    return this.vrrp?.current ?? null;
   }
 
   /** What the control socket serves. */
@@ -273,6 +315,8 @@ export class LiveDirector {
     this.drainer.stopping();
     // Routes first: the router must stop choosing us before we stop forwarding.
     this.announcer?.close();
+    // Resign first (priority 0): the peer takes the VIPs over at once.
+    await this.vrrp?.stop();
     await this.keepalived?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});

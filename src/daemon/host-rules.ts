@@ -10,8 +10,9 @@ import type { TableFollower } from '../control/control-plane.js';
 import { type NftInput, type NftManager, nftInputFrom } from '../control/nft.js';
 import type { DirectorEnv } from '../datapath/env.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';
-import type { InetAddr } from '../net/addr.js';
+import { InetAddr } from '../net/addr.js';
 import type { NeighbourResolver } from './neighbours.js';
+import type { VipGate } from './vip-gate.js';
 
 export interface HostRulesOptions {
   /** The interfaces the director runs on. */
@@ -22,6 +23,8 @@ export interface HostRulesOptions {
   configVips: readonly InetAddr[];
   /** The config's fwmark rules (nft drops what a fwmark service takes). */
   fwmarks: readonly FwmarkRule[];
+  /** VRRP's say over the VIPs (answered only while their instance is MASTER). */
+  gate?: VipGate;
 }
 
 export class HostRules implements TableFollower {
@@ -44,6 +47,10 @@ export class HostRules implements TableFollower {
       if (s.fwmark !== 0) continue;
       if (s.addr.isV4 && this.opts.localAddrs.has(s.addr.v4)) continue;
       vips.set(s.addr.key, s.addr);
+    }
+    for (const a of this.opts.gate?.heldAddrs() ?? []) {
+      const v = InetAddr.v4(a);
+      vips.set(v.key, v);
     }
     return [...vips.values()];
   }
@@ -71,10 +78,25 @@ export class HostRules implements TableFollower {
   }
 
   commit(_cmds: unknown, live: IpvsAdmin): void {
-    // The datapath's VIP set (ARP and ICMP echo answers) is IPv4's.
-    this.env.vips.clear();
-    for (const v of this.vipsFor(live)) if (v.isV4) this.env.vips.add(v.v4);
+    this.refreshVips(live);
     this.neighbours.primeRealServers(live, performance.now(), false);
+  }
+
+  /**
+   * The datapath's VIP sets (IPv4): the table's and the config's VIPs, plus the addresses
+   * VRRP holds; of those VRRP holds, only the owned ones are answered and the rest are
+   * standby (traffic to them dropped as not_master). Called on every change of the table
+   * and of VRRP state.
+   */
+  refreshVips(live: IpvsAdmin): void {
+    const gate = this.opts.gate;
+    this.env.vips.clear();
+    this.env.standbyVips.clear();
+    const all = this.vipsFor(live).flatMap((v) => (v.isV4 ? [v.v4] : []));
+    for (const a of all) {
+      if (gate?.isHeld(a) && !gate.isOwned(a)) this.env.standbyVips.add(a);
+      else this.env.vips.add(a);
+    }
   }
 
   /** Installs the rules for the table as it is (at start). */

@@ -48,6 +48,8 @@ export interface WorkerConfig {
   table: TableCommand[];
   /** The VIPs to answer for. */
   vips: number[];
+  /** The VIPs VRRP holds for the peer (not MASTER here): dropped as not_master. */
+  standby: number[];
 }
 
 /** What a worker answers to 'apply': null, or why it refused command `index`. */
@@ -177,7 +179,7 @@ export class WorkerPool implements TableFollower {
    */
   static async start(
     n: number,
-    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips'>,
+    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'standby'>,
     env: DirectorEnv,
     core: IpvsAdmin,
   ): Promise<WorkerPool> {
@@ -198,6 +200,7 @@ export class WorkerPool implements TableFollower {
           programs,
           table: tableCommands(core),
           vips: [...env.vips],
+          standby: [...env.standbyVips],
         };
         const w =
           boot !== null
@@ -237,8 +240,9 @@ export class WorkerPool implements TableFollower {
    */
   async commit(cmds: readonly TableCommand[], live: IpvsAdmin): Promise<void> {
     const vips = [...this.env.vips];
+    const standby = [...this.env.standbyVips];
     const rs = await Promise.all(
-      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips })),
+      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips, standby })),
     );
     const bad = rs.findIndex((r) => r !== null);
     if (bad >= 0) {
@@ -246,6 +250,13 @@ export class WorkerPool implements TableFollower {
       throw new Error(`worker ${bad} refused command ${r.index + 1}: ${r.message}`);
     }
     await this.updatePrograms(this.env, live);
+  }
+
+  /** VRRP changed who owns the VIPs: every worker takes the main thread's VIP sets. */
+  async pushVips(): Promise<void> {
+    const vips = [...this.env.vips];
+    const standby = [...this.env.standbyVips];
+    await Promise.all(this.workers.map((w) => w.call('vips', { vips, standby })));
   }
 
   /** Re-targets the fanout programs when the real-server-facing interfaces or persistence changed. */

@@ -33,9 +33,11 @@ function apply(t: DatapathThread, cmds: readonly TableCommand[]): WorkerApplyRes
   return null;
 }
 
-function setVips(t: DatapathThread, vips: readonly number[]): void {
+function setVips(t: DatapathThread, vips: readonly number[], standby: readonly number[]): void {
   t.env.vips.clear();
   for (const v of vips) t.env.vips.add(v);
+  t.env.standbyVips.clear();
+  for (const v of standby) t.env.standbyVips.add(v);
 }
 
 let t: DatapathThread;
@@ -61,7 +63,7 @@ try {
   const refused = apply(t, reviveTableCommands(cfg.table));
   if (refused !== null)
     throw new Error(`initial table, command ${refused.index + 1}: ${refused.message}`);
-  setVips(t, cfg.vips);
+  setVips(t, cfg.vips, cfg.standby);
   t.neighbours.primeRealServers(t.core, performance.now(), false);
   t.loop.start();
   port.postMessage({ type: 'ready' });
@@ -88,11 +90,15 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
     switch (m.type) {
       case 'apply': {
         const r = apply(t, reviveTableCommands(m.cmds as unknown[]));
-        setVips(t, m.vips as number[]);
+        setVips(t, m.vips as number[], m.standby as number[]);
         t.neighbours.primeRealServers(t.core, performance.now(), false);
         reply(r);
         break;
       }
+      case 'vips':
+        setVips(t, m.vips as number[], m.standby as number[]);
+        reply(true);
+        break;
       case 'snapshot':
         reply(snapshotOf(t.core));
         break;
