@@ -33,6 +33,7 @@ import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
+import { SyncDaemons } from './sync-daemons.js';
 import { type HostIface, hostInterfaces } from './sysinfo.js';
 import { VipGate } from './vip-gate.js';
 
@@ -82,6 +83,9 @@ export class LiveDirector {
   /** VRRP's say over the VIPs (empty without --keepalived vrrp_instance blocks). */
   readonly gate = new VipGate();
   private vrrp: DirectorVrrp | null = null;
+  /** ipvsadm --start-daemon and keepalived's lvs_sync_daemon. */
+  private sync: SyncDaemons | null = null;
+  private syncFollow: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly opts: DirectorOptions = {}) {
@@ -200,6 +204,11 @@ export class LiveDirector {
       );
       plane.follow(this.pool);
     }
+    this.sync = new SyncDaemons({
+      core: this.pool ? null : t.core,
+      pool: this.pool,
+      log: this.log,
+    });
     if (o.keepalived) {
       // ha_suspend asks whether a VIP is ours: on the host, or answered by uvs.
       const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
@@ -229,6 +238,13 @@ export class LiveDirector {
         gate: this.gate,
         ifaces: this.hostIfaces.map((h) => h.name),
         log: this.log,
+        onState: (ev) => {
+          if (ev.kind !== 'instance') return;
+          // One switch at a time, in the order the states changed.
+          this.syncFollow = this.syncFollow
+            .then(() => this.followSyncInstance(ev.name, ev.to))
+            .catch((e: Error) => this.log(`uvs: lvs_sync_daemon: ${e.message}`));
+        },
       });
       await this.applyVrrp();
       // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
@@ -254,6 +270,35 @@ export class LiveDirector {
     return r;
   }
 
+  /**
+   * keepalived's lvs_sync_daemon: the sync daemon follows its VRRP instance — master while
+   * the instance is MASTER, backup otherwise (BACKUP, FAULT), none once it stopped (as
+   * vrrp.c's ipvs_syncd_master / ipvs_syncd_backup switch the kernel's daemons).
+   */
+  private async followSyncInstance(instance: string, state: string): Promise<void> {
+    const sd = this.keepalived?.running.global.lvsSyncDaemon;
+    const sync = this.sync;
+    if (!sd || !sync) return;
+    const inst = sd.vrrpInstance ?? this.keepalived?.running.vrrp.instances[0]?.name;
+    if (instance !== inst) return;
+    const req = {
+      ifname: sd.interface,
+      ...(sd.syncId !== undefined ? { syncId: sd.syncId } : {}),
+      ...(sd.maxLen !== undefined ? { maxLen: sd.maxLen } : {}),
+      ...(sd.port !== undefined ? { port: sd.port } : {}),
+      ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
+      ...(sd.group !== undefined ? { group: sd.group.toString() } : {}),
+    };
+    const want = state === 'MASTER' ? 'master' : state === 'STOP' ? null : 'backup';
+    for (const s of ['master', 'backup'] as const) {
+      if (s !== want && sync.isRunning(s)) await sync.stop(s);
+    }
+    if (want !== null && !sync.isRunning(want)) {
+      const err = await sync.start({ state: want, ...req });
+      if (err !== null) this.log(`uvs: lvs_sync_daemon: ${want}: ${err}`);
+    }
+  }
+
   /** Runs the VRRP half of the keepalived file now running (checked when it was loaded). */
   private async applyVrrp(): Promise<void> {
     if (!this.keepalived || !this.vrrp) return;
@@ -277,11 +322,21 @@ export class LiveDirector {
     const target: UvsadmTarget = {
       view: () => (pool ? pool.admin(t.core) : t.core),
       apply: (cmds) => plane.apply(cmds),
+      ...(this.sync ? { daemons: this.sync } : {}),
     };
+    const sync = this.sync;
     return {
       target,
-      stats: async () =>
-        pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats(),
+      stats: async () => {
+        const base = pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats();
+        const daemons = sync ? await sync.counters() : {};
+        const vrrp = this.vrrp?.current?.counters();
+        return {
+          ...base,
+          ...(Object.keys(daemons).length > 0 ? { sync: daemons } : {}),
+          ...(vrrp ? { vrrp } : {}),
+        };
+      },
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
       status: () => this.status(),
@@ -317,6 +372,7 @@ export class LiveDirector {
     this.announcer?.close();
     // Resign first (priority 0): the peer takes the VIPs over at once.
     await this.vrrp?.stop();
+    await this.sync?.close();
     await this.keepalived?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});

@@ -25,7 +25,8 @@ import { Worker } from 'node:worker_threads';
 import type { TableCommand, TableFollower } from '../control/control-plane.js';
 import { tableCommands } from '../control/scratch.js';
 import type { DirectorEnv } from '../datapath/env.js';
-import { clientAffinityProgram } from '../io/fanout-bpf.js';
+import type { SyncDaemonConfig } from '../ha/sync-config.js';
+import { clientAffinityHash, clientAffinityProgram, fanoutIndex } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
@@ -257,6 +258,38 @@ export class WorkerPool implements TableFollower {
     const vips = [...this.env.vips];
     const standby = [...this.env.standbyVips];
     await Promise.all(this.workers.map((w) => w.call('vips', { vips, standby })));
+  }
+
+  /** The worker the fanout programs send a client's packets to (client address and port). */
+  workerFor(caddr: number, cport: number): number {
+    const withPort = !this.programsKey.endsWith('/true');
+    return fanoutIndex(clientAffinityHash(caddr, cport, withPort), this.workers.length);
+  }
+
+  /** Every worker starts a master sync daemon over its own table. */
+  async startSyncMaster(cfg: SyncDaemonConfig): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.call('sync-master', { cfg })));
+  }
+
+  async stopSyncMaster(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.call('sync-master', { cfg: null })));
+  }
+
+  /** The workers' sync counters, summed (master sends and backup applies). */
+  async syncCounters(): Promise<Record<string, number>> {
+    const all = await Promise.all(
+      this.workers.map((w) => w.call<Record<string, number>>('sync-counters')),
+    );
+    const out: Record<string, number> = {};
+    for (const c of all) for (const [k, v] of Object.entries(c)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  /** Synced connections for each worker (index = worker), as plain records. */
+  applySynced(perWorker: readonly unknown[][]): void {
+    perWorker.forEach((recs, i) => {
+      if (recs.length > 0) this.workers[i].post({ type: 'synced', recs });
+    });
   }
 
   /** Re-targets the fanout programs when the real-server-facing interfaces or persistence changed. */

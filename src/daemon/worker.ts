@@ -9,16 +9,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { applyCommand } from '../control/apply.js';
 import { parseConfig } from '../control/config.js';
 import { reviveTableCommands, type TableCommand } from '../control/table-command.js';
+import type { SyncDaemonConfig } from '../ha/sync-config.js';
+import { SyncMaster } from '../ha/sync-master.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
 import { IpvsError } from '../ipvs/admin.js';
 import { DatapathThread, hostEnv } from './datapath-thread.js';
 import { snapshotOf, type WorkerApplyResult, type WorkerConfig } from './pool.js';
+import { fromRecord, type SyncedRecord } from './sync-daemons.js';
 import { hostInterfaces } from './sysinfo.js';
 
 const cfg = workerData as WorkerConfig;
 const port = parentPort!;
 let programs = cfg.programs;
+let syncMaster: SyncMaster | null = null;
 
 /** Applies commands to this worker's table; the first refusal (a bug) is reported. */
 function apply(t: DatapathThread, cmds: readonly TableCommand[]): WorkerApplyResult | null {
@@ -99,6 +103,30 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
         setVips(t, m.vips as number[], m.standby as number[]);
         reply(true);
         break;
+      case 'sync-master': {
+        syncMaster?.stop();
+        syncMaster = null;
+        const sc = m.cfg as SyncDaemonConfig | null;
+        if (sc !== null) {
+          syncMaster = new SyncMaster(t.core, sc);
+          await syncMaster.start();
+        }
+        reply(true);
+        break;
+      }
+      case 'sync-counters':
+        reply({
+          ...(syncMaster ? syncMaster.counters : {}),
+          ...Object.fromEntries(
+            Object.entries(t.core.syncedCounts).map(([k, v]) => [`applied_${k}`, v]),
+          ),
+        });
+        break;
+      case 'synced': {
+        const now = performance.now();
+        for (const r of m.recs as SyncedRecord[]) t.core.syncedConn(fromRecord(r), now);
+        break;
+      }
       case 'snapshot':
         reply(snapshotOf(t.core));
         break;
@@ -122,6 +150,7 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
         break;
       case 'stop': {
         if (neighTimer) clearInterval(neighTimer);
+        syncMaster?.stop();
         t.loop.stop();
         const stats = t.stats();
         t.loop.close();

@@ -103,6 +103,15 @@ export class ConnTable {
   readonly nControl: Int32Array;
   /** Timeout in ms the timer is re-armed with on each packet (cp->timeout). */
   readonly timeout: Uint32Array;
+  /** Inbound packets seen (cp->in_pkts): sync_threshold counts them. */
+  readonly inPkts: Uint32Array;
+  /** The state the entry was last synced in (cp->old_state). */
+  readonly oldState: Uint8Array;
+  /**
+   * cp->sync_endtime: (now + timeout) in ms, low 2 bits = sync retries, as a wrapping
+   * 32-bit clock (compared by signed difference, as jiffies are).
+   */
+  readonly syncEnd: Uint32Array;
   /** Hot blocks, KB_WORDS words per entry (see the header). */
   private readonly kb: Int32Array;
   /** Side blocks of IPv6 entries, HI_WORDS words per entry. */
@@ -129,6 +138,9 @@ export class ConnTable {
     this.control = new Int32Array(capacity);
     this.nControl = new Int32Array(capacity);
     this.timeout = new Uint32Array(capacity);
+    this.inPkts = new Uint32Array(capacity);
+    this.oldState = new Uint8Array(capacity);
+    this.syncEnd = new Uint32Array(capacity);
     this.kb = new Int32Array(capacity * KB_WORDS);
     this.hi = new Int32Array(capacity * HI_WORDS);
     this.buckets = new Int32Array(this.size).fill(-1);
@@ -520,6 +532,9 @@ export class ConnTable {
       this.control.byteLength +
       this.nControl.byteLength +
       this.timeout.byteLength +
+      this.inPkts.byteLength +
+      this.oldState.byteLength +
+      this.syncEnd.byteLength +
       this.kb.byteLength +
       this.hi.byteLength +
       this.buckets.byteLength
