@@ -1,6 +1,7 @@
 /** `uvs bench`: the namespace throughput bench (bench/netns/harness.ts). Root only. */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runFailoverBench } from '../../bench/netns/failover.js';
 import {
   type BenchOptions,
   DEFAULTS,
@@ -48,6 +49,14 @@ Options:
                     raise it on a machine with spare cores so the client is not the limit),
                     --workers N (uvs run --workers per director), --duration, --reps,
                     --quick, --rs (default 2), --flows, --connections, --out, --prefix
+
+  --failover        instead: the failover measurement - two directors (VRRP and connection
+                    sync from a keepalived.conf), the master SIGKILLed under a transfer,
+                    long-lived and new connections and a UDP stream; reports takeover time,
+                    UDP datagrams lost and connections reset; writes failover-latest.{json,md}.
+                    Options: --methods LIST (nat,dr; default both), --keepalived (also with
+                    the real keepalived as the backup router: VRRP only, it cannot forward
+                    or sync without ip_vs), --reps (default 1), --out, --prefix
 `;
 
 function list<T extends string>(v: string | undefined, all: readonly T[], what: string): T[] {
@@ -88,6 +97,9 @@ export async function main(argv: string[]): Promise<number> {
         directors: { type: 'string' },
         generators: { type: 'string' },
         workers: { type: 'string' },
+        failover: { type: 'boolean' },
+        methods: { type: 'string' },
+        keepalived: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -102,6 +114,24 @@ export async function main(argv: string[]): Promise<number> {
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
       throw new Error(`bad prefix '${prefix}' (2-8 of a-z0-9)`);
     const tty = process.stderr.isTTY;
+    if (v.failover) {
+      const methods = list<'nat' | 'dr'>(v.methods, ['nat', 'dr'], 'method');
+      const runs = await runFailoverBench({
+        methods,
+        keepalived: v.keepalived ?? false,
+        reps: Math.round(positive(v.reps, 1, 'reps', 20)),
+        out,
+        prefix,
+        progress: (line, final) => {
+          if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
+          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
+      process.stderr.write(
+        `uvs bench: ${runs.length} failover runs; wrote ${join(out, 'failover-latest.{json,md}')}\n`,
+      );
+      return 0;
+    }
     if (v['scale-out']) {
       const directors = (v.directors ?? '1,2,3').split(',').map(Number);
       if (

@@ -1,12 +1,15 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
 import type { EcmpLab } from '../lab/ecmp-lab.js';
+import { HaLab } from '../lab/ha-lab.js';
+import { runHaScene } from '../lab/ha-scene.js';
 import { runHealthScene, writeSceneConfig } from '../lab/health-scene.js';
 import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
 import { runEcmpLab } from './lab-ecmp.js';
 
 const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--scheduler S] [--duration S] [options]
        uvs lab --scene health [--method nat|dr|tun] [--duration S]
+       uvs lab --scene ha [--method nat|dr]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -27,8 +30,14 @@ server, delay_loop 1 s); midway through the load the lab kills rs2's application
 later starts it again, and shows the checker taking rs2 out and putting it back, with the
 requests each real server answered before, while rs2 was out, and after.
 
+With --scene ha two directors run uvs from a keepalived.conf each: a vrrp_sync_group (the
+VIP outside, the real servers' gateway inside) and lvs_sync_daemon between them. Under a
+client load (a long transfer, long-lived and new connections, a UDP stream) the lab
+SIGKILLs the master and shows the backup taking over: the takeover time, the connections
+each director held, and what the client saw (resets, lost datagrams, the transfer's bytes).
+
 Options:
-  --scene S         forwarding (default) or health
+  --scene S         forwarding (default), health or ha
   --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
                     the other; health: nat)
   --scheduler S     IPVS scheduler (default rr; mh for ecmp): rr wrr lc wlc sed nq sh dh
@@ -60,10 +69,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const scene = v.scene ?? 'forwarding';
-  if (scene !== 'forwarding' && scene !== 'health') {
-    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding or health)\n`);
+  if (scene !== 'forwarding' && scene !== 'health' && scene !== 'ha') {
+    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding, health or ha)\n`);
     return 2;
   }
+  if (scene === 'ha') return haScene(v);
   const methods: LabMethod[] =
     v.method === undefined || v.method === 'all'
       ? scene === 'health'
@@ -324,4 +334,37 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+async function haScene(v: ReturnType<typeof parse>['values']): Promise<number> {
+  const method = v.method ?? 'nat';
+  if (method !== 'nat' && method !== 'dr') {
+    process.stderr.write(`uvs lab: --scene ha runs nat or dr, not '${method}'\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('uvs lab: must run as root (network namespaces)\n');
+    return 1;
+  }
+  const lab = new HaLab(v.prefix ?? 'uvsha');
+  const onSignal = () => {
+    process.stderr.write('\nuvs lab: interrupted, tearing down...\n');
+    lab.down().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await runHaScene(lab, {
+      method,
+      progress: (l) => process.stderr.write(`ha: ${l}\n`),
+    });
+    process.stdout.write(`${report}\n`);
+    return 0;
+  } catch (e) {
+    process.stdout.write(`\nha: FAILED: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    process.stderr.write('ha: tearing down\n');
+    await lab.down();
+  }
 }

@@ -15,6 +15,11 @@ import type { FetchResult } from './ha-transfer.js';
 
 export interface FailoverOptions {
   method: HaMethod;
+  /**
+   * The backup router: another uvs director (VRRP + sync), or the real keepalived running
+   * VRRP only (no ip_vs here: it takes the VIP but cannot forward or sync).
+   */
+  peer?: 'uvs' | 'keepalived';
   /** Transfer rate (bytes/s) and length (s): the transfer must outlive the takeover. */
   rate?: number;
   transferSeconds?: number;
@@ -29,6 +34,7 @@ export interface FailoverOptions {
 
 export interface FailoverResult {
   method: HaMethod;
+  peer: 'uvs' | 'keepalived';
   /** When the master was SIGKILLed (epoch ms). */
   killedAt: number;
   /** SIGKILL of the master -> the backup's BACKUP -> MASTER line (ms). */
@@ -65,14 +71,17 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
   const killAfter = o.killAfterMs ?? 3000;
   const after = o.afterMs ?? 3000;
   log(`${o.method}: starting the directors`);
+  const peer = o.peer ?? 'uvs';
   await Promise.all([
     lab.startDirector(1, { priority: 150, method: o.method }),
-    lab.startDirector(2, { priority: 100, method: o.method }),
+    peer === 'uvs'
+      ? lab.startDirector(2, { priority: 100, method: o.method })
+      : lab.startKeepalived(2, { priority: 100, method: o.method }),
   ]);
   await lab.waitLine(1, /instance VI_OUT: BACKUP -> MASTER/, 20_000);
   await lab.waitLine(1, /instance VI_IN: BACKUP -> MASTER/, 20_000);
   await lab.waitLine(1, /master sync daemon started/, 10_000);
-  await lab.waitLine(2, /backup sync daemon started/, 10_000);
+  if (peer === 'uvs') await lab.waitLine(2, /backup sync daemon started/, 10_000);
   // The real servers' checkers must have passed on both before the load starts.
   await sleep(1500);
   log(`${o.method}: director 1 MASTER, director 2 BACKUP; load starts`);
@@ -98,7 +107,7 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
       port: HA.bulkPort,
       bytes: rate * seconds,
       rate,
-      timeoutMs: 90_000,
+      timeoutMs: 45_000,
     }),
   ]);
   const udp = lab.client('udp', 'ha-transfer', [
@@ -111,7 +120,7 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
   log(`${o.method}: transfer and long connections running`);
   // The counts (uvsadm runs take a moment) are taken while the load runs up to the kill.
   const [[master, backup]] = await Promise.all([
-    Promise.all([lab.connections(1), lab.connections(2)]),
+    Promise.all([lab.connections(1), peer === 'uvs' ? lab.connections(2) : 0]),
     sleep(killAfter),
   ]);
   const connsBefore = { master, backup };
@@ -119,20 +128,22 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
   log(
     `${o.method}: director 1 SIGKILLed (${connsBefore.master} connections; the backup holds ${connsBefore.backup})`,
   );
-  const masterAt = await lab.waitLine(2, /instance VI_OUT: BACKUP -> MASTER/, 15_000, killedAt);
+  const masterLine =
+    peer === 'uvs' ? /instance VI_OUT: BACKUP -> MASTER/ : /\(VI_OUT\) Entering MASTER STATE/;
+  const masterAt = await lab.waitLine(2, masterLine, 15_000, killedAt);
   const takeoverMs = masterAt - killedAt;
   log(`${o.method}: director 2 MASTER after ${takeoverMs} ms`);
-  const transfer = await lab.json<FetchResult>(fetch, 'result', 90_000);
+  const transfer = await lab.json<FetchResult>(fetch, 'result', 60_000);
   log(`${o.method}: transfer done (${transfer.bytes} bytes, intact ${transfer.intact})`);
   const waitMore = masterAt + after - Date.now();
   if (waitMore > 0) await sleep(waitMore);
-  const connsAfter = { backup: await lab.connections(2) };
+  const connsAfter = { backup: peer === 'uvs' ? await lab.connections(2) : 0 };
   flows.child.stdin?.write('stop\n');
   udp.child.stdin?.write('stop\n');
   const report = await lab.json<FlowReport>(flows, 'report', 20_000);
   const u = await lab
     .json<{ sent: number; lost: number; maxGapMs: number }>(udp, 'result', 30_000)
-    .catch(() => ({ sent: 0, lost: 0, maxGapMs: 0 }));
+    .catch(() => ({ sent: -1, lost: -1, maxGapMs: -1 })); // no result: reported, not guessed
 
   const states: Record<string, number> = {};
   for (const l of report.long) states[l.state] = (states[l.state] ?? 0) + 1;
@@ -144,6 +155,7 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
   const resetNew = report.attempts.filter((a) => a.err === 'ECONNRESET').length;
   return {
     method: o.method,
+    peer,
     killedAt,
     takeoverMs,
     boundMs: takeoverBoundMs(1, 100),

@@ -227,8 +227,13 @@ export class HaLab {
 
   /** Writes director n's keepalived.conf and starts `uvs run` on it; resolves when it runs. */
   async startDirector(n: 1 | 2, spec: HaDirectorSpec, extraArgs: string[] = []): Promise<HaProc> {
+    return this.startDirectorWith(n, haKeepalivedConf(n, spec), extraArgs);
+  }
+
+  /** Starts `uvs run --keepalived` on director n with the given keepalived.conf text. */
+  async startDirectorWith(n: 1 | 2, text: string, extraArgs: string[] = []): Promise<HaProc> {
     const conf = join(this.dir, `d${n}.conf`);
-    writeFileSync(conf, haKeepalivedConf(n, spec));
+    writeFileSync(conf, text);
     const argv = [
       ...nodeArgv('../cli/uvs'),
       'run',
@@ -243,6 +248,42 @@ export class HaLab {
       ...extraArgs,
     ];
     const p = await this.spawn(`d${n}`, this.ns(`d${n}`), argv, /director running/);
+    this.directors[n - 1] = p;
+    return p;
+  }
+
+  /**
+   * Starts the real keepalived (Debian's 2.2.7) as director n's VRRP, with the same VRRP
+   * blocks and nothing else: it runs VRRP only (`--vrrp`), since with no ip_vs module in
+   * this kernel it can neither forward the VIP's traffic nor sync connections. Its VIPs go
+   * on the host's interfaces, as keepalived puts them.
+   */
+  async startKeepalived(n: 1 | 2, spec: HaDirectorSpec): Promise<HaProc> {
+    const conf = join(this.dir, `ka${n}.conf`);
+    const full = haKeepalivedConf(n, spec);
+    const vrrpOnly = full
+      .slice(0, full.indexOf('\nvirtual_server'))
+      .replace(/\n {4}lvs_sync_daemon[^\n]*/, '');
+    writeFileSync(conf, vrrpOnly);
+    const argv = [
+      'keepalived',
+      '--vrrp',
+      '-n',
+      '-l',
+      '-D',
+      '-f',
+      conf,
+      '-p',
+      join(this.dir, `ka${n}.pid`),
+      '-r',
+      join(this.dir, `ka${n}.vrrp.pid`),
+    ];
+    const p = await this.spawn(
+      `keepalived d${n}`,
+      this.ns(`d${n}`),
+      argv,
+      /\(VI_OUT\) Entering BACKUP STATE/,
+    );
     this.directors[n - 1] = p;
     return p;
   }
@@ -322,10 +363,25 @@ export class HaLab {
     }
   }
 
-  /** Connections director n holds for the VIP (uvsadm -L -n -c), templates excluded. */
+  /**
+   * Connections director n holds (uvsadm -L -n -c: every entry, templates too), or -1 when
+   * uvsadm could not tell (it failed or timed out).
+   */
   async connections(n: 1 | 2): Promise<number> {
     const r = await this.uvsadm(n, ['-L', '-n', '-c']);
+    if (r.code !== 0 || !r.out.startsWith('IPVS connection entries')) return -1;
     return r.out.split('\n').filter((l) => /^(TCP|UDP)\s/.test(l)).length;
+  }
+
+  /** Runs a command in a role's namespace (bounded: 30 s). */
+  async exec(role: string, argv: string[]): Promise<{ code: number; out: string }> {
+    try {
+      const r = await run('ip', ['netns', 'exec', this.ns(role), ...argv], { timeout: 30_000 });
+      return { code: 0, out: r.stdout };
+    } catch (e) {
+      const x = e as { code?: number; stdout?: string };
+      return { code: typeof x.code === 'number' ? x.code : 1, out: x.stdout ?? '' };
+    }
   }
 
   /** Starts a JSON-line tool in the client namespace (ha-transfer, flow-client). */

@@ -183,6 +183,9 @@ export interface UdpStreamOptions {
 
 function udp(o: UdpStreamOptions): void {
   const sock = createSocket('udp4');
+  // ICMP port unreachable (a VIP on a host with no such service) comes back as an error on
+  // a connected socket: it is a lost datagram, not the end of the stream.
+  sock.on('error', () => {});
   const rate = Math.min(2000, Math.max(1, o.rate));
   const total = Math.floor(rate * Math.min(600, o.seconds));
   const answered = new Uint8Array(total);
@@ -224,7 +227,7 @@ function udp(o: UdpStreamOptions): void {
           }, 1000);
           return;
         }
-        sock.send(`#${sent}`);
+        sock.send(`#${sent}`, () => {});
         sent++;
       },
       Math.max(1, Math.floor(1000 / rate)),
