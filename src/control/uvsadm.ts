@@ -169,7 +169,7 @@ export function usageText(): string {
     '  --numeric      -n                   numeric output of addresses and ports\n' +
     '  --sched-flags  -b flags             scheduler flags (comma-separated)\n' +
     'Daemon Options:\n' +
-    '  --syncid sid                        syncid for connection sync (default=255)\n' +
+    '  --syncid sid                        syncid for connection sync (default=0: any)\n' +
     '  --sync-maxlen length                Max sync message length (default=1472)\n' +
     '  --mcast-interface interface         multicast interface for connection sync\n' +
     '  --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)\n' +

@@ -43,6 +43,7 @@ import { type LvsEvents, LvsState } from './lvs-state.js';
 import { LvsNotifier } from './notifier.js';
 import { changeCommands, type LocatedCommands, startupCommands } from './table-commands.js';
 import type { VipOwnership } from './vip-ownership.js';
+import { vrrpConfigOf } from './vrrp-input.js';
 
 /** What the runtime needs of the director's control plane (ControlPlane has it). */
 export interface TablePlane {
@@ -507,6 +508,8 @@ export function checkKeepalivedFile(
 ): string[] {
   const r = load({ ...opts, plane: undefined as unknown as TablePlane });
   if ('problems' in r) return r.problems;
+  const vrrp = vrrpConfigOf(r.config);
+  if (!vrrp.ok) return vrrp.problems;
   // The startup table, every checked server up, dry-run against an empty table.
   const quiet: LvsEvents = { log: () => {}, rsNotify: () => {}, vsNotify: () => {} };
   const state = LvsState.start(r.config, () => ({ alive: true, weight: 1 }), quiet);
