@@ -172,7 +172,7 @@ export function usageText(): string {
     '  --syncid sid                        syncid for connection sync (default=0: any)\n' +
     '  --sync-maxlen length                Max sync message length (default=1472)\n' +
     '  --mcast-interface interface         multicast interface for connection sync\n' +
-    '  --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)\n' +
+    '  --mcast-group address               IPv4 group (default=224.0.0.81; uvs: no IPv6)\n' +
     '  --mcast-port port                   UDP port (default=8848)\n' +
     '  --mcast-ttl ttl                     Multicast TTL (default=1)\n'
   );
