@@ -8,7 +8,7 @@
  * destination with the record's state and timeout, and its next packets go to the same
  * real server in both directions, as on the master.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { OUTCOME_NAMES } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
 import { buildDirector, type Director } from '../../src/datapath/setup.js';
@@ -18,6 +18,8 @@ import {
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_SYNC,
   IP_VS_CONN_F_TEMPLATE,
+  IPVS_SYNC_GROUP,
+  IPVS_SYNC_PORT,
   type SyncConn,
 } from '../../src/ha/ipvs-sync-wire.js';
 import { SyncBackup } from '../../src/ha/sync-backup.js';
@@ -25,6 +27,13 @@ import { formatDaemon, resolveSyncDaemon } from '../../src/ha/sync-config.js';
 import { SyncMaster } from '../../src/ha/sync-master.js';
 import { AF_INET, InetAddr } from '../../src/net/addr.js';
 import { config, fromClient, fromRs, IP } from '../datapath/fixtures.js';
+import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
+import { ipv4Udp, type TempPcap, writeRawPcap } from './pcap-raw.js';
+
+const temps: TempPcap[] = [];
+afterAll(() => {
+  for (const t of temps) t.remove();
+});
 
 const ip = (s: string) => InetAddr.parseOrThrow(s);
 const cfg = (
@@ -145,6 +154,30 @@ describe('the sender', () => {
       return r.ok ? r.message.conns : [];
     });
     expect(conns.map((c) => c.cport)).toEqual([42000, 42001, 42002, 42003, 42004, 42005, 42006]);
+  });
+
+  it("writes what tshark's IPVS sync dissector decodes with no malformed warning", async () => {
+    const d = director(
+      '-A -t 192.0.2.100:8443 -s rr -p 300\n-a -t 192.0.2.100:8443 -r 198.51.100.11:8443 -m\n',
+    );
+    const { m, sent } = master(d, { maxLen: 8 + 5 * 36 });
+    for (let i = 0; i < 12; i++) {
+      const port = i % 2 === 0 ? 80 : 8443;
+      for (let p = 0; p < 3; p++) run(d, tcp(43000 + i, p === 0 ? 'S' : 'A', port), 'eth0');
+    }
+    m.drain(clock);
+    m.flush();
+    const total = sent.reduce((n, s) => n + s[4], 0);
+    expect(total).toBeGreaterThan(12); // the connections and their template's records
+    const t = writeRawPcap(
+      sent.map((s) => ipv4Udp(ip(IP.eth1).v4, IPVS_SYNC_GROUP, IPVS_SYNC_PORT, IPVS_SYNC_PORT, s)),
+      'master.pcap',
+    );
+    temps.push(t);
+    expect(await tsharkExpertProblems(t.path)).toEqual([]);
+    const rows = await tsharkFields(t.path, ['ipvs.conncount', 'ipvs.syncid']);
+    expect(rows.reduce((n, r) => n + Number(r[0]), 0)).toBe(total);
+    expect(rows.every((r) => r[1] === '7')).toBe(true);
   });
 
   it('skips an entry that expired before the drain', () => {
