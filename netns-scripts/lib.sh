@@ -42,14 +42,19 @@ sysctl_set() {
   nsx "$ns" sysctl -qw "$@" >/dev/null
 }
 
-# ns_add NAME: a fresh namespace with loopback up and IPv6 off.
-# IPv6 is switched off (before any link exists, through `default`) so that the lab's wires
-# carry only what a lesson is about: no router solicitations, DAD or MLD reports in a
-# capture. uvs is IPv4-only for now.
+# ns_add NAME: a fresh namespace with loopback up and quiet IPv6.
+# The lab's wires carry both families. IPv6 is kept quiet (before any link exists, through
+# `default`) so they carry little besides what a lesson is about: no duplicate address
+# detection (nothing else on these wires can own an address, and DAD would hold each one
+# back for a second), no router solicitations, no router advertisements taken. Each link
+# keeps its link-local address: neighbour discovery for traffic the kernel forwards picks
+# a link-local source for its solicitations, and without one it never resolves.
 ns_add() {
   ip netns add "$1"
   ip -n "$1" link set lo up
-  sysctl_set "$1" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  sysctl_set "$1" net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+    net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.router_solicitations=0 \
+    net.ipv6.conf.default.dad_transmits=0 net.ipv6.conf.all.dad_transmits=0
 }
 
 # VETHS collects "NS DEV" for every veth end we create (for --no-offload).

@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 # what `uvs genhash` is compared with; bird2 is the routing daemon of the scale-out lab
 # (`topology.sh up ecmp`: BGP from every director to an ECMP router, all in namespaces);
 # ldirectord (which pulls in Debian's ipvsadm) is the real ipvsadm client the drop-in test
-# drives uvs with.
-pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived bird2 ldirectord)
+# drives uvs with; prometheus (promtool and a real server), node_exporter (its ipvs collector
+# reads `uvs run --procfs`) and chromium (the live page, headless) check the metrics and the
+# web view.
+pkgs=(libpcap-dev tshark socat nftables iproute2 ethtool iperf3 wrk haproxy curl tcpdump iputils-ping openssl keepalived bird2 ldirectord prometheus prometheus-node-exporter chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

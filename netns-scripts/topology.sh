@@ -61,6 +61,12 @@ ecmp_args() {
 #   198.18.2.0/24    TUN only: the real servers' own subnet behind the router:
 #                    router .1, real servers .11 .12 .13
 #
+# Every segment is dual-stack, with IPv6 from the documentation prefix 2001:db8::/32 and the
+# same host numbers: 2001:db8::/64 (client ::10, director ::1, VIP ::100), 2001:db8:1::/64
+# (director ::1, real servers ::11-::13, TUN router ::fe), 2001:db8:2::/64 (TUN: router ::1,
+# real servers ::11-::13). Addresses are added with `nodad`: duplicate address detection
+# would hold each one back for a second, and nothing else on these wires can own them.
+#
 # MAC addresses are stable and locally administered (02:...): 02:75:76 ("uv"), then the
 # segment (01 client, 02 director's RS side, 03 TUN subnet), 00, and the host's last
 # address octet - so a capture shows at a glance who sent a frame.
@@ -86,23 +92,27 @@ plan() {
   RT_NS=
   [ "$METHOD" = tun ] && RT_NS=$PREFIX-rt
 
-  CLIENT_NET=198.18.0.0/24
-  CLIENT_IFACE=eth0 CLIENT_IP=198.18.0.10 CLIENT_MAC=$(mac 1 10)
-  DIR_CLIENT_IFACE=eth0 DIR_CLIENT_IP=198.18.0.1 DIR_CLIENT_MAC=$(mac 1 1)
-  DIR_RS_NET=198.18.1.0/24
-  DIR_RS_IFACE=eth1 DIR_RS_IP=198.18.1.1 DIR_RS_MAC=$(mac 2 1)
-  VIP=198.18.0.100
+  CLIENT_NET=198.18.0.0/24 CLIENT_NET6=2001:db8::/64
+  CLIENT_IFACE=eth0 CLIENT_IP=198.18.0.10 CLIENT_IP6=2001:db8::10 CLIENT_MAC=$(mac 1 10)
+  DIR_CLIENT_IFACE=eth0 DIR_CLIENT_IP=198.18.0.1 DIR_CLIENT_IP6=2001:db8::1
+  DIR_CLIENT_MAC=$(mac 1 1)
+  DIR_RS_NET=198.18.1.0/24 DIR_RS_NET6=2001:db8:1::/64
+  DIR_RS_IFACE=eth1 DIR_RS_IP=198.18.1.1 DIR_RS_IP6=2001:db8:1::1 DIR_RS_MAC=$(mac 2 1)
+  VIP=198.18.0.100 VIP6=2001:db8::100
   RS_IFACE=eth0
   if [ "$METHOD" = tun ]; then
-    RT_DIR_IFACE=eth0 RT_DIR_IP=198.18.1.254 RT_DIR_MAC=$(mac 2 254)
-    RT_RS_IFACE=eth1 RT_RS_IP=198.18.2.1 RT_RS_MAC=$(mac 3 1)
-    RS_NET=198.18.2.0/24 RS_SEG=3 RS_GW=$RT_RS_IP RS_NEXTHOP=$RT_DIR_IP
+    RT_DIR_IFACE=eth0 RT_DIR_IP=198.18.1.254 RT_DIR_IP6=2001:db8:1::fe RT_DIR_MAC=$(mac 2 254)
+    RT_RS_IFACE=eth1 RT_RS_IP=198.18.2.1 RT_RS_IP6=2001:db8:2::1 RT_RS_MAC=$(mac 3 1)
+    RS_NET=198.18.2.0/24 RS_NET6=2001:db8:2::/64 RS_SEG=3
+    RS_GW=$RT_RS_IP RS_GW6=$RT_RS_IP6 RS_NEXTHOP=$RT_DIR_IP RS_NEXTHOP6=$RT_DIR_IP6
   else
-    RS_NET=$DIR_RS_NET RS_SEG=2 RS_GW=$DIR_RS_IP RS_NEXTHOP=
+    RS_NET=$DIR_RS_NET RS_NET6=$DIR_RS_NET6 RS_SEG=2
+    RS_GW=$DIR_RS_IP RS_GW6=$DIR_RS_IP6 RS_NEXTHOP= RS_NEXTHOP6=
   fi
   local i
   for i in 1 2 3; do
     printf -v "RIP_$i" '%s.%d' "${RS_NET%.*}" $((10 + i))
+    printf -v "RIP6_$i" '%s%d' "${RS_NET6%/64}" $((10 + i))
     printf -v "RS_MAC_$i" '%s' "$(mac "$RS_SEG" $((10 + i)))"
   done
   RS_NSS=("$RS_NS_1" "$RS_NS_2" "$RS_NS_3")
@@ -140,27 +150,41 @@ RS_NS_2=$RS_NS_2
 RS_NS_3=$RS_NS_3
 RS_NSS=${RS_NSS[*]}
 CLIENT_NET=$CLIENT_NET
+CLIENT_NET6=$CLIENT_NET6
 CLIENT_IFACE=$CLIENT_IFACE
 CLIENT_IP=$CLIENT_IP
+CLIENT_IP6=$CLIENT_IP6
 CLIENT_MAC=$CLIENT_MAC
 CLIENT_GW=$DIR_CLIENT_IP
+CLIENT_GW6=$DIR_CLIENT_IP6
 DIR_IFACES=$DIR_CLIENT_IFACE,$DIR_RS_IFACE
 DIR_CLIENT_IFACE=$DIR_CLIENT_IFACE
 DIR_CLIENT_IP=$DIR_CLIENT_IP
+DIR_CLIENT_IP6=$DIR_CLIENT_IP6
 DIR_CLIENT_MAC=$DIR_CLIENT_MAC
 DIR_RS_NET=$DIR_RS_NET
+DIR_RS_NET6=$DIR_RS_NET6
 DIR_RS_IFACE=$DIR_RS_IFACE
 DIR_RS_IP=$DIR_RS_IP
+DIR_RS_IP6=$DIR_RS_IP6
 DIR_RS_MAC=$DIR_RS_MAC
 VIP=$VIP
+VIP6=$VIP6
 RS_NET=$RS_NET
+RS_NET6=$RS_NET6
 RS_IFACE=$RS_IFACE
 RS_GW=$RS_GW
+RS_GW6=$RS_GW6
 RS_NEXTHOP=$RS_NEXTHOP
+RS_NEXTHOP6=$RS_NEXTHOP6
 RIP_1=$RIP_1
 RIP_2=$RIP_2
 RIP_3=$RIP_3
 RIPS=$RIP_1,$RIP_2,$RIP_3
+RIP6_1=$RIP6_1
+RIP6_2=$RIP6_2
+RIP6_3=$RIP6_3
+RIPS6=$RIP6_1,$RIP6_2,$RIP6_3
 RS_MAC_1=$RS_MAC_1
 RS_MAC_2=$RS_MAC_2
 RS_MAC_3=$RS_MAC_3
@@ -169,9 +193,11 @@ EOF
     cat <<EOF
 RT_DIR_IFACE=$RT_DIR_IFACE
 RT_DIR_IP=$RT_DIR_IP
+RT_DIR_IP6=$RT_DIR_IP6
 RT_DIR_MAC=$RT_DIR_MAC
 RT_RS_IFACE=$RT_RS_IFACE
 RT_RS_IP=$RT_RS_IP
+RT_RS_IP6=$RT_RS_IP6
 RT_RS_MAC=$RT_RS_MAC
 TUN_DEV=uvstun0
 EOF
@@ -310,11 +336,14 @@ on_up_exit() {
 wire_client_and_director() {
   veth "$CLIENT_NS" "$CLIENT_IFACE" "$CLIENT_MAC" "$DIR_NS" "$DIR_CLIENT_IFACE" "$DIR_CLIENT_MAC"
   ip -n "$CLIENT_NS" addr add "$CLIENT_IP/24" dev "$CLIENT_IFACE"
+  ip -n "$CLIENT_NS" addr add "$CLIENT_IP6/64" dev "$CLIENT_IFACE" nodad
   # Everything that is not on the client segment (the real servers, for a test that talks
   # to one directly) is reached through the director.
   ip -n "$CLIENT_NS" route add default via "$DIR_CLIENT_IP"
+  ip -n "$CLIENT_NS" -6 route add default via "$DIR_CLIENT_IP6"
 
   ip -n "$DIR_NS" addr add "$DIR_CLIENT_IP/24" dev "$DIR_CLIENT_IFACE"
+  ip -n "$DIR_NS" addr add "$DIR_CLIENT_IP6/64" dev "$DIR_CLIENT_IFACE" nodad
   # The VIP is deliberately NOT added to the director: if its kernel owned 198.18.0.100 it
   # would answer the client itself (a RST to every SYN uvs is forwarding, a second echo
   # reply to every ping). uvs answers ARP for the VIP and keeps the host stack off the
@@ -327,7 +356,7 @@ wire_client_and_director() {
   # DR/TUN connection would ever complete. It is also what lets a test reach a real server
   # from the client. uvs must work whatever the value: NAT is uvs's own work either way,
   # and its nft rules stop the kernel from forwarding what uvs forwards.
-  sysctl_set "$DIR_NS" net.ipv4.ip_forward=1
+  sysctl_set "$DIR_NS" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   # Reverse-path filtering off: a DR/TUN reply arrives on eth1 with source address VIP,
   # but the director's route back to the VIP points out of eth0. Strict rp_filter (1)
   # would call that a spoofed packet and drop every reply; the effective value is the
@@ -347,6 +376,7 @@ wire_switch() {
   veth "$DIR_NS" "$DIR_RS_IFACE" "$DIR_RS_MAC" "$SW_NS" dir ""
   ip -n "$SW_NS" link set dir master br0
   ip -n "$DIR_NS" addr add "$DIR_RS_IP/24" dev "$DIR_RS_IFACE"
+  ip -n "$DIR_NS" addr add "$DIR_RS_IP6/64" dev "$DIR_RS_IFACE" nodad
   sysctl_set "$DIR_NS" "net.ipv4.conf.$DIR_RS_IFACE.rp_filter=0"
   if [ "$METHOD" = tun ]; then
     # TUN: a second bridge for the real servers' own subnet (the router's eth1 and rs1..3).
@@ -365,11 +395,14 @@ wire_router() {
   ip -n "$SW_NS" link set rt1 master br1
   ip -n "$RT_NS" addr add "$RT_DIR_IP/24" dev "$RT_DIR_IFACE"
   ip -n "$RT_NS" addr add "$RT_RS_IP/24" dev "$RT_RS_IFACE"
+  ip -n "$RT_NS" addr add "$RT_DIR_IP6/64" dev "$RT_DIR_IFACE" nodad
+  ip -n "$RT_NS" addr add "$RT_RS_IP6/64" dev "$RT_RS_IFACE" nodad
   # A router forwards; without this the real servers are an island.
-  sysctl_set "$RT_NS" net.ipv4.ip_forward=1
+  sysctl_set "$RT_NS" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   # Replies from the real servers go to the client; the router sends everything that is
   # not local to the director (the site router), which knows the client segment.
   ip -n "$RT_NS" route add default via "$DIR_RS_IP"
+  ip -n "$RT_NS" -6 route add default via "$DIR_RS_IP6"
   # The replies carry source VIP (198.18.0.100) and arrive on eth1, while the router's
   # route to 198.18.0.100 is out of eth0: strict reverse-path filtering would drop them.
   sysctl_set "$RT_NS" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
@@ -377,14 +410,17 @@ wire_router() {
   # The director reaches the TUN subnet through the router. uvs encapsulates a packet to
   # RIP 198.18.2.x and must hand the frame to this next hop (198.18.1.254).
   ip -n "$DIR_NS" route add "$RS_NET" via "$RT_DIR_IP" dev "$DIR_RS_IFACE"
+  ip -n "$DIR_NS" -6 route add "$RS_NET6" via "$RT_DIR_IP6" dev "$DIR_RS_IFACE"
 }
 
 # setup_real_server N: rs N's cable, address, default route, and for DR/TUN the VIP.
 setup_real_server() {
-  local n=$1 ns rip rsmac bridge
+  local n=$1 ns rip rip6 rsmac bridge
   ns=${RS_NSS[$((n - 1))]}
   rip=RIP_$n
   rip=${!rip}
+  rip6=RIP6_$n
+  rip6=${!rip6}
   rsmac=RS_MAC_$n
   rsmac=${!rsmac}
   bridge=br0
@@ -392,6 +428,7 @@ setup_real_server() {
   veth "$ns" "$RS_IFACE" "$rsmac" "$SW_NS" "rs$n" ""
   ip -n "$SW_NS" link set "rs$n" master "$bridge"
   ip -n "$ns" addr add "$rip/24" dev "$RS_IFACE"
+  ip -n "$ns" addr add "$rip6/64" dev "$RS_IFACE" nodad
 
   # The default route: where the real server's replies go.
   #  - NAT: via the director, always. The reply (source RIP) must pass through uvs to be
@@ -402,6 +439,7 @@ setup_real_server() {
   #    kernel routes them to the client. In a real site this is any router toward the clients.
   #  - TUN: via the router, which hands them to the director-as-site-router.
   ip -n "$ns" route add default via "$RS_GW"
+  ip -n "$ns" -6 route add default via "$RS_GW6"
 
   [ "$METHOD" = nat ] && return 0
 
@@ -409,6 +447,9 @@ setup_real_server() {
   # rewrite the destination address), so the VIP goes on lo as a /32: local to the host,
   # but on no wire, and no subnet route to 198.18.0.0/24 comes with it.
   ip -n "$ns" addr add "$VIP/32" dev lo
+  # IPv6 needs no arp_ignore: a Linux host answers a neighbour solicitation only for an
+  # address on the interface it arrived on (ndisc_recv_ns), and lo is no wire.
+  ip -n "$ns" addr add "$VIP6/128" dev lo
   # ...but it must never claim the VIP on the wire, or clients and the director would
   # learn "VIP is at this real server's MAC" and bypass the director (the classic "ARP
   # problem" of LVS-DR). Effective values are max(conf/all, conf/<dev>), so both are set.

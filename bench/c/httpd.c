@@ -4,7 +4,7 @@
  * request says "Connection: close" (then it answers and closes). Pipelined requests are
  * answered in order. Stops by itself after SECONDS (or on SIGTERM).
  *
- * usage: httpd PORT SECONDS
+ * usage: httpd PORT SECONDS (listens on IPv4 and IPv6)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -33,10 +33,13 @@ int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
+  /* One dual-stack socket serves the IPv4 and the IPv6 paths alike. */
+  int ls = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1, zero = 0;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) die("IPV6_V6ONLY");
+  struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                            .sin6_addr = IN6ADDR_ANY_INIT};
   if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
   if (listen(ls, 4096) < 0) die("listen");
   int ep = epoll_create1(0);

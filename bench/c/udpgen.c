@@ -7,12 +7,16 @@
  *
  * usage: udpgen IFACE DST_MAC SRC_IP DST_IP[,DST_IP...] DST_PORT FLOWS SECONDS MAX
  * prints one JSON line: {"sent":N,"failed":N,"seconds":S,"pps":R}
+ *
+ * IPv6 addresses (SRC_IP with a colon) make IPv6 frames: the smallest UDP frame over
+ * IPv6 is 62 bytes, so they are 64 bytes (68 with the FCS) with a 2-byte payload.
  */
 #define _GNU_SOURCE
 #include "common.h"
 
 #define BATCH 64
-#define FRAME_LEN 60
+#define FRAME_LEN4 60
+#define FRAME_LEN6 64
 
 int main(int argc, char **argv) {
   if (argc != 9) {
@@ -25,12 +29,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bad mac %s\n", argv[2]);
     return 2;
   }
+  int v6 = strchr(argv[3], ':') != NULL;
+  const int frame_len = v6 ? FRAME_LEN6 : FRAME_LEN4;
   struct in_addr sip;
-  if (inet_pton(AF_INET, argv[3], &sip) != 1) return 2;
+  struct in6_addr sip6;
+  if (v6 ? inet_pton(AF_INET6, argv[3], &sip6) != 1 : inet_pton(AF_INET, argv[3], &sip) != 1)
+    return 2;
   uint32_t dips[64];
+  struct in6_addr dips6[64];
   int ndip = 0;
   char *list = strdup(argv[4]);
   for (char *t = strtok(list, ","); t && ndip < 64; t = strtok(NULL, ",")) {
+    if (v6) {
+      if (inet_pton(AF_INET6, t, &dips6[ndip]) != 1) return 2;
+      ndip++;
+      continue;
+    }
     struct in_addr a;
     if (inet_pton(AF_INET, t, &a) != 1) return 2;
     dips[ndip++] = ntohl(a.s_addr);
@@ -44,16 +58,40 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  uint8_t *frames = calloc((size_t)flows, FRAME_LEN);
-  for (int f = 0; f < flows; f++) {
-    uint8_t *p = frames + (size_t)f * FRAME_LEN;
+  uint8_t *frames = calloc((size_t)flows, frame_len);
+  for (int f = 0; f < flows && v6; f++) {
+    uint8_t *p = frames + (size_t)f * frame_len;
+    memcpy(p, dmac, 6);
+    memcpy(p + 6, smac, 6);
+    wr16(p + 12, 0x86dd);
+    uint8_t *ip = p + 14;
+    uint16_t ulen = frame_len - 14 - 40;
+    ip[0] = 0x60;
+    wr16(ip + 4, ulen);
+    ip[6] = 17;
+    ip[7] = 64;
+    memcpy(ip + 8, &sip6, 16);
+    memcpy(ip + 24, &dips6[f % ndip], 16);
+    uint8_t *udp = ip + 40;
+    wr16(udp, (uint16_t)(10000 + f));
+    wr16(udp + 2, (uint16_t)dport);
+    wr16(udp + 4, ulen);
+    memcpy(udp + 8, "u6", 2);
+    uint32_t s = csum_add(0, ip + 8, 32);
+    s += 17 + ulen;
+    s = csum_add(s, udp, ulen);
+    uint16_t c = csum_fold(s);
+    wr16(udp + 6, c ? c : 0xffff);
+  }
+  for (int f = 0; f < flows && !v6; f++) {
+    uint8_t *p = frames + (size_t)f * frame_len;
     memcpy(p, dmac, 6);
     memcpy(p + 6, smac, 6);
     wr16(p + 12, 0x0800);
     uint8_t *ip = p + 14;
     uint32_t src = ntohl(sip.s_addr), dst = dips[f % ndip];
     ip[0] = 0x45;
-    wr16(ip + 2, FRAME_LEN - 14);
+    wr16(ip + 2, frame_len - 14);
     wr16(ip + 4, (uint16_t)f);
     ip[8] = 64;
     ip[9] = 17;
@@ -61,7 +99,7 @@ int main(int argc, char **argv) {
     wr32(ip + 16, dst);
     wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
     uint8_t *udp = ip + 20;
-    uint16_t ulen = FRAME_LEN - 14 - 20;
+    uint16_t ulen = frame_len - 14 - 20;
     wr16(udp, (uint16_t)(10000 + f));
     wr16(udp + 2, (uint16_t)dport);
     wr16(udp + 4, ulen);
@@ -90,7 +128,7 @@ int main(int argc, char **argv) {
   memcpy(to.sll_addr, dmac, 6);
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_len = FRAME_LEN;
+    iov[i].iov_len = frame_len;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = &to;
@@ -105,7 +143,7 @@ int main(int argc, char **argv) {
     int n = BATCH;
     if (max - sent < n) n = (int)(max - sent);
     for (int i = 0; i < n; i++) {
-      iov[i].iov_base = frames + (size_t)next * FRAME_LEN;
+      iov[i].iov_base = frames + (size_t)next * frame_len;
       if (++next == flows) next = 0;
     }
     int r = sendmmsg(fd, msgs, (unsigned)n, 0);

@@ -8,10 +8,11 @@
  * `npm run fuzz [-- --frames N --seed S]` runs it (1 M frames by default); the test suite
  * runs a smaller count.
  */
+
+import { buildDirector } from '../../src/control/build-director.js';
 import { parseConfig } from '../../src/control/config.js';
 import { OUTCOME_COUNT, OUTCOME_NAMES, OUTCOME_VERDICT } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector } from '../../src/datapath/setup.js';
 import { buildFrame, type FrameSpec } from '../../src/net/build.js';
 
 const MAC = {

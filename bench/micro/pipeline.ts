@@ -4,10 +4,11 @@
  * component benchmarks. Every iteration restores the input frame first (a copy of ~64
  * bytes), so each packet is processed from the same bytes; the copy is measured alone too.
  */
+
+import { buildDirector } from '../../src/control/build-director.js';
 import { parseConfig } from '../../src/control/config.js';
 import { V_TX } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector } from '../../src/datapath/setup.js';
 import { buildFrame } from '../../src/net/build.js';
 import { type MicroRow, runGroup } from './harness.js';
 

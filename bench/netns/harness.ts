@@ -36,7 +36,7 @@ import {
   procTicks,
   sleep,
 } from './sys.js';
-import { CLIENT_IP, DIRECTOR_MAC, listNamespaces, Topology } from './topology.js';
+import { CLIENT_IP, CLIENT_IP6, DIRECTOR_MAC, listNamespaces, Topology } from './topology.js';
 
 export interface BenchOptions {
   /** Seconds per measurement. */
@@ -160,7 +160,7 @@ async function measureUdp(
       udpgen,
       'eth0',
       DIRECTOR_MAC,
-      CLIENT_IP,
+      path.family === 6 ? CLIENT_IP6 : CLIENT_IP,
       path.udpDsts.join(','),
       String(UDP_PORT),
       String(o.flows),
@@ -236,7 +236,7 @@ async function measureHttp(
     '--timeout',
     '2s',
     ...(close ? ['-H', 'Connection: close'] : []),
-    `http://${path.httpDst}:${HTTP_PORT}/`,
+    `http://${path.httpDst.includes(':') ? `[${path.httpDst}]` : path.httpDst}:${HTTP_PORT}/`,
   ];
   const r = await nsExec(topo.client, args, {
     timeoutMs: (secs + 20) * 1000,

@@ -10,10 +10,12 @@ import {
   CLIENT_MAC,
   DIRECTOR_CLIENT_IP,
   rsIp,
+  rsIp6,
   rsMac,
   Topology as T,
   type Topology,
   VIP,
+  VIP6,
 } from './topology.js';
 
 export const PATH_NAMES = [
@@ -23,10 +25,19 @@ export const PATH_NAMES = [
   'cfwd',
   'uvs-nat',
   'uvs-nat-w2',
+  'uvs-nat-observed',
   'uvs-dr',
   'uvs-tun',
+  'kernel-v6',
+  'nft-v6',
+  'uvs-nat-v6',
 ] as const;
 export type PathName = (typeof PATH_NAMES)[number];
+
+/** The IPv6 paths (the same traffic over IPv6: 64-byte frames, 2001:db8::/32). */
+export const PATHS_V6: readonly PathName[] = ['kernel-v6', 'nft-v6', 'uvs-nat-v6'];
+export const PATHS_V4: readonly PathName[] = PATH_NAMES.filter((p) => !PATHS_V6.includes(p));
+export const isV6Path = (p: PathName): boolean => PATHS_V6.includes(p);
 
 export const METRIC_NAMES = ['udp', 'tcp', 'tcp-nooff', 'http-ka', 'http-close'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -65,6 +76,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
     description:
       'uvs run --workers 2: two datapath threads sharing each interface through a client-affine cBPF fanout group',
   },
+  'uvs-nat-observed': {
+    title: 'uvs NAT, watched',
+    description:
+      'uvs NAT with --listen: a scraper fetching /metrics every second and headless chromium with the live page open (server-sent pushes twice a second), both in the director namespace',
+  },
   'uvs-dr': {
     title: 'uvs DR',
     description:
@@ -74,6 +90,19 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
     title: 'uvs TUN',
     description:
       'uvs run, real servers -i (IPIP); each real server runs uvs realserver --decap; replies routed by the director kernel',
+  },
+  'kernel-v6': {
+    title: 'kernel forwarding, IPv6',
+    description:
+      'as kernel, over IPv6 (net.ipv6.conf.all.forwarding=1); UDP frames are 64 bytes (the smallest IPv6 UDP frame is 62)',
+  },
+  'nft-v6': {
+    title: 'nftables DNAT, IPv6',
+    description: 'as nft, over IPv6: a table ip6 prerouting dnat to numgen inc mod N, conntrack',
+  },
+  'uvs-nat-v6': {
+    title: 'uvs NAT, IPv6',
+    description: 'as uvs-nat, over IPv6 (NAT66): services [VIP6]:port rr, real servers -m',
   },
 };
 
@@ -105,10 +134,14 @@ export interface PathContext {
   uvsCmd: string[];
   cpuProf: string | null;
   log: (line: string) => void;
+  /** More `uvs run` options for the uvs paths (e.g. --capacity). */
+  runArgs?: string[];
 }
 
 export interface ActivePath {
   name: PathName;
+  /** 6 for the IPv6 paths: the client sends from its IPv6 address. */
+  family: 4 | 6;
   /** Where the client sends for each kind of traffic. */
   udpDsts: string[];
   tcpDst: string;
@@ -123,18 +156,28 @@ export interface ActivePath {
 }
 
 const rips = (topo: Topology) => topo.servers.map((_, i) => rsIp(i + 1));
+const rips6 = (topo: Topology) => topo.servers.map((_, i) => rsIp6(i + 1));
 
 async function forwarding(topo: Topology, on: boolean): Promise<void> {
-  await nsExec(topo.director, ['sysctl', '-qw', `net.ipv4.ip_forward=${on ? 1 : 0}`]);
+  await nsExec(topo.director, [
+    'sysctl',
+    '-qw',
+    `net.ipv4.ip_forward=${on ? 1 : 0}`,
+    `net.ipv6.conf.all.forwarding=${on ? 1 : 0}`,
+  ]);
 }
 
 function base(name: PathName, topo: Topology): Omit<ActivePath, 'teardown' | 'pid'> {
-  const direct = name === 'kernel';
+  const v6 = isV6Path(name);
+  const direct = name === 'kernel' || name === 'kernel-v6';
+  const r = v6 ? rips6(topo) : rips(topo);
+  const vip = v6 ? VIP6 : VIP;
   return {
     name,
-    udpDsts: direct ? rips(topo) : [VIP],
-    tcpDst: direct ? rsIp(1) : VIP,
-    httpDst: direct ? rsIp(1) : VIP,
+    family: v6 ? 6 : 4,
+    udpDsts: direct ? r : [vip],
+    tcpDst: direct ? r[0] : vip,
+    httpDst: direct ? r[0] : vip,
     skip: () => null,
     offloadsFor: (m) => METRIC_INFO[m].offloads,
   };
@@ -144,6 +187,7 @@ export async function setupPath(name: PathName, ctx: PathContext): Promise<Activ
   const { topo } = ctx;
   const d = topo.director;
   switch (name) {
+    case 'kernel-v6':
     case 'kernel': {
       await forwarding(topo, true);
       return {
@@ -155,18 +199,21 @@ export async function setupPath(name: PathName, ctx: PathContext): Promise<Activ
         },
       };
     }
+    case 'nft-v6':
     case 'nft': {
       await forwarding(topo, true);
-      const map = rips(topo)
-        .map((ip, i) => `${i} : ${ip}`)
-        .join(', ');
+      const v6 = name === 'nft-v6';
+      const fam = v6 ? 'ip6' : 'ip';
+      const vip = v6 ? VIP6 : VIP;
+      const reals = v6 ? rips6(topo) : rips(topo);
+      const map = reals.map((ip, i) => `${i} : ${ip}`).join(', ');
       const n = topo.rsCount;
-      const rules = `table ip uvsb_nat {
+      const rules = `table ${fam} uvsb_nat {
   chain pre {
     type nat hook prerouting priority dstnat; policy accept;
-    ip daddr ${VIP} udp dport ${UDP_PORT} dnat to numgen inc mod ${n} map { ${map} }
-    ip daddr ${VIP} tcp dport ${HTTP_PORT} dnat to numgen inc mod ${n} map { ${map} }
-    ip daddr ${VIP} tcp dport ${IPERF_PORT} dnat to ${rsIp(1)}
+    ${fam} daddr ${vip} udp dport ${UDP_PORT} dnat to numgen inc mod ${n} map { ${map} }
+    ${fam} daddr ${vip} tcp dport ${HTTP_PORT} dnat to numgen inc mod ${n} map { ${map} }
+    ${fam} daddr ${vip} tcp dport ${IPERF_PORT} dnat to ${reals[0]}
   }
   chain post {
     type nat hook postrouting priority srcnat; policy accept;
@@ -178,7 +225,7 @@ export async function setupPath(name: PathName, ctx: PathContext): Promise<Activ
         ...base(name, topo),
         pid: null,
         teardown: async () => {
-          await nsExec(d, ['nft', 'delete', 'table', 'ip', 'uvsb_nat'], { allowFail: true });
+          await nsExec(d, ['nft', 'delete', 'table', fam, 'uvsb_nat'], { allowFail: true });
           // With the nat table gone conntrack has no hooks left in this namespace, so its
           // leftover entries no longer touch the next path's packets.
           await forwarding(topo, false);
@@ -287,10 +334,17 @@ ${chains.join('\n')}
       };
     }
     case 'uvs-nat':
+    case 'uvs-nat-v6':
     case 'uvs-nat-w2':
+    case 'uvs-nat-observed':
     case 'uvs-dr':
     case 'uvs-tun': {
-      const nat = name === 'uvs-nat' || name === 'uvs-nat-w2';
+      const nat =
+        name === 'uvs-nat' ||
+        name === 'uvs-nat-w2' ||
+        name === 'uvs-nat-observed' ||
+        name === 'uvs-nat-v6';
+      const v6 = name === 'uvs-nat-v6';
       const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
       await forwarding(topo, !nat);
@@ -331,24 +385,30 @@ ${chains.join('\n')}
           control,
           ...ifaces.flatMap((i) => ['--iface', i]),
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
+          ...(name === 'uvs-nat-observed' ? ['--listen', String(WEB_PORT)] : []),
+          ...(ctx.runArgs ?? []),
         ],
         ctx.root,
       );
+      const watchers: Proc[] = [];
       const stopAll = async () => {
+        for (const x of watchers) await x.stop();
         await p.stop(10_000);
         for (const x of decaps) await x.stop();
       };
       try {
         await p.waitFor(/director running/, 60_000);
         const lines: string[] = [];
-        const svc = (proto: string, port: number, reals: string[]) => {
-          lines.push(`-A ${proto} ${VIP}:${port} -s rr`);
-          for (const r of reals)
-            lines.push(`-a ${proto} ${VIP}:${port} -r ${r}:${port} ${flag} -w 1`);
+        const br = (a: string) => (v6 ? `[${a}]` : a);
+        const vip = br(v6 ? VIP6 : VIP);
+        const reals = (v6 ? rips6(topo) : rips(topo)).map(br);
+        const svc = (proto: string, port: number, rs: string[]) => {
+          lines.push(`-A ${proto} ${vip}:${port} -s rr`);
+          for (const r of rs) lines.push(`-a ${proto} ${vip}:${port} -r ${r}:${port} ${flag} -w 1`);
         };
-        svc('-u', UDP_PORT, rips(topo));
-        svc('-t', HTTP_PORT, rips(topo));
-        svc('-t', IPERF_PORT, [rsIp(1)]);
+        svc('-u', UDP_PORT, reals);
+        svc('-t', HTTP_PORT, reals);
+        svc('-t', IPERF_PORT, [reals[0]]);
         // uvsadm is the uvs CLI's sibling: same runner, uvsadm entry point.
         const uvsadm = [
           ...ctx.uvsCmd.slice(0, -1),
@@ -359,6 +419,7 @@ ${chains.join('\n')}
           timeoutMs: 60_000,
           cwd: ctx.root,
         });
+        if (name === 'uvs-nat-observed') watchers.push(...(await watch(d, ctx.work)));
         await sleep(300);
       } catch (e) {
         await stopAll();
@@ -377,6 +438,41 @@ ${chains.join('\n')}
       };
     }
   }
+}
+
+/** Where uvs-nat-observed serves /metrics and the live page (director namespace loopback). */
+const WEB_PORT = 9180;
+
+/**
+ * What watches a director in production: a Prometheus-like scraper (one /metrics a second,
+ * bounded to an hour) and a browser with the live page open (headless chromium, its own
+ * profile in the work directory). Both stop with the path.
+ */
+async function watch(ns: string, work: string): Promise<Proc[]> {
+  const url = `http://127.0.0.1:${WEB_PORT}/`;
+  const scraper = new Proc('scraper', 'ip', [
+    'netns',
+    'exec',
+    ns,
+    'sh',
+    '-c',
+    `for i in $(seq 3600); do curl -s -o /dev/null --max-time 2 ${url}metrics; sleep 1; done`,
+  ]);
+  const browser = new Proc('chromium', 'ip', [
+    'netns',
+    'exec',
+    ns,
+    'chromium',
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    `--user-data-dir=${join(work, 'chromium-profile')}`,
+    url,
+  ]);
+  // The page opens its event stream within a second or two of starting.
+  await sleep(3000);
+  if (browser.exited) throw new Error(`chromium exited: ${browser.stderr.trim().slice(-500)}`);
+  return [scraper, browser];
 }
 
 /** The last line of `text` that parses as a JSON object. */

@@ -58,8 +58,17 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
-const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
+const UVS: PathName[] = [
+  'uvs-nat',
+  'uvs-nat-w2',
+  'uvs-nat-observed',
+  'uvs-dr',
+  'uvs-tun',
+  'uvs-nat-v6',
+];
+const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd', 'kernel-v6', 'nft-v6'];
+/** uvs paths are compared with the baselines of their own address family. */
+const sameFamily = (a: PathName, b: PathName): boolean => a.endsWith('-v6') === b.endsWith('-v6');
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
   {
@@ -98,11 +107,32 @@ export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
     want: 1.7,
   },
   {
+    name: 'UDP pps, uvs NAT watched (scraper 1/s, live page open) vs not',
+    metric: 'udp',
+    path: 'uvs-nat-observed',
+    baseline: 'uvs-nat',
+    want: 0.97,
+  },
+  {
     name: 'HTTP new-connection req/s, uvs DR vs kernel forwarding',
     metric: 'http-close',
     path: 'uvs-dr',
     baseline: 'kernel',
     want: 0.9,
+  },
+  {
+    name: 'UDP pps, uvs NAT over IPv6 vs over IPv4',
+    metric: 'udp',
+    path: 'uvs-nat-v6',
+    baseline: 'uvs-nat',
+    want: 0.85,
+  },
+  {
+    name: 'TCP Gbit/s (offloads on), uvs NAT over IPv6 vs over IPv4',
+    metric: 'tcp',
+    path: 'uvs-nat-v6',
+    baseline: 'uvs-nat',
+    want: 0.85,
   },
 ];
 
@@ -175,6 +205,7 @@ export function buildResult(input: {
       const us = byPath[u];
       if (us === undefined) continue;
       for (const b of BASELINES) {
+        if (!sameFamily(u, b)) continue;
         const bs = byPath[b];
         if (bs === undefined || bs.median <= 0) continue;
         const m = ratios[metric] ?? {};
@@ -230,9 +261,16 @@ const PATH_ORDER: PathName[] = [
   'cfwd',
   'uvs-nat',
   'uvs-nat-w2',
+  'uvs-nat-observed',
   'uvs-dr',
   'uvs-tun',
+  'kernel-v6',
+  'nft-v6',
+  'uvs-nat-v6',
 ];
+
+/** A target's wanted ratio as written in TARGETS (1.0, 1.4, 0.85). */
+const wantText = (w: number): string => (Number.isInteger(w * 10) ? w.toFixed(1) : String(w));
 
 export function markdown(r: BenchResult): string {
   const out: string[] = [];
@@ -278,13 +316,15 @@ export function markdown(r: BenchResult): string {
     out.push(`| ${info.title} (${info.unit}) | ${cells.join(' | ')} |`);
   }
   out.push('', '**uvs as a ratio of each baseline** (same invocation, ratio of medians):', '');
+  // An IPv6 uvs path is compared with the IPv6 kernel and nftables paths, in the same columns.
   out.push('| measurement | uvs path | vs kernel | vs nftables | vs HAProxy | vs C fwd |');
   out.push('|---|---|---:|---:|---:|---:|');
   for (const [metric, byU] of Object.entries(r.ratios)) {
     for (const [u, byB] of Object.entries(byU ?? {})) {
+      const v6 = u.endsWith('-v6');
       const c = (b: PathName) => (byB?.[b] !== undefined ? `${byB[b]!.toFixed(2)}x` : '');
       out.push(
-        `| ${metric} | ${PATH_INFO[u as PathName].title} | ${c('kernel')} | ${c('nft')} | ${c('haproxy')} | ${c('cfwd')} |`,
+        `| ${metric} | ${PATH_INFO[u as PathName].title} | ${c(v6 ? 'kernel-v6' : 'kernel')} | ${c(v6 ? 'nft-v6' : 'nft')} | ${c('haproxy')} | ${c('cfwd')} |`,
       );
     }
   }
@@ -293,7 +333,7 @@ export function markdown(r: BenchResult): string {
   out.push('|---|---:|---:|:---:|');
   for (const t of r.targets) {
     out.push(
-      `| ${t.name} | >= ${t.want.toFixed(1)}x | ${t.ratio === null ? 'n/a' : `${t.ratio.toFixed(2)}x`} | ${t.met === null ? '-' : t.met ? 'yes' : 'no'} |`,
+      `| ${t.name} | >= ${wantText(t.want)}x | ${t.ratio === null ? 'n/a' : `${t.ratio.toFixed(2)}x`} | ${t.met === null ? '-' : t.met ? 'yes' : 'no'} |`,
     );
   }
   if (r.skipped.length > 0) {
@@ -322,8 +362,12 @@ const COLORS: Record<PathName, string> = {
   cfwd: '#8c564b',
   'uvs-nat': '#1f77b4',
   'uvs-nat-w2': '#9467bd',
+  'uvs-nat-observed': '#aec7e8',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
+  'kernel-v6': '#c7c7c7',
+  'nft-v6': '#dbdb8d',
+  'uvs-nat-v6': '#17becf',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

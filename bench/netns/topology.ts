@@ -11,6 +11,9 @@
  * neighbour entry is static, so no path depends on ARP. Each real server has the VIP on lo
  * with arp_ignore=1/arp_announce=2 (needed for DR and TUN, harmless for NAT) and the
  * director as default gateway. All addresses are in 198.18.0.0/15 (RFC 2544 benchmarking).
+ * Every link is dual-stack: IPv6 from 2001:db8::/32 with the same plan (client 2001:db8::1,
+ * director 2001:db8::fe, VIP 2001:db8::100; director ethN 2001:db8:N::1, real server
+ * 2001:db8:N::2 with the VIP on lo), static neighbours too, no DAD or router solicitations.
  * Links are created inside the namespaces, so deleting the namespaces removes them all.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -19,6 +22,9 @@ import { exec, nsExec } from './sys.js';
 export const VIP = '198.18.0.100';
 export const CLIENT_IP = '198.18.0.1';
 export const DIRECTOR_CLIENT_IP = '198.18.0.254';
+export const VIP6 = '2001:db8::100';
+export const CLIENT_IP6 = '2001:db8::1';
+export const DIRECTOR_CLIENT_IP6 = '2001:db8::fe';
 
 export const mac = (a: number, b: number) =>
   `02:b0:00:00:${a.toString(16).padStart(2, '0')}:${b.toString(16).padStart(2, '0')}`;
@@ -28,6 +34,8 @@ export const rsIp = (i: number) => `198.18.${i}.2`;
 export const rsGw = (i: number) => `198.18.${i}.1`;
 export const rsMac = (i: number) => mac(i, 2);
 export const directorRsMac = (i: number) => mac(i, 0xfe);
+export const rsIp6 = (i: number) => `2001:db8:${i.toString(16)}::2`;
+export const rsGw6 = (i: number) => `2001:db8:${i.toString(16)}::1`;
 
 /** Namespaces whose name starts with `prefix-`. */
 export function listNamespaces(prefix: string): string[] {
@@ -67,8 +75,11 @@ export class Topology {
       this.created.push(ns);
       await nsExec(ns, ['ip', 'link', 'set', 'lo', 'up']);
       await sysctl(ns, [
-        'net.ipv6.conf.all.disable_ipv6=1',
-        'net.ipv6.conf.default.disable_ipv6=1',
+        'net.ipv6.conf.all.disable_ipv6=0',
+        'net.ipv6.conf.default.disable_ipv6=0',
+        'net.ipv6.conf.default.accept_ra=0',
+        'net.ipv6.conf.default.router_solicitations=0',
+        'net.ipv6.conf.default.dad_transmits=0',
         'net.ipv4.conf.all.rp_filter=0',
         'net.ipv4.conf.default.rp_filter=0',
       ]);
@@ -82,6 +93,12 @@ export class Topology {
     await neigh(c, DIRECTOR_CLIENT_IP, DIRECTOR_MAC, 'eth0');
     await neigh(c, VIP, DIRECTOR_MAC, 'eth0');
     await neigh(d, CLIENT_IP, CLIENT_MAC, 'eth0');
+    await addr(c, 'eth0', `${CLIENT_IP6}/64`, true);
+    await addr(d, 'eth0', `${DIRECTOR_CLIENT_IP6}/64`, true);
+    await nsExec(c, ['ip', '-6', 'route', 'add', 'default', 'via', DIRECTOR_CLIENT_IP6]);
+    await neigh(c, DIRECTOR_CLIENT_IP6, DIRECTOR_MAC, 'eth0');
+    await neigh(c, VIP6, DIRECTOR_MAC, 'eth0');
+    await neigh(d, CLIENT_IP6, CLIENT_MAC, 'eth0');
     await sysctl(c, [
       'net.ipv4.ip_local_port_range=1024 65000',
       'net.ipv4.tcp_tw_reuse=1',
@@ -102,6 +119,12 @@ export class Topology {
       await nsExec(r, ['ip', 'route', 'add', 'default', 'via', rsGw(i)]);
       await neigh(r, rsGw(i), directorRsMac(i), 'eth0');
       await neigh(d, rsIp(i), rsMac(i), dev);
+      await addr(d, dev, `${rsGw6(i)}/64`, true);
+      await addr(r, 'eth0', `${rsIp6(i)}/64`, true);
+      await addr(r, 'lo', `${VIP6}/128`, true);
+      await nsExec(r, ['ip', '-6', 'route', 'add', 'default', 'via', rsGw6(i)]);
+      await neigh(r, rsGw6(i), directorRsMac(i), 'eth0');
+      await neigh(d, rsIp6(i), rsMac(i), dev);
       await sysctl(r, [
         'net.ipv4.conf.all.arp_ignore=1',
         'net.ipv4.conf.all.arp_announce=2',
@@ -204,8 +227,8 @@ export class Topology {
 async function sysctl(ns: string, kv: string[]): Promise<void> {
   await nsExec(ns, ['sysctl', '-qw', ...kv]);
 }
-async function addr(ns: string, dev: string, cidr: string): Promise<void> {
-  await nsExec(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
+async function addr(ns: string, dev: string, cidr: string, nodad = false): Promise<void> {
+  await nsExec(ns, ['ip', 'addr', 'add', cidr, 'dev', dev, ...(nodad ? ['nodad'] : [])]);
 }
 async function neigh(ns: string, ip: string, lladdr: string, dev: string): Promise<void> {
   await nsExec(ns, [

@@ -11,12 +11,18 @@ import {
   repoRoot,
   runBench,
 } from '../../bench/netns/harness.js';
-import type { MetricName, PathName } from '../../bench/netns/paths.js';
+import { type MetricName, PATHS_V4, PATHS_V6, type PathName } from '../../bench/netns/paths.js';
 import {
   runScaleOut,
   SCALE_OUT_METRICS,
   type ScaleOutMetric,
 } from '../../bench/netns/scale-out.js';
+import {
+  runSynflood,
+  SYNFLOOD_DEFAULTS,
+  SYNFLOOD_PATHS,
+  type SynfloodPath,
+} from '../../bench/netns/synflood.js';
 
 const HELP = `Usage: uvs bench [options]
 
@@ -30,7 +36,10 @@ Options:
   --duration S      seconds per measurement (default ${DEFAULTS.duration})
   --reps N          repetitions (default ${DEFAULTS.reps})
   --quick           1 s, 1 repetition
-  --paths LIST      comma list of ${PATH_NAMES.join(',')} (default all)
+  --paths LIST      comma list of ${PATH_NAMES.join(',')}
+                    (default: the paths of --family)
+  --family F        4 (default: every IPv4 path), 6 (kernel-v6, nft-v6, uvs-nat-v6) or
+                    both (all of them, interleaved: the IPv6-vs-IPv4 targets need both)
   --metrics LIST    comma list of ${METRIC_NAMES.join(',')} (default all)
   --rs N            real servers, 1-8 (default ${DEFAULTS.rs})
   --flows N         UDP flows (source ports) for the 64-byte test (default ${DEFAULTS.flows})
@@ -57,6 +66,19 @@ Options:
                     Options: --methods LIST (nat,dr; default both), --keepalived (also with
                     the real keepalived as the backup router: VRRP only, it cannot forward
                     or sync without ip_vs), --reps (default 1), --out, --prefix
+  --synflood        instead: legitimate clients during a SYN flood from spoofed sources,
+                    into each of ${SYNFLOOD_PATHS.join(', ')} in turn (uvs-nat-shed: uvs NAT
+                    with a socket filter shedding SYNs in front of its ring while the
+                    flood lasts). Per path and phase (before/during/after): the
+                    legitimate new-connection success and p50/p99 latency, the
+                    established connections' failures, the table's peak fill and memory;
+                    writes synflood-latest.{json,md}. Options: --flood-seconds N (default
+                    ${SYNFLOOD_DEFAULTS.flood}), --flood-rate N (SYN/s, default 0: as fast as the generator
+                    goes), --legit-rate N (new connections/s, default ${SYNFLOOD_DEFAULTS.rate}), --keep N
+                    (established connections, default ${SYNFLOOD_DEFAULTS.keep}), --capacity N (uvs table
+                    size), --shed-keep F (uvs-nat-shed: the part of the SYNs its socket
+                    filter keeps, default ${SYNFLOOD_DEFAULTS.shedKeep}), --paths, --quick (2 s before, 5 s
+                    flood, 3 s after), --rs, --out, --prefix
 `;
 
 function list<T extends string>(v: string | undefined, all: readonly T[], what: string): T[] {
@@ -66,6 +88,13 @@ function list<T extends string>(v: string | undefined, all: readonly T[], what: 
     if (!all.includes(x as T)) throw new Error(`unknown ${what} '${x}' (${all.join(', ')})`);
   }
   return xs as T[];
+}
+
+function familyPaths(f: string): PathName[] {
+  if (f === '4') return [...PATHS_V4];
+  if (f === '6') return [...PATHS_V6];
+  if (f === 'both') return [...PATHS_V4, ...PATHS_V6];
+  throw new Error(`unknown family '${f}' (4, 6 or both)`);
 }
 
 function positive(v: string | undefined, dflt: number, what: string, max: number): number {
@@ -85,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
         reps: { type: 'string' },
         quick: { type: 'boolean' },
         paths: { type: 'string' },
+        family: { type: 'string' },
         metrics: { type: 'string' },
         rs: { type: 'string' },
         flows: { type: 'string' },
@@ -94,6 +124,13 @@ export async function main(argv: string[]): Promise<number> {
         'cpu-prof': { type: 'boolean' },
         'max-seconds': { type: 'string' },
         'scale-out': { type: 'boolean' },
+        synflood: { type: 'boolean' },
+        'flood-seconds': { type: 'string' },
+        'flood-rate': { type: 'string' },
+        'legit-rate': { type: 'string' },
+        keep: { type: 'string' },
+        capacity: { type: 'string' },
+        'shed-keep': { type: 'string' },
         directors: { type: 'string' },
         generators: { type: 'string' },
         workers: { type: 'string' },
@@ -113,6 +150,8 @@ export async function main(argv: string[]): Promise<number> {
     const prefix = v.prefix ?? DEFAULTS.prefix;
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
       throw new Error(`bad prefix '${prefix}' (2-8 of a-z0-9)`);
+    if (v.paths !== undefined && v.family !== undefined)
+      throw new Error('--paths and --family: give one (--paths names each path)');
     const tty = process.stderr.isTTY;
     if (v.failover) {
       const methods = list<'nat' | 'dr'>(v.methods, ['nat', 'dr'], 'method');
@@ -131,6 +170,36 @@ export async function main(argv: string[]): Promise<number> {
         `uvs bench: ${runs.length} failover runs; wrote ${join(out, 'failover-latest.{json,md}')}\n`,
       );
       return 0;
+    }
+    if (v.synflood) {
+      const whole = (x: string | undefined, d: number, what: string, max: number) =>
+        Math.round(positive(x, d, what, max));
+      return await synflood({
+        paths: list<SynfloodPath>(v.paths, SYNFLOOD_PATHS, 'synflood path'),
+        before: v.quick ? 2 : SYNFLOOD_DEFAULTS.before,
+        flood: v.quick
+          ? 5
+          : whole(v['flood-seconds'], SYNFLOOD_DEFAULTS.flood, 'flood-seconds', 120),
+        after: v.quick ? 3 : SYNFLOOD_DEFAULTS.after,
+        floodRate:
+          v['flood-rate'] === undefined || v['flood-rate'] === '0'
+            ? 0
+            : whole(v['flood-rate'], 0, 'flood-rate', 10_000_000),
+        rate: whole(v['legit-rate'], SYNFLOOD_DEFAULTS.rate, 'legit-rate', 5000),
+        keep: v.keep === '0' ? 0 : whole(v.keep, SYNFLOOD_DEFAULTS.keep, 'keep', 1000),
+        timeoutMs: SYNFLOOD_DEFAULTS.timeoutMs,
+        ...(v.capacity !== undefined
+          ? { capacity: whole(v.capacity, 0, 'capacity', 1 << 26) }
+          : {}),
+        shedKeep: positive(v['shed-keep'], SYNFLOOD_DEFAULTS.shedKeep, 'shed-keep', 1),
+        rs: whole(v.rs, SYNFLOOD_DEFAULTS.rs, 'rs', 8),
+        out,
+        prefix,
+        progress: (line, final) => {
+          if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
+          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
     }
     if (v['scale-out']) {
       const directors = (v.directors ?? '1,2,3').split(',').map(Number);
@@ -161,7 +230,10 @@ export async function main(argv: string[]): Promise<number> {
     o = {
       duration: v.quick ? 1 : positive(v.duration, DEFAULTS.duration, 'duration', 60),
       reps: v.quick ? 1 : Math.round(positive(v.reps, DEFAULTS.reps, 'reps', 20)),
-      paths: list<PathName>(v.paths, PATH_NAMES, 'path'),
+      paths:
+        v.paths !== undefined
+          ? list<PathName>(v.paths, PATH_NAMES, 'path')
+          : familyPaths(v.family ?? '4'),
       metrics: list<MetricName>(v.metrics, METRIC_NAMES, 'metric'),
       rs: Math.round(positive(v.rs, DEFAULTS.rs, 'rs', 8)),
       flows: Math.round(positive(v.flows, DEFAULTS.flows, 'flows', 60000)),
@@ -208,6 +280,27 @@ async function scaleOut(o: Parameters<typeof runScaleOut>[0]): Promise<number> {
     return 0;
   } catch (e) {
     process.stderr.write(`\nuvs bench --scale-out: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function synflood(o: Parameters<typeof runSynflood>[0]): Promise<number> {
+  try {
+    const r = await runSynflood(o);
+    process.stderr.write(`uvs bench: wrote ${join(o.out, 'synflood-latest.{json,md}')}\n`);
+    for (const p of r.paths) {
+      const ph = (k: 'before' | 'during' | 'after') =>
+        `${p.phases[k].successPct}% p99 ${p.phases[k].p99Ms ?? '-'} ms`;
+      process.stderr.write(
+        `  ${p.path}: flood ${p.flood.pps} SYN/s; legitimate before ${ph('before')}, during ` +
+          `${ph('during')}, after ${ph('after')}; established ${p.established.failures} failed, ` +
+          `${p.established.lost} lost; table peak ${p.table.peakFillPct ?? '?'}%; ` +
+          `${p.memoryMb.what} ${p.memoryMb.before}/${p.memoryMb.peak}/${p.memoryMb.after} MB\n`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`\nuvs bench --synflood: ${(e as Error).message}\n`);
     return 1;
   }
 }

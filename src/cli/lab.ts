@@ -4,10 +4,21 @@ import type { EcmpLab } from '../lab/ecmp-lab.js';
 import { HaLab } from '../lab/ha-lab.js';
 import { runHaScene } from '../lab/ha-scene.js';
 import { runHealthScene, writeSceneConfig } from '../lab/health-scene.js';
-import { LAB_METHODS, type LabMethod, LabRun, type LoadResult } from '../lab/lab.js';
+import {
+  hostPort,
+  LAB_METHODS,
+  type LabFamily,
+  type LabMethod,
+  LabRun,
+  type LoadResult,
+} from '../lab/lab.js';
 import { runEcmpLab } from './lab-ecmp.js';
 
-const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--scheduler S] [--duration S] [options]
+/** Where the director listens inside its namespace (relayed to the host's --web-port). */
+const LAB_WEB_PORT = 9180;
+
+const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--family 4|6|both] [--scheduler S]
+               [--duration S] [options]
        uvs lab --scene health [--method nat|dr|tun] [--duration S]
        uvs lab --scene ha [--method nat|dr]
 
@@ -17,7 +28,8 @@ server that answers with its own name, configures the virtual service with uvsad
 sends a bounded client load through the VIP. Then prints which real server answered how
 many requests, the 'uvsadm -L -n --stats' table, and one connection's packet path (each hop
 with its addresses before and after the director rewrote it). Everything is torn down on
-exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544).
+exit, Ctrl-C included. Root only. Addresses are from 198.18.0.0/15 (RFC 2544) and, for
+IPv6, 2001:db8::/32 (documentation); every wire carries both families.
 
 --method ecmp is the scale-out lab: a router running BIRD spreads the clients over N
 directors with ECMP; each director runs uvs (--announce) and BIRD, which announces the VIP
@@ -40,6 +52,9 @@ Options:
   --scene S         forwarding (default), health or ha
   --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
                     the other; health: nat)
+  --family F        4, 6 or both (default 4; forwarding scene, nat/dr/tun): the service's
+                    and the client's address family; both configures an IPv4 and an IPv6
+                    service on the same real servers and loads one, then the other
   --scheduler S     IPVS scheduler (default rr; mh for ecmp): rr wrr lc wlc sed nq sh dh
                     lblc lblcr fo ovf mh twos
   --directors N     ecmp: directors behind the router (default 3, at most 8)
@@ -53,6 +68,10 @@ Options:
   --workers N       datapath worker threads for 'uvs run' (default 1)
   --no-offload      turn veth offloads (TSO/GSO/checksum) off
   --prefix P        namespace prefix (default uvslab)
+  --web-port N      the director serves its live page and /metrics ('uvs run --listen'),
+                    relayed to http://127.0.0.1:N/ on this host (default 9180; 0: off)
+  --hold            keep the last lab running after its load, until Ctrl-C (to look at
+                    the live page and the packet-path view)
   -h, --help        show this text
 `;
 
@@ -80,6 +99,16 @@ export async function main(argv: string[]): Promise<number> {
         ? ['nat']
         : [...LAB_METHODS]
       : [v.method as LabMethod];
+  const fam = v.family ?? '4';
+  if (fam !== '4' && fam !== '6' && fam !== 'both') {
+    process.stderr.write(`uvs lab: unknown family '${fam}' (4, 6 or both)\n`);
+    return 2;
+  }
+  if (fam !== '4' && (scene === 'health' || v.method === 'ecmp')) {
+    process.stderr.write('uvs lab: --family 6 and both are for the nat, dr and tun labs\n');
+    return 2;
+  }
+  const families: LabFamily[] = fam === 'both' ? [4, 6] : [Number(fam) as LabFamily];
   if (v.method === 'ecmp') return ecmp(v);
   if (!methods.every((m) => LAB_METHODS.includes(m))) {
     process.stderr.write(`uvs lab: unknown method '${v.method}' (nat, dr, tun, ecmp or all)\n`);
@@ -94,10 +123,15 @@ export async function main(argv: string[]): Promise<number> {
   const duration = Number(v.duration ?? 5);
   const requests = Number(v.requests ?? 5000);
   const concurrency = Number(v.concurrency ?? 4);
+  const webPort = Number(v['web-port'] ?? 9180);
   if (![duration, requests, concurrency, ...weights].every((n) => Number.isFinite(n) && n >= 0)) {
     process.stderr.write(
       'uvs lab: --duration, --requests, --concurrency and --weights take numbers\n',
     );
+    return 2;
+  }
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
+    process.stderr.write('uvs lab: --web-port wants 0..65535\n');
     return 2;
   }
 
@@ -127,6 +161,7 @@ export async function main(argv: string[]): Promise<number> {
         '--keepalived',
         cfg.path,
         ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+        ...(webPort > 0 ? ['--listen', String(LAB_WEB_PORT)] : []),
       ],
       log: (l) => progress(`health: ${l}`),
     });
@@ -138,6 +173,15 @@ export async function main(argv: string[]): Promise<number> {
         ...(v.duration !== undefined ? { before: duration / 3, after: duration / 3 } : {}),
         concurrency,
         progress: (l) => progress(`health: ${l}`),
+        ...(webPort > 0
+          ? {
+              onUp: async () => {
+                const url = await lab.exposeWeb(LAB_WEB_PORT, webPort);
+                progress('');
+                process.stdout.write(`\nhealth: live page ${url}  (metrics ${url}metrics)\n`);
+              },
+            }
+          : {}),
       });
       progress('');
       process.stdout.write(`${report}\n`);
@@ -160,14 +204,22 @@ export async function main(argv: string[]): Promise<number> {
     if (interrupted) break;
     const lab = new LabRun({
       method,
+      family: families[0],
       prefix: v.prefix ?? 'uvslab',
       noOffload: v['no-offload'],
-      runArgs: v.workers !== undefined ? ['--workers', v.workers] : [],
+      runArgs: [
+        ...(v.workers !== undefined ? ['--workers', v.workers] : []),
+        ...(webPort > 0 ? ['--listen', String(LAB_WEB_PORT)] : []),
+      ],
       log: (l) => progress(`${method}: ${l}`),
     });
     current = lab;
     try {
-      await runOne(lab, scheduler, weights, duration, requests, concurrency);
+      await runOne(lab, families, scheduler, weights, duration, requests, concurrency, webPort);
+      if (v.hold && method === methods[methods.length - 1] && !interrupted) {
+        process.stdout.write('\nThe lab keeps running; Ctrl-C tears it down.\n');
+        await new Promise<never>(() => {});
+      }
     } catch (e) {
       failed++;
       process.stdout.write(`\n${method}: FAILED: ${(e as Error).message}\n`);
@@ -185,42 +237,61 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runOne(
   lab: LabRun,
+  families: readonly LabFamily[],
   scheduler: string,
   weights: number[],
   duration: number,
   requests: number,
   concurrency: number,
+  webPort: number,
 ): Promise<void> {
   const m = lab.method;
   progress(`${m}: building the topology and starting the director`);
   await lab.up();
-  await lab.configure(scheduler, weights);
+  for (const f of families) await lab.configure(scheduler, weights, [], f);
+  if (webPort > 0) {
+    const url = await lab.exposeWeb(LAB_WEB_PORT, webPort);
+    progress('');
+    process.stdout.write(`\n${m}: live page ${url}  (metrics ${url}metrics)\n`);
+  }
   const i = lab.info;
-  const title = `${m.toUpperCase()} (${i.FORWARD}) — VIP ${i.VIP}:80, scheduler ${scheduler}, real servers ${lab.rips.join(' ')}`;
-  const t0 = Date.now();
-  const r = await lab.load(duration, requests, concurrency, (p) =>
-    progress(
-      `${m}: ${((Date.now() - t0) / 1000).toFixed(1)}s  ${p.ok} requests answered, ${p.errors} errors`,
-    ),
-  );
-  progress('');
-  const udp = await lab.udpRequest('hello');
-  // One fresh connection, traced packet by packet.
-  const tracing = lab.ctl(['trace', '12', '4000']);
-  await new Promise((res) => setTimeout(res, 200));
-  await lab.load(2, 1, 1);
-  const trace = await tracing;
+  for (const f of families) {
+    const vip = hostPort(lab.vipOf(f));
+    const title = `${m.toUpperCase()} (${i.FORWARD}) — VIP ${vip}:80, scheduler ${scheduler}, real servers ${lab.ripsOf(f).join(' ')}`;
+    const t0 = Date.now();
+    const r = await lab.load(
+      duration,
+      requests,
+      concurrency,
+      (p) =>
+        progress(
+          `${m} IPv${f}: ${((Date.now() - t0) / 1000).toFixed(1)}s  ${p.ok} requests answered, ${p.errors} errors`,
+        ),
+      80,
+      undefined,
+      f,
+    );
+    progress('');
+    const udp = await lab.udpRequest('hello', f);
+    // One fresh connection, traced packet by packet.
+    const tracing = lab.ctl(['trace', '12', '4000']);
+    await new Promise((res) => setTimeout(res, 200));
+    await lab.load(2, 1, 1, undefined, 80, undefined, f);
+    const trace = await tracing;
+    const out: string[] = [];
+    out.push('', `== ${title}`, '');
+    out.push(...serverTable(r, weights));
+    out.push('', `UDP ${vip}:7000 answered: ${udp || '(no answer)'}`);
+    out.push(
+      '',
+      `One connection's packets through the director (${hostPort(lab.clientOf(f))} -> ${vip}:80):`,
+    );
+    out.push(indent(trace.out || '(no packet traced)'));
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (r.ok === 0) throw new Error(`no request was answered over IPv${f}`);
+  }
   const stats = await lab.uvsadm(['-L', '-n', '--stats']);
-
-  const out: string[] = [];
-  out.push('', `== ${title}`, '');
-  out.push(...serverTable(r, weights));
-  out.push('', `UDP ${i.VIP}:7000 answered: ${udp || '(no answer)'}`);
-  out.push('', 'uvsadm -L -n --stats', indent(stats.out));
-  out.push(`One connection's packets through the director (${i.CLIENT_IP} -> ${i.VIP}:80):`);
-  out.push(indent(trace.out || '(no packet traced)'));
-  process.stdout.write(`${out.join('\n')}\n`);
-  if (r.ok === 0) throw new Error('no request was answered');
+  process.stdout.write(`\nuvsadm -L -n --stats\n${indent(stats.out)}`);
 }
 
 /** --method ecmp (lab-ecmp.ts). */
@@ -320,6 +391,7 @@ function parse(argv: string[]) {
     options: {
       scene: { type: 'string' },
       method: { type: 'string' },
+      family: { type: 'string' },
       scheduler: { type: 'string' },
       weights: { type: 'string' },
       duration: { type: 'string' },
@@ -328,6 +400,8 @@ function parse(argv: string[]) {
       'no-offload': { type: 'boolean' },
       workers: { type: 'string' },
       prefix: { type: 'string' },
+      'web-port': { type: 'string' },
+      hold: { type: 'boolean' },
       directors: { type: 'string' },
       forward: { type: 'string' },
       flows: { type: 'string' },

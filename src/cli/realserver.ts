@@ -10,17 +10,20 @@ import { formatDecapCounters } from '../realserver/decap.js';
 export const HELP = `Usage: uvs realserver --decap [--iface NAME ...] [--tun NAME] [--vip ADDR ...]
                       [--rx packet|raw] [--keep-gro]
 
-Real-server side of LVS-TUN (ipvsadm -i) without the kernel's ipip module: the director
-wraps each client packet in an outer IPv4 header (protocol 4, dst = this host's RIP);
-this strips it and writes the inner packet (dst = VIP) into a TUN device, so the host's
-stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
+Real-server side of LVS-TUN (ipvsadm -i) without the kernel's ipip, sit or ip6_tunnel
+modules: the director wraps each client packet in an outer header to this host's RIP
+(IPv4 protocol 4 or 41, IPv6 next header 41 or 4: IPIP, IPv6 in IPv4, ip6ip6, IPv4 in
+IPv6); this strips it and writes the inner packet (dst = VIP) into a TUN device, so the
+host's stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
 
-  --decap          decapsulate IPIP (the only mode; required)
+  --decap          decapsulate tunnel packets (the only mode; required)
   --iface NAME     interface the tunnel packets arrive on; repeat for several
-                   (default: every up Ethernet interface with an IPv4 address)
+                   (default: every up Ethernet interface with an IPv4 or global IPv6
+                   address)
   --tun NAME       TUN device to create (default ${DEFAULT_TUN}); removed at exit
-  --vip ADDR       add ADDR/32 to lo (and arp_ignore=1, arp_announce=2) for the run;
-                   repeat for several. Normally the operator configures the VIP on lo.
+  --vip ADDR       add ADDR/32 (IPv6: ADDR/128) to lo (and arp_ignore=1, arp_announce=2)
+                   for the run; repeat for several. Normally the operator configures the
+                   VIP on lo.
   --rx packet|raw  packet (default): AF_PACKET ring on the interfaces, zero-copy, no
                    allocation per packet; an nftables netdev ingress rule keeps the IP
                    layer off the packets the ring handles (falls back to raw without
@@ -30,9 +33,9 @@ stack answers the client directly. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
                    while it runs: a merged IPIP super-packet cannot be read from a ring)
   -h, --help       this text
 
-While it runs: a raw IPPROTO_IPIP socket keeps the kernel from answering tunnel packets
-with ICMP protocol-unreachable, and receives the ones the kernel reassembled from outer
-fragments; rp_filter is 0 on the TUN device and on conf.all (a device without an address
+While it runs: raw sockets for the tunnel protocols keep the kernel from answering tunnel
+packets with ICMP protocol-unreachable / ICMPv6 parameter problem, and receive the ones
+the kernel reassembled from outer fragments; rp_filter is 0 on the TUN device and on conf.all (a device without an address
 fails even loose filtering), with every other interface raised to the old conf.all so
 its filtering is unchanged. Everything it changes is put back at exit.
 

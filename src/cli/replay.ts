@@ -1,8 +1,9 @@
-/** `uvs replay`: offline replay of a capture through the director (src/datapath/replay.ts). */
+/** `uvs replay`: offline replay of a capture through the director (src/replay/replay.ts). */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../control/config.js';
-import { formatSummary, replay } from '../datapath/replay.js';
+import { openCaptureFile } from '../pcap/stream.js';
+import { formatSummary, replay } from '../replay/replay.js';
 
 const HELP = `Usage: uvs replay --config FILE [--iface NAME] [--json] IN.pcap|IN.pcapng OUT.pcapng
 
@@ -10,7 +11,9 @@ Runs every frame of IN through the director described by FILE (interfaces, neigh
 VIPs and ipvsadm service lines; see docs/config.md), using the capture's timestamps as the
 clock, and writes every frame the director transmits to OUT.pcapng, one interface block per
 director interface, each frame commented with the service, scheduler pick, forwarding
-method and verdict. Prints a summary of verdicts and outcomes. Needs no root.
+method and verdict. Prints a summary of verdicts and outcomes. Needs no root. Frames are
+read, replayed and written one at a time, so a capture of any length runs in bounded
+memory (the connection table, sized for a million entries, is most of it).
 
 Options:
   --config FILE   director config (required)
@@ -48,7 +51,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const summary = replay(cfg, readFileSync(input), output, { inIface: args.values.iface });
+  // The capture is read, replayed and written frame by frame: memory does not grow with it.
+  const capture = openCaptureFile(input);
+  let summary: ReturnType<typeof replay>;
+  try {
+    summary = replay(cfg, capture, output, { inIface: args.values.iface });
+  } finally {
+    capture.close();
+  }
   process.stdout.write(
     args.values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
   );

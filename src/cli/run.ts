@@ -10,14 +10,18 @@ import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
 import { configTest } from '../keepalived/config-test.js';
 import { checkKeepalivedFile, KeepalivedConfigError } from '../keepalived/runtime/runtime.js';
+import { parseListen } from '../web/listen-address.js';
 
 const HELP = `Usage: uvs run [--iface NAME ...] [--config FILE] [--keepalived FILE] [options]
 
 Runs the director in the current network namespace: captures frames on the interfaces
 (AF_PACKET), balances IPVS services over real servers with NAT, DR or TUN, and serves the
 control socket that uvsadm talks to (abstract, so 'ip netns exec NS uvsadm ...' reaches the
-director of NS). Installs an nftables table (netdev ingress) so the host stack neither
-answers nor forwards the traffic uvs handles, and removes it on exit. Root only.
+director of NS; only callers with uid 0 or CAP_NET_ADMIN are answered, others get
+ipvsadm's "Permission denied (you must be root)"; one director per namespace). Installs
+an nftables table (netdev ingress) so the host stack neither answers nor forwards the
+traffic uvs handles, and removes it on exit (or with the process, if it is killed).
+Root only.
 Stops on SIGTERM/SIGINT, printing its counters: first withdraws its announcements,
 then drains for --drain-seconds (a second signal cuts the drain short).
 
@@ -42,7 +46,28 @@ Options:
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
                     pmtu_disc; connection sync: sync_threshold and sync_period (the
                     kernel's sync_threshold pair, 3 and 50), sync_refresh_period,
-                    sync_retries, sync_persist_mode
+                    sync_retries, sync_persist_mode; and the table-full defences (0 off,
+                    1-2 automatic, 3 on):
+                      drop_entry   each second drop embryonic and idle entries from 1/32
+                                   of the table
+                      drop_packet  drop 1 in RATE new connections (RATE from the fill,
+                                   or am_droprate, default 10, in mode 3)
+                      secure_tcp   the kernel's tcp_states_dos table: a client's ACK
+                                   alone no longer establishes an entry
+                      amemthresh   the automatic modes' threshold in 4 KiB pages
+                                   (default 1024): on while the free part of the table,
+                                   free slots x bytes per slot / 4096, is below it
+                    Whatever they say, a new TCP connection finding the table full takes
+                    the slot of the oldest embryonic (SYN_RECV) entry; established ones
+                    are never displaced. 'uvs ctl stats' shows them under "defense".
+  --listen [ADDR:]PORT  serve HTTP, read-only: /metrics (Prometheus: node_exporter's
+                    node_ipvs_* series and uvs_*: frames by outcome, connection table, links,
+                    checks, VRRP) and the live page at / (services, real servers, rates,
+                    drops, and the packet-path view). A bare PORT binds 127.0.0.1; IPv6 as
+                    [ADDR]:PORT. Off unless given; control stays on the root-only socket
+  --procfs DIR      keep DIR/net/ip_vs, ip_vs_stats and ip_vs_conn in the kernel's formats,
+                    refreshed every second (for prometheus-node-exporter --path.procfs=DIR and
+                    scripts that read /proc/net/ip_vs); ip_vs_conn lists at most 100000 entries
   --keepalived FILE run keepalived's LVS half from a keepalived.conf (keepalived 2.2
                     syntax): its virtual servers become the table, its checkers run
                     (off the packet path) and change the table as keepalived does;
@@ -150,6 +175,8 @@ export async function main(argv: string[]): Promise<number> {
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
       sysctls: parseSysctls(v.sysctl ?? []),
       workers: v.workers !== undefined ? Number(v.workers) : undefined,
+      listen: v.listen !== undefined ? parseListen(v.listen) : undefined,
+      procfs: v.procfs,
       ...scaleOut,
       ...(v.keepalived !== undefined
         ? {
@@ -228,6 +255,8 @@ function parse(argv: string[]) {
       workers: { type: 'string' },
       keepalived: { type: 'string' },
       'config-test': { type: 'boolean' },
+      listen: { type: 'string' },
+      procfs: { type: 'string' },
       'config-id': { type: 'string', short: 'i' },
       announce: { type: 'string', multiple: true },
       quorum: { type: 'string' },

@@ -27,8 +27,28 @@ import { installIpvsadm } from './install-ipvsadm.js';
 const EXIT_NO_DAEMON = 2;
 /** A uvs option used wrongly (as ipvsadm's fail(2, ...)). */
 const EXIT_USAGE = 2;
-/** How long to wait for the daemon's answer. */
+/** How long to wait for the daemon's answer (for each piece of a streamed one). */
 const CALL_TIMEOUT_MS = 120_000;
+
+/**
+ * Writes one piece of a streamed answer to stdout; when stdout is full (a slow pipe), waits
+ * for it to drain, so the daemon waits too and nothing piles up in between.
+ */
+function writeOut(s: string): Promise<void> | undefined {
+  if (s.length === 0 || process.stdout.write(s)) return undefined;
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      process.stdout.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error) => {
+      process.stdout.off('drain', onDrain);
+      reject(e);
+    };
+    process.stdout.once('drain', onDrain);
+    process.stdout.once('error', onError);
+  });
+}
 
 function controlHelp(addr: ControlAddress): string {
   return (
@@ -181,10 +201,12 @@ async function main(args: string[]): Promise<number> {
   }
 
   try {
+    // Listings come as a stream, printed piece by piece as they arrive.
     const resp = await callControl(
       name,
       stdin === undefined ? { argv } : { argv, stdin },
       CALL_TIMEOUT_MS,
+      { onOut: writeOut },
     );
     write(process.stdout, resp.out);
     write(process.stderr, resp.err);

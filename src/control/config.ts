@@ -14,7 +14,7 @@
  *    the table would refuse - nothing is applied - and only then do the lines apply.
  */
 import type { IpvsAdmin } from '../ipvs/admin.js';
-import { AF_INET, InetAddr, parseIn4 } from '../net/addr.js';
+import { type AddressFamily, AF_INET, AF_INET6, InetAddr } from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { unsupportedReason } from './apply.js';
 import { ControlPlane } from './control-plane.js';
@@ -25,7 +25,7 @@ import { isTableCommand, type TableCommand } from './table-command.js';
 // ---------------------------------------------------------------------------------------------
 // The typed config.
 
-/** Addresses in the config are IPv4 (the director's own network is IPv4 for now). */
+/** A network: an IPv4 or IPv6 address and a prefix length. */
 export interface Cidr {
   /** Network address. */
   addr: InetAddr;
@@ -36,9 +36,11 @@ export interface InterfaceConfig {
   name: string;
   /** 6 bytes. */
   mac: Uint8Array;
-  /** The director's address on this link. */
+  /** The director's IPv4 address on this link (0.0.0.0/0 when it has none). */
   addr: InetAddr;
   prefixLen: number;
+  /** The director's IPv6 addresses on this link (`ip` lines of IPv6 addresses). */
+  addrs6: Cidr[];
   line: number;
 }
 
@@ -64,9 +66,14 @@ export interface PortRange {
   to: number;
 }
 
-/** Packets matching every given field get `mark` (what iptables -j MARK does for LVS). */
+/**
+ * Packets matching every given field get `mark` (what iptables / ip6tables -j MARK do for
+ * LVS). A rule with addresses marks packets of their family; one without marks both.
+ */
 export interface FwmarkRule {
   mark: number;
+  /** The family of src/dst, or undefined when the rule has no address (both families). */
+  af?: AddressFamily;
   src?: Cidr;
   dst?: Cidr;
   /** IPPROTO_TCP / UDP / SCTP. */
@@ -89,6 +96,10 @@ export const SYSCTL_NAMES = [
   'ignore_tunneled',
   'snat_reroute',
   'run_estimation',
+  'drop_entry',
+  'drop_packet',
+  'amemthresh',
+  'am_droprate',
 ] as const;
 export type SysctlName = (typeof SYSCTL_NAMES)[number];
 
@@ -106,10 +117,21 @@ export const SYSCTL_DEFAULTS: Readonly<Record<SysctlName, number>> = {
   ignore_tunneled: 0,
   snat_reroute: 1,
   run_estimation: 1,
+  drop_entry: 0,
+  drop_packet: 0,
+  amemthresh: 1024,
+  am_droprate: 10,
 };
 
-/** conn_reuse_mode is a bit mask (bits 0 and 1); secure_tcp has modes 0-3; the rest are 0/1. */
-const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
+/** The kernel's INT_MAX: the bound of sysctls that take any non-negative int. */
+const INT_MAX = 0x7fffffff;
+
+/**
+ * The largest value of each sysctl (the least is 0): conn_reuse_mode is a bit mask (bits 0
+ * and 1); the defences (drop_entry, drop_packet, secure_tcp) have modes 0-3; amemthresh
+ * (pages) and am_droprate take any non-negative int; the rest are 0/1.
+ */
+export const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
   expire_nodest_conn: 1,
   expire_quiescent_template: 1,
   conn_reuse_mode: 3,
@@ -122,6 +144,10 @@ const SYSCTL_MAX: Readonly<Record<SysctlName, number>> = {
   ignore_tunneled: 1,
   snat_reroute: 1,
   run_estimation: 1,
+  drop_entry: 3,
+  drop_packet: 3,
+  amemthresh: INT_MAX,
+  am_droprate: INT_MAX,
 };
 
 export interface SysctlSetting {
@@ -185,22 +211,28 @@ function bad(reason: string): never {
   throw new LineError(reason);
 }
 
-function ipv4(s: string | undefined, what: string): InetAddr {
+/** A dotted-quad IPv4 or an IPv6 address (as inet_pton reads them). */
+function ipAddr(s: string | undefined, what: string): InetAddr {
   if (s === undefined) bad(`missing ${what}`);
-  const a = parseIn4(s);
-  if (a < 0) bad(`bad ${what} '${s}' (want a dotted-quad IPv4 address)`);
-  return InetAddr.v4(a);
+  const a = InetAddr.parse(s);
+  if (a === null) bad(`bad ${what} '${s}' (want an IPv4 or IPv6 address)`);
+  return a;
 }
 
-/** "a.b.c.d/len"; a bare address means /32. With `network`, host bits must be zero. */
+/**
+ * "addr/len"; a bare address means the whole address (/32 or /128). With `network`, host
+ * bits must be zero.
+ */
 function cidr(s: string | undefined, what: string, network: boolean): Cidr {
   if (s === undefined) bad(`missing ${what}`);
   const slash = s.indexOf('/');
-  const addr = ipv4(slash < 0 ? s : s.slice(0, slash), what);
-  let prefixLen = 32;
+  const addr = ipAddr(slash < 0 ? s : s.slice(0, slash), what);
+  let prefixLen = addr.bits;
   if (slash >= 0) {
     const p = s.slice(slash + 1);
-    if (!/^\d{1,2}$/.test(p) || Number(p) > 32) bad(`bad prefix length in '${s}' (want 0-32)`);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > addr.bits) {
+      bad(`bad prefix length in '${s}' (want 0-${addr.bits})`);
+    }
     prefixLen = Number(p);
   }
   const net = addr.masked(prefixLen);
@@ -272,22 +304,30 @@ function parseInterface(w: readonly string[], line: number): InterfaceConfig {
   if (!IFNAME.test(name)) bad(`bad interface name '${name}' (1-15 letters, digits, _ . : -)`);
   let m: Uint8Array | undefined;
   let ip: Cidr | undefined;
+  const addrs6: Cidr[] = [];
   for (let i = 2; i < w.length; i += 2) {
     const key = w[i];
     if (key === 'mac') {
       if (m !== undefined) bad("'mac' given twice");
       m = mac(w[i + 1], 'MAC address');
     } else if (key === 'ip') {
-      if (ip !== undefined) bad("'ip' given twice");
-      ip = cidr(w[i + 1], 'interface address', false);
-      if (ip.prefixLen === 0) bad('an interface address needs a prefix length of 1-32');
+      const c = cidr(w[i + 1], 'interface address', false);
+      if (c.prefixLen === 0) bad(`an interface address needs a prefix length of 1-${c.addr.bits}`);
+      if (c.addr.isV6) {
+        if (addrs6.some((a) => a.addr.equals(c.addr))) bad(`'ip ${c.addr}' given twice`);
+        addrs6.push(c);
+      } else {
+        if (ip !== undefined) bad("one IPv4 'ip' per interface");
+        ip = c;
+      }
     } else {
       bad(`unknown interface option '${key}' (want mac or ip)`);
     }
   }
   if (m === undefined) bad("missing 'mac <address>'");
-  if (ip === undefined) bad("missing 'ip <address>/<prefix>'");
-  return { name, mac: m, addr: ip.addr, prefixLen: ip.prefixLen, line };
+  if (ip === undefined && addrs6.length === 0) bad("missing 'ip <address>/<prefix>'");
+  const v4 = ip ?? { addr: InetAddr.any(AF_INET), prefixLen: 0 };
+  return { name, mac: m, addr: v4.addr, prefixLen: v4.prefixLen, addrs6, line };
 }
 
 function parseFwmark(w: readonly string[], line: number): FwmarkRule {
@@ -297,10 +337,16 @@ function parseFwmark(w: readonly string[], line: number): FwmarkRule {
     const key = w[i++];
     switch (key) {
       case 'src':
-      case 'dst':
+      case 'dst': {
         if (rule[key] !== undefined) bad(`'${key}' given twice`);
-        rule[key] = cidr(w[i++], `${key} address`, true);
+        const c = cidr(w[i++], `${key} address`, true);
+        if (rule.af !== undefined && rule.af !== c.addr.af) {
+          bad('src and dst of one fwmark line must be of one address family');
+        }
+        rule.af = c.addr.af;
+        rule[key] = c;
         break;
+      }
       case 'tcp':
       case 'udp':
       case 'sctp':
@@ -362,7 +408,11 @@ function words(line: string): string[] {
 }
 
 function onLink(addr: InetAddr, cfg: DirectorConfig): boolean {
-  return cfg.interfaces.some((i) => i.addr.contains(addr, i.prefixLen));
+  return cfg.interfaces.some(
+    (i) =>
+      (i.prefixLen > 0 && i.addr.contains(addr, i.prefixLen)) ||
+      i.addrs6.some((a) => a.addr.contains(addr, a.prefixLen)),
+  );
 }
 
 /**
@@ -415,7 +465,7 @@ export function parseConfig(
           break;
         }
         case 'neighbor': {
-          const addr = ipv4(w[1], 'neighbor address');
+          const addr = ipAddr(w[1], 'neighbor address');
           const m = mac(w[2], 'neighbor MAC address');
           noMore(w, 3);
           const dup = cfg.neighbors.find((n) => n.addr.equals(addr));
@@ -424,12 +474,14 @@ export function parseConfig(
           break;
         }
         case 'route': {
+          if (w[2] !== 'via') bad("want 'route <network>/<prefix> via <gateway>'");
+          const via = ipAddr(w[3], 'gateway address');
           const dst =
             w[1] === 'default'
-              ? { addr: InetAddr.any(AF_INET), prefixLen: 0 }
+              ? { addr: InetAddr.any(via.af), prefixLen: 0 }
               : cidr(w[1], 'route', true);
-          if (w[2] !== 'via') bad("want 'route <network>/<prefix> via <gateway>'");
-          const via = ipv4(w[3], 'gateway address');
+          if (dst.addr.af !== via.af)
+            bad('the network and the gateway of a route must be of one family');
           noMore(w, 4);
           const dup = cfg.routes.find(
             (r) => r.dst.addr.equals(dst.addr) && r.dst.prefixLen === dst.prefixLen,
@@ -439,7 +491,7 @@ export function parseConfig(
           break;
         }
         case 'vip': {
-          const addr = ipv4(w[1], 'virtual address');
+          const addr = ipAddr(w[1], 'virtual address');
           noMore(w, 2);
           const dup = cfg.vips.find((v) => v.addr.equals(addr));
           if (dup) bad(`vip ${addr} already declared on line ${dup.line}`);
@@ -474,14 +526,14 @@ export function parseConfig(
   for (const n of cfg.neighbors) {
     if (!onLink(n.addr, cfg)) issue(n.line, `neighbor ${n.addr} is not on any interface's network`);
   }
-  const marks = new Set(cfg.fwmarks.map((f) => f.mark));
   for (const l of cfg.ipvs) {
-    if (
-      l.cmd.kind === 'add-service' &&
-      l.cmd.spec.key.kind === 'fwmark' &&
-      !marks.has(l.cmd.spec.key.fwmark)
-    ) {
-      issue(l.line, `no 'fwmark ${l.cmd.spec.key.fwmark} ...' line marks packets for this service`);
+    if (l.cmd.kind !== 'add-service' || l.cmd.spec.key.kind !== 'fwmark') continue;
+    const k = l.cmd.spec.key;
+    const af = k.af ?? AF_INET;
+    // A rule marks packets of its addresses' family, or of both when it names none.
+    if (!cfg.fwmarks.some((f) => f.mark === k.fwmark && (f.af === undefined || f.af === af))) {
+      const fam = af === AF_INET6 ? 'IPv6 ' : '';
+      issue(l.line, `no 'fwmark ${k.fwmark} ...' line marks ${fam}packets for this service`);
     }
   }
 

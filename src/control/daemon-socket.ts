@@ -9,6 +9,12 @@
  * Protocol: one request per connection, newline-delimited JSON.
  *   client -> {"argv": ["-Ln"], "stdin": "..."}\n     (stdin only for -R)
  *   server -> {"code": 0, "out": "...", "err": ""}\n   then closes
+ * A client that can take a streamed answer says so with `"stream": true`; a long answer (a
+ * connection listing) then comes in pieces, each on its own line, before the final one:
+ *   server -> {"out": "..."}\n {"out": "..."}\n ... {"code": 0, "out": "", "err": ""}\n
+ * so neither side holds the whole answer, and the daemon formats a piece, lets the packets
+ * through, formats the next. Without the flag the pieces are gathered into one answer, as
+ * before; small answers are always one line.
  * The server bounds what a client can cost: the request size, the bytes buffered over all
  * clients, the number of clients, and the time to send a request and to read the answer
  * (one deadline each, not restarted per byte). It answers every bad request with an error
@@ -28,6 +34,8 @@ import { native } from '../io/native.js';
 export interface ControlRequest {
   argv: string[];
   stdin?: string;
+  /** The client takes a streamed answer (pieces of `out` before the final line). */
+  stream?: boolean;
 }
 
 export interface ControlResponse {
@@ -36,7 +44,21 @@ export interface ControlResponse {
   err: string;
 }
 
-export type ControlHandler = (req: ControlRequest) => Promise<ControlResponse> | ControlResponse;
+/**
+ * How a handler sends a long answer piece by piece. `write` resolves once the piece is on
+ * its way and the client has room for more (true), or when the client has gone (false:
+ * stop producing). When the client did not ask for a stream, the pieces are gathered and
+ * sent in front of the final `out`.
+ */
+export interface ControlReply {
+  readonly streaming: boolean;
+  write(out: string): Promise<boolean>;
+}
+
+export type ControlHandler = (
+  req: ControlRequest,
+  reply: ControlReply,
+) => Promise<ControlResponse> | ControlResponse;
 
 export const DEFAULT_CONTROL_NAME = 'uvs-ctl';
 /** Environment variable that overrides the control socket name. */
@@ -132,12 +154,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Validates a decoded request; returns the reason it is bad, or the request. */
 function checkRequest(v: unknown): ControlRequest | string {
   if (!isObject(v)) return 'a request is a JSON object {"argv": [...], "stdin"?: "..."}';
-  const { argv, stdin } = v;
+  const { argv, stdin, stream } = v;
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) {
     return '"argv" must be an array of strings';
   }
   if (stdin !== undefined && typeof stdin !== 'string') return '"stdin" must be a string';
-  return stdin === undefined ? { argv } : { argv, stdin };
+  if (stream !== undefined && typeof stream !== 'boolean') return '"stream" must be a boolean';
+  const req: ControlRequest = { argv };
+  if (stdin !== undefined) req.stdin = stdin;
+  if (stream === true) req.stream = true;
+  return req;
 }
 
 function checkResponse(v: unknown): ControlResponse | undefined {
@@ -337,15 +363,45 @@ export async function serveControl(
       sockets.delete(sock);
     });
 
+    // Pieces of `out` written before the final answer to a client that takes no stream.
+    let gathered = '';
+    // Bytes of answer pieces: after a large answer the memory it took goes back.
+    let answered = 0;
     const answer = (resp: ControlResponse) => {
       done = true;
       release();
+      if (answered + resp.out.length > LARGE_REQUEST) relieveMemory();
       if (sock.destroyed) return;
       clearTimeout(deadline);
       deadline = setTimeout(() => sock.destroy(), requestTimeoutMs); // the client must read it
-      sock.end(`${JSON.stringify(resp)}\n`);
+      const final = gathered === '' ? resp : { ...resp, out: gathered + resp.out };
+      gathered = '';
+      sock.end(`${JSON.stringify(final)}\n`);
       // Anything more the client sends is read and dropped until it closes or times out.
       sock.resume();
+    };
+
+    /** A piece of a streamed answer; waits (at most the deadline) for the client to read. */
+    const writePiece = (out: string): Promise<boolean> => {
+      if (sock.destroyed || sock.writableEnded) return Promise.resolve(false);
+      if (sock.write(`${JSON.stringify({ out })}\n`)) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const settle = (ok: boolean) => {
+          clearTimeout(slow);
+          sock.off('drain', onDrain);
+          sock.off('close', onClose);
+          resolve(ok);
+        };
+        const onDrain = () => settle(true);
+        const onClose = () => settle(false);
+        // A client that stops reading is dropped, as one that stops sending is.
+        const slow = setTimeout(() => {
+          sock.destroy();
+          settle(false);
+        }, requestTimeoutMs);
+        sock.on('drain', onDrain);
+        sock.on('close', onClose);
+      });
     };
 
     if (sockets.size >= maxClients) {
@@ -377,9 +433,20 @@ export async function serveControl(
         answer(errorResponse(`bad control request: ${req}`));
         return;
       }
+      const streaming = req.stream === true;
+      const reply: ControlReply = {
+        streaming,
+        write: (out) => {
+          answered += out.length;
+          if (out === '') return Promise.resolve(!sock.destroyed);
+          if (streaming) return writePiece(out);
+          gathered += out;
+          return Promise.resolve(!sock.destroyed);
+        },
+      };
       let result: Promise<ControlResponse>;
       try {
-        result = Promise.resolve(handler(req));
+        result = Promise.resolve(handler(req, reply));
       } catch (e) {
         result = Promise.reject(e);
       }
@@ -449,8 +516,17 @@ export async function serveControl(
 }
 
 export interface CallOptions {
-  /** Largest response accepted (default 1 GiB: `-Lnc` of a full table is big). */
+  /**
+   * Largest answer line accepted (default 1 GiB: the one-line answer of `-Lnc` of a full
+   * table is big; a streamed piece is far smaller).
+   */
   maxResponseBytes?: number;
+  /**
+   * Take the answer as a stream: each piece of `out` is handed to onOut as it comes (the
+   * socket waits while a returned promise is pending), and the resolved response holds only
+   * what came with the final line. `timeoutMs` then bounds the wait for each next line.
+   */
+  onOut?: (out: string) => void | Promise<void>;
 }
 
 /** Sends one request to the daemon on control socket `name` and returns its answer. */
@@ -462,10 +538,16 @@ export function callControl(
 ): Promise<ControlResponse> {
   const addr = controlAddress(name);
   const maxBytes = opts.maxResponseBytes ?? 1 << 30;
+  const onOut = opts.onOut;
+  const request: ControlRequest = onOut !== undefined ? { ...req, stream: true } : req;
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    let lines = 0;
+    /** Pieces handed to onOut and not yet taken (it may be slow: the socket waits). */
+    let pending: Promise<void> = Promise.resolve();
+    let waiting = 0;
     const sock = connect({ path: addr.path, allowHalfOpen: true });
     const settle = (f: () => void) => {
       if (settled) return;
@@ -476,54 +558,93 @@ export function callControl(
     };
     const fail = (code: ControlErrorCode, message: string) =>
       settle(() => reject(new ControlError(code, message)));
-    const timer = setTimeout(
-      () =>
-        fail(
-          'ETIMEDOUT',
-          `no answer from the uvs daemon on ${addr.display} within ${timeoutMs} ms`,
-        ),
-      timeoutMs,
-    );
+    const expire = () =>
+      fail('ETIMEDOUT', `no answer from the uvs daemon on ${addr.display} within ${timeoutMs} ms`);
+    let timer = setTimeout(expire, timeoutMs);
+
+    /** One whole line: a piece of a streamed answer, or the final answer. */
+    const line = (text: string) => {
+      lines++;
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        v = undefined;
+      }
+      const resp = checkResponse(v);
+      if (resp !== undefined) {
+        // The final answer: after every piece before it has been taken.
+        pending.then(
+          () => settle(() => resolve(resp)),
+          (e: unknown) => fail('EIO', `writing the answer failed: ${(e as Error).message}`),
+        );
+        return;
+      }
+      const piece = isObject(v) && typeof v.out === 'string' ? v.out : undefined;
+      if (piece === undefined || onOut === undefined) {
+        fail('EPROTO', `the uvs daemon on ${addr.display} sent a malformed answer`);
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+      waiting++;
+      if (waiting === 1) sock.pause();
+      pending = pending
+        .then(() => onOut(piece))
+        .then(() => {
+          waiting--;
+          if (waiting === 0 && !settled) sock.resume();
+        });
+      pending.catch((e: unknown) =>
+        fail('EIO', `writing the answer failed: ${(e as Error).message}`),
+      );
+    };
 
     const complete = () => {
       const text = Buffer.concat(chunks, size).toString('utf8');
-      let resp: ControlResponse | undefined;
-      try {
-        resp = checkResponse(JSON.parse(text));
-      } catch {
-        resp = undefined;
-      }
-      if (resp === undefined) {
+      chunks = [];
+      size = 0;
+      if (text === '') {
         fail(
           'EPROTO',
-          size === 0
+          lines === 0
             ? `the uvs daemon on ${addr.display} closed the connection without an answer`
-            : `the uvs daemon on ${addr.display} sent a malformed answer`,
+            : `the uvs daemon on ${addr.display} ended a streamed answer without its final line`,
         );
-      } else {
-        const r = resp;
-        settle(() => resolve(r));
+        return;
       }
+      line(text);
     };
 
     sock.on('connect', () => {
-      sock.write(`${JSON.stringify(req)}\n`);
+      sock.write(`${JSON.stringify(request)}\n`);
       sock.end();
     });
     sock.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      const nl = chunk.indexOf(0x0a);
-      const take = nl < 0 ? chunk.length : nl;
-      if (size + take > maxBytes) {
-        fail('EPROTO', `the answer of the uvs daemon exceeds ${maxBytes} bytes`);
-        return;
+      let c = chunk;
+      while (!settled && c.length > 0) {
+        const nl = c.indexOf(0x0a);
+        const take = nl < 0 ? c.length : nl;
+        if (size + take > maxBytes) {
+          fail('EPROTO', `the answer of the uvs daemon exceeds ${maxBytes} bytes`);
+          return;
+        }
+        chunks.push(nl < 0 ? c : c.subarray(0, nl));
+        size += take;
+        if (nl < 0) return;
+        complete();
+        c = c.subarray(nl + 1);
       }
-      chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
-      size += take;
-      if (nl >= 0) complete();
     });
     sock.on('end', () => {
-      if (!settled) complete();
+      if (!settled && size > 0) complete();
+      else if (!settled && lines === 0) complete();
+      else if (!settled) {
+        // Every line has been read: the final one settles once its pieces are taken.
+        pending.then(() => {
+          if (!settled) complete();
+        });
+      }
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
       if (settled) return;

@@ -21,7 +21,7 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
-import { AF_INET, formatAddrPort, formatIn4, type InetAddr } from '../net/addr.js';
+import { AF_INET, AF_INET6, formatAddrPort, formatIn4, type InetAddr } from '../net/addr.js';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { ListFormat } from './ipvsadm-parse.js';
 import type { NameResolver } from './names.js';
@@ -60,7 +60,9 @@ const ANYNAME_MAX = 59;
  * addrport_to_anyname: "addr:port" ("[addr]:port" for IPv6), with host and service names
  * unless numeric (a host name is never bracketed), cut to 59 characters as ipvsadm's
  * snprintf(buf, 60, ...) cuts it. Only -S and -c show the cut: -L cuts shorter still.
- * `proto` 0 never names the port (a fwmark service has no protocol).
+ * `proto` 0 never names the port (a fwmark service has no protocol). An IPv6 address never
+ * gets a host name: ipvsadm asks gethostbyaddr with the length of an IPv4 address, which
+ * glibc refuses for AF_INET6, so only its port is named.
  */
 export function addrPort(
   addr: InetAddr,
@@ -70,7 +72,7 @@ export function addrPort(
   r: NameResolver,
 ): string {
   if (numeric) return formatAddrPort(addr, port);
-  const host = r.addrToHost(addr) ?? (addr.af === AF_INET ? addr.toString() : `[${addr}]`);
+  const host = addr.af === AF_INET ? (r.addrToHost(addr) ?? addr.toString()) : `[${addr}]`;
   const serv = r.portToService(port, proto) ?? String(port);
   return `${host}:${serv}`.slice(0, ANYNAME_MAX);
 }
@@ -139,7 +141,10 @@ export function largeNum(v: number, exact: boolean): string {
  * the same way (ntohl of each s6_addr32). This is ipvsadm's order, not InetAddr.compare's.
  */
 function cmpAddr(a: InetAddr, b: InetAddr): number {
-  if (a.af === AF_INET) return (a.w3 - b.w3) | 0;
+  // The C code reads both as union nf_inet_addr in the first one's family; an IPv4 address
+  // there is its value in the first word, zeros after (a real server of the other family).
+  if (a.af === AF_INET) return (a.w3 - (b.af === AF_INET ? b.w3 : b.w0)) | 0;
+  if (b.af === AF_INET) return (a.w0 - b.w3) | 0 || a.w1 | 0 || a.w2 | 0 || a.w3 | 0;
   return (a.w0 - b.w0) | 0 || (a.w1 - b.w1) | 0 || (a.w2 - b.w2) | 0 || (a.w3 - b.w3) | 0;
 }
 
@@ -264,15 +269,17 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
   const schedName = svc.scheduler?.name ?? '';
   const schedBits = svc.flags & (SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3);
   let svcName: string;
+  const v6 = svc.af === AF_INET6;
   if (svc.fwmark !== 0) {
     // ipvsadm 1.31 prints the mark with "%d": marks of 2^31 and above come out negative.
-    svcName = f.rule ? `-f ${svc.fwmark | 0}` : `FWM  ${svc.fwmark | 0}`;
+    const mark = svc.fwmark | 0;
+    if (f.rule) svcName = v6 ? `-f ${mark} -6` : `-f ${mark}`;
+    else svcName = v6 ? `FWM  ${mark} IPv6` : `FWM  ${mark}`;
   } else {
     const vname = addrPort(svc.addr, svc.port, proto, f.numeric, r);
-    // svc_name[33] = '\0': the listing cuts "TCP  host:port" to 33 characters.
-    svcName = f.rule
-      ? `${protocolOption(svc.proto)} ${vname}`
-      : `${protocolName(svc.proto).padEnd(4)} ${vname}`.slice(0, 33);
+    // svc_name[33] = '\0': the listing cuts "TCP  host:port" to 33 characters (IPv4 only).
+    const line = `${protocolName(svc.proto).padEnd(4)} ${vname}`;
+    svcName = f.rule ? `${protocolOption(svc.proto)} ${vname}` : v6 ? line : line.slice(0, 33);
   }
 
   let out: string;
@@ -303,7 +310,7 @@ export function formatServiceEntry(svc: Service, f: PrintFormat, r: NameResolver
 
   for (const d of orderedDests(svc, f)) {
     let dname = addrPort(d.addr, d.port, proto, f.numeric, r);
-    if (!f.rule) dname = dname.slice(0, 28); // dname[28] = '\0'
+    if (!f.rule && !v6) dname = dname.slice(0, 28); // dname[28] = '\0', unless an IPv6 service
     if (f.rule) {
       out += `-a ${svcName} -r ${dname} ${fwdSwitch(d.fwd)} -w ${d.weight}`;
       // uvs tunnels are always IPIP (tun_type 0), which 1.31 saves explicitly.
@@ -418,18 +425,54 @@ export function expireText(expiresMs: number): string {
   return `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 }
 
+/** addrPort of the previous entry's address and port, reused while they repeat. */
+class NameMemo {
+  private addr: InetAddr | null = null;
+  private port = -1;
+  private proto = -1;
+  private name = '';
+
+  get(addr: InetAddr, port: number, proto: number, numeric: boolean, r: NameResolver): string {
+    if (this.port !== port || this.proto !== proto || !(this.addr?.equals(addr) ?? false)) {
+      this.addr = addr;
+      this.port = port;
+      this.proto = proto;
+      this.name = addrPort(addr, port, proto, numeric, r);
+    }
+    return this.name;
+  }
+}
+
 /** list_conn: "IPVS connection entries", the column title, one line per entry. */
 export function formatConnections(
   conns: readonly ConnView[],
   f: ListFormat,
   r: NameResolver,
 ): string {
+  return formatConnectionsHeader(f) + formatConnectionLines(conns, f, r);
+}
+
+/** The head of `-L -c`: its title and column line. */
+export function formatConnectionsHeader(f: ListFormat): string {
   let out = 'IPVS connection entries\n';
   if (f.persistentConn) {
     out += `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} ${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`;
   } else {
     out += `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} destination\n`;
   }
+  return out;
+}
+
+/** The lines of `-L -c` for `conns`: a listing streamed in pieces is their concatenation. */
+export function formatConnectionLines(
+  conns: readonly ConnView[],
+  f: ListFormat,
+  r: NameResolver,
+): string {
+  let out = '';
+  // Entries of one service share their virtual and real-server sides: name each once.
+  const vnames = new NameMemo();
+  const dnames = new NameMemo();
   for (const c of conns) {
     const pname = connProtoName(c.proto);
     // ipvsadm maps the name back to a number for service lookups; "IP" and others get none.
@@ -444,8 +487,8 @@ export function formatConnections(
     // A fwmark template carries the mark in its virtual address (ip_vs_sched_persist), which
     // is printed as an address like any other.
     const cname = addrPort(c.caddr, c.cport, proto, f.numeric, r);
-    const vname = addrPort(c.vaddr, c.vport, proto, f.numeric, r);
-    const dname = addrPort(c.daddr, c.dport, proto, f.numeric, r);
+    const vname = vnames.get(c.vaddr, c.vport, proto, f.numeric, r);
+    const dname = dnames.get(c.daddr, c.dport, proto, f.numeric, r);
     // No persistence engine in uvs: the entries never carry pe data, so the short line.
     out += `${pname.padEnd(3)} ${expireText(c.expiresMs).padEnd(6)} ${c.state.padEnd(11)} ${cname.padEnd(18)} ${vname.padEnd(18)} ${dname}\n`;
   }

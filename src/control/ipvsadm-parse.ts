@@ -14,7 +14,8 @@
  * - The option/command matrix (commands_v_options) and its messages, checked after parsing.
  * - -E and -e replace the whole service / destination, as the kernel does: omitted options
  *   fall back to ipvsadm's defaults (scheduler wlc, not persistent, weight 1, -g, ...).
- * uvs is IPv4-only for now: IPv6 addresses and -6 are rejected with a clear message.
+ * IPv6 as 1.31 takes it: `[addr]:port` (brackets need the port), a bare IPv6 address (no
+ * port), -6 after -f for an IPv6 fwmark service, -M as a prefix length for IPv6 services.
  */
 import { isIPv6 } from 'node:net';
 import {
@@ -31,7 +32,14 @@ import {
   SVC_F_SCHED3,
   type TimeoutSpec,
 } from '../ipvs/types.js';
-import { AF_INET, InetAddr, parseInetAton } from '../net/addr.js';
+import {
+  type AddressFamily,
+  AF_INET,
+  AF_INET6,
+  InetAddr,
+  parseIn6,
+  parseInetAton,
+} from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { getSystemResolver, type NameResolver } from './names.js';
 
@@ -523,14 +531,24 @@ function parseFwmark(s: string): number {
   return n;
 }
 
-function ipv6Rejected(): never {
-  fail('IPv6 is not supported by uvs yet: use IPv4 addresses');
+/** atoi: optional blanks and sign, then digits up to the first non-digit; 0 when none. */
+function atoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d*)/.exec(s);
+  if (m === null || m[2] === '') return 0;
+  const n = Number(m[2].slice(0, 12));
+  return m[1] === '-' ? -n : n;
 }
 
 const SERVICE_ADDR = 1;
 const SERVICE_PORT = 2;
 
-/** parse_service: host[:port]; returns SERVICE_* bits (0 = bad) with the parsed values. */
+/**
+ * parse_service: `[v6]:port`, a bare IPv6 address, or v4host[:port]; returns SERVICE_* bits
+ * (0 = bad) with the parsed values. As 1.31: a bracketed address must be followed by
+ * `:port`; inside brackets a non-IPv6 address falls back to the IPv4 path, which looks for
+ * its port after a colon inside the brackets (so `[10.0.0.1]:80` has no port); a host name
+ * resolves to IPv4 only (gethostbyname).
+ */
 function parseService(
   buf: string,
   proto: number,
@@ -538,19 +556,34 @@ function parseService(
 ): { result: number; addr: InetAddr; port: number } {
   const none = { result: 0, addr: InetAddr.any(AF_INET), port: 0 };
   if (/^\d*$/.test(buf)) return none; // str_is_digit (true for "" as well)
-  if (buf.startsWith('[') || isIPv6(buf)) ipv6Rejected();
-  const colon = buf.lastIndexOf(':');
-  const host = colon >= 0 ? buf.slice(0, colon) : buf;
-  const a = parseInetAton(host);
-  const addr = a >= 0 ? InetAddr.v4(a) : r.hostToAddr(host);
-  if (addr === null) return none;
+  let text = buf;
+  let portText: string | null = null;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return none;
+    if (text[close + 1] !== ':') return none;
+    portText = text.slice(close + 2);
+    text = text.slice(1, close);
+  }
+  let addr: InetAddr | null;
+  const w6 = parseIn6(text);
+  if (w6 !== null) {
+    addr = InetAddr.v6(w6[0], w6[1], w6[2], w6[3]);
+  } else {
+    // portp = strrchr(buf, ':'): the IPv4 path looks for its own port.
+    const colon = text.lastIndexOf(':');
+    portText = colon >= 0 ? text.slice(colon + 1) : null;
+    const host = colon >= 0 ? text.slice(0, colon) : text;
+    const a = parseInetAton(host);
+    addr = a >= 0 ? InetAddr.v4(a) : r.hostToAddr(host);
+    if (addr === null) return none;
+  }
   let result = SERVICE_ADDR;
   let port = 0;
-  if (colon >= 0) {
+  if (portText !== null) {
     result |= SERVICE_PORT;
-    const name = buf.slice(colon + 1);
-    port = stringToNumber(name, 0, 65535);
-    if (port === -1) port = r.serviceToPort(name, proto);
+    port = stringToNumber(portText, 0, 65535);
+    if (port === -1) port = r.serviceToPort(portText, proto);
     if (port === -1) return none;
   }
   return { result, addr, port };
@@ -601,6 +634,8 @@ function parseSchedFlags(sched: string, arg: string): number {
 
 interface Entry {
   cmd: Cmd;
+  /** The service's family as parsed so far (0 until -t/-u/-f set it; -6 makes -f IPv6). */
+  af: AddressFamily | 0;
   fwmark: number;
   proto: number;
   addr: InetAddr;
@@ -685,7 +720,11 @@ function tagOf(def: OptDef): string {
 }
 
 function keyOf(e: Entry): ServiceKey {
-  if (e.fwmark !== 0) return { kind: 'fwmark', fwmark: e.fwmark };
+  if (e.fwmark !== 0) {
+    return e.af === AF_INET6
+      ? { kind: 'fwmark', fwmark: e.fwmark, af: AF_INET6 }
+      : { kind: 'fwmark', fwmark: e.fwmark };
+  }
   return { kind: 'addr', proto: e.proto, addr: e.addr, port: e.port };
 }
 
@@ -700,6 +739,7 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
   }
   const e: Entry = {
     cmd: Cmd.None,
+    af: 0,
     fwmark: 0,
     proto: 0,
     addr: InetAddr.any(AF_INET),
@@ -754,11 +794,15 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
           fail('illegal virtual server address[:port] specified');
         e.addr = p.addr;
         e.port = p.port;
+        e.af = p.addr.af;
+        // parse_service sets an IPv6 service's netmask to 128, over an earlier -M.
+        if (p.addr.isV6) e.netmask = 128;
         break;
       }
       case 'f':
         setOption(Opt.Service);
         // ipvsadm sets a sane protocol even though a fwmark service does not use it.
+        e.af = AF_INET;
         e.proto = IPPROTO_TCP;
         e.fwmark = parseFwmark(arg);
         break;
@@ -773,9 +817,15 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
         break;
       case 'M': {
         setOption(Opt.Netmask);
-        const m = parseNetmask(arg, resolver);
-        if (m < 0) fail('illegal virtual server persistent mask specified');
-        e.netmask = m;
+        if (e.af !== AF_INET6) {
+          const m = parseNetmask(arg, resolver);
+          if (m < 0) fail('illegal virtual server persistent mask specified');
+          e.netmask = m;
+        } else {
+          const n = atoi(arg);
+          if (n < 1 || n > 128) fail('illegal ipv6 netmask specified');
+          e.netmask = n;
+        }
         break;
       }
       case 'r': {
@@ -866,8 +916,9 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
         format.exact = true;
         break;
       case '6':
-        if (e.fwmark !== 0) ipv6Rejected();
-        fail('-6 used before -f\n');
+        if (e.fwmark === 0) fail('-6 used before -f\n');
+        e.af = AF_INET6;
+        e.netmask = 128;
         break;
       case 'o':
         setOption(Opt.OnePacket);
@@ -887,7 +938,8 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
           if (!isIPv6(arg) || !arg.toLowerCase().startsWith('ff')) {
             fail(`invalid IPv6 mcast-group \`${arg}'`);
           }
-          ipv6Rejected();
+          e.daemon.mcastGroup = arg;
+          break;
         }
         const g = parseInetAton(arg);
         // IN_MULTICAST: 224.0.0.0/4.
@@ -986,6 +1038,10 @@ export function parseIpvsadm(argv: readonly string[], opts: ParseOptions = {}): 
   if (e.cmd === Cmd.AddDest || e.cmd === Cmd.EditDest) {
     // DR and TUN cannot change the port: the real server must listen on the service port.
     if (e.fwmark === 0 && (e.fwd === FWD_TUNNEL || e.fwd === FWD_DROUTE)) e.dPort = e.port;
+    // Tunnelling allows a real server of the other family (IPv4-in-IPv6, IPv6-in-IPv4).
+    if (e.dAddr.af !== e.af && e.fwd !== FWD_TUNNEL) {
+      fail('Different address family is allowed only for tunneling servers');
+    }
     const anyTun =
       options[Opt.TunType] ||
       options[Opt.TunPort] ||

@@ -9,13 +9,16 @@
  * unreachable), answer pings to the VIPs a second time, or route the packet itself when
  * ip_forward=1 - and forward a NAT real server's reply un-rewritten to the client.
  *
- * What is dropped (IPv4 only; everything else, ARP included, is accepted):
+ * What is dropped, for IPv4 (`ip` rules) and IPv6 (`ip6` rules and `*6` sets); everything
+ * else, ARP and neighbour discovery included, is accepted:
  * - packets to a service: daddr . proto . dport in a set; port-0 services (any port of the
  *   VIP) as daddr . proto; fwmark services as the matches of their `fwmark` config lines;
- * - ICMP echo requests to the VIPs uvs answers;
+ * - ICMP / ICMPv6 echo requests to the VIPs uvs answers;
  * - NAT replies: saddr . proto . sport of a NAT real server (port 0 = any port, proto 0 =
  *   any protocol) whose destination is not a local address of the host, so the director's
- *   own conversations with its real servers (health checks) still reach its stack.
+ *   own conversations with its real servers (health checks) still reach its stack;
+ * - IPv6 fragments to a VIP or from a NAT real server (not to the host): uvs reassembles
+ *   them itself (a non-first fragment has no ports for the rules above to match).
  * Traffic to the director's own addresses that is not a service is untouched.
  *
  * buildRuleset() is pure; NftManager applies it with `nft -f -` in one transaction that
@@ -33,7 +36,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { FWD_MASQ, type Service } from '../ipvs/types.js';
-import { formatIn4, InetAddr } from '../net/addr.js';
+import { type AddressFamily, AF_INET, AF_INET6, formatIn4, InetAddr } from '../net/addr.js';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import type { Cidr, FwmarkRule, InterfaceConfig, PortRange, VipConfig } from './config.js';
 
@@ -41,7 +44,7 @@ import type { Cidr, FwmarkRule, InterfaceConfig, PortRange, VipConfig } from './
 export interface NftService {
   /** IPPROTO_TCP / UDP / SCTP. */
   proto: number;
-  /** VIP (IPv4: the rules are `ip` rules for now). */
+  /** VIP, IPv4 or IPv6. */
   addr: InetAddr;
   port: number;
 }
@@ -49,6 +52,11 @@ export interface NftService {
 /** The matches of one `fwmark` config line whose mark has a fwmark service. */
 export interface NftFwmarkMatch {
   mark: number;
+  /**
+   * The families the line's packets may have: its addresses', else those of the fwmark
+   * services of its mark. Omitted: IPv4 (the rule then renders as it always did).
+   */
+  families?: readonly AddressFamily[];
   src?: Cidr;
   dst?: Cidr;
   proto?: number;
@@ -59,7 +67,7 @@ export interface NftFwmarkMatch {
 /** A NAT real server whose replies uvs rewrites: proto 0 = any protocol, port 0 = any port. */
 export interface NftRealServer {
   proto: number;
-  /** RIP (IPv4). */
+  /** RIP, IPv4 or IPv6. */
   addr: InetAddr;
   port: number;
 }
@@ -69,7 +77,7 @@ export interface NftInput {
   interfaces: readonly string[];
   services: readonly NftService[];
   fwmarks: readonly NftFwmarkMatch[];
-  /** VIPs uvs answers ARP and ICMP echo for (IPv4). */
+  /** VIPs uvs answers ARP / ND and echo for. */
   vips: readonly InetAddr[];
   natReals: readonly NftRealServer[];
 }
@@ -88,6 +96,15 @@ export const RULE_VIP_ECHO = 'uvs vip echo';
 export const RULE_NAT_REPLIES = 'uvs nat replies';
 export const RULE_NAT_REPLIES_ANY_PORT = 'uvs nat replies any port';
 export const RULE_NAT_REPLIES_ANY_PROTO = 'uvs nat replies any proto';
+/** IPv6 rules (the IPv4 names with " ipv6"), and the fragment rules. */
+export const RULE_SERVICES6 = 'uvs services ipv6';
+export const RULE_SERVICES_ANY_PORT6 = 'uvs port-0 services ipv6';
+export const RULE_VIP_ECHO6 = 'uvs vip echo ipv6';
+export const RULE_NAT_REPLIES6 = 'uvs nat replies ipv6';
+export const RULE_NAT_REPLIES_ANY_PORT6 = 'uvs nat replies any port ipv6';
+export const RULE_NAT_REPLIES_ANY_PROTO6 = 'uvs nat replies any proto ipv6';
+export const RULE_VIP_FRAGMENTS6 = 'uvs vip fragments ipv6';
+export const RULE_NAT_FRAGMENTS6 = 'uvs nat reply fragments ipv6';
 export const fwmarkRuleComment = (mark: number, index: number): string =>
   `uvs fwmark ${mark} #${index}`;
 
@@ -97,15 +114,19 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const ip = formatIn4;
 
 function cidr(c: Cidr): string {
-  const a = ipv4Of(c.addr, 'fwmark address');
-  return c.prefixLen === 32 ? ip(a) : `${ip(a)}/${c.prefixLen}`;
+  const a = addrOf(c.addr, 'fwmark address');
+  return c.prefixLen === a.bits ? String(a) : `${a.masked(c.prefixLen)}/${c.prefixLen}`;
 }
 
-/** The IPv4 value of an address the `ip` rules can match; throws for anything else. */
-function ipv4Of(a: unknown, what: string): number {
+/** An address the rules can match; throws for anything that is not an InetAddr. */
+function addrOf(a: unknown, what: string): InetAddr {
   if (!(a instanceof InetAddr)) throw new Error(`nft: bad ${what} ${String(a)}`);
-  if (!a.isV4) throw new Error(`nft: ${what} ${a} is IPv6, which the rules do not cover yet`);
-  return a.v4;
+  return a;
+}
+
+/** The `ip` / `ip6` keyword of a family. */
+function l3(af: AddressFamily): string {
+  return af === AF_INET6 ? 'ip6' : 'ip';
 }
 
 function protoName(p: number): string {
@@ -136,23 +157,6 @@ function portSet(ranges: readonly PortRange[]): string {
   return items.length === 1 ? items[0] : `{ ${items.join(', ')} }`;
 }
 
-/** Sorted, de-duplicated numeric tuples. */
-function uniqueSorted(rows: number[][]): number[][] {
-  const seen = new Set<string>();
-  const out: number[][] = [];
-  for (const r of rows) {
-    const k = r.join(',');
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(r);
-    }
-  }
-  return out.sort((a, b) => {
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
-    return 0;
-  });
-}
-
 function setBlock(name: string, type: string, elements: string[]): string[] {
   return [
     `\tset ${name} {`,
@@ -166,8 +170,17 @@ function setBlock(name: string, type: string, elements: string[]): string[] {
 function fwmarkRule(m: NftFwmarkMatch, index: number): string {
   checkU32(m.mark, 'fwmark');
   const parts: string[] = [];
-  if (m.src) parts.push(`ip saddr ${cidr(m.src)}`);
-  if (m.dst) parts.push(`ip daddr ${cidr(m.dst)}`);
+  const fam = m.src?.addr.af ?? m.dst?.addr.af;
+  if (m.src && m.dst && m.src.addr.af !== m.dst.addr.af) {
+    throw new Error(`nft: fwmark ${m.mark}: src and dst of two families`);
+  }
+  if (fam === undefined && m.families !== undefined) {
+    // No address: the families of the services this mark feeds.
+    const fs = [...new Set(m.families)].sort();
+    if (fs.length === 1) parts.push(`meta protocol ${l3(fs[0])}`);
+  }
+  if (m.src) parts.push(`${l3(m.src.addr.af)} saddr ${cidr(m.src)}`);
+  if (m.dst) parts.push(`${l3(m.dst.addr.af)} daddr ${cidr(m.dst)}`);
   if (m.proto !== undefined) {
     checkProto(m.proto);
     const p = protoName(m.proto);
@@ -212,27 +225,19 @@ export function buildRuleset(input: NftInput, opts: RulesetOptions = {}): string
   const services = input.services.map((s) => {
     checkProto(s.proto);
     checkPort(s.port, 'service port');
-    return { addr: ipv4Of(s.addr, 'service address'), proto: s.proto, port: s.port };
+    return { addr: addrOf(s.addr, 'service address'), proto: s.proto, port: s.port };
   });
   const natReals = input.natReals.map((r) => {
     checkProto(r.proto);
     checkPort(r.port, 'real server port');
-    return { addr: ipv4Of(r.addr, 'real server address'), proto: r.proto, port: r.port };
+    return { addr: addrOf(r.addr, 'real server address'), proto: r.proto, port: r.port };
   });
-  const vipValues = input.vips.map((v) => ipv4Of(v, 'VIP'));
-
-  const svc = uniqueSorted(
-    services.filter((s) => s.port !== 0).map((s) => [s.addr, s.proto, s.port]),
-  );
-  const svcAny = uniqueSorted(services.filter((s) => s.port === 0).map((s) => [s.addr, s.proto]));
-  const vips = uniqueSorted(vipValues.map((v) => [v]));
-  const nat = uniqueSorted(
-    natReals.filter((r) => r.proto !== 0 && r.port !== 0).map((r) => [r.addr, r.proto, r.port]),
-  );
-  const natAnyPort = uniqueSorted(
-    natReals.filter((r) => r.proto !== 0 && r.port === 0).map((r) => [r.addr, r.proto]),
-  );
-  const natAnyProto = uniqueSorted(natReals.filter((r) => r.proto === 0).map((r) => [r.addr]));
+  const vipAddrs = input.vips.map((v) => addrOf(v, 'VIP'));
+  const any6 =
+    services.some((x) => x.addr.isV6) ||
+    natReals.some((x) => x.addr.isV6) ||
+    vipAddrs.some((x) => x.isV6) ||
+    input.fwmarks.some((m) => m.families?.includes(AF_INET6));
 
   const out: string[] = [
     '# uvs: drop at netdev ingress what uvs forwards itself (after its packet sockets saw it)',
@@ -240,84 +245,17 @@ export function buildRuleset(input: NftInput, opts: RulesetOptions = {}): string
     `delete table netdev ${table}`,
     `table netdev ${table} {`,
   ];
-  const rules: string[] = ['meta protocol != ip accept'];
-  const ADDR_PROTO_PORT = 'ipv4_addr . inet_proto . inet_service';
-  const ADDR_PROTO = 'ipv4_addr . inet_proto';
-
-  if (svc.length > 0) {
-    out.push(
-      ...setBlock(
-        'services',
-        ADDR_PROTO_PORT,
-        svc.map(([a, p, port]) => `${ip(a)} . ${protoName(p)} . ${port}`),
-      ),
-    );
-    rules.push(
-      `ip daddr . meta l4proto . th dport @services counter drop comment "${RULE_SERVICES}"`,
-    );
-  }
-  if (svcAny.length > 0) {
-    out.push(
-      ...setBlock(
-        'services_any_port',
-        ADDR_PROTO,
-        svcAny.map(([a, p]) => `${ip(a)} . ${protoName(p)}`),
-      ),
-    );
-    rules.push(
-      `ip daddr . meta l4proto @services_any_port counter drop comment "${RULE_SERVICES_ANY_PORT}"`,
-    );
-  }
-  input.fwmarks.forEach((m, i) => {
-    rules.push(fwmarkRule(m, i + 1));
-  });
-  if (vips.length > 0) {
-    out.push(
-      ...setBlock(
-        'vips',
-        'ipv4_addr',
-        vips.map(([a]) => ip(a)),
-      ),
-    );
-    rules.push(`ip daddr @vips icmp type echo-request counter drop comment "${RULE_VIP_ECHO}"`);
-  }
-  // `fib daddr type != local`: replies to the director's own addresses (its health checks,
-  // its own connections to a real server) are the host's business, not NAT replies.
-  if (nat.length > 0) {
-    out.push(
-      ...setBlock(
-        'nat_reals',
-        ADDR_PROTO_PORT,
-        nat.map(([a, p, port]) => `${ip(a)} . ${protoName(p)} . ${port}`),
-      ),
-    );
-    rules.push(
-      `ip saddr . meta l4proto . th sport @nat_reals fib daddr type != local counter drop comment "${RULE_NAT_REPLIES}"`,
-    );
-  }
-  if (natAnyPort.length > 0) {
-    out.push(
-      ...setBlock(
-        'nat_reals_any_port',
-        ADDR_PROTO,
-        natAnyPort.map(([a, p]) => `${ip(a)} . ${protoName(p)}`),
-      ),
-    );
-    rules.push(
-      `ip saddr . meta l4proto @nat_reals_any_port fib daddr type != local counter drop comment "${RULE_NAT_REPLIES_ANY_PORT}"`,
-    );
-  }
-  if (natAnyProto.length > 0) {
-    out.push(
-      ...setBlock(
-        'nat_reals_any_proto',
-        'ipv4_addr',
-        natAnyProto.map(([a]) => ip(a)),
-      ),
-    );
-    rules.push(
-      `ip saddr @nat_reals_any_proto fib daddr type != local counter drop comment "${RULE_NAT_REPLIES_ANY_PROTO}"`,
-    );
+  const rules: string[] = [
+    any6 ? 'meta protocol != { ip, ip6 } accept' : 'meta protocol != ip accept',
+  ];
+  const fwmarkRules = input.fwmarks.map((m, i) => fwmarkRule(m, i + 1));
+  const v4 = familyRules(AF_INET, services, natReals, vipAddrs);
+  out.push(...v4.sets);
+  rules.push(...v4.svc, ...fwmarkRules, ...v4.rest);
+  if (any6) {
+    const v6 = familyRules(AF_INET6, services, natReals, vipAddrs);
+    out.push(...v6.sets);
+    rules.push(...v6.svc, ...v6.rest);
   }
 
   out.push('\tchain director {', ...rules.map((r) => `\t\t${r}`), '\t}');
@@ -333,6 +271,168 @@ export function buildRuleset(input: NftInput, opts: RulesetOptions = {}): string
   });
   out.push('}', '');
   return out.join('\n');
+}
+
+type Row = { addr: InetAddr; proto: number; port: number };
+
+/** Sorted, de-duplicated rows of one family, as sortable text keys. */
+function uniqueRows<T>(items: T[], key: (t: T) => string, cmp: (a: T, b: T) => number): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const t of items) {
+    const k = key(t);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(t);
+    }
+  }
+  return out.sort(cmp);
+}
+
+const byRow = (a: Row, b: Row): number =>
+  a.addr.compare(b.addr) || a.proto - b.proto || a.port - b.port;
+const rowKey = (r: Row): string => `${r.addr.key}/${r.proto}/${r.port}`;
+
+/**
+ * The sets and rules of one family: `svc` (the service rules, which go before the fwmark
+ * rules) and `rest` (echo, NAT replies, IPv6 fragments). IPv4 keeps its historical set
+ * names (services, vips, nat_reals...); IPv6 sets end in 6.
+ */
+function familyRules(
+  af: AddressFamily,
+  allServices: readonly Row[],
+  allReals: readonly Row[],
+  allVips: readonly InetAddr[],
+): { sets: string[]; svc: string[]; rest: string[] } {
+  const v6 = af === AF_INET6;
+  const sfx = v6 ? '6' : '';
+  const com = (c: string): string => (v6 ? `${c} ipv6` : c);
+  const fam = l3(af);
+  const atype = v6 ? 'ipv6_addr' : 'ipv4_addr';
+  const A_P_P = `${atype} . inet_proto . inet_service`;
+  const A_P = `${atype} . inet_proto`;
+  const services = allServices.filter((x) => x.addr.af === af);
+  const reals = allReals.filter((x) => x.addr.af === af);
+  const svc = uniqueRows(
+    services.filter((x) => x.port !== 0),
+    rowKey,
+    byRow,
+  );
+  const svcAny = uniqueRows(
+    services.filter((x) => x.port === 0),
+    (r) => `${r.addr.key}/${r.proto}`,
+    byRow,
+  );
+  const vips = uniqueRows(
+    allVips.filter((a) => a.af === af),
+    (a) => a.key,
+    (a, b) => a.compare(b),
+  );
+  const nat = uniqueRows(
+    reals.filter((r) => r.proto !== 0 && r.port !== 0),
+    rowKey,
+    byRow,
+  );
+  const natAnyPort = uniqueRows(
+    reals.filter((r) => r.proto !== 0 && r.port === 0),
+    (r) => `${r.addr.key}/${r.proto}`,
+    byRow,
+  );
+  const natAnyProto = uniqueRows(
+    reals.filter((r) => r.proto === 0),
+    (r) => r.addr.key,
+    byRow,
+  );
+  const sets: string[] = [];
+  const svcRules: string[] = [];
+  const rest: string[] = [];
+  const txt = (a: InetAddr): string => (v6 ? String(a) : ip(a.v4));
+  if (svc.length > 0) {
+    sets.push(
+      ...setBlock(
+        `services${sfx}`,
+        A_P_P,
+        svc.map((r) => `${txt(r.addr)} . ${protoName(r.proto)} . ${r.port}`),
+      ),
+    );
+    svcRules.push(
+      `${fam} daddr . meta l4proto . th dport @services${sfx} counter drop comment "${com(RULE_SERVICES)}"`,
+    );
+  }
+  if (svcAny.length > 0) {
+    sets.push(
+      ...setBlock(
+        `services${sfx}_any_port`,
+        A_P,
+        svcAny.map((r) => `${txt(r.addr)} . ${protoName(r.proto)}`),
+      ),
+    );
+    svcRules.push(
+      `${fam} daddr . meta l4proto @services${sfx}_any_port counter drop comment "${com(RULE_SERVICES_ANY_PORT)}"`,
+    );
+  }
+  if (vips.length > 0) {
+    sets.push(...setBlock(`vips${sfx}`, atype, vips.map(txt)));
+    const echo = v6 ? 'icmpv6 type echo-request' : 'icmp type echo-request';
+    rest.push(`${fam} daddr @vips${sfx} ${echo} counter drop comment "${com(RULE_VIP_ECHO)}"`);
+    if (v6) {
+      rest.push(
+        `ip6 daddr @vips6 exthdr frag exists counter drop comment "${RULE_VIP_FRAGMENTS6}"`,
+      );
+    }
+  }
+  // `fib daddr type != local`: replies to the director's own addresses (its health checks,
+  // its own connections to a real server) are the host's business, not NAT replies.
+  if (nat.length > 0) {
+    sets.push(
+      ...setBlock(
+        `nat_reals${sfx}`,
+        A_P_P,
+        nat.map((r) => `${txt(r.addr)} . ${protoName(r.proto)} . ${r.port}`),
+      ),
+    );
+    rest.push(
+      `${fam} saddr . meta l4proto . th sport @nat_reals${sfx} fib daddr type != local counter drop comment "${com(RULE_NAT_REPLIES)}"`,
+    );
+  }
+  if (natAnyPort.length > 0) {
+    sets.push(
+      ...setBlock(
+        `nat_reals${sfx}_any_port`,
+        A_P,
+        natAnyPort.map((r) => `${txt(r.addr)} . ${protoName(r.proto)}`),
+      ),
+    );
+    rest.push(
+      `${fam} saddr . meta l4proto @nat_reals${sfx}_any_port fib daddr type != local counter drop comment "${com(RULE_NAT_REPLIES_ANY_PORT)}"`,
+    );
+  }
+  if (natAnyProto.length > 0) {
+    sets.push(
+      ...setBlock(
+        `nat_reals${sfx}_any_proto`,
+        atype,
+        natAnyProto.map((r) => txt(r.addr)),
+      ),
+    );
+    rest.push(
+      `${fam} saddr @nat_reals${sfx}_any_proto fib daddr type != local counter drop comment "${com(RULE_NAT_REPLIES_ANY_PROTO)}"`,
+    );
+  }
+  if (v6 && reals.length > 0) {
+    const addrs = uniqueRows(reals, (r) => r.addr.key, byRow);
+    sets.push(
+      ...setBlock(
+        'nat_real_addrs6',
+        atype,
+        addrs.map((r) => txt(r.addr)),
+      ),
+    );
+    rest.push(
+      `ip6 saddr @nat_real_addrs6 exthdr frag exists fib daddr type != local counter drop comment "${RULE_NAT_FRAGMENTS6}"`,
+    );
+  }
+  return { sets, svc: svcRules, rest };
 }
 
 /** The nft script that removes the table; succeeds when it does not exist. */
@@ -370,10 +470,14 @@ export function nftInputFrom(state: NftState, services: readonly Service[]): Nft
     natReals: [],
   };
   const marks = new Set<number>();
+  const markFamilies = new Map<number, Set<AddressFamily>>();
   for (const s of services) {
     let proto = s.proto;
     if (s.fwmark !== 0) {
       marks.add(s.fwmark);
+      const fs = markFamilies.get(s.fwmark) ?? new Set<AddressFamily>();
+      fs.add(s.af);
+      markFamilies.set(s.fwmark, fs);
       const protos = new Set(state.fwmarks.filter((f) => f.mark === s.fwmark).map((f) => f.proto));
       proto = protos.size === 1 ? ([...protos][0] ?? 0) : 0;
     } else {
@@ -385,8 +489,13 @@ export function nftInputFrom(state: NftState, services: readonly Service[]): Nft
   }
   for (const f of state.fwmarks) {
     if (marks.has(f.mark)) {
+      const fams = [...(markFamilies.get(f.mark) ?? [])].filter(
+        (af) => f.af === undefined || f.af === af,
+      );
+      if (fams.length === 0) continue;
       out.fwmarks.push({
         mark: f.mark,
+        ...(fams.some((af) => af === AF_INET6) ? { families: fams } : {}),
         src: f.src,
         dst: f.dst,
         proto: f.proto,

@@ -30,13 +30,14 @@
  */
 
 import { formatDaemon, type SyncDaemonConfig, type SyncDaemonRequest } from '../ha/sync-config.js';
-import type { IpvsAdmin } from '../ipvs/admin.js';
+import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import { SCHEDULER_NAMES } from '../sched/index.js';
 import { unsupportedReason } from './apply.js';
 import { type ApplyResult, isTableCommand, type TableCommand } from './control-plane.js';
 import { EXIT_OP_FAILED, NO_SUCH_SERVICE } from './errors.js';
 import {
-  formatConnections,
+  formatConnectionLines,
+  formatConnectionsHeader,
   formatListAll,
   formatListService,
   formatTimeouts,
@@ -69,6 +70,12 @@ export interface UvsadmTarget {
   apply(cmds: readonly TableCommand[]): Promise<ApplyResult>;
   /** The sync daemons (absent: --start-daemon is refused, --daemon lists nothing). */
   daemons?: UvsadmDaemons;
+  /**
+   * The connection entries page by page, each page taken between packet batches (a live
+   * director: the listing never stops forwarding for long). Without it, -c lists
+   * `view().connections()` at once.
+   */
+  connections?(): AsyncIterable<readonly ConnView[]>;
 }
 
 /** ipvsadm's default --mcast-interface (DEF_MCAST_IFN). */
@@ -79,6 +86,11 @@ export interface UvsadmIo {
   err(s: string): void;
   /** The text -R reads its commands from. */
   stdin?: string;
+  /**
+   * Sends what out() has gathered so far, as a piece of a streamed answer; resolves false
+   * when the reader has gone (the listing then stops). Called between pages of -c.
+   */
+  flush?(): Promise<boolean>;
   /** Name lookups for parsing and listing (default: /etc/hosts and /etc/services). */
   resolver?: NameResolver;
 }
@@ -212,7 +224,15 @@ async function execute(
           return 0;
         }
         case 'connections':
-          io.out(formatConnections(admin.connections(), cmd.format, resolver));
+          io.out(formatConnectionsHeader(cmd.format));
+          if (target.connections === undefined) {
+            io.out(formatConnectionLines(admin.connections(), cmd.format, resolver));
+            return 0;
+          }
+          for await (const page of target.connections()) {
+            io.out(formatConnectionLines(page, cmd.format, resolver));
+            if (io.flush !== undefined && !(await io.flush())) break;
+          }
           return 0;
         case 'timeout':
           io.out(formatTimeouts(admin.getTimeouts()));

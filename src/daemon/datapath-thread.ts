@@ -5,34 +5,61 @@
  * links, and the packet loop with its neighbour resolver and tracer.
  */
 import { createHash } from 'node:crypto';
+import { applySysctls, fillEnv } from '../control/build-director.js';
 import type { DirectorConfig } from '../control/config.js';
 import { NUMERIC_RESOLVER } from '../control/names.js';
 import { formatSave } from '../control/save.js';
 import { DirectorEnv } from '../datapath/env.js';
 import { OUTCOME_NAMES, VERDICT_NAMES } from '../datapath/outcome.js';
 import { Pipeline } from '../datapath/pipeline.js';
-import { applySysctls, fillEnv } from '../datapath/setup.js';
 import { type Backend, openLink } from '../io/index.js';
 import type { Link } from '../io/link.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';
 import { IpvsCore } from '../ipvs/core.js';
+import { ConnScanner } from '../metrics/conn-scan.js';
+import { readThread, type ThreadReading } from '../metrics/reading.js';
+import { LiveRecorder } from '../trace/live-recorder.js';
+import { PathTracer } from '../trace/packet-path.js';
+import { TapHub } from '../trace/tap.js';
 import { NeighbourResolver, REFRESH_MS } from './neighbours.js';
 import { PacketLoop } from './packet-loop.js';
 import { setSysctl } from './sysctl.js';
-import { type HostIface, hostNeighbours, hostRoutes } from './sysinfo.js';
+import {
+  type HostIface,
+  hostNeighbours,
+  hostNeighbours6,
+  hostRoutes,
+  hostRoutes6,
+  ipv6Forwarding,
+} from './sysinfo.js';
 import { Tracer } from './tracer.js';
 
 /** The network view: the host's interfaces, connected routes and neighbours, then the config's. */
 export function hostEnv(ifaces: readonly HostIface[], cfg: DirectorConfig | null): DirectorEnv {
   const env = new DirectorEnv();
   for (const h of ifaces) {
-    env.addIface({ name: h.name, mac: h.mac, addr: h.addr, prefixLen: h.prefixLen, mtu: h.mtu });
+    env.addIface({
+      name: h.name,
+      mac: h.mac,
+      addr: h.addr,
+      prefixLen: h.prefixLen,
+      mtu: h.mtu,
+      addrs6: h.addrs6,
+    });
   }
   for (const r of hostRoutes()) {
     if (env.connectedLink(r.via) >= 0)
       env.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via });
   }
   for (const n of hostNeighbours()) env.setNeighbour(n.addr, n.mac);
+  for (const r of hostRoutes6()) {
+    const link = env.linkByName(r.dev);
+    if (link >= 0) env.v6.addRoute({ dst: r.dst, prefixLen: r.prefixLen, via: r.via, link });
+  }
+  for (const n of hostNeighbours6()) {
+    if (env.linkByName(n.dev) >= 0) env.v6.setNeighbour(n.addr, n.mac);
+  }
+  env.v6.routerFlag = ipv6Forwarding();
   // Interfaces come from the host; the config adds neighbours, routes, VIPs and marks.
   if (cfg !== null) fillEnv(env, { ...cfg, interfaces: [] });
   return env;
@@ -60,7 +87,15 @@ export class DatapathThread {
   readonly links: Link[] = [];
   readonly neighbours: NeighbourResolver;
   readonly tracer: Tracer;
+  /** The web page's packet-path view. */
+  readonly paths: PathTracer;
+  /** `uvs ctl record`. */
+  readonly recorder: LiveRecorder;
+  /** The taps above behind the one field the packet loop reads per frame. */
+  readonly taps: TapHub;
   readonly loop: PacketLoop;
+  /** Counts connections by state for readings, a slice per tick on large tables. */
+  private readonly scanner: ConnScanner;
   private lastRefresh = 0;
 
   constructor(o: DatapathThreadOptions) {
@@ -84,13 +119,25 @@ export class DatapathThread {
       });
     }
     this.neighbours = new NeighbourResolver(this.env, this.links);
-    this.tracer = new Tracer(this, (li) => this.env.ifaces[li].name);
-    this.loop = new PacketLoop(this.pipeline, this.links, this.neighbours, this.tracer, (now) => {
+    const linkName = (li: number) => this.env.ifaces[li].name;
+    const armed = () => this.taps.refresh();
+    this.tracer = new Tracer(this, linkName, armed);
+    this.paths = new PathTracer(this, linkName, armed);
+    this.recorder = new LiveRecorder(this, o.vnetHdr, armed);
+    this.taps = new TapHub([this.tracer, this.paths, this.recorder]);
+    this.scanner = new ConnScanner(this.core);
+    this.loop = new PacketLoop(this.pipeline, this.links, this.neighbours, this.taps, (now) => {
+      this.scanner.tick(now);
       if (now - this.lastRefresh > REFRESH_MS) {
         this.lastRefresh = now;
         this.neighbours.primeRealServers(this.core, now, true);
       }
     });
+  }
+
+  /** This thread's counters for metrics, /proc files and the live page. */
+  reading(): ThreadReading {
+    return readThread(this.pipeline, this.core, this.links, this.scanner.read(performance.now()));
   }
 
   /** The counters `uvs ctl stats` prints for this thread. */
@@ -110,8 +157,16 @@ export class DatapathThread {
       verdicts,
       outcomes,
       links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+      sysctl: { ...this.core.sysctl, pmtu_disc: p.tunOpts.pmtuDisc ? 1 : 0 },
+      defense: this.core.defenseReport(),
+      // Since the previous stats: under steady traffic, the longest forwarding pause.
+      loop: { maxBatchGapMs: ms3(this.loop.takeMaxBatchGap()) },
     };
   }
+}
+
+function ms3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 /**

@@ -26,11 +26,15 @@ import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import { vrrpConfigOf } from '../keepalived/runtime/vrrp-input.js';
+import type { ListenAddress } from '../web/listen-address.js';
+import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
 import { DirectorVrrp } from './director-vrrp.js';
 import { type DirectorStatus, Drain } from './drain.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
+import { DirectorObserver, type RecordRequest } from './observer.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
 import { SyncDaemons } from './sync-daemons.js';
@@ -56,6 +60,10 @@ export interface DirectorOptions {
   capacity?: number;
   /** IPVS sysctls (net.ipv4.vs.*) by name, applied after the config's. */
   sysctls?: Record<string, number>;
+  /** Serve /metrics and the live page here (off when absent). */
+  listen?: ListenAddress;
+  /** Keep DIR/net/ip_vs, ip_vs_stats, ip_vs_conn in the kernel's formats (off when absent). */
+  procfs?: string;
   /** Announce devices that follow the services' quorum (--announce; src/announce/). */
   announce?: AnnounceGroup[];
   /** The quorum rule for the announce devices (default: keepalived's, quorum 1). */
@@ -77,6 +85,7 @@ export class LiveDirector {
   private pool: WorkerPool | null = null;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
+  private observer: DirectorObserver | null = null;
   private announcer: Announcer | null = null;
   private readonly drainer: Drain;
   private keepalived: KeepalivedRuntime | null = null;
@@ -87,8 +96,11 @@ export class LiveDirector {
   private sync: SyncDaemons | null = null;
   private syncFollow: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The live page's address when --listen is on. */
+  webUrl: string | null = null;
 
   constructor(private readonly opts: DirectorOptions = {}) {
+    keepYoungGenerationSmall();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.cfg =
       opts.configText !== undefined
@@ -133,12 +145,15 @@ export class LiveDirector {
     this.lock = await claimDirectorLock({ control });
     try {
       if (o.control !== null) {
-        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req) => {
+        this.control = await serveControl(o.control ?? 'uvs-ctl', async (req, reply) => {
           await started;
-          return handleRequest(this.requests(), req);
+          return handleRequest(this.requests(), req, reply);
         });
       }
       await this.build();
+      this.observer = new DirectorObserver(this.thread!, this.pool, this.log);
+      if (this.keepalived !== null) this.observer.addHealth(this.keepalived);
+      this.webUrl = await this.observer.start({ listen: o.listen, procfs: o.procfs });
     } catch (e) {
       await this.stop();
       throw e;
@@ -153,6 +168,17 @@ export class LiveDirector {
     this.log(
       `uvs: director running on ${where} (${mode})${this.control ? `; control ${this.control.address}` : ''}${ka}`,
     );
+    if (this.webUrl !== null)
+      this.log(`uvs: metrics at ${this.webUrl}metrics, live page at ${this.webUrl}`);
+    if (o.procfs !== undefined) this.log(`uvs: IPVS /proc files in ${o.procfs}/net`);
+  }
+
+  /**
+   * Metrics, the live page, the /proc files and recordings: where the health checks, VRRP and
+   * sync add their collectors (observe.addHealth / addVrrp / addSync). Null before start().
+   */
+  get observe(): DirectorObserver | null {
+    return this.observer;
   }
 
   private async build(): Promise<void> {
@@ -180,6 +206,7 @@ export class LiveDirector {
     this.hostRules = new HostRules(t.env, nft, t.neighbours, {
       ifaces: this.hostIfaces.map((h) => h.name),
       localAddrs: new Set(this.hostIfaces.flatMap((h) => h.addrs)),
+      localAddrs6: new Set(this.hostIfaces.flatMap((h) => h.addrs6.map((a) => a.addr.key))),
       configVips: (this.cfg?.vips ?? []).map((v) => v.addr),
       fwmarks: this.cfg?.fwmarks ?? [],
       gate: this.gate,
@@ -323,6 +350,8 @@ export class LiveDirector {
       view: () => (pool ? pool.admin(t.core) : t.core),
       apply: (cmds) => plane.apply(cmds),
       ...(this.sync ? { daemons: this.sync } : {}),
+      // Listed page by page between packet batches, here or in each worker.
+      connections: () => (pool ? pool.connectionPages() : corePages(t.core)),
     };
     const sync = this.sync;
     return {
@@ -339,6 +368,7 @@ export class LiveDirector {
       },
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
+      record: (req: RecordRequest) => this.observer!.record(req),
       status: () => this.status(),
       checks: async () => (this.keepalived ? this.keepalived.checksReport() : null),
     };
@@ -374,6 +404,7 @@ export class LiveDirector {
     await this.vrrp?.stop();
     await this.sync?.close();
     await this.keepalived?.stop();
+    await this.observer?.stop();
     t?.loop.stop();
     const stats = this.pool ? await this.pool.stop() : (t?.stats() ?? {});
     t?.loop.close();

@@ -2,7 +2,8 @@
  * What the host must do for the table, kept in step with it as a follower of the control
  * plane: the nftables table that keeps the host stack off IPVS traffic (replaced in one
  * transaction when a change is prepared, so a refused ruleset refuses the change), the set
- * of VIPs the director answers ARP and ICMP echo for, and ARP for new real servers.
+ * of VIPs the director answers ARP / neighbour solicitations and echo for (IPv6 VIPs are
+ * announced with an unsolicited neighbour advertisement), and ARP / ND for new real servers.
  */
 
 import type { FwmarkRule } from '../control/config.js';
@@ -19,6 +20,8 @@ export interface HostRulesOptions {
   ifaces: readonly string[];
   /** The host's own IPv4 addresses: a service on one of them is the host's, not a VIP. */
   localAddrs: ReadonlySet<number>;
+  /** The host's own IPv6 addresses (InetAddr.key), likewise. */
+  localAddrs6?: ReadonlySet<string>;
   /** VIPs the config declares (answered even without a service). */
   configVips: readonly InetAddr[];
   /** The config's fwmark rules (nft drops what a fwmark service takes). */
@@ -46,6 +49,7 @@ export class HostRules implements TableFollower {
     for (const s of table.services()) {
       if (s.fwmark !== 0) continue;
       if (s.addr.isV4 && this.opts.localAddrs.has(s.addr.v4)) continue;
+      if (s.addr.isV6 && this.opts.localAddrs6?.has(s.addr.key)) continue;
       vips.set(s.addr.key, s.addr);
     }
     for (const a of this.opts.gate?.heldAddrs() ?? []) {
@@ -83,21 +87,31 @@ export class HostRules implements TableFollower {
   }
 
   /**
-   * The datapath's VIP sets (IPv4): the table's and the config's VIPs, plus the addresses
-   * VRRP holds; of those VRRP holds, only the owned ones are answered and the rest are
-   * standby (traffic to them dropped as not_master). Called on every change of the table
-   * and of VRRP state.
+   * The datapath's VIP sets: IPv4 (ARP and echo answers) from the table's and the config's
+   * VIPs plus the addresses VRRP holds (of those, only the owned ones are answered; the rest
+   * are standby, their traffic dropped as not_master), and IPv6 (NS and echo answers).
+   * Called on every change of the table and of VRRP state.
    */
   refreshVips(live: IpvsAdmin): void {
     const gate = this.opts.gate;
+    const vips = this.vipsFor(live);
     this.env.vips.clear();
     this.env.standbyVips.clear();
-    const all = this.vipsFor(live).flatMap((v) => (v.isV4 ? [v.v4] : []));
-    for (const a of all) {
-      if (gate?.isHeld(a) && !gate.isOwned(a)) this.env.standbyVips.add(a);
-      else this.env.vips.add(a);
+    for (const v of vips) {
+      if (!v.isV4) continue;
+      if (gate?.isHeld(v.v4) && !gate.isOwned(v.v4)) this.env.standbyVips.add(v.v4);
+      else this.env.vips.add(v.v4);
     }
+    const v6 = vips.filter((v) => v.isV6);
+    this.env.v6.setVips(v6);
+    // A VIP the director takes is announced (unsolicited NA), as keepalived does.
+    const fresh = v6.filter((v) => !this.announced.has(v.key));
+    this.announced = new Set(v6.map((v) => v.key));
+    if (fresh.length > 0) this.neighbours.announce6(fresh);
   }
+
+  /** IPv6 VIPs already announced (keys). */
+  private announced = new Set<string>();
 
   /** Installs the rules for the table as it is (at start). */
   async install(table: IpvsAdmin): Promise<void> {

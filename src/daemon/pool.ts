@@ -30,7 +30,11 @@ import { clientAffinityHash, clientAffinityProgram, fanoutIndex } from '../io/fa
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
+import { type DirectorReading, readServices, type ThreadReading } from '../metrics/reading.js';
 import { InetAddr } from '../net/addr.js';
+import type { RecordTarget } from '../trace/live-recorder.js';
+import type { PathEvent, PathFilter } from '../trace/packet-path.js';
+import { PAGE_ENTRIES } from './conn-pages.js';
 
 export interface WorkerConfig {
   index: number;
@@ -51,6 +55,8 @@ export interface WorkerConfig {
   vips: number[];
   /** The VIPs VRRP holds for the peer (not MASTER here): dropped as not_master. */
   standby: number[];
+  /** The IPv6 VIPs to answer for (text). */
+  vips6: string[];
 }
 
 /** What a worker answers to 'apply': null, or why it refused command `index`. */
@@ -70,7 +76,22 @@ interface DestSnap {
 interface Snapshot {
   services: { key: string; stats: number[] }[];
   dests: DestSnap[];
-  conns: ConnView[];
+}
+
+/** A page of a worker's connection listing: the entries, and the slot to go on from (-1: done). */
+export interface ConnPage {
+  views: ConnView[];
+  next: number;
+}
+
+/** A ConnView that crossed a thread: its addresses are plain objects again. */
+function reviveConnView(v: ConnView): ConnView {
+  return {
+    ...v,
+    caddr: InetAddr.fromPlain(v.caddr),
+    vaddr: InetAddr.fromPlain(v.vaddr),
+    daddr: InetAddr.fromPlain(v.daddr),
+  };
 }
 
 const STAT_FIELDS = [
@@ -94,7 +115,7 @@ export function svcKey(s: Service): string {
   return s.fwmark !== 0 ? `f${s.fwmark}` : `${s.proto}/${s.addr}/${s.port}`;
 }
 
-/** A snapshot of a worker's counters (run inside the worker). */
+/** A snapshot of a worker's counters (run inside the worker; connections are listed by page). */
 export function snapshotOf(core: IpvsCore): Snapshot {
   const services = core.services();
   return {
@@ -108,9 +129,23 @@ export function snapshotOf(core: IpvsCore): Snapshot {
         stats: STAT_FIELDS.map((f) => d.stats[f]),
       })),
     ),
-    conns: core.connections(),
   };
 }
+
+/** What a worker answers to 'reading': its table counters and its thread's counters. */
+export interface WorkerReading {
+  snap: Snapshot;
+  thread: ThreadReading;
+}
+
+/** Messages a worker sends on its own (not answers): path trace and recording data. */
+export type WorkerEvent =
+  | { type: 'path-event'; event: PathEvent }
+  | { type: 'path-end' }
+  | { type: 'record-chunk'; bytes: Uint8Array }
+  | { type: 'record-end' };
+
+const EVENT_TYPES = new Set(['path-event', 'path-end', 'record-chunk', 'record-end']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
@@ -118,6 +153,9 @@ class WorkerHandle {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   onNeighbours: ((entries: [number, number[]][]) => void) | null = null;
+  /** Receivers of a running packet-path trace's and recording's messages. */
+  onPath: ((e: WorkerEvent) => void) | null = null;
+  onRecord: ((e: WorkerEvent) => void) | null = null;
 
   constructor(readonly worker: Worker) {
     worker.on(
@@ -131,6 +169,12 @@ class WorkerHandle {
       }) => {
         if (m.type === 'neigh' && m.entries) {
           this.onNeighbours?.(m.entries);
+          return;
+        }
+        if (m.type !== undefined && EVENT_TYPES.has(m.type)) {
+          const e = m as unknown as WorkerEvent;
+          if (e.type === 'path-event' || e.type === 'path-end') this.onPath?.(e);
+          else this.onRecord?.(e);
           return;
         }
         if (m.id === undefined) return;
@@ -180,7 +224,7 @@ export class WorkerPool implements TableFollower {
    */
   static async start(
     n: number,
-    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'standby'>,
+    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'standby' | 'vips6'>,
     env: DirectorEnv,
     core: IpvsAdmin,
   ): Promise<WorkerPool> {
@@ -202,6 +246,7 @@ export class WorkerPool implements TableFollower {
           table: tableCommands(core),
           vips: [...env.vips],
           standby: [...env.standbyVips],
+          vips6: env.v6.vipList().map(String),
         };
         const w =
           boot !== null
@@ -242,8 +287,11 @@ export class WorkerPool implements TableFollower {
   async commit(cmds: readonly TableCommand[], live: IpvsAdmin): Promise<void> {
     const vips = [...this.env.vips];
     const standby = [...this.env.standbyVips];
+    const vips6 = this.env.v6.vipList().map(String);
     const rs = await Promise.all(
-      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips, standby })),
+      this.workers.map((w) =>
+        w.call<WorkerApplyResult | null>('apply', { cmds, vips, standby, vips6 }),
+      ),
     );
     const bad = rs.findIndex((r) => r !== null);
     if (bad >= 0) {
@@ -257,7 +305,8 @@ export class WorkerPool implements TableFollower {
   async pushVips(): Promise<void> {
     const vips = [...this.env.vips];
     const standby = [...this.env.standbyVips];
-    await Promise.all(this.workers.map((w) => w.call('vips', { vips, standby })));
+    const vips6 = this.env.v6.vipList().map(String);
+    await Promise.all(this.workers.map((w) => w.call('vips', { vips, standby, vips6 })));
   }
 
   /** The worker the fanout programs send a client's packets to (client address and port). */
@@ -303,49 +352,124 @@ export class WorkerPool implements TableFollower {
   /** An IpvsAdmin that lists the workers' counters and connections through the main core. */
   async admin(core: IpvsCore): Promise<IpvsAdmin> {
     const snaps = await Promise.all(this.workers.map((w) => w.call<Snapshot>('snapshot')));
-    const services = new Map(core.services().map((s) => [svcKey(s), s]));
-    const dests = new Map<string, Service['dests'][number]>();
-    for (const s of core.services())
-      for (const d of s.dests) dests.set(`${svcKey(s)}>${d.addr}/${d.port}`, d);
-    for (const s of services.values()) {
-      for (const f of STAT_FIELDS) s.stats[f] = 0;
-      for (const d of s.dests) {
-        d.activeConns = 0;
-        d.inactConns = 0;
-        d.persistConns = 0;
-        for (const f of STAT_FIELDS) d.stats[f] = 0;
-      }
-    }
-    for (const snap of snaps) {
-      for (const s of snap.services) {
-        const svc = services.get(s.key);
-        if (svc) addStats(svc.stats, s.stats);
-      }
-      for (const x of snap.dests) {
-        const d = dests.get(x.key);
-        if (!d) continue;
-        d.activeConns += x.active;
-        d.inactConns += x.inact;
-        d.persistConns += x.persist;
-        addStats(d.stats, x.stats);
-      }
-    }
-    // Structured clone keeps an InetAddr's fields but not its class: revive the addresses.
-    const conns = snaps
-      .flatMap((s) => s.conns)
-      .map((c) => ({
-        ...c,
-        caddr: InetAddr.fromPlain(c.caddr),
-        vaddr: InetAddr.fromPlain(c.vaddr),
-        daddr: InetAddr.fromPlain(c.daddr),
-      }));
+    sumSnapshots(core, snaps);
+    // The connections are the workers': listed page by page (connectionPages), never at once.
     return new Proxy(core, {
       get(target, prop, receiver) {
-        if (prop === 'connections') return () => conns;
+        if (prop === 'connections') return () => [];
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
     }) as IpvsAdmin;
+  }
+
+  /**
+   * The director's reading for metrics and the live page: every worker's counters summed into
+   * the main core's services (as for listings, without the connection lists) and each
+   * worker's thread counters.
+   */
+  async reading(core: IpvsCore): Promise<DirectorReading> {
+    const rs = await Promise.all(this.workers.map((w) => w.call<WorkerReading>('reading')));
+    sumSnapshots(
+      core,
+      rs.map((r) => r.snap),
+    );
+    return {
+      tableSize: core.tableSize,
+      services: readServices(core.services()),
+      threads: rs.map((r) => r.thread),
+    };
+  }
+
+  /** Up to `limit` connection entries over every worker (for /proc/net/ip_vs_conn). */
+  async connections(limit: number): Promise<ConnView[]> {
+    const all = await Promise.all(
+      this.workers.map((w) => w.call<ConnView[]>('conns-head', { limit })),
+    );
+    return all.flat().slice(0, limit).map(reviveConnView);
+  }
+
+  /**
+   * A packet-path trace in every worker; events come to `sink` until `count` arrived or every
+   * worker ended, then `end` once.
+   */
+  paths(
+    filter: PathFilter,
+    count: number,
+    ms: number,
+    sink: (e: PathEvent) => void,
+    end: () => void,
+  ): Promise<void> {
+    let got = 0;
+    let ended = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      for (const w of this.workers) {
+        w.onPath = null;
+        w.post({ type: 'path-stop' });
+      }
+      end();
+    };
+    for (const w of this.workers) {
+      w.onPath = (e) => {
+        if (done) return;
+        if (e.type === 'path-event') {
+          sink(e.event);
+          if (++got >= count) finish();
+        } else if (e.type === 'path-end' && ++ended === this.workers.length) finish();
+      };
+    }
+    return Promise.all(this.workers.map((w) => w.call('path', { filter, count, ms }))).then(
+      () => undefined,
+      (e: unknown) => {
+        finish();
+        throw e;
+      },
+    );
+  }
+
+  /** Stops a running packet-path trace. */
+  stopPaths(): void {
+    for (const w of this.workers) w.post({ type: 'path-stop' });
+  }
+
+  /** A recording in every worker; chunks go to `target`, whose end() runs once all ended. */
+  record(count: number, ms: number, filter: PathFilter, target: RecordTarget): Promise<void> {
+    let ended = 0;
+    for (const w of this.workers) {
+      w.onRecord = (e) => {
+        if (e.type === 'record-chunk') target.chunk(e.bytes);
+        else if (e.type === 'record-end' && ++ended === this.workers.length) {
+          for (const x of this.workers) x.onRecord = null;
+          target.end();
+        }
+      };
+    }
+    return Promise.all(this.workers.map((w) => w.call('record', { count, ms, filter }))).then(
+      () => undefined,
+    );
+  }
+
+  /** Ends a running recording in every worker. */
+  stopRecording(): void {
+    for (const w of this.workers) w.post({ type: 'record-stop' });
+  }
+
+  /**
+   * Every worker's connection entries, page by page: each page is taken by its worker
+   * between two of its packet batches, and only one page is in flight at a time.
+   */
+  async *connectionPages(pageEntries = PAGE_ENTRIES): AsyncGenerator<ConnView[]> {
+    for (const w of this.workers) {
+      let from = 0;
+      while (from >= 0) {
+        const page = await w.call<ConnPage>('conns', { from, max: pageEntries });
+        from = page.next;
+        if (page.views.length > 0) yield page.views.map(reviveConnView);
+      }
+    }
   }
 
   /** Every worker's @stats, summed, with the per-worker figures. */
@@ -406,6 +530,46 @@ function programsFor(
   };
 }
 
+/** The defence figures that add up over workers (IpvsCore.defenseReport). */
+const DEFENSE_COUNTERS = [
+  'embryonic',
+  'displaced',
+  'droppedEntries',
+  'droppedPackets',
+  'tableFull',
+] as const;
+
+/** Sets the main core's service and real-server counters to the sum of the workers'. */
+function sumSnapshots(core: IpvsCore, snaps: readonly Snapshot[]): void {
+  const services = new Map(core.services().map((s) => [svcKey(s), s]));
+  const dests = new Map<string, Service['dests'][number]>();
+  for (const s of core.services())
+    for (const d of s.dests) dests.set(`${svcKey(s)}>${d.addr}/${d.port}`, d);
+  for (const s of services.values()) {
+    for (const f of STAT_FIELDS) s.stats[f] = 0;
+    for (const d of s.dests) {
+      d.activeConns = 0;
+      d.inactConns = 0;
+      d.persistConns = 0;
+      for (const f of STAT_FIELDS) d.stats[f] = 0;
+    }
+  }
+  for (const snap of snaps) {
+    for (const s of snap.services) {
+      const svc = services.get(s.key);
+      if (svc) addStats(svc.stats, s.stats);
+    }
+    for (const x of snap.dests) {
+      const d = dests.get(x.key);
+      if (!d) continue;
+      d.activeConns += x.active;
+      d.inactConns += x.inact;
+      d.persistConns += x.persist;
+      addStats(d.stats, x.stats);
+    }
+  }
+}
+
 function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
   const sum = (field: string): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -415,9 +579,20 @@ function sumStats(all: Record<string, unknown>[]): Record<string, unknown> {
     }
     return out;
   };
+  // The defences run per worker (each on its own table's fill): sum their counters; each
+  // worker's settings and state are in perWorker.
+  const defense: Record<string, number> = {};
+  for (const s of all) {
+    const d = (s.defense ?? {}) as Record<string, unknown>;
+    for (const k of DEFENSE_COUNTERS) defense[k] = (defense[k] ?? 0) + Number(d[k] ?? 0);
+  }
+  const gaps = all.map((s) => Number((s.loop as { maxBatchGapMs?: number })?.maxBatchGapMs ?? 0));
   return {
     connections: all.reduce((a, s) => a + Number(s.connections ?? 0), 0),
     verdicts: sum('verdicts'),
     outcomes: sum('outcomes'),
+    ...(all.length > 0
+      ? { sysctl: all[0].sysctl, defense, loop: { maxBatchGapMs: Math.max(...gaps) } }
+      : {}),
   };
 }

@@ -2,17 +2,24 @@
  * The director's answers on its control socket: ipvsadm command lines (run by
  * src/control/uvsadm.ts against the director's one control path), and the requests of
  * `uvs ctl`: `@stats` (counters as JSON), `@trace COUNT MS` (the next packets, traced) and
- * `@status` (running or draining, and the announcements: src/daemon/drain.ts) and `@checks`
- * (the health checkers of `--keepalived`).
+ * `@status` (running or draining, and the announcements: src/daemon/drain.ts), `@checks`
+ * (the health checkers of `--keepalived`) and `@record` (a live pcapng recording).
+ * A connection listing goes out page by page through `reply` (streamed to a client that
+ * asked for it), so neither the daemon nor the client holds all of it.
  */
-import type { ControlRequest, ControlResponse } from '../control/daemon-socket.js';
+import type { ControlReply, ControlRequest, ControlResponse } from '../control/daemon-socket.js';
 import { runUvsadm, type UvsadmTarget } from '../control/uvsadm.js';
+import { InetAddr } from '../net/addr.js';
+import type { RecordingSummary } from '../trace/recording-writer.js';
+import type { RecordRequest } from './observer.js';
 
 export interface DirectorRequests {
   /** The table to list and the path to change it. */
   target: UvsadmTarget;
   stats(): Promise<Record<string, unknown>> | Record<string, unknown>;
   trace(count: number, ms: number): Promise<string>;
+  /** `@record PATH COUNT SECONDS [VIP:PORT]`: a live pcapng recording. */
+  record?(req: RecordRequest): Promise<RecordingSummary>;
   /** State, drain and announcements (absent: `@status` is refused). */
   status?(): object;
   /** `uvs ctl checks`: the checkers' table, or null when the director runs none. */
@@ -25,6 +32,7 @@ const EXIT_USAGE = 2;
 export async function handleRequest(
   d: DirectorRequests,
   req: ControlRequest,
+  reply?: ControlReply,
 ): Promise<ControlResponse> {
   const a = req.argv;
   if (a[0] === '@stats') {
@@ -45,6 +53,29 @@ export async function handleRequest(
       return { code: 0, out: await d.trace(count, ms), err: '' };
     } catch (e) {
       return usage((e as Error).message);
+    }
+  }
+  if (a[0] === '@record' && d.record !== undefined) {
+    if (a.length < 4 || a.length > 5) return usage('@record PATH COUNT SECONDS [VIP:PORT]');
+    const count = wholeNumber(a[2]);
+    const seconds = Number(a[3]);
+    if (count === null || !Number.isFinite(seconds)) {
+      return usage('@record COUNT is a whole number and SECONDS a number');
+    }
+    let service: RecordRequest['filter']['service'];
+    if (a[4] !== undefined) {
+      const s = parseVipPort(a[4]);
+      if (s === null) return usage(`@record: '${a[4]}' is not VIP:PORT`);
+      service = s;
+    }
+    try {
+      const r = await d.record({ path: a[1], count, seconds, filter: service ? { service } : {} });
+      const out =
+        `recorded ${r.received} frames as received and ${r.sent} as sent ` +
+        `(${r.bytes} bytes) in ${(r.ms / 1000).toFixed(1)} s to ${r.path}\n`;
+      return { code: 0, out, err: '' };
+    } catch (e) {
+      return { code: 1, out: '', err: `uvs: ${(e as Error).message}\n` };
     }
   }
   if (a[0] === '@checks') {
@@ -69,8 +100,25 @@ export async function handleRequest(
       err += s;
     },
     stdin: req.stdin,
+    flush:
+      reply === undefined
+        ? undefined
+        : () => {
+            const piece = out;
+            out = '';
+            return reply.write(piece);
+          },
   });
   return { code, out, err };
+}
+
+/** "198.18.0.100:80" or "[2001:db8::100]:80". */
+export function parseVipPort(s: string): { addr: InetAddr; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  if (m === null) return null;
+  const addr = InetAddr.parse(m[1] ?? m[2]);
+  const port = Number(m[3]);
+  return addr === null || port > 65535 ? null : { addr, port };
 }
 
 function wholeNumber(s: string): number | null {

@@ -5,40 +5,58 @@
  * pipeline's own PacketInfo (a private one, with parseFrame, so the trace never disturbs the
  * datapath's state).
  */
-import { describeLast } from '../datapath/replay.js';
-import type { Director } from '../datapath/setup.js';
+
+import { describeLast } from '../datapath/describe.js';
+import type { Director } from '../datapath/director-parts.js';
+import { V_TX } from '../datapath/outcome.js';
 import { formatIn4 } from '../net/addr.js';
-import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
-import { PARSE_OK_IPV4, parseFrame, parseIpv4 } from '../net/parse.js';
+import {
+  PARSE_ARP,
+  PARSE_OK_IPV4,
+  PARSE_OK_IPV6,
+  parseFrame,
+  parseIpv4,
+  parseIpv6,
+} from '../net/parse.js';
+import type { PacketTap } from '../trace/tap.js';
 
 /** The most packets one trace may collect, and the longest it may wait. */
 export const TRACE_MAX_COUNT = 1000;
 export const TRACE_MAX_MS = 60_000;
 
-export class Tracer {
+export class Tracer implements PacketTap {
   /** Packets still to record; the packet loop traces while this is above 0. */
   armed = 0;
   private readonly lines: string[] = [];
+  private received = '';
   private readonly info = new PacketInfo();
   private pending: { resolve: (text: string) => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     private readonly d: Director,
     private readonly linkName: (li: number) => string,
+    /** Called when a trace arms (the packet loop's tap hub recounts). */
+    private readonly onArm: () => void = () => {},
   ) {}
 
-  /** "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" for a frame about to be processed. */
-  before(buf: Uint8Array, off: number, len: number, li: number): string {
-    return `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
+  /**
+   * Notes "eth0 in  10.0.0.1:1234 -> 10.0.0.100:80" (IPv6: "[2001:db8::1]:1234 -> ...") for
+   * a frame about to be processed.
+   */
+  before(buf: Uint8Array, off: number, len: number, li: number): void {
+    this.received = `${this.linkName(li)} in  ${this.describe(buf, off, len)}`;
   }
 
-  /** Records the packet the pipeline just transmitted on link `ol`. */
-  after(before: string, ol: number): void {
+  /** Records the frame if the pipeline transmitted it. */
+  after(v: number): void {
+    if (v !== V_TX) return;
     const p = this.d.pipeline;
+    const ol = p.outLink;
     const out = this.describe(p.outBuf, p.outOffs[0], p.outLens[0]);
     this.lines.push(
-      `${before}\n  => ${this.linkName(ol)} out ${out}\n     (${describeLast(this.d)})`,
+      `${this.received}\n  => ${this.linkName(ol)} out ${out}\n     (${describeLast(this.d)})`,
     );
     if (--this.armed <= 0) this.finish();
   }
@@ -57,6 +75,7 @@ export class Tracer {
     if (this.pending !== null) throw new Error('a trace is already running');
     this.lines.length = 0;
     this.armed = count;
+    this.onArm();
     return new Promise((resolve) => {
       this.pending = { resolve, timer: setTimeout(() => this.finish(), ms) };
     });
@@ -75,20 +94,27 @@ export class Tracer {
 
   private describe(buf: Uint8Array, off: number, len: number): string {
     const info = this.info;
-    if (parseFrame(buf, off, len, info) !== PARSE_OK_IPV4) return 'non-IPv4';
+    const st = parseFrame(buf, off, len, info);
+    if (st !== PARSE_OK_IPV4 && st !== PARSE_OK_IPV6) return st === PARSE_ARP ? 'ARP' : 'non-IP';
     const outer = endpoints(info);
-    if (info.proto !== IPPROTO_IPIP) return outer;
-    if (parseIpv4(buf, info.l4Off, info.l3Off + info.totLen, info) !== PARSE_OK_IPV4) {
-      return `IPIP[${outer}]`;
-    }
-    return `IPIP[${outer}] ${endpoints(info)}`;
+    const v6 = st === PARSE_OK_IPV6;
+    const p = info.proto;
+    if (p !== IPPROTO_IPIP && p !== IPPROTO_IPV6) return outer;
+    // A tunnel: name it by its two families and describe the inner packet.
+    const name = `${p === IPPROTO_IPV6 ? '6' : '4'}in${v6 ? '6' : '4'}`;
+    const end = info.l3Off + info.totLen;
+    const ist =
+      p === IPPROTO_IPV6
+        ? parseIpv6(buf, info.l4Off, end, info)
+        : parseIpv4(buf, info.l4Off, end, info);
+    if (ist !== PARSE_OK_IPV4 && ist !== PARSE_OK_IPV6) return `${name}[${outer}]`;
+    return `${name}[${outer}] ${endpoints(info)}`;
   }
 }
 
 function endpoints(info: PacketInfo): string {
   const ports = info.proto === IPPROTO_TCP || info.proto === IPPROTO_UDP;
   const f = info.flow;
-  const s = formatIn4(f.saddr4);
-  const d = formatIn4(f.daddr4);
-  return ports ? `${s}:${f.sport} -> ${d}:${f.dport}` : `${s} -> ${d}`;
+  if (ports) return f.toString();
+  return `${f.source()} -> ${f.destination()}`;
 }

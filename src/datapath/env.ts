@@ -9,6 +9,7 @@
  * uvs keeps the small subset a load balancer needs.
  */
 import { AF_INET, type FlowKey, prefixMask32 } from '../net/addr.js';
+import { type Iface6Addr, Ipv6Env } from './env6.js';
 
 export interface IfaceConf {
   name: string;
@@ -17,6 +18,8 @@ export interface IfaceConf {
   addr: number;
   prefixLen: number;
   mtu: number;
+  /** The link's IPv6 addresses (none: the director speaks no IPv6 on it). */
+  addrs6?: readonly Iface6Addr[];
 }
 
 export interface RouteConf {
@@ -97,9 +100,15 @@ export class DirectorEnv {
   nhMac: Uint8Array | null = null;
   nhVia = 0;
 
+  /** The IPv6 tables (addresses, routes, neighbours, VIPs, marks), same link numbering. */
+  readonly v6 = new Ipv6Env();
+  /** resolve6 copies the next hop's MAC here (nhMac then points at it). */
+  private readonly nhMac6 = new Uint8Array(6);
+
   addIface(conf: IfaceConf): number {
     this.ifaces.push(conf);
     const link = this.ifaces.length - 1;
+    this.v6.addLink(link, conf.addrs6 ?? []);
     if (conf.addr !== 0) {
       const mask = prefixMask32(conf.prefixLen);
       this.insertRoute({
@@ -221,8 +230,27 @@ export class DirectorEnv {
   }
 
   /**
+   * resolve() for an IPv6 address (four words at w[at]): longest-prefix route, then the
+   * neighbour cache. On success sets nhLink/nhMac (nhVia stays 0; v6.nhViaSet tells a
+   * gateway) and returns true; false with nhLink set when the MAC is unknown, -1 without
+   * a route.
+   */
+  resolve6(w: ArrayLike<number>, at = 0): boolean {
+    this.nhMac = null;
+    this.nhVia = 0;
+    const v6 = this.v6;
+    this.nhLink = v6.route(w, at);
+    if (this.nhLink < 0) return false;
+    const i = v6.neighbourOfNextHop(w, at);
+    if (i < 0) return false;
+    const m = v6.neighbours.macAtCopy(i, this.nhMac6);
+    this.nhMac = m;
+    return true;
+  }
+
+  /**
    * The firewall mark for a packet's flow (first matching rule), 0 when none. The rules are
-   * IPv4 prefixes: other families carry no mark.
+   * IPv4 prefixes: other families carry no mark here (IPv6 rules: v6.markOf).
    */
   markOf(flow: FlowKey): number {
     if (flow.af !== AF_INET) return 0;

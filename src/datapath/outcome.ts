@@ -29,10 +29,15 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['icmp_port_unreach_sent', V_TX],
   ['icmp_frag_needed_sent', V_TX],
   ['icmp_time_exceeded_sent', V_TX],
+  // IPv6: a neighbour advertisement answering a solicitation for a VIP, and the ICMPv6
+  // Packet Too Big sent for what no longer fits the path.
+  ['nd_advert', V_TX],
+  ['icmp6_too_big_sent', V_TX],
   // passed to the host stack
   ['not_ipvs', V_PASS],
-  ['ipv6', V_PASS],
   ['arp_other', V_PASS],
+  // Neighbour discovery that is not a solicitation for a VIP (neighbours are learnt from it).
+  ['nd_other', V_PASS],
   ['icmp_other', V_PASS],
   ['dr_tun_reply', V_PASS],
   ['local_fwd', V_PASS],
@@ -53,6 +58,18 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['dr_not_onlink', V_DROP],
   ['tun_mtu_drop', V_DROP],
   ['tun_frag_needed', V_DROP],
+  // IPv6 is never fragmented on the way: a packet too big for the path (Packet Too Big is
+  // sent for a first fragment that is not an ICMP error).
+  ['too_big', V_DROP],
+  // The egress link has no address of the family the director must send from (IPv6 tunnel
+  // source, ND).
+  ['no_source_addr', V_DROP],
+  // IPv6 fragments: kept for reassembly (the datagram goes on when complete), or discarded
+  // with their datagram (overlap, bad length, too long); an ICMPv6 error with a fragment
+  // header (errors are never fragmented: ip_vs_in_icmp_v6 drops it).
+  ['ipv6_frag_held', V_DROP],
+  ['ipv6_frag_bad', V_DROP],
+  ['icmp6_fragmented', V_DROP],
   ['icmp_no_conn', V_DROP],
   ['nat_no_conn', V_DROP],
   // NAT could not rewrite the packet (natDnat/natSnat/natIcmpIn/natIcmpOut said no: e.g. an
@@ -62,6 +79,8 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['headroom', V_DROP],
   // traffic to a VIP whose VRRP instance is not MASTER here: the peer director owns it
   ['not_master', V_DROP],
+  // A new connection refused by the drop_packet defence (ip_vs_todrop).
+  ['drop_packet', V_DROP],
 ];
 
 export const OUTCOME_NAMES: readonly string[] = [
@@ -69,7 +88,7 @@ export const OUTCOME_NAMES: readonly string[] = [
   ...OUTCOMES.map((o) => o[0]),
 ];
 
-/** Verdict of each outcome. Parse statuses: ARP/IPv6 never end as outcomes; the rest drop. */
+/** Verdict of each outcome. Parse statuses: ARP and OK_IPV6 never end as outcomes; the rest drop. */
 export const OUTCOME_VERDICT: Uint8Array = Uint8Array.from([
   ...PARSE_STATUS_NAMES.map(() => V_DROP),
   ...OUTCOMES.map((o) => o[1]),
@@ -95,8 +114,15 @@ export const O_ICMP_TUN_RELAY = id('icmp_tun_relay');
 export const O_PORT_UNREACH_SENT = id('icmp_port_unreach_sent');
 export const O_FRAG_NEEDED_SENT = id('icmp_frag_needed_sent');
 export const O_TIME_EXCEEDED_SENT = id('icmp_time_exceeded_sent');
+export const O_ND_ADVERT = id('nd_advert');
+export const O_TOO_BIG_SENT = id('icmp6_too_big_sent');
+export const O_ND_OTHER = id('nd_other');
+export const O_TOO_BIG = id('too_big');
+export const O_NO_SOURCE_ADDR = id('no_source_addr');
+export const O_FRAG6_HELD = id('ipv6_frag_held');
+export const O_FRAG6_BAD = id('ipv6_frag_bad');
+export const O_ICMP6_FRAGMENTED = id('icmp6_fragmented');
 export const O_NOT_IPVS = id('not_ipvs');
-export const O_IPV6 = id('ipv6');
 export const O_ARP_OTHER = id('arp_other');
 export const O_ICMP_OTHER = id('icmp_other');
 export const O_DR_TUN_REPLY = id('dr_tun_reply');
@@ -120,6 +146,7 @@ export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
 export const O_NOT_MASTER = id('not_master');
+export const O_DROP_PACKET = id('drop_packet');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;
 // Sanity: parse statuses come first and keep their codes.

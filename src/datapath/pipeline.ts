@@ -4,6 +4,7 @@
  * / ip_vs_out_icmp (net/netfilter/ipvs/ip_vs_core.c) and the transmitters of ip_vs_xmit.c.
  *
  *   parse (in place)            ARP for a VIP -> reply; other ARP -> learn sender, pass
+ *   IPv6                        -> the IPv6 path (pipeline6.ts), same outcomes and output
  *   IPv4 header checksum        bad -> drop
  *   ICMP                        echo to a VIP -> reply; errors -> relay per connection
  *   inbound lookup/schedule     core.lookupIn: existing entry, or a new one from a service
@@ -22,6 +23,7 @@
 import type { IpvsCore } from '../ipvs/core.js';
 import {
   R_DEST_UNAVAILABLE,
+  R_DROP_PACKET,
   R_NO_DEST,
   R_NO_SERVICE,
   R_NOT_MASQ,
@@ -29,12 +31,20 @@ import {
   R_TABLE_FULL,
 } from '../ipvs/core.js';
 import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
-import { FlowKey } from '../net/addr.js';
+import { type AddressFamily, AF_INET, AF_INET6, FlowKey } from '../net/addr.js';
 import { ARPOP_REQUEST } from '../net/arp.js';
+import { ETH_P_IPV6 } from '../net/ethernet.js';
 import { ICMP_ECHO, isIpvsIcmpError } from '../net/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
-import { ipv4HeaderOk, PARSE_ARP, PARSE_IPV6, PARSE_OK_IPV4, parseFrame } from '../net/parse.js';
+import {
+  ipv4HeaderOk,
+  PARSE_ARP,
+  PARSE_FRAGMENT,
+  PARSE_OK_IPV4,
+  PARSE_OK_IPV6,
+  parseFrame,
+} from '../net/parse.js';
 import { TCP_RST } from '../net/tcp.js';
 import { IpIdent } from '../xmit/common.js';
 import { drXmit } from '../xmit/dr.js';
@@ -48,6 +58,7 @@ import {
   natIcmpOut,
   natSnat,
 } from '../xmit/nat.js';
+import { completeL4Checksum6 } from '../xmit/nat6.js';
 import { arpReplyInPlace, icmpEchoReplyInPlace } from '../xmit/reply.js';
 import {
   buildFragNeeded,
@@ -64,6 +75,7 @@ import {
 } from '../xmit/tun.js';
 import type { DirectorEnv } from './env.js';
 import * as O from './outcome.js';
+import { Ipv6Path } from './pipeline6.js';
 
 /** Writable bytes every input frame must have before its Ethernet header. */
 export const HEADROOM = 64;
@@ -71,6 +83,7 @@ export const HEADROOM = 64;
 export const VNET_HDR_LEN = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 
 /** Scratch layout: frames the pipeline builds start at multiples of SLOT past HEADROOM. */
 const SCRATCH_SLOT = 2048;
@@ -108,8 +121,13 @@ export class Pipeline {
   outCount = 0;
   readonly outOffs = new Int32Array(MAX_OUT);
   readonly outLens = new Int32Array(MAX_OUT);
-  /** Next hop whose MAC was missing (O_NO_NEIGHBOUR): the director may ARP for it. */
+  /**
+   * Next hop whose MAC was missing (O_NO_NEIGHBOUR): the director may ARP (IPv4: missAddr)
+   * or solicit (IPv6: missAddr6) for it, on missLink.
+   */
+  missAf: AddressFamily = AF_INET;
   missAddr = 0;
+  readonly missAddr6 = new Int32Array(4);
   missLink = -1;
 
   // ---- trace of the last process() (only maintained when options.trace) ----
@@ -125,6 +143,8 @@ export class Pipeline {
   private readonly icmpKey = new FlowKey();
   private readonly vnet: boolean;
   private readonly trace: boolean;
+  /** The IPv6 path (and the tunnels that cross families, and IPv6 reassembly). */
+  readonly v6: Ipv6Path;
 
   constructor(
     readonly core: IpvsCore,
@@ -134,6 +154,7 @@ export class Pipeline {
     this.vnet = opts.vnetHdr ?? false;
     this.trace = opts.trace ?? false;
     this.outBuf = this.scratch;
+    this.v6 = new Ipv6Path(this);
   }
 
   /**
@@ -177,7 +198,10 @@ export class Pipeline {
     const st = parseFrame(buf, off, len, info);
     if (st !== PARSE_OK_IPV4) {
       if (st === PARSE_ARP) return this.arp(buf, inLink);
-      if (st === PARSE_IPV6) return this.end(O.O_IPV6);
+      if (st === PARSE_OK_IPV6) return this.v6.process(buf, inLink, now);
+      if (st === PARSE_FRAGMENT && info.etherType === ETH_P_IPV6) {
+        return this.v6.fragment(buf, inLink, now);
+      }
       return this.end(st); // parse failures are outcomes 0..PARSE_STATUS_COUNT-1
     }
     if (!ipv4HeaderOk(buf, info)) return this.end(O.O_BAD_IP_CSUM);
@@ -225,6 +249,8 @@ export class Pipeline {
         return this.end(O.O_TABLE_FULL);
       case R_DEST_UNAVAILABLE:
         return this.end(O.O_DEST_UNAVAILABLE);
+      case R_DROP_PACKET:
+        return this.end(O.O_DROP_PACKET);
       default:
         return this.end(O.O_UNSUPPORTED);
     }
@@ -259,6 +285,9 @@ export class Pipeline {
     const info = this.info;
     const fwd = core.fwdOf(c);
     if (fwd === FWD_LOCAL) return this.end(O.O_LOCAL_FWD);
+    // A tunnelled real server of the other family: IPv4-in-IPv6 (pipeline6.ts).
+    if (fwd === FWD_TUNNEL && ct.daf(c) === AF_INET6)
+      return this.v6.tunnel4in6(buf, c, false, O.O_TUN);
     const rip = ct.daddr4(c);
     if (!this.route(rip)) return this.end(this.env.nhLink < 0 ? O.O_NO_ROUTE : O.O_NO_NEIGHBOUR);
     const link = this.env.nhLink;
@@ -349,7 +378,8 @@ export class Pipeline {
     this.outCount = n;
     return this.end(O.O_TUN_FRAGMENTED);
   }
-  private readonly fragScratch = new Uint8Array(SCRATCH_SLOT * MAX_OUT);
+  /** Where fragments are built before txFragments spreads them over scratch slots. */
+  readonly fragScratch = new Uint8Array(SCRATCH_SLOT * MAX_OUT);
 
   /** A TCP super-packet to tunnel: segment in software, then encapsulate each segment. */
   private tunnelSegments(buf: Uint8Array, rip: number, link: number): number {
@@ -452,6 +482,9 @@ export class Pipeline {
     const fwd = core.fwdOf(ci);
     const rip = ct.daddr4(ci);
     if (fwd === FWD_LOCAL) return this.end(O.O_LOCAL_FWD);
+    if (fwd === FWD_TUNNEL && ct.daf(ci) === AF_INET6) {
+      return this.v6.tunnel4in6(buf, ci, true, O.O_ICMP_RELAY_IN);
+    }
     // ip_vs_in_icmp drops what it cannot rewrite (e.g. a bad ICMP checksum).
     if (fwd === FWD_MASQ && !natIcmpIn(buf, info, rip, ct.dport(ci))) {
       return this.end(O.O_NAT_REWRITE_FAILED);
@@ -555,22 +588,52 @@ export class Pipeline {
   }
 
   // ------------------------------------------------------------------ helpers
+  // (used by the IPv6 path as well: the output fields and outcomes are the pipeline's)
 
   /** Route toward addr; on a missing neighbour remember it for the director to resolve. */
   private route(addr: number): boolean {
     const env = this.env;
     if (env.resolve(addr)) return true;
     if (env.nhLink >= 0) {
+      this.missAf = AF_INET;
       this.missAddr = env.nhVia !== 0 ? env.nhVia : addr;
       this.missLink = env.nhLink;
     }
     return false;
   }
 
-  private txInPlace(buf: Uint8Array, link: number, outcome: number): number {
+  /** route() for the IPv6 path's IPv4 needs (tunnels to IPv4 real servers, ICMP answers). */
+  routeTo(addr: number): boolean {
+    return this.route(addr >>> 0);
+  }
+
+  /** Remember an IPv6 next hop (four words) whose MAC is missing, for the director to solicit. */
+  missNeighbour6(w: ArrayLike<number>, link: number): void {
+    this.missAf = AF_INET6;
+    for (let i = 0; i < 4; i++) this.missAddr6[i] = w[i];
+    this.missLink = link;
+  }
+
+  /** Tracing is on (replay, `uvs ctl trace`): record the connection of this frame. */
+  get traceOn(): boolean {
+    return this.trace;
+  }
+
+  /** Record the traced direction (DIR_*) and connection of the current frame. */
+  traceConn(dir: number, c: number, isNew: boolean): void {
+    this.tDir = dir;
+    this.tConn = c;
+    this.tNew = isNew;
+  }
+
+  /** Transmit the current frame as it now stands in place. */
+  txInPlace(buf: Uint8Array, link: number, outcome: number): number {
     const info = this.info;
     // A link without virtio_net_hdr cannot ask the kernel to finish a partial checksum.
-    if (!this.vnet && info.csumPartial) completeL4Checksum(buf, info);
+    if (!this.vnet && info.csumPartial) {
+      if (info.etherType === ETH_P_IPV6) completeL4Checksum6(buf, info);
+      else completeL4Checksum(buf, info);
+    }
     this.outBuf = buf;
     this.outLink = link;
     this.outOffs[0] = info.off;
@@ -579,7 +642,46 @@ export class Pipeline {
     return this.end(outcome);
   }
 
-  private txScratch(link: number, len: number, outcome: number): number {
+  /** Transmit one frame that now starts at buf[off] (moved by an encapsulation). */
+  txFrame(buf: Uint8Array, off: number, len: number, link: number, outcome: number): number {
+    if (this.vnet) this.clearVnet(buf, off);
+    this.outBuf = buf;
+    this.outLink = link;
+    this.outOffs[0] = off;
+    this.outLens[0] = len;
+    this.outCount = 1;
+    return this.end(outcome);
+  }
+
+  /** Transmit the n frames built in scratch at outOffs/outLens (segments). */
+  txScratchFrames(link: number, n: number, outcome: number): number {
+    if (this.vnet) for (let i = 0; i < n; i++) this.clearVnet(this.scratch, this.outOffs[i]);
+    this.outBuf = this.scratch;
+    this.outLink = link;
+    this.outCount = n;
+    return this.end(outcome);
+  }
+
+  /**
+   * Transmit n fragments written back to back in `tmp` (outOffs/outLens): each is copied to
+   * its own scratch slot so it has headroom for a virtio_net_hdr.
+   */
+  txFragments(tmp: Uint8Array, n: number, link: number, outcome: number): number {
+    if (n > MAX_OUT) return this.end(O.O_XMIT_ERROR);
+    const sc = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const dst = HEADROOM + i * SCRATCH_SLOT;
+      const src = this.outOffs[i];
+      const len = this.outLens[i];
+      if (len + HEADROOM > SCRATCH_SLOT) return this.end(O.O_XMIT_ERROR);
+      for (let j = 0; j < len; j++) sc[dst + j] = tmp[src + j];
+      this.outOffs[i] = dst;
+    }
+    return this.txScratchFrames(link, n, outcome);
+  }
+
+  /** Transmit one frame of len bytes built in scratch at HEADROOM. */
+  txScratch(link: number, len: number, outcome: number): number {
     this.outBuf = this.scratch;
     this.outLink = link;
     this.outOffs[0] = HEADROOM;
@@ -589,7 +691,8 @@ export class Pipeline {
     return this.end(outcome);
   }
 
-  private end(outcome: number): number {
+  /** End the current frame in `outcome` (counted), returning its verdict. */
+  end(outcome: number): number {
     this.outcome = outcome;
     this.counts[outcome]++;
     const v = O.OUTCOME_VERDICT[outcome];
@@ -605,7 +708,10 @@ export class Pipeline {
     const gt = buf[h + 1] & 0x7f;
     info.gsoType = gt;
     // little-endian u16 (virtio legacy header in host order on x86)
-    info.gsoSize = gt === VIRTIO_NET_HDR_GSO_TCPV4 ? buf[h + 4] | (buf[h + 5] << 8) : 0;
+    info.gsoSize =
+      gt === VIRTIO_NET_HDR_GSO_TCPV4 || gt === VIRTIO_NET_HDR_GSO_TCPV6
+        ? buf[h + 4] | (buf[h + 5] << 8)
+        : 0;
   }
 
   /** A virtio_net_hdr saying "complete frame, no offload" before a frame we rebuilt. */

@@ -44,7 +44,10 @@ export type IpvsOp =
 
 /** One connection entry as `ipvsadm -L -c` lists it (a snapshot, built off the hot path). */
 export interface ConnView {
-  /** Address family of the entry (its three addresses share it). */
+  /**
+   * Address family of the entry: of its client and virtual addresses, and of daddr except
+   * for a tunnelled real server of the other family (daddr carries its own).
+   */
   af: AddressFamily;
   /** IPPROTO_* of the entry; 0 (IPPROTO_IP) for fwmark persistence templates. */
   proto: number;

@@ -24,7 +24,8 @@
  *   hot block   0 caddr[3]   1 chain link (free-list link for free slots)
  *               2 cport << 16 | vport   3 vaddr[3]
  *               4 kind << 16 | dport, kind = template << 9 | ipv6 << 8 | proto
- *               5 daddr[3]   6 CONN_F_* flags | state << 16   7 destination id (-1: none)
+ *               5 daddr[3]   6 CONN_F_* flags | state << 16 | in_pkts << 24
+ *               7 destination id (-1: none)
  *   side block  0..2 caddr[0..2]   3..5 vaddr[0..2]   6..8 daddr[0..2]   (IPv6 entries only)
  *
  * Why split: a chain walk at a million entries is bound by cache and TLB misses, and an
@@ -70,7 +71,7 @@ const KB_VADDR3 = 3;
 /** kind << 16 | dport */
 const KB_KD = 4;
 const KB_DADDR3 = 5;
-/** CONN_F_* flags (bits 0..15) and protocol state (bits 16..23). */
+/** CONN_F_* flags (bits 0..15), protocol state (bits 16..23) and FS_DAF_OTHER (bit 24). */
 const KB_FS = 6;
 const KB_DEST = 7;
 
@@ -79,6 +80,14 @@ const HI_WORDS = 9;
 const HI_CADDR = 0;
 const HI_VADDR = 3;
 const HI_DADDR = 6;
+
+/**
+ * FS word bit 24: the real server's family differs from the entry's (a tunnelled real
+ * server of the other family, the kernel's cp->daf). Its address then lives where its own
+ * family keeps it: an IPv6 one in the side block even for an IPv4 entry, an IPv4 one as
+ * word 3 with the v4-mapped prefix in the side block of an IPv6 entry.
+ */
+const FS_DAF_OTHER = 1 << 24;
 
 /* `kind`: the family, protocol and template bit an entry is compared on. */
 const KIND_V6 = 0x100;
@@ -194,15 +203,20 @@ export class ConnTable {
     kb[k + KB_DADDR3] = daddr.w3;
     kb[k + KB_CV] = (key.sport << 16) | (key.dport & 0xffff);
     kb[k + KB_KD] = (kindOf(key.af, key.proto, template) << 16) | (dport & 0xffff);
+    const other = daddr.af !== key.af;
+    kb[k + KB_FS] = other ? kb[k + KB_FS] | FS_DAF_OTHER : kb[k + KB_FS] & ~FS_DAF_OTHER;
+    const hi = this.hi;
+    const h = id * HI_WORDS;
     if (key.af === AF_INET6) {
-      const hi = this.hi;
-      const h = id * HI_WORDS;
       hi[h + HI_CADDR] = s[0];
       hi[h + HI_CADDR + 1] = s[1];
       hi[h + HI_CADDR + 2] = s[2];
       hi[h + HI_VADDR] = d[0];
       hi[h + HI_VADDR + 1] = d[1];
       hi[h + HI_VADDR + 2] = d[2];
+    }
+    if (key.af === AF_INET6 || other) {
+      // InetAddr keeps an IPv4 address v4-mapped, so words 0..2 are right either way.
       hi[h + HI_DADDR] = daddr.w0;
       hi[h + HI_DADDR + 1] = daddr.w1;
       hi[h + HI_DADDR + 2] = daddr.w2;
@@ -414,7 +428,17 @@ export class ConnTable {
 
   setState(id: number, state: number): void {
     const i = (id << KB_SHIFT) + KB_FS;
-    this.kb[i] = (this.kb[i] & 0xffff) | ((state & 0xff) << 16);
+    this.kb[i] = (this.kb[i] & ~0xff0000) | ((state & 0xff) << 16);
+  }
+
+  /** First entry of hash chain `bucket` (0..size-1), or -1: for table walks off the hot path. */
+  chainHead(bucket: number): number {
+    return this.buckets[bucket];
+  }
+
+  /** The entry after `id` in its hash chain, or -1. */
+  chainNext(id: number): number {
+    return this.kb[(id << KB_SHIFT) + KB_NEXT];
   }
 
   /** Destination id, or -1 (no destination bound). */
@@ -429,6 +453,17 @@ export class ConnTable {
   /** The entry's address family. */
   af(id: number): AddressFamily {
     return (this.kb[(id << KB_SHIFT) + KB_KD] & (KIND_V6 << 16)) !== 0 ? AF_INET6 : AF_INET;
+  }
+
+  /**
+   * The real server's family (the kernel's cp->daf): the entry's own, or the other one for
+   * a tunnelled real server of the other family.
+   */
+  daf(id: number): AddressFamily {
+    const k = id << KB_SHIFT;
+    const v6 = (this.kb[k + KB_KD] & (KIND_V6 << 16)) !== 0;
+    const other = (this.kb[k + KB_FS] & FS_DAF_OTHER) !== 0;
+    return v6 !== other ? AF_INET6 : AF_INET;
   }
 
   /** IPPROTO_* of the entry (0 = IPPROTO_IP for fwmark templates). */
@@ -463,7 +498,7 @@ export class ConnTable {
     return this.kb[(id << KB_SHIFT) + KB_VADDR3] >>> 0;
   }
 
-  /** The real server address of an IPv4 entry. */
+  /** The real server address when it is IPv4 (word 3 of any entry's real server). */
   daddr4(id: number): number {
     return this.kb[(id << KB_SHIFT) + KB_DADDR3] >>> 0;
   }
@@ -478,9 +513,17 @@ export class ConnTable {
     this.copyWords(id, HI_VADDR, KB_VADDR3, out, at);
   }
 
-  /** Copies the real server address's four words into out[at..at+3]. */
+  /** Copies the real server address's four words into out[at..at+3] (of its own family). */
   copyDaddr(id: number, out: Int32Array | Uint32Array, at = 0): void {
-    this.copyWords(id, HI_DADDR, KB_DADDR3, out, at);
+    if ((this.kb[(id << KB_SHIFT) + KB_FS] & FS_DAF_OTHER) === 0) {
+      this.copyWords(id, HI_DADDR, KB_DADDR3, out, at);
+      return;
+    }
+    const h = id * HI_WORDS + HI_DADDR;
+    out[at] = this.hi[h];
+    out[at + 1] = this.hi[h + 1];
+    out[at + 2] = this.hi[h + 2];
+    out[at + 3] = this.kb[(id << KB_SHIFT) + KB_DADDR3];
   }
 
   private copyWords(
@@ -514,9 +557,15 @@ export class ConnTable {
     return this.addrOf(id, HI_VADDR, KB_VADDR3);
   }
 
-  /** The real server address (allocates). */
+  /** The real server address, of its own family (allocates). */
   daddr(id: number): InetAddr {
-    return this.addrOf(id, HI_DADDR, KB_DADDR3);
+    if ((this.kb[(id << KB_SHIFT) + KB_FS] & FS_DAF_OTHER) === 0) {
+      return this.addrOf(id, HI_DADDR, KB_DADDR3);
+    }
+    const w3 = this.kb[(id << KB_SHIFT) + KB_DADDR3];
+    if (this.daf(id) === AF_INET) return InetAddr.v4(w3);
+    const h = id * HI_WORDS + HI_DADDR;
+    return InetAddr.v6(this.hi[h], this.hi[h + 1], this.hi[h + 2], w3);
   }
 
   private addrOf(id: number, side: number, lo: number): InetAddr {

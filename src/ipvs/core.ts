@@ -23,6 +23,7 @@
  *   c === R_DEST_UNAVAILABLE the entry's real server was removed: drop (with sysctl
  *                            expire_nodest_conn=1 the entry also expires at once)
  *   c === R_UNSUPPORTED      a protocol uvs cannot schedule (SCTP for now): drop
+ *   c === R_DROP_PACKET      the drop_packet defence refused the new connection: drop
  *
  * Replies (real server -> client; key source = real server, destination = client), ip_vs_out's
  * part:
@@ -45,8 +46,17 @@
  *   destAvailable(c), fwdOf(c), destOf(c), destById(id)
  *   core.ct.{state,flags,dest}[c], core.ct.{af,proto,cport,vport,dport,daddr4,...}(c)
  *                                                      read-only views
- *   tick(now)   run connection timers and the 2-second rate estimator; call it often
- *               (e.g. every batch or every 100 ms). Entries expire only in tick.
+ *   tick(now)   run connection timers, the 2-second rate estimator and, once a second,
+ *               the defences (defense.ts); call it often (e.g. every batch or every
+ *               100 ms). Entries expire only in tick.
+ *
+ * ## A full table
+ * The table has a fixed capacity. The kernel's defences (drop_entry, drop_packet,
+ * secure_tcp, amemthresh: defense.ts) work from its fill as the kernel's work from free
+ * memory. Beyond them, a new TCP connection that finds the table full takes the slot of the
+ * oldest embryonic entry (SYN_RECV or SYNACK: embryonic.ts), so a SYN flood cannot lock real
+ * clients out; established entries are never displaced, and only when no embryonic entry is
+ * left is a new connection refused (R_TABLE_FULL).
  *
  * `tcpFlags` is the TCP header's flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10); it is
  * ignored for UDP. `now` is in milliseconds on any monotonic clock, the same one for every call.
@@ -58,6 +68,7 @@
 import {
   type AddressFamily,
   AF_INET,
+  AF_INET6,
   FlowKey,
   foldWords,
   InetAddr,
@@ -68,6 +79,8 @@ import { TCP_RST, TCP_SYN } from '../net/tcp.js';
 import { getScheduler } from '../sched/index.js';
 import { type ConnView, type IpvsAdmin, IpvsError, type IpvsOp } from './admin.js';
 import { ConnTable } from './conn-table.js';
+import { DEFENSE_PERIOD_MS, Defense, PAGE_BYTES, TODROP_IDLE_MS } from './defense.js';
+import { EmbryonicList } from './embryonic.js';
 import { Estimator } from './estimator.js';
 import {
   CONN_F_DROUTE,
@@ -81,6 +94,8 @@ import {
   CONN_F_SEQ_MASK,
   CONN_F_SYNC,
   CONN_F_TEMPLATE,
+  CONN_F_TUNNEL,
+  CTPL_S_ASSURED,
   stateName,
   TCP_DEFAULT_TIMEOUTS_S,
   TCP_DIR_INPUT,
@@ -91,8 +106,13 @@ import {
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
   TCP_S_LAST,
+  TCP_S_SYN_RECV,
+  TCP_S_SYNACK,
   TCP_S_TIME_WAIT,
   TCP_STATE_ACTIVE,
+  TCP_STATE_EMBRYONIC,
+  TCP_STATES,
+  TCP_STATES_DOS,
   tcpNextState,
   UDP_DEFAULT_TIMEOUT_S,
 } from './proto.js';
@@ -134,6 +154,8 @@ export const R_DEST_UNAVAILABLE = -5;
 export const R_NOT_MASQ = -6;
 /** A protocol whose scheduling uvs does not implement (SCTP). */
 export const R_UNSUPPORTED = -7;
+/** The drop_packet defence dropped the packet that would have opened a connection. */
+export const R_DROP_PACKET = -8;
 
 /** net.ipv4.vs.* sysctls that change connection handling (Documentation/networking/ipvs-sysctl.rst). */
 export interface IpvsSysctl {
@@ -159,6 +181,16 @@ export interface IpvsSysctl {
   sync_retries: number;
   /** 1: entries under a persistence template are not synced (their template is). */
   sync_persist_mode: number;
+  /** Defence modes 0-3 (defense.ts): drop entries a flood leaves behind. */
+  drop_entry: number;
+  /** Defence modes 0-3: drop a share of new connections. */
+  drop_packet: number;
+  /** Defence modes 0-3: the stricter TCP state table (tcp_states_dos). */
+  secure_tcp: number;
+  /** Available-memory threshold of the automatic modes, in 4 KiB pages of free table slots. */
+  amemthresh: number;
+  /** drop_packet mode 3 drops one in am_droprate new connections. */
+  am_droprate: number;
 }
 
 /** A connection as a sync message carries it (src/ha/ipvs-sync-wire.ts SyncConn fits it). */
@@ -236,6 +268,11 @@ function svcHashKey(proto: number, addrFold: number, port: number): number {
   return (proto ^ addrFold ^ (port >>> 8) ^ port) & SVC_TAB_MASK;
 }
 
+/** A service key's family: the address's, or the fwmark key's (IPv4 unless -6). */
+function keyFamily(k: ServiceKey): AddressFamily {
+  return k.kind === 'addr' ? k.addr.af : (k.af ?? AF_INET);
+}
+
 function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
@@ -286,6 +323,11 @@ export class IpvsCore implements IpvsAdmin {
     expire_quiescent_template: 0,
     sloppy_tcp: 0,
     nat_icmp_send: 0,
+    drop_entry: 0,
+    drop_packet: 0,
+    secure_tcp: 0,
+    amemthresh: 1024,
+    am_droprate: 10,
     sync_threshold: 3,
     sync_period: 50,
     sync_refresh_period: 0,
@@ -306,8 +348,18 @@ export class IpvsCore implements IpvsAdmin {
     stale: 0,
     table_full: 0,
   };
-  /** New connections refused because the table was full. */
+  /** New connections refused because the table was full (and held no embryonic entry). */
   tableFull = 0;
+  /** Embryonic entries that gave their slot to a new connection in a full table. */
+  displaced = 0;
+  /** Entries the drop_entry defence dropped. */
+  droppedEntries = 0;
+  /** New connections the drop_packet defence refused. */
+  droppedPackets = 0;
+  /** The defences' state (defense.ts). */
+  readonly defense = new Defense();
+  /** Embryonic entries, oldest first: what a full table gives up to a new connection. */
+  readonly embryonic: EmbryonicList;
   /** The connection hash table's bucket count, printed as "size=" by ipvsadm -L. */
   readonly tableSize: number;
 
@@ -332,6 +384,14 @@ export class IpvsCore implements IpvsAdmin {
 
   /** Per-state TCP timeouts and the UDP timeout, in ms (pd->timeout_table). */
   private readonly tcpTimeouts = new Uint32Array(TCP_S_LAST);
+  /** pd->tcp_state_table: tcp_states, or tcp_states_dos while secure_tcp is on. */
+  private tcpTable: Uint8Array = TCP_STATES;
+  /** Bytes of table memory one slot stands for (availmem's unit conversion, defense.ts). */
+  private readonly slotBytes: number;
+  /** When the defences next run (ms on the core's clock). */
+  private nextDefense = Number.NEGATIVE_INFINITY;
+  /** Next hash bucket the drop_entry scan visits. */
+  private dropCursor: number;
   private udpTimeoutMs = UDP_DEFAULT_TIMEOUT_S * 1000;
 
   /** The latest `now` the core has seen (for expiry times in connections()). */
@@ -360,6 +420,9 @@ export class IpvsCore implements IpvsAdmin {
     this.ct = new ConnTable(capacity, bits, seed);
     this.tableSize = this.ct.size;
     this.wheel = new TimerWheel(capacity, opts.timerSlotMs ?? 100);
+    this.embryonic = new EmbryonicList(capacity);
+    this.slotBytes = this.bytesPerConnection();
+    this.dropCursor = seed & (this.ct.size - 1);
     this.getSched = opts.schedulers ?? getScheduler;
     for (let i = 0; i < SVC_TAB_SIZE; i++) {
       this.svcTab.push([]);
@@ -670,6 +733,11 @@ export class IpvsCore implements IpvsAdmin {
     } else if (proto !== IPPROTO_UDP) {
       return R_UNSUPPORTED;
     }
+    // ip_vs_todrop, in tcp_conn_schedule / udp_conn_schedule: "we are very loaded".
+    if (this.defense.dropRate !== 0 && this.defense.todrop()) {
+      this.droppedPackets++;
+      return R_DROP_PACKET;
+    }
     if ((svc.flags & SVC_F_PERSISTENT) !== 0) return this.schedulePersist(svc, key, now);
     if (svc.fwmark === 0 && key.dport !== svc.port) {
       // "Schedule: port zero only supported in persistent services" -> ip_vs_leave.
@@ -735,11 +803,54 @@ export class IpvsCore implements IpvsAdmin {
     if (this.wheel.expiresAt(c) > now) this.wheel.schedule(c, now);
   }
 
-  /** Run expired connection timers and the rate estimator. */
+  /** Run expired connection timers, the rate estimator and (once a second) the defences. */
   tick(now: number): void {
     this.lastNow = now;
     this.wheel.advance(now, this.onExpire);
     this.estimator.tick(now);
+    if (now >= this.nextDefense) {
+      // defense_work_handler
+      this.nextDefense = now + DEFENSE_PERIOD_MS;
+      this.updateDefense();
+      if (this.defense.dropEntry) this.randomDropEntry(now);
+    }
+  }
+
+  /**
+   * update_defense_level, from the table's fill (defense.ts): the tick runs it once a second;
+   * call it after writing a defence sysctl, as the kernel's sysctl handler does.
+   */
+  updateDefense(): void {
+    this.defense.update(this.sysctl, this.availmem());
+    this.tcpTable = this.defense.secureTcp ? TCP_STATES_DOS : TCP_STATES;
+  }
+
+  /** Free table memory in 4 KiB pages: the kernel's availmem, from fill (defense.ts). */
+  availmem(): number {
+    return Math.floor(((this.ct.capacity - this.ct.count) * this.slotBytes) / PAGE_BYTES);
+  }
+
+  /** The defences' settings, state and counters, for `uvs ctl stats`. */
+  defenseReport(): Record<string, number | boolean> {
+    const s = this.sysctl;
+    const d = this.defense;
+    return {
+      drop_entry: s.drop_entry,
+      drop_packet: s.drop_packet,
+      secure_tcp: s.secure_tcp,
+      amemthresh: s.amemthresh,
+      am_droprate: s.am_droprate,
+      availmem: this.availmem(),
+      fill: this.ct.count / this.ct.capacity,
+      dropEntryOn: d.dropEntry,
+      dropRate: d.dropRate,
+      secureTcpOn: d.secureTcp,
+      embryonic: this.embryonic.count,
+      displaced: this.displaced,
+      droppedEntries: this.droppedEntries,
+      droppedPackets: this.droppedPackets,
+      tableFull: this.tableFull,
+    };
   }
 
   /** The entry's forwarding method (FWD_MASQ / FWD_LOCAL / FWD_TUNNEL / FWD_DROUTE). */
@@ -791,9 +902,12 @@ export class IpvsCore implements IpvsAdmin {
     return this.ct.count;
   }
 
-  /** Typed-array bytes per connection slot (table + timers), for the memory budget. */
+  /** Typed-array bytes per connection slot (table, timers, embryonic list), for the memory budget. */
   bytesPerConnection(): number {
-    return (this.ct.memoryBytes() + this.wheel.memoryBytes()) / this.ct.capacity;
+    return (
+      (this.ct.memoryBytes() + this.wheel.memoryBytes() + this.embryonic.memoryBytes()) /
+      this.ct.capacity
+    );
   }
 
   /* =========================== management (IpvsAdmin) =========================== */
@@ -803,8 +917,7 @@ export class IpvsCore implements IpvsAdmin {
     this.checkKey(op, spec.key);
     if (this.findService(spec.key) !== undefined) throw new IpvsError(op, 'EEXIST');
     const k = spec.key;
-    // fwmark services are IPv4 here: the key has no family (ipvsadm -f without -6).
-    this.checkSpecFields(op, spec, k.kind === 'addr' ? k.addr.af : AF_INET);
+    this.checkSpecFields(op, spec, keyFamily(k));
     const name = spec.scheduler ?? 'wlc';
     const sched = this.getSched(name);
     if (sched === undefined) {
@@ -812,7 +925,7 @@ export class IpvsCore implements IpvsAdmin {
     }
     const svc =
       k.kind === 'fwmark'
-        ? new Service(IPPROTO_TCP, InetAddr.any(AF_INET), 0, k.fwmark)
+        ? new Service(IPPROTO_TCP, InetAddr.any(keyFamily(k)), 0, k.fwmark)
         : new Service(k.proto, k.addr, k.port, 0);
     svc.flags = SVC_F_HASHED;
     this.applySpecFields(svc, spec);
@@ -967,8 +1080,10 @@ export class IpvsCore implements IpvsAdmin {
 
   findService(key: ServiceKey): Service | undefined {
     if (key.kind === 'fwmark') {
+      // ip_vs_svc_fwm_find: the mark and the family (-f 1 and -f 1 -6 are two services).
+      const af = keyFamily(key);
       const b = this.fwmTab[key.fwmark & SVC_TAB_MASK];
-      for (const s of b) if (s.fwmark === key.fwmark) return s;
+      for (const s of b) if (s.fwmark === key.fwmark && s.af === af) return s;
       return undefined;
     }
     const w = this.addrWords;
@@ -977,32 +1092,60 @@ export class IpvsCore implements IpvsAdmin {
   }
 
   connections(): ConnView[] {
-    const ct = this.ct;
     const out: ConnView[] = [];
-    for (let c = 0; c < ct.highWater; c++) {
+    this.connectionsFrom(0, this.ct.capacity, out);
+    return out;
+  }
+
+  /**
+   * A page of the connection listing, for a listing served in pieces between packet batches
+   * (as the kernel's seq_file serves /proc/net/ip_vs_conn): up to `max` entries from slot
+   * `from` on are appended to `out`, looking at no more than 8 * max slots. Returns the
+   * slot to go on from, or -1 when the table has been walked. Like seq_file, a listing
+   * taken this way is not a snapshot: entries that come or go meanwhile may be missed.
+   */
+  connectionsFrom(from: number, max: number, out: ConnView[]): number {
+    const ct = this.ct;
+    const end = Math.min(ct.highWater, from + Math.max(max, 1) * 8);
+    let taken = 0;
+    let c = Math.max(from, 0);
+    let vaddr: InetAddr | null = null;
+    let daddr: InetAddr | null = null;
+    for (; c < end && taken < max; c++) {
       const f = ct.flags(c);
       if ((f & CONN_F_LIVE) === 0) continue;
-      const proto = ct.proto(c);
-      const exp = this.wheel.expiresAt(c);
-      const template = (f & CONN_F_TEMPLATE) !== 0;
-      const vaddr = ct.vaddr(c);
-      out.push({
-        af: ct.af(c),
-        proto,
-        caddr: ct.caddr(c),
-        cport: ct.cport(c),
-        vaddr,
-        vport: ct.vport(c),
-        daddr: ct.daddr(c),
-        dport: ct.dport(c),
-        state: stateName(proto, ct.state(c)),
-        expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
-        template,
-        // A fwmark template holds its mark as its virtual address's first 32 bits.
-        fwmark: proto === IPPROTO_IP && template ? (vaddr.isV4 ? vaddr.w3 : vaddr.w0) : 0,
-      });
+      // Entries of a service share a few virtual and real-server addresses: one object each.
+      const v = ct.vaddr(c);
+      if (vaddr === null || !vaddr.equals(v)) vaddr = v;
+      const d = ct.daddr(c);
+      if (daddr === null || !daddr.equals(d)) daddr = d;
+      out.push(this.connView(c, f, vaddr, daddr));
+      taken++;
     }
-    return out;
+    return c >= ct.highWater ? -1 : c;
+  }
+
+  /** The listing's view of live entry c (flags f), whose addresses vaddr and daddr are. */
+  private connView(c: number, f: number, vaddr: InetAddr, daddr: InetAddr): ConnView {
+    const ct = this.ct;
+    const proto = ct.proto(c);
+    const exp = this.wheel.expiresAt(c);
+    const template = (f & CONN_F_TEMPLATE) !== 0;
+    return {
+      af: ct.af(c),
+      proto,
+      caddr: ct.caddr(c),
+      cport: ct.cport(c),
+      vaddr,
+      vport: ct.vport(c),
+      daddr,
+      dport: ct.dport(c),
+      state: stateName(proto, ct.state(c), template),
+      expiresMs: exp < 0 ? 0 : Math.max(0, exp - this.lastNow),
+      template,
+      // A fwmark template holds its mark as its virtual address's first 32 bits.
+      fwmark: proto === IPPROTO_IP && template ? (vaddr.isV4 ? vaddr.w3 : vaddr.w0) : 0,
+    };
   }
 
   /* =========================== internals: connections =========================== */
@@ -1122,7 +1265,16 @@ export class IpvsCore implements IpvsAdmin {
     synced = false,
   ): number {
     const ct = this.ct;
-    const c = ct.alloc();
+    let c = ct.alloc();
+    if (c < 0 && key.proto === IPPROTO_TCP) {
+      // Full: a new TCP connection takes the slot of the oldest embryonic entry.
+      const victim = this.embryonic.oldest();
+      if (victim >= 0) {
+        this.dropEntry(victim);
+        this.displaced++;
+        c = ct.alloc();
+      }
+    }
     if (c < 0) {
       this.tableFull++;
       return -1;
@@ -1182,6 +1334,8 @@ export class IpvsCore implements IpvsAdmin {
     const proto = ct.proto(c);
     if (proto === IPPROTO_UDP) {
       ct.timeout[c] = this.udpTimeoutMs;
+      // udp_state_transition: a reply assures the persistence template.
+      if (dir === TCP_DIR_OUTPUT) this.assureTemplate(c);
       return;
     }
     if (proto !== IPPROTO_TCP) return;
@@ -1192,8 +1346,14 @@ export class IpvsCore implements IpvsAdmin {
       else off = TCP_DIR_INPUT_ONLY;
     }
     const old = ct.state(c);
-    const ns = tcpNextState(off, flags, old);
+    const ns = tcpNextState(off, flags, old, this.tcpTable);
     if (ns !== old) {
+      const e = TCP_STATE_EMBRYONIC[ns];
+      if (e !== TCP_STATE_EMBRYONIC[old]) {
+        if (e !== 0) this.embryonic.push(c);
+        else this.embryonic.remove(c);
+      }
+      if (ns === TCP_S_ESTABLISHED) this.assureTemplate(c);
       const id = ct.dest(c);
       if (id >= 0) {
         const d = this.destTable[id]!;
@@ -1218,6 +1378,12 @@ export class IpvsCore implements IpvsAdmin {
     this.wheel.schedule(c, now + t);
   }
 
+  /** ip_vs_control_assure_ct: entry c's template (if any) is now ASSURED. */
+  private assureTemplate(c: number): void {
+    const t = this.ct.control[c];
+    if (t >= 0) this.ct.setState(t, CTPL_S_ASSURED);
+  }
+
   /** ip_vs_conn_expire: the timer of entry c fired. */
   private expire(c: number): void {
     const ct = this.ct;
@@ -1227,7 +1393,23 @@ export class IpvsCore implements IpvsAdmin {
       this.wheel.schedule(c, this.lastNow + CONTROL_REARM_MS);
       return;
     }
+    this.release(c);
+  }
+
+  /**
+   * ip_vs_conn_del for an entry that controls nothing: out of the table now, timer and all.
+   * Its template, if it has one, lives on with its own timer (drop_entry meets it later).
+   */
+  private dropEntry(c: number): void {
+    this.wheel.cancel(c);
+    this.release(c);
+  }
+
+  /** Unhash, unlink from its template and destination, and free entry c. */
+  private release(c: number): void {
+    const ct = this.ct;
     ct.unhash(c);
+    this.embryonic.remove(c);
     const t = ct.control[c];
     if (t >= 0) {
       // ip_vs_control_del: the template lives on with its own timer.
@@ -1236,6 +1418,65 @@ export class IpvsCore implements IpvsAdmin {
     }
     this.unbindDest(c);
     ct.free(c);
+  }
+
+  /**
+   * ip_vs_random_dropentry: visit 1/32 of the hash buckets and drop what a flood leaves
+   * behind. The kernel picks buckets at random each second; uvs sweeps on from where the last
+   * scan stopped (from a random start), so every bucket is seen once every 32 seconds.
+   */
+  private randomDropEntry(now: number): void {
+    const ct = this.ct;
+    const mask = ct.size - 1;
+    const n = Math.max(1, ct.size >>> 5);
+    let b = this.dropCursor;
+    for (let i = 0; i < n; i++) {
+      let c = ct.chainHead(b);
+      while (c >= 0) {
+        // Read the link first: dropping c frees it (and nothing else).
+        const next = ct.chainNext(c);
+        if (this.shouldDrop(c, now)) {
+          this.dropEntry(c);
+          this.droppedEntries++;
+        }
+        c = next;
+      }
+      b = (b + 1) & mask;
+    }
+    this.dropCursor = b;
+  }
+
+  /** ip_vs_random_dropentry's choice for one entry. */
+  private shouldDrop(c: number, now: number): boolean {
+    const ct = this.ct;
+    if (ct.nControl[c] > 0) return false;
+    if ((ct.flags(c) & CONN_F_TEMPLATE) !== 0) {
+      // A template of a one-packet-scheduling service sees its traffic (try_drop); any other
+      // goes when no connection of it ever got established.
+      if (this.isOpsEntry(c)) return this.todropEntry(c, now);
+      return ct.state(c) !== CTPL_S_ASSURED;
+    }
+    if (ct.proto(c) === IPPROTO_TCP) {
+      const s = ct.state(c);
+      if (s === TCP_S_SYN_RECV || s === TCP_S_SYNACK) return true;
+      if (s === TCP_S_ESTABLISHED) return this.todropEntry(c, now);
+      return false;
+    }
+    return this.todropEntry(c, now);
+  }
+
+  /** todrop_entry: idle for 60 s, and picked by the rate of its inbound packet count. */
+  private todropEntry(c: number, now: number): boolean {
+    const lastSeen = this.wheel.expires[c] - this.ct.timeout[c];
+    if (now - lastSeen < TODROP_IDLE_MS) return false;
+    return this.defense.todropEntry(this.ct.inPkts[c]);
+  }
+
+  /** ip_vs_conn_ops_mode: the entry's service schedules one packet at a time (-o). */
+  private isOpsEntry(c: number): boolean {
+    const id = this.ct.dest(c);
+    const svc = id >= 0 ? this.destOwner[id] : null;
+    return svc !== null && (svc.flags & SVC_F_ONEPACKET) !== 0;
   }
 
   /** ip_vs_unbind_dest: drop the entry's count and re-evaluate the overload flag. */
@@ -1301,6 +1542,9 @@ export class IpvsCore implements IpvsAdmin {
     if (key.kind === 'fwmark') {
       if (!isU32(key.fwmark) || key.fwmark === 0) {
         throw new IpvsError(op, 'EINVAL', `${op}: fwmark must be 1..4294967295`);
+      }
+      if (key.af !== undefined && key.af !== AF_INET && key.af !== AF_INET6) {
+        throw new IpvsError(op, 'EINVAL', `${op}: unknown address family`);
       }
       return;
     }
@@ -1394,16 +1638,17 @@ export class IpvsCore implements IpvsAdmin {
     const l = spec.lThreshold ?? 0;
     if (!(addr instanceof InetAddr) || !isPort(port))
       throw new IpvsError(op, 'EINVAL', `${op}: bad real server address or port`);
-    if (addr.af !== svc.af) {
-      // The kernel allows this only for tunnelling (mixed-family services), which uvs lacks.
+    if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
+      throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
+    }
+    if (addr.af !== svc.af && fwd !== CONN_F_TUNNEL) {
+      // ip_vs_genl_set_cmd: a real server of the other family can only be tunnelled to
+      // (IPv4-in-IPv6 or IPv6-in-IPv4); NAT and DR need the service's own family.
       throw new IpvsError(
         op,
         'EINVAL',
-        `${op}: real server address family differs from the service's`,
+        `${op}: a real server of another address family must be tunnelled (-i)`,
       );
-    }
-    if (fwd !== 0 && fwd !== 1 && fwd !== 2 && fwd !== 3) {
-      throw new IpvsError(op, 'EINVAL', `${op}: bad forwarding method`);
     }
     if (typeof weight !== 'number' || !Number.isInteger(weight) || weight > 0x7fffffff) {
       throw new IpvsError(op, 'EINVAL', `${op}: weight must be an integer`);

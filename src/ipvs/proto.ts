@@ -91,7 +91,8 @@ const sCL = TCP_S_CLOSE;
 const sCW = TCP_S_CLOSE_WAIT;
 const sLA = TCP_S_LAST_ACK;
 const sLI = TCP_S_LISTEN;
-// SYNACK (sSA) is only a target in tcp_states_dos (secure_tcp), which uvs does not use.
+// SYNACK (sSA) is only a target in tcp_states_dos (secure_tcp).
+const sSA = TCP_S_SYNACK;
 
 /**
  * tcp_states[] (secure_tcp off), 12 rows x 11 columns: row = direction offset + event
@@ -118,6 +119,47 @@ export const TCP_STATES = new Uint8Array([
 ]);
 
 /**
+ * tcp_states_dos[], the table the secure_tcp defence switches to (ip_vs_proto_tcp.c,
+ * tcp_timeout_change): a client's ACK no longer establishes a NAT entry on its own (INPUT
+ * ack leaves SYN_RECV as it is); the entry waits in SYN_RECV, then SYNACK once the real
+ * server's SYN-ACK passed, and only the server's next segment makes it ESTABLISHED. Without
+ * replies (DR/TUN) a SYN leads to SYNACK. Same layout as TCP_STATES.
+ */
+// biome-ignore format: keep the kernel's table layout
+export const TCP_STATES_DOS = new Uint8Array([
+  /* INPUT        sNO  sES  sSS  sSR  sFW  sTW  sCL  sCW  sLA  sLI  sSA */
+  /* syn */       sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSA,
+  /* fin */       sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sSA,
+  /* ack */       sES, sES, sSS, sSR, sFW, sTW, sCL, sCW, sCL, sLI, sSA,
+  /* rst */       sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL,
+  /* OUTPUT */
+  /* syn */       sSS, sES, sSS, sSA, sSS, sSS, sSS, sSS, sSS, sLI, sSA,
+  /* fin */       sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW,
+  /* ack */       sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES,
+  /* rst */       sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL,
+  /* INPUT_ONLY */
+  /* syn */       sSA, sES, sES, sSR, sSA, sSA, sSA, sSA, sSA, sSA, sSA,
+  /* fin */       sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW,
+  /* ack */       sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES,
+  /* rst */       sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL,
+]);
+
+/**
+ * Embryonic TCP states: a client sent a SYN and the handshake has not completed. These are
+ * the entries ip_vs_random_dropentry drops without further checks (SYN_RECV, SYNACK), and
+ * the ones a new connection may displace when the table is full.
+ */
+export const TCP_STATE_EMBRYONIC = new Uint8Array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
+
+/**
+ * Persistence template states (IP_VS_CTPL_S_*): a template turns ASSURED when one of its
+ * connections gets established (TCP) or sees a reply (UDP): ip_vs_control_assure_ct. The
+ * drop_entry defence drops childless templates that never got there.
+ */
+export const CTPL_S_NONE = 0;
+export const CTPL_S_ASSURED = 1;
+
+/**
  * tcp_state_idx: which event row a segment selects. RST wins over SYN, SYN over FIN, FIN over
  * ACK; a segment with none of them returns -1 and set_tcp_state then moves to CLOSE.
  */
@@ -129,15 +171,27 @@ export function tcpStateIdx(flags: number): number {
   return -1;
 }
 
-/** The next TCP state, exactly set_tcp_state's lookup (without the accounting). */
-export function tcpNextState(stateOff: number, flags: number, state: number): number {
+/**
+ * The next TCP state, exactly set_tcp_state's lookup (without the accounting), in `table`
+ * (TCP_STATES, or TCP_STATES_DOS while secure_tcp is on).
+ */
+export function tcpNextState(
+  stateOff: number,
+  flags: number,
+  state: number,
+  table: Uint8Array = TCP_STATES,
+): number {
   const idx = tcpStateIdx(flags);
   if (idx < 0) return TCP_S_CLOSE;
-  return TCP_STATES[(stateOff + idx) * TCP_S_LAST + state];
+  return table[(stateOff + idx) * TCP_S_LAST + state];
 }
 
-/** ip_vs_state_name for a connection entry of protocol `proto` in `state`. */
-export function stateName(proto: number, state: number): string {
+/**
+ * ip_vs_state_name for an entry of protocol `proto` in `state`; a persistence template
+ * (`template`) is NONE or ASSURED (ip_vs_ctpl_state_name_table).
+ */
+export function stateName(proto: number, state: number, template = false): string {
+  if (template) return state === CTPL_S_ASSURED ? 'ASSURED' : state === 0 ? 'NONE' : 'ERR!';
   if (proto === IPPROTO_TCP) return state < TCP_S_LAST ? TCP_STATE_NAMES[state] : 'ERR!';
   if (proto === IPPROTO_UDP) return state === UDP_S_NORMAL ? 'UDP' : 'ERR!';
   // IPPROTO_IP: fwmark persistence templates (ip_vs_state_name's "NONE" fallback).

@@ -655,7 +655,8 @@ export class Service {
 /** Identifies a service the way ipvsadm does: -t/-u/--sctp-service addr:port, or -f mark. */
 export type ServiceKey =
   | { kind: 'addr'; proto: number; addr: InetAddr; port: number }
-  | { kind: 'fwmark'; fwmark: number };
+  /** A fwmark service of family `af` (ipvsadm -f N, -6 for IPv6; omitted = AF_INET). */
+  | { kind: 'fwmark'; fwmark: number; af?: AddressFamily };
 
 /** What ipvsadm -A/-E says about a service. Omitted fields keep their value on -E. */
 export interface ServiceSpec {
@@ -674,7 +675,7 @@ export interface ServiceSpec {
 
 /** What ipvsadm -a/-e says about a real server. */
 export interface DestSpec {
-  /** Real server address, of the service's family. */
+  /** Real server address: of the service's family, or the other one for a tunnelled server. */
   addr: InetAddr;
   /** Real server port; defaults to the service port. */
   port?: number;

@@ -22,6 +22,8 @@ export interface HealthSceneOptions {
   after?: number;
   concurrency?: number;
   progress?: (line: string) => void;
+  /** Runs once the director is up, before the scene (the CLI exposes the live page here). */
+  onUp?: () => Promise<void>;
 }
 
 /** The checker timers of the scene: out within 1*(1+1) + 1*1 + 1 = 4 s. */
@@ -85,6 +87,7 @@ export async function runHealthScene(lab: LabRun, o: HealthSceneOptions): Promis
   const after = o.after ?? 4;
   const say = o.progress ?? (() => {});
   await lab.up();
+  await o.onUp?.();
   const i = lab.info;
   const conf = o.confPath;
   say('waiting for every real server to pass its check');

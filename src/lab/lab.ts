@@ -14,6 +14,8 @@ const run = promisify(execFile);
 
 export type LabMethod = 'nat' | 'dr' | 'tun';
 export const LAB_METHODS: readonly LabMethod[] = ['nat', 'dr', 'tun'];
+/** Which family the lab's service, client load and UDP requests use (the wires carry both). */
+export type LabFamily = 4 | 6;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const TS = import.meta.url.endsWith('.ts');
@@ -30,6 +32,8 @@ export function nodeArgv(rel: string): string[] {
 
 export interface LabOptions {
   method: LabMethod;
+  /** Address family of the service and of the client's traffic (default 4). */
+  family?: LabFamily;
   /** Namespace prefix (1-12 of [a-z0-9]). */
   prefix?: string;
   /** Turn interface offloads off (TSO/GSO/checksum) on every veth. */
@@ -69,6 +73,8 @@ interface Proc {
 export class LabRun {
   readonly method: LabMethod;
   readonly prefix: string;
+  /** The family configure(), load() and udpRequest() use unless told otherwise. */
+  family: LabFamily;
   info: Record<string, string> = {};
   private procs: Proc[] = [];
   private director: Proc | null = null;
@@ -76,6 +82,7 @@ export class LabRun {
 
   constructor(private readonly opts: LabOptions) {
     this.method = opts.method;
+    this.family = opts.family ?? 4;
     this.prefix = opts.prefix ?? 'uvslab';
     this.log = opts.log ?? (() => {});
   }
@@ -94,8 +101,23 @@ export class LabRun {
     return `${this.prefix}-${role === 'client' ? 'cl' : role}`;
   }
 
+  /** The real server addresses of a family (default: the lab's). */
+  ripsOf(family: LabFamily = this.family): string[] {
+    return (family === 6 ? this.info.RIPS6 : this.info.RIPS).split(',');
+  }
+
   get rips(): string[] {
-    return this.info.RIPS.split(',');
+    return this.ripsOf();
+  }
+
+  /** The VIP of a family (default: the lab's). */
+  vipOf(family: LabFamily = this.family): string {
+    return family === 6 ? this.info.VIP6 : this.info.VIP;
+  }
+
+  /** The client's address of a family (default: the lab's). */
+  clientOf(family: LabFamily = this.family): string {
+    return family === 6 ? this.info.CLIENT_IP6 : this.info.CLIENT_IP;
   }
 
   async up(): Promise<void> {
@@ -235,19 +257,24 @@ export class LabRun {
     return this.exec('dir', [...nodeArgv('../cli/uvs'), 'ctl', '--control', this.control, ...args]);
   }
 
-  /** The usual lab service: VIP:80 (TCP) and VIP:7000 (UDP) over the three real servers. */
+  /**
+   * The usual lab service: VIP:80 (TCP) and VIP:7000 (UDP) over the three real servers, of
+   * `family` (default the lab's); configure it for 4 and 6 for a dual-stack service pair.
+   */
   async configure(
     scheduler = 'rr',
     weights: number[] = [1, 1, 1],
     extra: string[] = [],
+    family: LabFamily = this.family,
   ): Promise<void> {
-    const vip = this.info.VIP;
+    const vip = hostPort(this.vipOf(family));
     const fwd = this.info.IPVSADM_FWD;
     const lines = [
       `-A -t ${vip}:80 -s ${scheduler} ${extra.join(' ')}`.trim(),
       `-A -u ${vip}:7000 -s ${scheduler}`,
     ];
-    this.rips.forEach((rip, i) => {
+    this.ripsOf(family).forEach((ip, i) => {
+      const rip = hostPort(ip);
       lines.push(`-a -t ${vip}:80 -r ${rip}:80 ${fwd} -w ${weights[i] ?? 1}`);
       lines.push(`-a -u ${vip}:7000 -r ${rip}:7000 ${fwd} -w ${weights[i] ?? 1}`);
     });
@@ -264,10 +291,11 @@ export class LabRun {
     port = 80,
     /** Ends the load early: the result is then its last progress line. */
     stop?: AbortSignal,
+    family: LabFamily = this.family,
   ): Promise<LoadResult> {
     const argv = [
       ...nodeArgv('client-load'),
-      this.info.VIP,
+      this.vipOf(family),
       String(port),
       String(seconds),
       String(maxRequests),
@@ -308,12 +336,9 @@ export class LabRun {
   }
 
   /** One UDP request from the client to VIP:7000; resolves with the answer text. */
-  async udpRequest(payload: string): Promise<string> {
-    const r = await this.exec(
-      'client',
-      ['socat', '-T', '2', '-', `UDP:${this.info.VIP}:7000`],
-      `${payload}\n`,
-    );
+  async udpRequest(payload: string, family: LabFamily = this.family): Promise<string> {
+    const to = family === 6 ? `UDP6:[${this.info.VIP6}]:7000` : `UDP:${this.info.VIP}:7000`;
+    const r = await this.exec('client', ['socat', '-T', '2', '-', to], `${payload}\n`);
     return r.out.trim();
   }
 
@@ -339,6 +364,38 @@ export class LabRun {
       child.stdin.on('error', () => {});
       child.stdin.end(stdin ?? '');
     });
+  }
+
+  /**
+   * Makes the director's HTTP side (`uvs run --listen PORT`, on the director namespace's
+   * loopback) reachable at 127.0.0.1:hostPort of this host: a socat relay in the host
+   * namespace that opens each connection from inside the director's namespace. Host
+   * loopback only; stopped by down(). Returns the page's URL.
+   */
+  async exposeWeb(nsPort: number, hostPort: number): Promise<string> {
+    // socat splits addresses at ':'; the inner address's colons are escaped for it.
+    const child = spawn(
+      'socat',
+      [
+        `TCP-LISTEN:${hostPort},bind=127.0.0.1,reuseaddr,fork`,
+        `EXEC:ip netns exec ${this.ns('dir')} socat STDIO TCP\\:127.0.0.1\\:${nsPort}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const p: Proc = {
+      name: 'web relay',
+      child,
+      output: '',
+      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
+    };
+    child.stderr.on('data', (d: Buffer) => {
+      p.output += d.toString();
+    });
+    this.procs.push(p);
+    // socat says nothing when it listens: give it a moment, then make sure it still runs.
+    await new Promise((r) => setTimeout(r, 300));
+    if (child.exitCode !== null) throw new Error(`web relay on 127.0.0.1:${hostPort}: ${p.output}`);
+    return `http://127.0.0.1:${hostPort}/`;
   }
 
   /** Starts a long-running process in a namespace and waits for its ready pattern. */
@@ -383,6 +440,11 @@ export class LabRun {
     this.procs = [];
     await run('bash', [TOPOLOGY, 'down', this.prefix], { timeout: 60_000 });
   }
+}
+
+/** An address as ipvsadm takes it before `:port`: IPv6 in brackets. */
+export function hostPort(addr: string): string {
+  return addr.includes(':') ? `[${addr}]` : addr;
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {

@@ -18,12 +18,17 @@ const SLOW_CHUNK = Buffer.alloc(32 << 10, 0x62);
 const SLOW_CHUNKS = 40;
 
 // UDP answers must leave from the address the client sent to — the VIP on lo for DR and TUN
-// — so there is one socket per local address (a socket bound to 0.0.0.0 would answer from
-// the interface address, and the client's connected socket would drop the reply).
+// — so there is one socket per local address of either family (a socket bound to 0.0.0.0
+// or :: would answer from the interface address, and the client's connected socket would
+// drop the reply). Link-local IPv6 addresses need a zone and are no service address.
 const addrs = Object.values(networkInterfaces())
   .flat()
-  .filter((a) => a !== undefined && a.family === 'IPv4')
-  .map((a) => a!.address);
+  .filter(
+    (a) =>
+      a !== undefined &&
+      (a.family === 'IPv4' || (a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80'))),
+  )
+  .map((a) => ({ address: a!.address, v6: a!.family === 'IPv6' }));
 
 let pending = ports.length + addrs.length;
 const ready = () => {
@@ -77,16 +82,17 @@ const https = ports.map((port) => {
     });
   });
   http.keepAliveTimeout = Number(keepAliveMs);
-  http.listen(port, '0.0.0.0', ready);
+  // '::' takes IPv4 too (as v4-mapped addresses): one server for both families.
+  http.listen({ port, host: '::', ipv6Only: false }, ready);
   return http;
 });
 
 const udps = addrs.map((addr) => {
-  const udp = createSocket('udp4');
+  const udp = createSocket(addr.v6 ? 'udp6' : 'udp4');
   udp.on('message', (msg, from) => {
     udp.send(`${name} ${msg.toString().trim()}\n`, from.port, from.address);
   });
-  udp.bind(Number(udpPort), addr, ready);
+  udp.bind(Number(udpPort), addr.address, ready);
   return udp;
 });
 

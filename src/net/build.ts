@@ -23,6 +23,11 @@
  * // IPIP (TUN forwarding) around a TCP segment
  * buildFrame({ ip: { src: '10.0.0.2', dst: '10.0.1.11', ipip: { src: '10.0.0.1',
  *   dst: '10.0.0.100', tcp: { sport: 40000, dport: 80, flags: 'A' } } } });
+ * // IPv6: TCP SYN, an extension header, ICMPv6 errors and ip6ip6 work the same way
+ * buildFrame({ ip6: { src: '2001:db8::10', dst: '2001:db8::100',
+ *   ext: [{ type: 'dst' }], tcp: { sport: 40000, dport: 80, flags: 'S' } } });
+ * buildFrame({ ip6: { src: '2001:db8:1::11', dst: '2001:db8::10', icmp6: { type: 1, code: 4,
+ *   quote: { src: '2001:db8::10', dst: '2001:db8:1::11', udp: { sport: 5353, dport: 53 } } } } });
  * // ARP request (Ethernet destination defaults to broadcast for requests)
  * buildFrame({ srcMac: '02:00:00:00:00:01', arp: { op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.100' } });
  * // A TCP checksum left CHECKSUM_PARTIAL (pseudo-header sum only), an IP checksum wrong
@@ -44,9 +49,17 @@
  * ACK, window 65535, seq/ack 0. Ports and addresses have no defaults.
  */
 
-import { parseIn4OrThrow } from './addr.js';
+import { InetAddr, parseIn4OrThrow } from './addr.js';
 import { wr16, wr32 } from './bytes.js';
-import { fold16, icmpCheck, ipv4HeaderCheck, l4Check, pseudoHeaderSum } from './checksum.js';
+import {
+  csumFinish,
+  fold16,
+  icmpCheck,
+  ipv4HeaderCheck,
+  l4Check,
+  pseudoHeaderSum,
+  sumBytes,
+} from './checksum.js';
 import {
   ETH_P_8021AD,
   ETH_P_8021Q,
@@ -55,7 +68,19 @@ import {
   ETH_P_IPV6,
   parseMac,
 } from './ethernet.js';
-import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
+import {
+  IPPROTO_DSTOPTS,
+  IPPROTO_FRAGMENT,
+  IPPROTO_HOPOPTS,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
+  IPPROTO_NONE,
+  IPPROTO_ROUTING,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+} from './ipproto.js';
 import { IP_DF, IP_MF } from './ipv4.js';
 
 /** Bytes, or a string taken as UTF-8. */
@@ -90,9 +115,12 @@ export interface FrameSpec {
   padTo?: number;
   /** Bytes appended after the L3 packet (before any padTo zeros): an Ethernet trailer. */
   trailer?: Payload;
-  /** Exactly one of ip, arp, ipv6, raw. */
+  /** Exactly one of ip, ip6, arp, ipv6, raw. */
   ip?: Ipv4Spec;
+  /** An IPv6 packet with text addresses, extension headers and an upper layer. */
+  ip6?: Ip6Spec;
   arp?: ArpSpec;
+  /** A bare IPv6 header (16-byte addresses) and payload bytes. */
   ipv6?: Ipv6Spec;
   /** L3 bytes as they are (with etherType). */
   raw?: Payload;
@@ -122,14 +150,82 @@ export interface Ipv4Spec {
   ihl?: number;
   /** Override (lie): the version nibble. */
   version?: number;
-  /** Exactly one of tcp, udp, icmp, ipip, payload (none = empty payload). */
+  /** Exactly one of tcp, udp, icmp, ipip, ip6, payload (none = empty payload). */
   tcp?: TcpSpec;
   udp?: UdpSpec;
   icmp?: IcmpSpec;
   /** IPIP: the inner IPv4 packet (proto 4). */
   ipip?: Ipv4Spec;
+  /** IPv6 in IPv4: the inner IPv6 packet (proto 41). */
+  ip6?: Ip6Spec;
   /** Raw L4 bytes (set proto). */
   payload?: Payload;
+}
+
+/** One IPv6 extension header (RFC 8200 section 4). */
+export type Ip6ExtSpec =
+  | {
+      type: 'hop' | 'dst' | 'routing';
+      /** Option / routing bytes after the 2-byte header; padded with zeros to 8n - 2. */
+      data?: Payload;
+      /** Override (lie): the Hdr Ext Len byte. */
+      len?: number;
+    }
+  | {
+      type: 'frag';
+      /** Fragment offset in BYTES (a multiple of 8). */
+      offset?: number;
+      more?: boolean;
+      id?: number;
+    };
+
+export interface Ip6Spec {
+  src: string;
+  dst: string;
+  /** Default 64. */
+  hopLimit?: number;
+  tclass?: number;
+  flowLabel?: number;
+  /** Extension headers, in order, before the upper layer. */
+  ext?: readonly Ip6ExtSpec[];
+  /** Exactly one of tcp, udp, icmp6, ip6, ipip, payload (none = no next header, 59). */
+  tcp?: TcpSpec;
+  udp?: UdpSpec;
+  icmp6?: Icmp6Spec;
+  /** ip6ip6: the inner IPv6 packet (next header 41). */
+  ip6?: Ip6Spec;
+  /** IPv4 in IPv6: the inner IPv4 packet (next header 4). */
+  ipip?: Ipv4Spec;
+  /** Raw upper-layer bytes (set nextHeader). */
+  payload?: Payload;
+  /** Upper-layer protocol; defaults from tcp/udp/icmp6/ip6/ipip; required with payload. */
+  nextHeader?: number;
+  /** Override (lie): the payload length field. */
+  payloadLen?: number;
+  /** Override (lie): the version nibble. */
+  version?: number;
+}
+
+export interface Icmp6Spec {
+  type: number;
+  code?: number;
+  /** Echo identifier (rest-of-header high 16 bits). */
+  id?: number;
+  /** Echo sequence (rest-of-header low 16 bits). */
+  seq?: number;
+  /** Packet Too Big: the MTU (the whole rest-of-header word). */
+  mtu?: number;
+  /** The whole 32-bit rest-of-header word (wins over id/seq/mtu). */
+  rest?: number;
+  /** NS/NA/redirect: the 16-byte target address after the header. */
+  target?: string;
+  /** Bytes after the header (after the target, if any; ND options go here). */
+  payload?: Payload;
+  /** For errors: the offending packet (a spec, built, or its bytes). */
+  quote?: Ip6Spec | Uint8Array;
+  /** Bytes of the quote to include (default: all of it, capped so the error fits 1280). */
+  quoteLen?: number | 'all';
+  csum?: CsumMode;
 }
 
 export interface TcpSpec {
@@ -230,8 +326,10 @@ export function tcpFlagBits(flags: number | string): number {
 
 /** Build a whole Ethernet frame. */
 export function buildFrame(spec: FrameSpec): Uint8Array {
-  const kinds = [spec.ip, spec.arp, spec.ipv6, spec.raw].filter((k) => k !== undefined).length;
-  if (kinds !== 1) throw new Error('buildFrame: give exactly one of ip, arp, ipv6, raw');
+  const kinds = [spec.ip, spec.ip6, spec.arp, spec.ipv6, spec.raw].filter(
+    (k) => k !== undefined,
+  ).length;
+  if (kinds !== 1) throw new Error('buildFrame: give exactly one of ip, ip6, arp, ipv6, raw');
   const srcMac = parseMac(spec.srcMac ?? DEFAULT_SRC_MAC);
   const isArpRequest = spec.arp !== undefined && arpOp(spec.arp.op) === 1;
   const dstMac = parseMac(spec.dstMac ?? (isArpRequest ? 'ff:ff:ff:ff:ff:ff' : DEFAULT_DST_MAC));
@@ -241,6 +339,9 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
   if (spec.ip) {
     l3 = buildIpv4(spec.ip);
     etherType = ETH_P_IP;
+  } else if (spec.ip6) {
+    l3 = buildIp6(spec.ip6);
+    etherType = ETH_P_IPV6;
   } else if (spec.arp) {
     l3 = buildArp(spec.arp, srcMac, dstMac);
     etherType = ETH_P_ARP;
@@ -282,18 +383,21 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
 export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   const saddr = parseIn4OrThrow(spec.src.trim());
   const daddr = parseIn4OrThrow(spec.dst.trim());
-  const l4Kinds = [spec.tcp, spec.udp, spec.icmp, spec.ipip, spec.payload].filter(
+  const l4Kinds = [spec.tcp, spec.udp, spec.icmp, spec.ipip, spec.ip6, spec.payload].filter(
     (k) => k !== undefined,
   ).length;
-  if (l4Kinds > 1) throw new Error('buildIpv4: give at most one of tcp, udp, icmp, ipip, payload');
+  if (l4Kinds > 1) {
+    throw new Error('buildIpv4: give at most one of tcp, udp, icmp, ipip, ip6, payload');
+  }
+  const ps: Pseudo = { v6: false, saddr, daddr, src6: NO_ADDR6, dst6: NO_ADDR6 };
 
   let l4: Uint8Array;
   let proto: number;
   if (spec.tcp) {
-    l4 = buildTcp(spec.tcp, saddr, daddr);
+    l4 = buildTcp(spec.tcp, ps);
     proto = IPPROTO_TCP;
   } else if (spec.udp) {
-    l4 = buildUdp(spec.udp, saddr, daddr);
+    l4 = buildUdp(spec.udp, ps);
     proto = IPPROTO_UDP;
   } else if (spec.icmp) {
     l4 = buildIcmp(spec.icmp);
@@ -301,6 +405,9 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   } else if (spec.ipip) {
     l4 = buildIpv4(spec.ipip);
     proto = IPPROTO_IPIP;
+  } else if (spec.ip6) {
+    l4 = buildIp6(spec.ip6);
+    proto = IPPROTO_IPV6;
   } else {
     if (spec.payload !== undefined && spec.proto === undefined) {
       throw new Error('buildIpv4: payload needs proto');
@@ -336,7 +443,17 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   return out;
 }
 
-function buildTcp(t: TcpSpec, saddr: number, daddr: number): Uint8Array {
+/** What an upper-layer checksum's pseudo-header needs, for either family. */
+interface Pseudo {
+  v6: boolean;
+  saddr: number;
+  daddr: number;
+  src6: Uint8Array;
+  dst6: Uint8Array;
+}
+const NO_ADDR6 = new Uint8Array(16);
+
+function buildTcp(t: TcpSpec, ps: Pseudo): Uint8Array {
   const options = padTo4('TCP options', t.options);
   const payload = t.payload === undefined ? new Uint8Array(0) : bytes(t.payload);
   const hdrLen = 20 + options.length;
@@ -351,11 +468,11 @@ function buildTcp(t: TcpSpec, saddr: number, daddr: number): Uint8Array {
   wr16(out, 18, checkRange('tcp urg', t.urg ?? 0, 0, 0xffff));
   out.set(options, 20);
   out.set(payload, hdrLen);
-  wr16(out, 16, l4Csum(t.csum, out, 16, saddr, daddr, 6, 'TCP'));
+  wr16(out, 16, l4Csum(t.csum, out, 16, ps, 6, 'TCP'));
   return out;
 }
 
-function buildUdp(u: UdpSpec, saddr: number, daddr: number): Uint8Array {
+function buildUdp(u: UdpSpec, ps: Pseudo): Uint8Array {
   const payload = u.payload === undefined ? new Uint8Array(0) : bytes(u.payload);
   const out = new Uint8Array(8 + payload.length);
   wr16(out, 0, checkRange('udp sport', u.sport, 0, 0xffff));
@@ -363,7 +480,7 @@ function buildUdp(u: UdpSpec, saddr: number, daddr: number): Uint8Array {
   if (out.length > 0xffff) throw new Error('UDP datagram too long');
   wr16(out, 4, out.length);
   out.set(payload, 8);
-  let check = l4Csum(u.csum, out, 6, saddr, daddr, 17, 'UDP');
+  let check = l4Csum(u.csum, out, 6, ps, 17, 'UDP');
   // RFC 768: a computed 0 is transmitted as all ones (0 means "no checksum").
   if (check === 0 && (u.csum === undefined || u.csum === 'ok')) check = 0xffff;
   wr16(out, 6, check);
@@ -449,14 +566,157 @@ function l4Csum(
   mode: L4CsumMode | undefined,
   seg: Uint8Array,
   checkPos: number,
-  saddr: number,
-  daddr: number,
+  ps: Pseudo,
   proto: number,
   what: string,
 ): number {
-  if (mode === 'partial') return fold16(pseudoHeaderSum(saddr, daddr, proto, seg.length));
+  const pseudo = ps.v6
+    ? sumBytes(ps.dst6, 0, 16, sumBytes(ps.src6, 0, 16)) +
+      (seg.length >>> 16) +
+      (seg.length & 0xffff) +
+      proto
+    : pseudoHeaderSum(ps.saddr, ps.daddr, proto, seg.length);
+  if (mode === 'partial') return fold16(pseudo);
   if (mode === 'zero') return 0;
-  return applyCsum(mode, l4Check(seg, 0, seg.length, checkPos, saddr, daddr, proto), what);
+  const full = ps.v6
+    ? csumFinish(sumBytes(seg, 0, seg.length, pseudo))
+    : l4Check(seg, 0, seg.length, checkPos, ps.saddr, ps.daddr, proto);
+  return applyCsum(mode, full, what);
+}
+
+/** 16 bytes of an IPv6 address given as text (throws when it is not one). */
+function addr6Bytes(text: string, what: string): Uint8Array {
+  const a = InetAddr.parse(text.trim());
+  if (a === null || !a.isV6) throw new Error(`${what}: not an IPv6 address: ${text}`);
+  const out = new Uint8Array(16);
+  a.writeTo(out, 0);
+  return out;
+}
+
+const EXT_PROTO = { hop: IPPROTO_HOPOPTS, dst: IPPROTO_DSTOPTS, routing: IPPROTO_ROUTING };
+
+/** Build an IPv6 packet (no Ethernet): quotes, ip6ip6 payloads and L3 fixtures too. */
+export function buildIp6(spec: Ip6Spec): Uint8Array {
+  const src = addr6Bytes(spec.src, 'ip6 src');
+  const dst = addr6Bytes(spec.dst, 'ip6 dst');
+  const ps: Pseudo = { v6: true, saddr: 0, daddr: 0, src6: src, dst6: dst };
+  const kinds = [spec.tcp, spec.udp, spec.icmp6, spec.ip6, spec.ipip, spec.payload].filter(
+    (k) => k !== undefined,
+  ).length;
+  if (kinds > 1)
+    throw new Error('buildIp6: give at most one of tcp, udp, icmp6, ip6, ipip, payload');
+  let upper: Uint8Array;
+  let proto: number;
+  if (spec.tcp) {
+    upper = buildTcp(spec.tcp, ps);
+    proto = IPPROTO_TCP;
+  } else if (spec.udp) {
+    upper = buildUdp(spec.udp, ps);
+    proto = IPPROTO_UDP;
+  } else if (spec.icmp6) {
+    upper = buildIcmp6(spec.icmp6, ps);
+    proto = IPPROTO_ICMPV6;
+  } else if (spec.ip6) {
+    upper = buildIp6(spec.ip6);
+    proto = IPPROTO_IPV6;
+  } else if (spec.ipip) {
+    upper = buildIpv4(spec.ipip);
+    proto = IPPROTO_IPIP;
+  } else {
+    if (spec.payload !== undefined && spec.nextHeader === undefined) {
+      throw new Error('buildIp6: payload needs nextHeader');
+    }
+    upper = spec.payload === undefined ? new Uint8Array(0) : bytes(spec.payload);
+    proto = IPPROTO_NONE;
+  }
+  if (spec.nextHeader !== undefined) proto = checkRange('nextHeader', spec.nextHeader, 0, 0xff);
+
+  // Extension headers, last first: each names the protocol after it.
+  const ext = spec.ext ?? [];
+  const parts: Uint8Array[] = [];
+  let next = proto;
+  for (let i = ext.length - 1; i >= 0; i--) {
+    const e = ext[i];
+    let h: Uint8Array;
+    let type: number;
+    if (e.type === 'frag') {
+      h = new Uint8Array(8);
+      const offset = e.offset ?? 0;
+      if (offset % 8 !== 0) throw new Error('ip6 frag offset must be a multiple of 8 bytes');
+      checkRange('ip6 frag offset / 8', offset / 8, 0, 0x1fff);
+      wr16(h, 2, offset | (e.more ? 1 : 0));
+      wr32(h, 4, checkRange('ip6 frag id', e.id ?? 0, 0, 0xffffffff));
+      type = IPPROTO_FRAGMENT;
+    } else {
+      const data = e.data === undefined ? new Uint8Array(0) : bytes(e.data);
+      const n = (data.length + 2 + 7) & ~7;
+      h = new Uint8Array(Math.max(8, n));
+      h.set(data, 2);
+      h[1] = checkRange('ip6 ext len', e.len ?? h.length / 8 - 1, 0, 0xff);
+      type = EXT_PROTO[e.type];
+    }
+    h[0] = next;
+    next = type;
+    parts.unshift(h);
+  }
+  const extLen = parts.reduce((a, b) => a + b.length, 0);
+  const plen = extLen + upper.length;
+  if (plen > 0xffff) throw new Error(`IPv6 payload too long: ${plen} bytes`);
+  const out = new Uint8Array(40 + plen);
+  const word0 =
+    ((checkRange('ip6 version', spec.version ?? 6, 0, 15) << 28) |
+      (checkRange('ip6 tclass', spec.tclass ?? 0, 0, 0xff) << 20) |
+      checkRange('ip6 flowLabel', spec.flowLabel ?? 0, 0, 0xfffff)) >>>
+    0;
+  wr32(out, 0, word0);
+  wr16(out, 4, checkRange('ip6 payloadLen', spec.payloadLen ?? plen, 0, 0xffff));
+  out[6] = next;
+  out[7] = checkRange('ip6 hopLimit', spec.hopLimit ?? 64, 0, 0xff);
+  out.set(src, 8);
+  out.set(dst, 24);
+  let p = 40;
+  for (const h of parts) {
+    out.set(h, p);
+    p += h.length;
+  }
+  out.set(upper, p);
+  return out;
+}
+
+/** ICMPv6: header, target (ND), quote (errors), payload; checksum with the pseudo-header. */
+function buildIcmp6(c: Icmp6Spec, ps: Pseudo): Uint8Array {
+  let quote: Uint8Array = new Uint8Array(0);
+  if (c.quote !== undefined) {
+    const full = c.quote instanceof Uint8Array ? c.quote : buildIp6(c.quote);
+    let n = full.length;
+    if (c.quoteLen === undefined) n = Math.min(full.length, 1280 - 48);
+    else if (c.quoteLen !== 'all') n = checkRange('quoteLen', c.quoteLen, 0, full.length);
+    quote = full.subarray(0, n);
+  }
+  const target = c.target === undefined ? new Uint8Array(0) : addr6Bytes(c.target, 'icmp6 target');
+  const payload = c.payload === undefined ? new Uint8Array(0) : bytes(c.payload);
+  const out = new Uint8Array(8 + target.length + quote.length + payload.length);
+  out[0] = checkRange('icmp6 type', c.type, 0, 0xff);
+  out[1] = checkRange('icmp6 code', c.code ?? 0, 0, 0xff);
+  const rest =
+    c.rest !== undefined
+      ? checkRange('icmp6 rest', c.rest, 0, 0xffffffff)
+      : c.mtu !== undefined
+        ? checkRange('icmp6 mtu', c.mtu, 0, 0xffffffff)
+        : ((checkRange('icmp6 id', c.id ?? 0, 0, 0xffff) << 16) |
+            checkRange('icmp6 seq', c.seq ?? 0, 0, 0xffff)) >>>
+          0;
+  wr32(out, 4, rest);
+  out.set(target, 8);
+  out.set(quote, 8 + target.length);
+  out.set(payload, 8 + target.length + quote.length);
+  const sum =
+    sumBytes(ps.dst6, 0, 16, sumBytes(ps.src6, 0, 16)) +
+    (out.length >>> 16) +
+    (out.length & 0xffff) +
+    IPPROTO_ICMPV6;
+  wr16(out, 2, applyCsum(c.csum, csumFinish(sumBytes(out, 0, out.length, sum)), 'ICMPv6'));
+  return out;
 }
 
 function applyCsum(mode: CsumMode | L4CsumMode | undefined, correct: number, what: string): number {

@@ -33,16 +33,29 @@ export class PacketInfo {
   arpSpa = 0;
   arpTpa = 0;
 
-  // ---- IPv4 ----
-  /** IP header length in bytes (IHL * 4). */
+  // ---- IPv4 / IPv6 ----
+  /**
+   * Network header length in bytes: IPv4 IHL * 4; IPv6 40 plus the extension headers the
+   * parse walked (so l4Off = l3Off + ihl for both families).
+   */
   ihl = 0;
+  /** IPv4 TOS byte; IPv6 traffic class. */
   tos = 0;
-  /** Total length from the IP header. */
+  /** IPv4 total length; IPv6 40 + payload length: the packet's length either way. */
   totLen = 0;
   ipId = 0;
-  /** The raw 16-bit flags+fragment-offset field. */
+  /**
+   * The raw 16-bit IPv4 flags+fragment-offset field. For IPv6 the fragment header's offset
+   * (8-byte units) and M bit in the same encoding (IP_MF | offset), 0 when unfragmented, so
+   * isLaterFragment() and the MF test read both families alike.
+   */
   fragField = 0;
+  /** IPv4 TTL; IPv6 hop limit. */
   ttl = 0;
+  /** IPv6: absolute offset of the fragment header, or -1 when there is none. */
+  fragHdrOff = -1;
+  /** IPv6: the fragment header's identification (valid when fragHdrOff >= 0). */
+  fragId = 0;
   /** The IP header's protocol field (IPv6: next header), also flow.proto for IPv4. */
   proto = 0;
   /**
@@ -53,7 +66,7 @@ export class PacketInfo {
 
   // ---- L4 ----
   l4Off = 0;
-  /** totLen - ihl. */
+  /** totLen - ihl: the upper-layer length (IPv6: what the pseudo-header counts). */
   l4Len = 0;
   /** TCP flags byte (FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128). */
   tcpFlags = 0;
@@ -69,9 +82,13 @@ export class PacketInfo {
   icmpId = 0;
 
   // ---- ICMP error: the quoted (inner) header ----
-  /** True when this is an ICMP error whose quoted IPv4 header (and 8 bytes of L4) parsed. */
+  /**
+   * True when this is an ICMP error whose quoted IPv4 header (and 8 bytes of L4) parsed,
+   * or an ICMPv6 error whose quoted IPv6 header chain parsed (ports when present).
+   */
   hasInner = false;
   innerL3Off = 0;
+  /** The quoted network header length (IPv6: with its extension headers). */
   innerIhl = 0;
   /** The quoted header's family, protocol, addresses and ports (0 unless TCP/UDP/SCTP). */
   readonly innerFlow = new FlowKey();

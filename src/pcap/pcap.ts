@@ -31,7 +31,10 @@ export const MAX_CAPLEN = 262144;
 const FILE_HEADER = 24;
 const RECORD_HEADER = 16;
 
-/** Reads a classic pcap file held in memory; frames are views into `bytes`. */
+/**
+ * Reads a classic pcap file held in memory; frames are views into `bytes`. A file read in
+ * pieces (stream.ts) goes on with continueWith(): the next piece, starting at a record.
+ */
 export class PcapReader implements CaptureReaderLike {
   readonly format = 'pcap' as const;
   readonly littleEndian: boolean;
@@ -45,9 +48,11 @@ export class PcapReader implements CaptureReaderLike {
   readonly linkType: number;
   /** FCS bytes at the end of each frame when the header's F bit is set, else 0. */
   readonly fcsLen: number;
-  private readonly bytes: Uint8Array;
-  private readonly view: DataView;
+  private bytes: Uint8Array;
+  private view: DataView;
   private pos = FILE_HEADER;
+  /** File offset of bytes[0] (0 unless the file is read in pieces). */
+  private base = 0;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
@@ -92,14 +97,26 @@ export class PcapReader implements CaptureReaderLike {
     this.fcsLen = (lt & 0x04000000) !== 0 ? (lt >>> 28) * 2 : 0;
   }
 
+  /**
+   * Go on reading from `bytes`, the part of the file that starts at `fileOffset` with a
+   * record header; frames read before are no longer valid if their buffer is reused.
+   */
+  continueWith(bytes: Uint8Array, fileOffset: number): void {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    this.base = fileOffset;
+  }
+
   next(rec: CaptureRecord): boolean {
     const start = this.pos;
+    const at = this.base + start;
     const left = this.bytes.length - start;
     if (left === 0) return false;
     if (left < RECORD_HEADER) {
       throw new CaptureFormatError(
         'pcap',
-        start,
+        at,
         `truncated record header: ${left} of ${RECORD_HEADER} bytes`,
       );
     }
@@ -112,14 +129,14 @@ export class PcapReader implements CaptureReaderLike {
     if (capLen > MAX_CAPLEN) {
       throw new CaptureFormatError(
         'pcap',
-        start,
+        at,
         `record caplen ${capLen} exceeds the maximum ${MAX_CAPLEN} (corrupt record)`,
       );
     }
     if (capLen > left - RECORD_HEADER) {
       throw new CaptureFormatError(
         'pcap',
-        start,
+        at,
         `truncated record: caplen ${capLen} but ${left - RECORD_HEADER} bytes left`,
       );
     }
@@ -127,7 +144,7 @@ export class PcapReader implements CaptureReaderLike {
     if (frac >= fracLimit) {
       throw new CaptureFormatError(
         'pcap',
-        start + 4,
+        at + 4,
         `timestamp fraction ${frac} is not below ${fracLimit} (corrupt record)`,
       );
     }
@@ -142,7 +159,7 @@ export class PcapReader implements CaptureReaderLike {
     rec.ifName = undefined;
     rec.comment = undefined;
     rec.flags = -1;
-    rec.fileOffset = start;
+    rec.fileOffset = at;
     this.pos = start + RECORD_HEADER + capLen;
     return true;
   }

@@ -78,14 +78,19 @@ const KIND_SHB = 0;
 const KIND_IDB = 1;
 const KIND_PACKET = 2;
 
-/** Reads a pcapng file held in memory; frames are views into `bytes`. */
+/**
+ * Reads a pcapng file held in memory; frames are views into `bytes`. A file read in pieces
+ * (stream.ts) goes on with continueWith(): the next piece, starting at a block.
+ */
 export class PcapngReader implements CaptureReaderLike {
   readonly format = 'pcapng' as const;
   /** Sections seen so far (the first is read by the constructor). */
   readonly sections: PcapngSection[] = [];
-  private readonly bytes: Uint8Array;
-  private readonly view: DataView;
+  private bytes: Uint8Array;
+  private view: DataView;
   private pos = 0;
+  /** File offset of bytes[0] (0 unless the file is read in pieces). */
+  private base = 0;
   private le = true;
   private cur!: PcapngSection;
 
@@ -108,6 +113,17 @@ export class PcapngReader implements CaptureReaderLike {
     return this.cur;
   }
 
+  /**
+   * Go on reading from `bytes`, the part of the file that starts at `fileOffset` with a
+   * block; sections and interfaces read so far stay in force.
+   */
+  continueWith(bytes: Uint8Array, fileOffset: number): void {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    this.base = fileOffset;
+  }
+
   next(rec: CaptureRecord): boolean {
     // Every iteration either returns or advances pos by a checked length >= 12, so the
     // loop ends after at most bytes.length / 12 blocks.
@@ -117,8 +133,9 @@ export class PcapngReader implements CaptureReaderLike {
     return false;
   }
 
+  /** Throws for a problem at `offset` in the current buffer (reported as a file offset). */
   private fail(offset: number, reason: string): never {
-    throw new CaptureFormatError('pcapng', offset, reason);
+    throw new CaptureFormatError('pcapng', this.base + offset, reason);
   }
 
   /** Read the block at pos, advance past it, and return true when it filled `rec`. */
@@ -181,7 +198,7 @@ export class PcapngReader implements CaptureReaderLike {
     const minor = v.getUint16(body + 6, this.le);
     if (major !== 1) this.fail(body + 4, `unsupported pcapng version ${major}.${minor}`);
     const section: PcapngSection = {
-      offset: start,
+      offset: this.base + start,
       littleEndian: this.le,
       versionMajor: major,
       versionMinor: minor,
@@ -245,7 +262,7 @@ export class PcapngReader implements CaptureReaderLike {
     rec.ifName = iface.name;
     rec.comment = undefined;
     rec.flags = -1;
-    rec.fileOffset = start;
+    rec.fileOffset = this.base + start;
     this.scanOptions(KIND_PACKET, data + ((capLen + 3) & ~3), end, null, null, rec);
     return true;
   }
@@ -271,7 +288,7 @@ export class PcapngReader implements CaptureReaderLike {
     rec.ifName = iface.name;
     rec.comment = undefined;
     rec.flags = -1;
-    rec.fileOffset = start;
+    rec.fileOffset = this.base + start;
     return true;
   }
 

@@ -1,11 +1,13 @@
 /**
- * The real-server side of LVS-TUN in user space: receive the director's IPIP packets,
+ * The real-server side of LVS-TUN in user space: receive the director's tunnel packets
+ * (IPIP; for IPv6 services or real servers also ip6ip6, IPv6 in IPv4 and IPv4 in IPv6),
  * strip the outer header and write the inner packet (client -> VIP) into a TUN device, so
  * the host's own stack accepts it as if it had arrived on an interface and answers the
- * client directly. Stands in for the kernel's ipip module (`ip link set tunl0 up`).
+ * client directly. Stands in for the kernel's ipip, sit and ip6_tunnel modules.
  *
- * A raw IPPROTO_IPIP socket is always open and always read (see raw-claim.ts: a paused
- * one stops being a claim on Linux >= 6.9). Receive paths (--rx):
+ * Raw sockets claiming the tunnel protocols (IPv4 4 and 41, IPv6 41 and 4) are always open
+ * and always read (see raw-claim.ts: a paused one stops being a claim on Linux >= 6.9).
+ * Receive paths (--rx):
  *   packet (default) — an AF_PACKET TPACKET_V2 ring on each decap interface; frames are
  *     filtered in JS (IPv4, protocol 4, outer destination local, PACKET_HOST) and the inner
  *     packets go to the TUN device straight from the ring, one batched write call per
@@ -28,7 +30,8 @@
 import { AfPacketLink } from '../io/afpacket.js';
 import type { RxBatch } from '../io/link.js';
 import { TunTapLink } from '../io/tuntap.js';
-import { formatIn4, parseIn4OrThrow } from '../net/addr.js';
+import { formatIn4, InetAddr } from '../net/addr.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6 } from '../net/ipproto.js';
 import { D, DECAP_DROP, Decapsulator } from './decap.js';
 import {
   acceptOnTun,
@@ -40,11 +43,12 @@ import {
   installIpipIngressDrop,
   ipv4ConfPath,
   localIpv4Addrs,
+  localIpv6Addrs,
   nftTableName,
   readSysctl,
   sh,
 } from './host.js';
-import { openIpipSocket, type RawSocket } from './raw-claim.js';
+import { openClaimSocket, type RawSocket } from './raw-claim.js';
 
 export type RxMode = 'packet' | 'raw';
 
@@ -78,7 +82,7 @@ export class DecapServer {
   private readonly changes = new HostChanges();
   private readonly links: AfPacketLink[] = [];
   private tun: TunTapLink | undefined;
-  private claim: RawSocket | undefined;
+  private readonly claims: RawSocket[] = [];
   private refresh: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private stopped = false;
@@ -129,28 +133,41 @@ export class DecapServer {
         if (i === this.tunName) throw new Error(`--iface ${i} is the TUN device`);
       }
     }
-    const vips = (opts.vips ?? []).map((v) => {
-      parseIn4OrThrow(v);
-      return v;
-    });
+    const vips = (opts.vips ?? []).map((v) => InetAddr.parseOrThrow(v, 'VIP'));
     if (ifaceExists(this.tunName)) {
       throw new Error(`interface '${this.tunName}' already exists (another decapsulator?)`);
     }
 
-    // 1. The claim on protocol 4, and the path for reassembled fragments (or everything).
-    this.claim = openIpipSocket(
-      (b) => this.onRawPacket(b),
-      (e) => log(`uvs realserver: raw socket error: ${e.message}`),
-    );
+    // 1. The claims on the tunnel protocols, and the path for reassembled fragments (or
+    //    everything in raw mode).
+    const onErr = (e: Error) => log(`uvs realserver: raw socket error: ${e.message}`);
+    for (const proto of [IPPROTO_IPIP, IPPROTO_IPV6]) {
+      this.claims.push(openClaimSocket(proto, false, (b) => this.onRawPacket(b), onErr));
+    }
+    try {
+      for (const proto of [IPPROTO_IPV6, IPPROTO_IPIP]) {
+        const v6 = proto === IPPROTO_IPV6;
+        this.claims.push(openClaimSocket(proto, true, (b) => this.onRawPayload(b, v6), onErr));
+      }
+    } catch (e) {
+      log(`uvs realserver: no IPv6 tunnels (${(e as Error).message})`);
+    }
 
     // 2. The TUN device the inner packets are written into.
     const tun = new TunTapLink({ name: this.tunName, mode: 'tun', maxBatch: 1, maxFrame: 2048 });
     this.tun = tun;
-    const disableV6 = `/proc/sys/net/ipv6/conf/${this.tunName}/disable_ipv6`;
-    try {
-      this.changes.sysctl(disableV6, '1');
-    } catch {
-      // IPv6 disabled or absent: nothing to do
+    // IPv6 on, so inner IPv6 packets are accepted, but no addresses of its own (no
+    // link-local, no router solicitations): the device only carries decapsulated packets.
+    for (const [key, value] of [
+      ['addr_gen_mode', '1'],
+      ['accept_ra', '0'],
+      ['disable_ipv6', '0'],
+    ]) {
+      try {
+        this.changes.sysctl(`/proc/sys/net/ipv6/conf/${this.tunName}/${key}`, value);
+      } catch {
+        // IPv6 absent here: IPv4 tunnels only
+      }
     }
     sh('ip', ['link', 'set', 'dev', this.tunName, 'up']);
     const oldAll = acceptOnTun(this.changes, this.tunName);
@@ -165,10 +182,11 @@ export class DecapServer {
     // 3. VIPs on lo, for convenience (the DR/TUN real-server recipe).
     if (vips.length > 0) {
       for (const v of vips) {
-        if (hasAddr('lo', v)) continue;
-        sh('ip', ['addr', 'add', `${v}/32`, 'dev', 'lo']);
-        this.changes.push(`ip addr add ${v}/32 dev lo`, () =>
-          sh('ip', ['addr', 'del', `${v}/32`, 'dev', 'lo']),
+        if (hasAddr('lo', String(v))) continue;
+        const cidr = `${v}/${v.bits}`;
+        sh('ip', ['addr', 'add', cidr, 'dev', 'lo']);
+        this.changes.push(`ip addr add ${cidr} dev lo`, () =>
+          sh('ip', ['addr', 'del', cidr, 'dev', 'lo']),
         );
       }
       const ai = ipv4ConfPath('all', 'arp_ignore');
@@ -257,10 +275,18 @@ export class DecapServer {
     for (let i = 0; i < sent; i++) c[D.DECAP_BYTES] += this.txLen[i];
   }
 
-  /** One packet from the raw socket (outer IPv4 header included): raw mode, or fragments. */
+  /** One packet from an IPv4 raw socket (outer header included): raw mode, or fragments. */
   private onRawPacket(b: Buffer): void {
+    this.writeInner(b, this.decap.decapPacket(b, 0, b.length));
+  }
+
+  /** One payload from an IPv6 raw socket (no outer header): raw mode, or fragments. */
+  private onRawPayload(b: Buffer, innerV6: boolean): void {
+    this.writeInner(b, this.decap.decapPayload(b, 0, b.length, innerV6));
+  }
+
+  private writeInner(b: Buffer, o: number): void {
     const dec = this.decap;
-    const o = dec.decapPacket(b, 0, b.length);
     if (o === DECAP_DROP) return;
     const tun = this.tun;
     if (tun === undefined) return;
@@ -276,6 +302,7 @@ export class DecapServer {
   private refreshLocals(): void {
     try {
       this.decap.setLocalAddrs(localIpv4Addrs());
+      this.decap.setLocalAddrs6(localIpv6Addrs());
     } catch (e) {
       this.log(`uvs realserver: could not read local addresses: ${(e as Error).message}`);
     }
@@ -316,12 +343,13 @@ export class DecapServer {
         // closing is best effort
       }
     }
-    try {
-      this.claim?.close();
-    } catch {
-      // already closed
+    for (const c of this.claims.splice(0)) {
+      try {
+        c.close();
+      } catch {
+        // already closed
+      }
     }
-    this.claim = undefined;
     // Restore sysctls and offloads first: the TUN device's own sysctls vanish with it.
     const errors = this.changes.restore();
     try {

@@ -1,8 +1,10 @@
 /**
- * IPIP decapsulation for a real server (LVS-TUN without the kernel's ipip module): take an
- * IPv4 packet with protocol 4 addressed to this host, check it, and find the inner IPv4
- * packet to hand to the local stack. The checks and the ECN rule mirror the kernel's
- * receive path for an ipip tunnel:
+ * Tunnel decapsulation for a real server (LVS-TUN without the kernel's ipip, sit or
+ * ip6_tunnel modules): take a tunnel packet addressed to this host — IPv4 with protocol 4
+ * (IPIP) or 41 (IPv6 in IPv4), or IPv6 with next header 41 (ip6ip6) or 4 (IPv4 in IPv6) —
+ * check it, and find the inner packet to hand to the local stack. The checks and the ECN
+ * rule mirror the kernel's receive path for those tunnels (net/ipv6/ip6_tunnel.c
+ * ip6_tnl_rcv / ip4ip6_dscp_ecn_decapsulate for the IPv6 outer headers) and:
  *   net/ipv4/ip_input.c ip_rcv_core (version, ihl, header checksum, tot_len vs length),
  *   net/ipv4/ip_input.c ip_local_deliver (fragments are reassembled before any protocol
  *     handler sees them — we cannot reassemble from a packet ring, so we count and drop them),
@@ -17,8 +19,15 @@
  */
 import { rd16, rd32 } from '../net/bytes.js';
 import { csumReplace2 } from '../net/checksum.js';
-import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP } from '../net/ethernet.js';
-import { IPPROTO_IPIP } from '../net/ipproto.js';
+import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6 } from '../net/ethernet.js';
+import {
+  IPPROTO_DSTOPTS,
+  IPPROTO_FRAGMENT,
+  IPPROTO_HOPOPTS,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
+  IPPROTO_ROUTING,
+} from '../net/ipproto.js';
 import { ipv4ChecksumValid } from '../net/ipv4.js';
 
 /** Counter slots of Decapsulator.counters. */
@@ -29,13 +38,13 @@ export const D = {
   DECAPSULATED: 1,
   /** Bytes of those inner packets. */
   DECAP_BYTES: 2,
-  /** Not an IPv4 packet with protocol 4 (ARP, other protocols, IPv6...). */
+  /** Not a tunnel packet (ARP, other protocols, ...). */
   NOT_IPIP: 3,
   /** IPIP, but the outer destination is not an address of this host (or not PACKET_HOST). */
   NOT_FOR_US: 4,
   /** IPIP outer fragment (MF or offset) seen by the ring; the kernel reassembles it for the raw socket. */
   FRAGMENT: 5,
-  /** Bad outer or inner header (version, ihl, checksum, lengths). */
+  /** Bad outer or inner header (version, ihl, checksum, lengths, extension headers). */
   MALFORMED: 6,
   /** The packet ring cut the frame short (a GRO super-packet, or a frame above the MTU). */
   TRUNCATED: 7,
@@ -68,7 +77,7 @@ const RXF_TRUNCATED = 4;
 /** PACKET_HOST in bits 8..15 of the AF_PACKET flags. */
 const PKTTYPE_SHIFT = 8;
 
-/** Most local IPv4 addresses the filter holds (more are ignored, with a warning by the caller). */
+/** Most local addresses of each family the filter holds (more are ignored, with a warning by the caller). */
 export const MAX_LOCAL_ADDRS = 256;
 
 export class Decapsulator {
@@ -78,6 +87,9 @@ export class Decapsulator {
   innerLen = 0;
   private readonly locals = new Uint32Array(MAX_LOCAL_ADDRS);
   private nLocals = 0;
+  /** Local IPv6 addresses, four words each. */
+  private readonly locals6 = new Int32Array(MAX_LOCAL_ADDRS * 4);
+  private nLocals6 = 0;
 
   /**
    * Replaces the set of local addresses (host order u32) an outer destination must match.
@@ -98,6 +110,31 @@ export class Decapsulator {
   isLocal(addr: number): boolean {
     const l = this.locals;
     for (let i = 0; i < this.nLocals; i++) if (l[i] === addr) return true;
+    return false;
+  }
+
+  /**
+   * Replaces the local IPv6 addresses (each as four words, most significant first) an
+   * outer IPv6 destination must match. Returns how many were kept.
+   */
+  setLocalAddrs6(addrs: readonly (readonly number[])[]): number {
+    const n = Math.min(addrs.length, MAX_LOCAL_ADDRS);
+    for (let i = 0; i < n; i++) for (let j = 0; j < 4; j++) this.locals6[i * 4 + j] = addrs[i][j];
+    this.nLocals6 = n;
+    return n;
+  }
+
+  /** Is the 16-byte address at buf[off] one of the local IPv6 addresses? */
+  isLocal6(buf: Uint8Array, off: number): boolean {
+    const w0 = rd32(buf, off) | 0;
+    const w1 = rd32(buf, off + 4) | 0;
+    const w2 = rd32(buf, off + 8) | 0;
+    const w3 = rd32(buf, off + 12) | 0;
+    const l = this.locals6;
+    for (let i = 0; i < this.nLocals6; i++) {
+      const b = i * 4;
+      if (l[b + 3] === w3 && l[b] === w0 && l[b + 1] === w1 && l[b + 2] === w2) return true;
+    }
     return false;
   }
 
@@ -130,6 +167,7 @@ export class Decapsulator {
       et = rd16(buf, p + 2);
       p += 4;
     }
+    if (et === ETH_P_IPV6) return this.decapL3v6(buf, p, end, (flags >>> PKTTYPE_SHIFT) & 0xff);
     if (et !== ETH_P_IP) {
       c[D.NOT_IPIP]++;
       return DECAP_DROP;
@@ -138,13 +176,24 @@ export class Decapsulator {
   }
 
   /**
-   * A bare IPv4 packet buf[off, off+len) (as a raw IPPROTO_IPIP socket returns it: the
-   * kernel has already checked the outer header, reassembled fragments and decided it is
-   * local, but the checks are cheap and run again). Same result as decapFrame.
+   * A bare IPv4 packet buf[off, off+len) (as a raw IPv4 socket for protocol 4 or 41 returns
+   * it: the kernel has already checked the outer header, reassembled fragments and decided
+   * it is local, but the checks are cheap and run again). Same result as decapFrame.
    */
   decapPacket(buf: Uint8Array, off: number, len: number): number {
     this.counters[D.RECEIVED]++;
     return this.decapL3(buf, off, off + len, 0);
+  }
+
+  /**
+   * The payload of an IPv6 tunnel packet, buf[off, off+len), as a raw IPv6 socket for next
+   * header 41 (`innerV6`) or 4 returns it: without the outer header (an IPv6 raw socket
+   * never shows it), reassembled and checked by the kernel; the inner packet is checked
+   * here. No outer traffic class: no ECN step. Same result as decapFrame.
+   */
+  decapPayload(buf: Uint8Array, off: number, len: number, innerV6: boolean): number {
+    this.counters[D.RECEIVED]++;
+    return this.inner(buf, off, len, innerV6, -1);
   }
 
   /** The outer IPv4 header at l3, bytes up to `end`; pktType is sll_pkttype (0 = host). */
@@ -153,7 +202,8 @@ export class Decapsulator {
     const avail = end - l3;
     // Protocol first: on a busy real server most frames are not IPIP, and a short or
     // odd packet of another protocol is "not IPIP", not "malformed".
-    if (avail < 20 || buf[l3 + 9] !== IPPROTO_IPIP) {
+    const proto = avail < 20 ? 0 : buf[l3 + 9];
+    if (proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) {
       c[D.NOT_IPIP]++;
       return DECAP_DROP;
     }
@@ -176,10 +226,98 @@ export class Decapsulator {
       c[D.FRAGMENT]++;
       return DECAP_DROP;
     }
-    // Inner packet: IPv4, header inside, tot_len inside the outer payload. Bytes past the
-    // inner tot_len (there should be none) are not written into the TUN device.
-    const in3 = l3 + ihl;
-    const inAvail = totLen - ihl;
+    // ECN of the outer header: its two low TOS bits.
+    return this.inner(buf, l3 + ihl, totLen - ihl, proto === IPPROTO_IPV6, buf[l3 + 1] & 3);
+  }
+
+  /**
+   * The outer IPv6 header at l3 (ip6ip6 or IPv4-in-IPv6): version, payload length, an
+   * extension header chain (hop-by-hop, destination options, routing) inside the packet,
+   * no fragment (the kernel reassembles those for the raw socket), a local destination.
+   */
+  private decapL3v6(buf: Uint8Array, l3: number, end: number, pktType: number): number {
+    const c = this.counters;
+    const avail = end - l3;
+    if (avail < 40 || buf[l3] >>> 4 !== 6) {
+      c[D.NOT_IPIP]++;
+      return DECAP_DROP;
+    }
+    const pend = l3 + 40 + rd16(buf, l3 + 4);
+    let nh = buf[l3 + 6];
+    let p = l3 + 40;
+    let frag = false;
+    while (
+      nh === IPPROTO_HOPOPTS ||
+      nh === IPPROTO_DSTOPTS ||
+      nh === IPPROTO_ROUTING ||
+      nh === IPPROTO_FRAGMENT
+    ) {
+      if (p + 8 > pend || pend > end) {
+        c[D.MALFORMED]++;
+        return DECAP_DROP;
+      }
+      if (nh === IPPROTO_FRAGMENT) {
+        frag = true;
+        break;
+      }
+      nh = buf[p];
+      p += (buf[p + 1] + 1) << 3;
+    }
+    if (!frag && nh !== IPPROTO_IPV6 && nh !== IPPROTO_IPIP) {
+      c[D.NOT_IPIP]++;
+      return DECAP_DROP;
+    }
+    if (pend > end || p > pend) {
+      c[D.MALFORMED]++;
+      return DECAP_DROP;
+    }
+    if (pktType !== 0 || !this.isLocal6(buf, l3 + 24)) {
+      c[D.NOT_FOR_US]++;
+      return DECAP_DROP;
+    }
+    if (frag) {
+      c[D.FRAGMENT]++;
+      return DECAP_DROP;
+    }
+    const tclassEcn = (buf[l3 + 1] >>> 4) & 3;
+    return this.inner(buf, p, pend - p, nh === IPPROTO_IPV6, tclassEcn);
+  }
+
+  /**
+   * The inner packet at in3 with inAvail bytes of outer payload: IPv4 (header inside,
+   * tot_len inside) or IPv6 (40 bytes, payload_len inside). Bytes past its own length are
+   * not written into the TUN device. `outerEcn` is the outer ECN field, -1 when unknown.
+   */
+  private inner(
+    buf: Uint8Array,
+    in3: number,
+    inAvail: number,
+    innerV6: boolean,
+    outerEcn: number,
+  ): number {
+    const c = this.counters;
+    if (innerV6) {
+      if (inAvail < 40 || buf[in3] >>> 4 !== 6) {
+        c[D.MALFORMED]++;
+        return DECAP_DROP;
+      }
+      const total = 40 + rd16(buf, in3 + 4);
+      if (total > inAvail) {
+        c[D.MALFORMED]++;
+        return DECAP_DROP;
+      }
+      if (outerEcn === 3) {
+        // The inner traffic class's ECN bits are bits 4..5 of its second byte.
+        const ecn = (buf[in3 + 1] >>> 4) & 3;
+        if (ecn === 0) {
+          c[D.ECN]++;
+          return DECAP_DROP;
+        }
+        buf[in3 + 1] |= 0x30;
+      }
+      this.innerLen = total;
+      return in3;
+    }
     if (inAvail < 20) {
       c[D.MALFORMED]++;
       return DECAP_DROP;
@@ -193,7 +331,7 @@ export class Decapsulator {
     }
     // ECN (INET_ECN_decapsulate): outer CE marks an ECT inner packet CE; a not-ECT inner
     // packet cannot carry the mark and is dropped.
-    if ((buf[l3 + 1] & 3) === 3) {
+    if (outerEcn === 3) {
       const tos = buf[in3 + 1];
       if ((tos & 3) === 0) {
         c[D.ECN]++;

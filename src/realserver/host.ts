@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { parseIn4OrThrow } from '../net/addr.js';
+import { InetAddr, parseIn4OrThrow, parseIn6 } from '../net/addr.js';
 
 const PROC_SYS = '/proc/sys';
 
@@ -88,6 +88,22 @@ export class HostChanges {
   }
 }
 
+/**
+ * Every IPv6 address configured on this host (this network namespace) as four words, link
+ * local ones included (a zone index, if any, is dropped).
+ */
+export function localIpv6Addrs(): number[][] {
+  const out: number[][] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv6') continue;
+      const w = parseIn6(a.address.split('%')[0]);
+      if (w !== null) out.push(w);
+    }
+  }
+  return out;
+}
+
 /** Every IPv4 address configured on this host (this network namespace), host order. */
 export function localIpv4Addrs(): number[] {
   const out: number[] = [];
@@ -101,12 +117,17 @@ export function localIpv4Addrs(): number[] {
 
 /**
  * Interfaces to decapsulate on when none are named: Ethernet-type (ARPHRD_ETHER), up, with
- * an IPv4 address, not loopback and not `exclude` (our TUN device).
+ * an IPv4 or a global IPv6 address, not loopback and not `exclude` (our TUN device).
  */
 export function defaultIfaces(exclude: string): string[] {
   const withV4 = new Set<string>();
   for (const [name, list] of Object.entries(networkInterfaces())) {
-    if ((list ?? []).some((a) => a.family === 'IPv4' && !a.internal)) withV4.add(name);
+    const usable = (list ?? []).some(
+      (a) =>
+        !a.internal &&
+        (a.family === 'IPv4' || (a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address))),
+    );
+    if (usable) withV4.add(name);
   }
   const out: string[] = [];
   for (const name of readdirSync('/sys/class/net')) {
@@ -126,9 +147,13 @@ export function ifaceExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
-/** True when `addr` (dotted quad) is configured on `dev`. */
+/** True when `addr` (IPv4 or IPv6 text) is configured on `dev`. */
 export function hasAddr(dev: string, addr: string): boolean {
-  return (networkInterfaces()[dev] ?? []).some((a) => a.family === 'IPv4' && a.address === addr);
+  const want = InetAddr.parse(addr);
+  if (want === null) return false;
+  return (networkInterfaces()[dev] ?? []).some(
+    (a) => InetAddr.parse(a.address.split('%')[0])?.equals(want) === true,
+  );
 }
 
 /** Offloads that can hand a packet socket merged (super-)packets: [ethtool -k name, -K name]. */
@@ -208,7 +233,8 @@ export function nftTableName(tun: string): string {
 
 /**
  * The ruleset that keeps the kernel off the tunnel packets the packet rings handle: one
- * netdev ingress chain per interface dropping unfragmented IPIP to a local address.
+ * netdev ingress chain per interface dropping unfragmented tunnel packets (IPIP, IPv6 in
+ * IPv4, ip6ip6, IPv4 in IPv6) to a local address.
  * Packet sockets get each frame before the ingress hook (the ptype_all taps in
  * net/core/dev.c __netif_receive_skb_core), so the ring still sees what is dropped here;
  * the IP layer never does — no ICMP protocol-unreachable, no clone for the raw socket.
@@ -219,7 +245,10 @@ export function ipipIngressRuleset(table: string, ifaces: readonly string[]): st
   ifaces.forEach((dev, i) => {
     s += `  chain in${i} {\n`;
     s += `    type filter hook ingress device "${dev}" priority 0; policy accept;\n`;
-    s += '    ip protocol 4 ip frag-off & 0x3fff == 0 fib daddr type local counter drop\n';
+    s += '    ip protocol { 4, 41 } ip frag-off & 0x3fff == 0 fib daddr type local counter drop\n';
+    // IPv6: a tunnel header right after the fixed header (no extension header, so no
+    // fragment header): ip6ip6 and IPv4 in IPv6.
+    s += '    ip6 nexthdr { 4, 41 } fib daddr type local counter drop\n';
     s += '  }\n';
   });
   return `${s}}\n`;

@@ -30,6 +30,7 @@ export interface RawSocket {
 
 interface RawSocketModule {
   createSocket(opts: { protocol: number; addressFamily?: number; bufferSize?: number }): RawSocket;
+  AddressFamily: { IPv4: number; IPv6: number };
   SocketLevel: { SOL_SOCKET: number };
   SocketOption: { SO_RCVBUF: number };
 }
@@ -57,8 +58,29 @@ export function openIpipSocket(
   onMessage: (buf: Buffer) => void,
   onError?: (e: Error) => void,
 ): RawSocket {
+  return openClaimSocket(IPPROTO_IPIP, false, onMessage, onError);
+}
+
+/**
+ * A raw socket claiming IP protocol `proto` for IPv4 (`v6` false: 4 = IPIP, 41 = IPv6 in
+ * IPv4, which the sit module would take) or for IPv6 (41 = ip6ip6, 4 = IPv4 in IPv6, which
+ * ip6_tunnel would take). Without a claim the kernel answers each such packet with ICMP
+ * protocol unreachable (IPv4) or ICMPv6 parameter problem, unknown next header
+ * (ip6_protocol_deliver_rcu). An IPv4 raw socket hands over the whole packet, an IPv6 one
+ * only the payload after the IPv6 header and its extension headers.
+ */
+export function openClaimSocket(
+  proto: number,
+  v6: boolean,
+  onMessage: (buf: Buffer) => void,
+  onError?: (e: Error) => void,
+): RawSocket {
   const m = rawSocketModule();
-  const s = m.createSocket({ protocol: IPPROTO_IPIP, bufferSize: 65536 });
+  const s = m.createSocket({
+    protocol: proto,
+    addressFamily: v6 ? m.AddressFamily.IPv6 : m.AddressFamily.IPv4,
+    bufferSize: 65536,
+  });
   s.on('error', (e) => onError?.(e));
   // Capped by net.core.rmem_max; enough to ride out a burst of fragments.
   s.setOption(m.SocketLevel.SOL_SOCKET, m.SocketOption.SO_RCVBUF, 4 << 20);

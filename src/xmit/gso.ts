@@ -20,8 +20,8 @@
  *    super-packet is completed in software: the value stored in it is not used).
  */
 import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
-import { ipv4HeaderCheck, l4Check } from '../net/checksum.js';
-import { ETH_P_IP } from '../net/ethernet.js';
+import { ipv4HeaderCheck, l4Check, l4Check6 } from '../net/checksum.js';
+import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethernet.js';
 import { IPPROTO_TCP } from '../net/ipproto.js';
 import { IP_MF, IP_OFFSET, IPV4_CHECK } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
@@ -91,6 +91,66 @@ export function tcpSegment(
     const dst = stcp + thl;
     copyBytes(out, dst, buf, src, src + segPay);
     wr16(out, stcp + 16, l4Check(out, stcp, thl + segPay, 16, saddr, daddr, 6));
+    outOffs[i] = s;
+    outLens[i] = hdrs + segPay;
+    pos = s + hdrs + segPay;
+    done += segPay;
+  }
+  return n;
+}
+
+/**
+ * tcpSegment for an IPv6 TCP super-packet (virtio_net_hdr gso_type TCPV6): each segment gets
+ * the L2 header, the IPv6 header and its extension headers, its own payload length, and the
+ * TCP header with seq advanced, FIN/PSH only on the last and CWR only on the first
+ * segment, and a full checksum over the IPv6 pseudo-header (tcp6_gso_segment). Same
+ * contract and results as tcpSegment.
+ */
+export function tcpSegment6(
+  buf: Uint8Array,
+  info: PacketInfo,
+  mss: number,
+  out: Uint8Array,
+  outOffs: Int32Array,
+  outLens: Int32Array,
+  headroom: number,
+): number {
+  if (info.etherType !== ETH_P_IPV6 || info.proto !== IPPROTO_TCP || !(mss > 0) || headroom < 0) {
+    return XMIT_E_INVALID;
+  }
+  const ip = info.l3Off;
+  const end = ip + info.totLen;
+  if (info.fragHdrOff >= 0 || end > info.off + info.len) return XMIT_E_INVALID;
+  const tcp = info.l4Off;
+  if (tcp !== ip + info.ihl || tcp + 20 > end) return XMIT_E_INVALID;
+  const thl = (buf[tcp + 12] >>> 4) << 2;
+  if (thl < 20 || tcp + thl > end) return XMIT_E_INVALID;
+  const l2 = ip - info.off;
+  const nhl = info.ihl;
+  const hdrs = l2 + nhl + thl;
+  const payload = end - tcp - thl;
+  const n = payload <= mss ? 1 : Math.ceil(payload / mss);
+  if (n > outOffs.length || n > outLens.length) return XMIT_E_SPACE;
+  if (n * (headroom + hdrs) + payload > out.length) return XMIT_E_SPACE;
+  const seq0 = rd32(buf, tcp + 4);
+  const flags0 = buf[tcp + 13];
+  let pos = 0;
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    const segPay = Math.min(payload - done, mss);
+    const s = pos + headroom;
+    copyBytes(out, s, buf, info.off, info.off + hdrs);
+    const sip = s + l2;
+    const stcp = sip + nhl;
+    wr16(out, sip + 4, nhl - 40 + thl + segPay);
+    wr32(out, stcp + 4, (seq0 + done) >>> 0);
+    let flags = flags0;
+    if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
+    if (i > 0) flags &= ~TCP_CWR;
+    out[stcp + 13] = flags;
+    const src = tcp + thl + done;
+    copyBytes(out, stcp + thl, buf, src, src + segPay);
+    wr16(out, stcp + 16, l4Check6(out, stcp, thl + segPay, 16, sip, 6));
     outOffs[i] = s;
     outLens[i] = hdrs + segPay;
     pos = s + hdrs + segPay;

@@ -6,6 +6,7 @@ import {
   parseConfig,
 } from '../../src/control/config.js';
 import { FWD_MASQ } from '../../src/ipvs/types.js';
+import { AF_INET } from '../../src/net/addr.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { describe as describeTable, FakeAdmin } from './fake-admin.js';
 import { ip, resolver } from './fixtures.js';
@@ -53,6 +54,7 @@ describe('parseConfig', () => {
         mac: new Uint8Array([2, 0, 0, 0, 0, 1]),
         addr: ip('10.0.0.1'),
         prefixLen: 24,
+        addrs6: [],
         line: 2,
       },
       {
@@ -60,6 +62,7 @@ describe('parseConfig', () => {
         mac: new Uint8Array([2, 0, 0, 0, 0, 2]),
         addr: ip('192.168.50.1'),
         prefixLen: 24,
+        addrs6: [],
         line: 3,
       },
     ]);
@@ -75,6 +78,7 @@ describe('parseConfig', () => {
     expect(c.fwmarks).toEqual([
       {
         mark: 1,
+        af: AF_INET,
         dst: { addr: ip('10.0.0.100'), prefixLen: 32 },
         proto: IPPROTO_TCP,
         dports: [
@@ -85,6 +89,7 @@ describe('parseConfig', () => {
       },
       {
         mark: 2,
+        af: AF_INET,
         src: { addr: ip('192.168.0.0'), prefixLen: 16 },
         proto: IPPROTO_UDP,
         sports: [{ from: 1024, to: 65535 }],
@@ -151,7 +156,7 @@ describe('parseConfig', () => {
       'bad.conf:2: interface eth0 already defined on line 1: interface eth0 mac 02:00:00:00:00:03 ip 10.0.1.1/24',
       "bad.conf:3: MAC address '01:00:5e:00:00:01' is a multicast address: interface eth2 mac 01:00:5e:00:00:01 ip 10.0.2.1/24",
       "bad.conf:4: missing 'ip <address>/<prefix>': interface eth3 mac 02:00:00:00:00:04",
-      "bad.conf:5: bad neighbor address '10.0.0.300' (want a dotted-quad IPv4 address): neighbor 10.0.0.300 02:00:00:00:00:11",
+      "bad.conf:5: bad neighbor address '10.0.0.300' (want an IPv4 or IPv6 address): neighbor 10.0.0.300 02:00:00:00:00:11",
       "bad.conf:6: neighbor 172.16.0.1 is not on any interface's network: neighbor 172.16.0.1 02:00:00:00:00:11",
       "bad.conf:7: '10.9.0.1/16' has host bits set (the network is 10.9.0.0/16): route 10.9.0.1/16 via 10.0.0.254",
       "bad.conf:8: gateway 172.16.0.1 is not on any interface's network: route 10.8.0.0/16 via 172.16.0.1",
@@ -161,7 +166,7 @@ describe('parseConfig', () => {
       "bad.conf:13: 'dport' needs tcp, udp or sctp before it: fwmark 3 dport 80",
       'bad.conf:14: a fwmark line needs at least one match (src, dst, tcp, udp, sctp, ...): fwmark 4',
       "bad.conf:15: port range '80-70' runs backwards: fwmark 5 tcp dport 80-70",
-      "bad.conf:16: unknown sysctl 'no_such_knob' (known: expire_nodest_conn, expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp, sloppy_sctp, pmtu_disc, secure_tcp, schedule_icmp, ignore_tunneled, snat_reroute, run_estimation): sysctl no_such_knob 1",
+      "bad.conf:16: unknown sysctl 'no_such_knob' (known: expire_nodest_conn, expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp, sloppy_sctp, pmtu_disc, secure_tcp, schedule_icmp, ignore_tunneled, snat_reroute, run_estimation, drop_entry, drop_packet, amemthresh, am_droprate): sysctl no_such_knob 1",
       "bad.conf:17: bad value '2' for expire_nodest_conn (want 0-1): sysctl expire_nodest_conn 2",
       "bad.conf:18: unknown directive 'frobnicate' (want interface, neighbor, route, vip, fwmark, sysctl or an ipvsadm command): frobnicate 1",
       'bad.conf:19: Zero port specified for non-persistent service: -A -t 10.0.0.100',

@@ -9,13 +9,17 @@ import {
   NftManager,
   nftInputFrom,
   RULE_NAT_REPLIES,
+  RULE_NAT_REPLIES6,
   RULE_SERVICES,
   RULE_SERVICES_ANY_PORT,
+  RULE_SERVICES6,
   RULE_VIP_ECHO,
+  RULE_VIP_ECHO6,
+  RULE_VIP_FRAGMENTS6,
 } from '../../src/control/nft.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
 import { FWD_DROUTE, FWD_MASQ, type ServiceKey } from '../../src/ipvs/types.js';
-import { InetAddr } from '../../src/net/addr.js';
+import { AF_INET6, InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { createLab, type Lab } from '../helpers/netns.js';
 
@@ -207,6 +211,55 @@ describe('buildRuleset', () => {
   });
 });
 
+/** A dual-stack table: IPv6 NAT and DR services, an IPv6 fwmark service without addresses. */
+function dualStackInput(): NftInput {
+  const core = new IpvsCore({ capacity: 4096 });
+  const nat: ServiceKey = { kind: 'addr', proto: IPPROTO_TCP, addr: ip('2001:db8::100'), port: 80 };
+  const v4: ServiceKey = { kind: 'addr', proto: IPPROTO_TCP, addr: ip('10.0.0.100'), port: 80 };
+  const fwm: ServiceKey = { kind: 'fwmark', fwmark: 3, af: AF_INET6 };
+  core.addService({ key: nat });
+  core.addDest(nat, { addr: ip('2001:db8:1::11'), port: 8080, fwd: FWD_MASQ });
+  core.addService({ key: v4 });
+  core.addDest(v4, { addr: ip('192.168.1.11'), port: 80, fwd: FWD_DROUTE });
+  core.addService({ key: fwm });
+  core.addDest(fwm, { addr: ip('2001:db8:1::12'), port: 0, fwd: FWD_DROUTE });
+  return nftInputFrom(
+    {
+      interfaces: [{ name: 'eth0' }],
+      vips: [{ addr: ip('2001:db8::100') }, { addr: ip('10.0.0.100') }],
+      fwmarks: [{ mark: 3, proto: IPPROTO_UDP, dports: [{ from: 53, to: 53 }], line: 1 }],
+    },
+    core.services(),
+  );
+}
+
+describe('buildRuleset for IPv6', () => {
+  it('adds ip6 rules and sets beside the IPv4 ones, fragments included', () => {
+    const text = buildRuleset(dualStackInput());
+    expect(text).toContain('meta protocol != { ip, ip6 } accept');
+    expect(text).toContain('\tset services6 {\n\t\ttype ipv6_addr . inet_proto . inet_service\n');
+    expect(text).toContain('elements = { 2001:db8::100 . tcp . 80 }');
+    expect(text).toContain(
+      `ip6 daddr . meta l4proto . th dport @services6 counter drop comment "${RULE_SERVICES6}"`,
+    );
+    expect(text).toContain(
+      `ip6 daddr @vips6 icmpv6 type echo-request counter drop comment "${RULE_VIP_ECHO6}"`,
+    );
+    expect(text).toContain(
+      `ip6 daddr @vips6 exthdr frag exists counter drop comment "${RULE_VIP_FRAGMENTS6}"`,
+    );
+    expect(text).toContain(
+      `ip6 saddr . meta l4proto . th sport @nat_reals6 fib daddr type != local counter drop comment "${RULE_NAT_REPLIES6}"`,
+    );
+    // The address-less fwmark line feeds an IPv6 service only: it matches IPv6 only.
+    expect(text).toContain('meta protocol ip6 udp dport 53 counter drop comment "uvs fwmark 3 #1"');
+    // The IPv4 part is unchanged.
+    expect(text).toContain(
+      'ip daddr . meta l4proto . th dport @services counter drop comment "uvs services"',
+    );
+  });
+});
+
 describe('NftManager', () => {
   it('says clearly when nft is missing', async () => {
     const m = new NftManager({ nft: 'uvsnft-no-such-program' });
@@ -363,5 +416,47 @@ describe.skipIf(!isRoot)('NftManager in network namespaces', () => {
 
   it('the golden example is a valid nft script', async () => {
     await lab.exec(dir, 'nft', ['-c', '-f', '-'], { input: buildRuleset(exampleInput()) });
+    await lab.exec(dir, 'nft', ['-c', '-f', '-'], { input: buildRuleset(dualStackInput()) });
+  });
+
+  it('drops IPv6 service traffic and echo to a VIP, leaves the host its own', async () => {
+    await lab.exec(dir, 'ip', ['addr', 'add', '2001:db8::1/64', 'dev', 'v0', 'nodad']);
+    await lab.exec(dir, 'ip', ['addr', 'add', '2001:db8::100/128', 'dev', 'v0', 'nodad']);
+    await lab.exec(cli, 'ip', ['addr', 'add', '2001:db8::2/64', 'dev', 'v1', 'nodad']);
+    const targets: Array<[string, number]> = [
+      ['2001:db8::100', 80],
+      ['2001:db8::100', 81],
+      ['2001:db8::1', 80],
+    ];
+    const ping6 = async (): Promise<boolean> => {
+      try {
+        await lab.exec(cli, 'ping', ['-6', '-n', '-q', '-c', '1', '-W', '1', '2001:db8::100']);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(await probe(targets)).toEqual({
+      '2001:db8::100:80': 'refused',
+      '2001:db8::100:81': 'refused',
+      '2001:db8::1:80': 'refused',
+    });
+    expect(await ping6()).toBe(true);
+    await nft.apply({
+      interfaces: ['v0'],
+      services: [{ proto: IPPROTO_TCP, addr: ip('2001:db8::100'), port: 80 }],
+      fwmarks: [],
+      vips: [ip('2001:db8::100')],
+      natReals: [],
+    });
+    const after = await probe(targets);
+    expect(after['2001:db8::100:80']).toBe('timeout');
+    expect(after['2001:db8::100:81']).toBe('refused');
+    expect(after['2001:db8::1:80']).toBe('refused');
+    expect(await ping6()).toBe(false);
+    const c = await nft.counters();
+    expect(c[RULE_SERVICES6].packets).toBeGreaterThanOrEqual(1);
+    expect(c[RULE_VIP_ECHO6].packets).toBe(1);
+    await nft.remove();
   });
 });

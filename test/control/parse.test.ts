@@ -473,11 +473,11 @@ describe('every error message', () => {
       2,
     ],
     [['-L', '-6'], '-6 used before -f\n', 2],
-    [['-A', '-f', '1', '-6'], 'IPv6 is not supported by uvs yet: use IPv4 addresses', 2],
-    [['-A', '-t', '[2001:db8::1]:80'], 'IPv6 is not supported by uvs yet: use IPv4 addresses', 2],
+    [['-A', '-6', '-f', '1'], '-6 used before -f\n', 2],
+    [['-A', '-t', '[2001:db8::1]'], 'illegal virtual server address[:port] specified', 2],
     [
       ['-a', '-t', '1.1.1.1:80', '-r', '2001:db8::1'],
-      'IPv6 is not supported by uvs yet: use IPv4 addresses',
+      'Different address family is allowed only for tunneling servers',
       2,
     ],
   ];

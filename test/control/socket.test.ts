@@ -17,7 +17,10 @@ import {
   serveControl,
 } from '../../src/control/daemon-socket.js';
 import { runUvsadm, usageText, versionText } from '../../src/control/uvsadm.js';
+import { corePages } from '../../src/daemon/conn-pages.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
+import { FlowKey } from '../../src/net/addr.js';
+import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { createLab } from '../helpers/netns.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -237,6 +240,138 @@ function uvsadm(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise
     child.stdin.end(stdin ?? '');
   });
 }
+
+describe('streamed answers', () => {
+  const servers: ControlServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+  });
+  /** A handler that writes `n` pieces, then answers with `tail`; records what write() said. */
+  const pieces = (n: number, size: number, said: boolean[]): ControlHandler => {
+    return async (req, reply) => {
+      for (let i = 0; i < n; i++) {
+        const ok = await reply.write(`${String(i).padStart(6, '0')}${'x'.repeat(size - 7)}\n`);
+        said.push(ok);
+        if (!ok) break;
+      }
+      return { code: 3, out: 'tail\n', err: req.stream ? 'streamed\n' : 'whole\n' };
+    };
+  };
+  const expected = (n: number, size: number) =>
+    Array.from({ length: n }, (_, i) => `${String(i).padStart(6, '0')}${'x'.repeat(size - 7)}\n`);
+
+  it('comes piece by piece to a client that asks, and whole to one that does not', async () => {
+    const name = uniqueName();
+    const said: boolean[] = [];
+    servers.push(await serveControl(name, pieces(200, 1000, said)));
+    const got: string[] = [];
+    const r = await callControl(name, { argv: ['-Lnc'] }, 5000, {
+      onOut: (piece) => {
+        got.push(piece);
+      },
+    });
+    expect(r).toEqual({ code: 3, out: 'tail\n', err: 'streamed\n' });
+    expect(got).toEqual(expected(200, 1000));
+    // The same handler, to a client of the one-answer protocol.
+    const whole = await callControl(name, { argv: ['-Lnc'] }, 5000);
+    expect(whole).toEqual({
+      code: 3,
+      out: `${expected(200, 1000).join('')}tail\n`,
+      err: 'whole\n',
+    });
+    expect(said.every((x) => x)).toBe(true);
+  });
+
+  it('waits for a slow reader instead of piling the answer up', async () => {
+    const name = uniqueName();
+    const said: boolean[] = [];
+    servers.push(await serveControl(name, pieces(64, 256 << 10, said)));
+    let taken = 0;
+    let maxAhead = 0;
+    const r = await callControl(name, { argv: ['x'] }, 10_000, {
+      onOut: async (piece) => {
+        expect(piece).toBe(expected(64, 256 << 10)[taken]);
+        taken++;
+        // How far the server got ahead of this reader: bounded by the socket buffers.
+        maxAhead = Math.max(maxAhead, said.length - taken);
+        await new Promise((res) => setTimeout(res, 5));
+      },
+    });
+    expect(r.code).toBe(3);
+    expect(taken).toBe(64);
+    expect(maxAhead).toBeLessThan(40);
+  });
+
+  it('stops the handler when the reader stops reading (at the deadline) or goes away', async () => {
+    const name = uniqueName();
+    const said: boolean[] = [];
+    servers.push(
+      await serveControl(name, pieces(10_000, 64 << 10, said), { requestTimeoutMs: 300 }),
+    );
+    const s = connect({ path: controlAddress(name).path });
+    s.on('error', () => {});
+    await new Promise<void>((res) => s.on('connect', () => res()));
+    s.write(`${JSON.stringify({ argv: ['x'], stream: true })}\n`);
+    s.pause(); // and never read
+    const t0 = Date.now();
+    while (said[said.length - 1] !== false && Date.now() - t0 < 5000) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(said[said.length - 1]).toBe(false);
+    expect(said.length).toBeLessThan(1000); // it stopped long before the end
+    s.destroy();
+  });
+});
+
+describe('uvsadm -c through a paged table', () => {
+  /** An io that gathers out(); flush() (when given) takes what was gathered as a piece. */
+  const capture = () => {
+    let out = '';
+    const pieces: string[] = [];
+    return {
+      io: {
+        out: (x: string) => {
+          out += x;
+        },
+        err: () => {},
+      },
+      flush: async () => {
+        pieces.push(out);
+        out = '';
+        return true;
+      },
+      text: () => pieces.join('') + out,
+      pieces,
+    };
+  };
+
+  it('prints the same listing in pieces as at once', async () => {
+    const core = new IpvsCore({ capacity: 4096, hashSeed: 1 });
+    const plane = new ControlPlane(core);
+    const setup = capture();
+    await runUvsadm(['-A', '-t', '10.0.0.100:80', '-s', 'rr'], plane, setup.io);
+    await runUvsadm(['-a', '-t', '10.0.0.100:80', '-r', '10.0.0.11:80', '-m'], plane, setup.io);
+    const k = new FlowKey();
+    for (let i = 0; i < 2500; i++) {
+      k.setV4(IPPROTO_TCP, 0xc0a80000 + (i >>> 4), 1024 + (i & 15), 0x0a000064, 80);
+      expect(core.lookupIn(k, 0, 0x02, 60, 0)).toBeGreaterThanOrEqual(0);
+    }
+    const whole = capture();
+    await runUvsadm(['-L', '-n', '-c'], plane, whole.io);
+    const paged = capture();
+    const target = {
+      view: () => core,
+      apply: plane.apply.bind(plane),
+      connections: () => corePages(core, 300),
+    };
+    expect(await runUvsadm(['-L', '-n', '-c'], target, { ...paged.io, flush: paged.flush })).toBe(
+      0,
+    );
+    expect(paged.pieces.length).toBeGreaterThan(8);
+    expect(paged.text()).toBe(whole.text());
+    expect(whole.text().split('\n').length).toBe(2500 + 3);
+  });
+});
 
 describe('uvsadm executable against an in-process daemon', () => {
   const name = uniqueName();

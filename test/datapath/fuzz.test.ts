@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
 import { OUTCOME_COUNT, OUTCOME_VERDICT } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector } from '../../src/datapath/setup.js';
 import { buildFrame } from '../../src/net/build.js';
 import { config, fromClient, fromRs, IP, MAC } from './fixtures.js';
 

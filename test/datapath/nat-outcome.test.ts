@@ -6,9 +6,10 @@
  * only frames the parser already rejects, so their case is forced with a stand-in.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { OUTCOME_NAMES, V_DROP } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { config, fromClient, fromRs, IP } from './fixtures.js';
 
 // natDnat / natSnat pass through unless a test asks them to refuse.

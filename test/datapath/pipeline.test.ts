@@ -3,9 +3,10 @@
  * and out, DR and TUN, plus ARP/ICMP answers and the drop/pass outcomes.
  */
 import { describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { OUTCOME_NAMES, V_DROP, V_PASS, V_TX } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { buildFrame } from '../../src/net/build.js';
 import { config, fromClient, fromRs, IP, MAC } from './fixtures.js';
 

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { OUTCOME_NAMES } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import { InetAddr } from '../../src/net/addr.js';
 import { PcapngRecorder } from '../../src/trace/pcapng-recorder.js';
 import { tsharkExpertProblems } from '../helpers/tshark.js';
@@ -138,12 +139,26 @@ describe('IPVS behaviours through the pipeline', () => {
     }
   });
 
-  it('counts new connections refused by a full table', () => {
+  it('counts new connections refused by a table full of established entries', () => {
+    const d = buildDirector(config(), { core: { capacity: 2 } });
+    for (const s of [44000, 44001]) {
+      expect(send(d, syn(s, 80), 'eth0').outcome).toBe('nat_in');
+      expect(send(d, tcp(s, 80, 'A'), 'eth0').outcome).toBe('nat_in');
+    }
+    expect(send(d, syn(44002, 80), 'eth0').outcome).toBe('table_full');
+    expect(d.core.tableFull).toBe(1);
+  });
+
+  it('a new SYN takes the slot of the oldest embryonic entry in a full table', () => {
     const d = buildDirector(config(), { core: { capacity: 2 } });
     expect(send(d, syn(44000, 80), 'eth0').outcome).toBe('nat_in');
     expect(send(d, syn(44001, 80), 'eth0').outcome).toBe('nat_in');
-    expect(send(d, syn(44002, 80), 'eth0').outcome).toBe('table_full');
-    expect(d.core.tableFull).toBe(1);
+    expect(send(d, syn(44002, 80), 'eth0').outcome).toBe('nat_in');
+    expect(d.core.displaced).toBe(1);
+    // 44000 gave its slot up: its ACK finds no entry; 44001 and 44002 go on.
+    expect(send(d, tcp(44000, 80, 'A'), 'eth0').outcome).toBe('no_conn_not_syn');
+    expect(send(d, tcp(44001, 80, 'A'), 'eth0').outcome).toBe('nat_in');
+    expect(send(d, tcp(44002, 80, 'A'), 'eth0').outcome).toBe('nat_in');
   });
 
   it('wrote only frames tshark dissects cleanly', async () => {

@@ -9,9 +9,10 @@
  * real server in both directions, as on the master.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDirector } from '../../src/control/build-director.js';
+import type { Director } from '../../src/datapath/director-parts.js';
 import { OUTCOME_NAMES } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildDirector, type Director } from '../../src/datapath/setup.js';
 import {
   decodeSyncMessage,
   encodeSyncMessages,

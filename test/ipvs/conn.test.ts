@@ -235,21 +235,24 @@ describe('connection entries', () => {
     expect(core.lookupIn(key(IPPROTO_TCP, CIP, 1, VIP, 80), 0, SYN, 60, 6)).not.toBe(c);
   });
 
-  it('counts refused connections when the table is full', () => {
+  it('counts refused connections when the table is full of established entries', () => {
     const core = makeCore({ capacity: 3 });
     core.addService({ key: tcpKey(), scheduler: 'rr' });
     core.addDest(tcpKey(), { addr: RS1 });
-    for (let p = 1; p <= 3; p++)
+    for (let p = 1; p <= 3; p++) {
       expect(
         core.lookupIn(key(IPPROTO_TCP, CIP, p, VIP, 80), 0, SYN, 60, 0),
       ).toBeGreaterThanOrEqual(0);
+      core.lookupIn(key(IPPROTO_TCP, CIP, p, VIP, 80), 0, ACK, 60, 0); // ESTABLISHED
+    }
     expect(core.lookupIn(key(IPPROTO_TCP, CIP, 4, VIP, 80), 0, SYN, 60, 0)).toBe(R_TABLE_FULL);
     expect(core.lookupIn(key(IPPROTO_TCP, CIP, 5, VIP, 80), 0, SYN, 60, 0)).toBe(R_TABLE_FULL);
     expect(core.tableFull).toBe(2);
+    expect(core.displaced).toBe(0);
     expect(core.findService(tcpKey())!.dests[0].activeConns).toBe(3);
-    core.tick(60_000); // SYN_RECV entries expire after 60 s
+    core.tick(900_000); // ESTABLISHED entries expire after 900 s
     expect(
-      core.lookupIn(key(IPPROTO_TCP, CIP, 4, VIP, 80), 0, SYN, 60, 60_000),
+      core.lookupIn(key(IPPROTO_TCP, CIP, 4, VIP, 80), 0, SYN, 60, 900_000),
     ).toBeGreaterThanOrEqual(0);
   });
 

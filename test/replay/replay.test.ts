@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/control/config.js';
-import { replay } from '../../src/datapath/replay.js';
 import { readCapture } from '../../src/pcap/capture.js';
 import { PcapWriter } from '../../src/pcap/pcap.js';
 import { MemorySink } from '../../src/pcap/sink.js';
+import { replay } from '../../src/replay/replay.js';
+import { BASE_CONFIG, config, fromClient, fromRs, IP, SERVICES } from '../datapath/fixtures.js';
 import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
-import { BASE_CONFIG, config, fromClient, fromRs, IP, SERVICES } from './fixtures.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'uvs-replay-'));

@@ -3,18 +3,25 @@
  * runs, with the capture's timestamps as the clock; every frame the director transmits is
  * written to a pcapng file (one interface block per director interface) with a comment that
  * names the decisions taken for it. Deterministic: same inputs, same output bytes.
+ *
+ * Frame by frame: each is read (from memory, or from a file piece by piece:
+ * src/pcap/stream.ts), processed and written before the next, so memory does not grow with
+ * the capture.
  */
+
+import { buildDirector } from '../control/build-director.js';
 import type { DirectorConfig } from '../control/config.js';
-import { stateName } from '../ipvs/proto.js';
-import { FWD_DROUTE, FWD_LOCAL, FWD_MASQ, FWD_TUNNEL } from '../ipvs/types.js';
-import { formatAddrPort } from '../net/addr.js';
-import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
-import { readCapture } from '../pcap/capture.js';
+import { describeLast } from '../datapath/describe.js';
+import type { Director } from '../datapath/director-parts.js';
+import { OUTCOME_NAMES, V_TX, VERDICT_NAMES } from '../datapath/outcome.js';
+import { HEADROOM } from '../datapath/pipeline.js';
+import { openCapture } from '../pcap/capture.js';
+import { type CaptureReaderLike, CaptureRecord } from '../pcap/record.js';
 import type { ByteSink } from '../pcap/sink.js';
 import { PcapngRecorder } from '../trace/pcapng-recorder.js';
-import { OUTCOME_NAMES, OUTCOME_VERDICT, V_TX, VERDICT_NAMES } from './outcome.js';
-import { DIR_ICMP_IN, DIR_ICMP_OUT, DIR_IN, DIR_OUT, HEADROOM } from './pipeline.js';
-import { buildDirector, type Director } from './setup.js';
+
+/** pcapng epb_flags reception type (bits 2-4) of a frame seen in promiscuous mode. */
+const EPB_RECEPTION_PROMISCUOUS = 4;
 
 export interface ReplayOptions {
   /** Interface frames of a classic pcap (which has none) arrived on; default: by subnet. */
@@ -32,56 +39,14 @@ export interface ReplaySummary {
   outcomes: Record<string, number>;
 }
 
-const PROTO_NAMES: Record<number, string> = {
-  [IPPROTO_TCP]: 'TCP',
-  [IPPROTO_UDP]: 'UDP',
-  [IPPROTO_SCTP]: 'SCTP',
-  [IPPROTO_ICMP]: 'ICMP',
-};
-const FWD_NAMES: Record<number, string> = {
-  [FWD_MASQ]: 'Masq',
-  [FWD_LOCAL]: 'Local',
-  [FWD_TUNNEL]: 'Tunnel',
-  [FWD_DROUTE]: 'Route',
-};
-
-/** The decisions the pipeline took for its last frame, as one line. */
-export function describeLast(d: Director): string {
-  const p = d.pipeline;
-  const core = d.core;
-  const ct = core.ct;
-  const parts: string[] = [];
-  const c = p.tConn;
-  if (c >= 0) {
-    const proto = PROTO_NAMES[ct.proto(c)] ?? String(ct.proto(c));
-    const dest = core.destById(core.destOf(c));
-    const svc = dest?.svc ?? null;
-    if (svc !== null) {
-      const name =
-        svc.fwmark !== 0 ? `FWM ${svc.fwmark}` : `${proto} ${formatAddrPort(svc.addr, svc.port)}`;
-      parts.push(`service ${name} ${svc.scheduler.name}`);
-    }
-    const client = formatAddrPort(ct.caddr(c), ct.cport(c));
-    const real = `${formatAddrPort(ct.daddr(c), ct.dport(c))} ${FWD_NAMES[core.fwdOf(c)]}`;
-    if (p.tDir === DIR_IN) parts.push(`${p.tNew ? 'scheduled' : 'conn'} ${client} -> ${real}`);
-    else if (p.tDir === DIR_OUT) parts.push(`reply ${real} -> ${client}`);
-    else if (p.tDir === DIR_ICMP_IN) parts.push(`icmp error for ${client} -> ${real}`);
-    else if (p.tDir === DIR_ICMP_OUT) parts.push(`icmp error from ${real} for ${client}`);
-    parts.push(`state ${stateName(ct.proto(c), ct.state(c))}`);
-  }
-  const link = p.outLink >= 0 && p.outCount > 0 ? ` on ${d.env.ifaces[p.outLink].name}` : '';
-  parts.push(
-    `verdict ${VERDICT_NAMES[OUTCOME_VERDICT[p.outcome]]} ${OUTCOME_NAMES[p.outcome]}${link}`,
-  );
-  return parts.join('; ');
-}
-
 /** Interface a frame arrived on: the pcapng if_name, the option, or the sender's subnet. */
 function ingressLink(
   d: Director,
   ifName: string | undefined,
   opts: ReplayOptions,
-  frame: Uint8Array,
+  buf: Uint8Array,
+  off: number,
+  len: number,
 ): number {
   const env = d.env;
   const byName = (n: string): number => {
@@ -91,23 +56,35 @@ function ingressLink(
   };
   if (ifName !== undefined && env.linkByName(ifName) >= 0) return env.linkByName(ifName);
   if (opts.inIface !== undefined) return byName(opts.inIface);
-  // Ethernet/IPv4 source address (untagged) on a connected subnet; else the first interface.
-  if (frame.length >= 34 && frame[12] === 0x08 && frame[13] === 0x00) {
-    const s = ((frame[26] << 24) | (frame[27] << 16) | (frame[28] << 8) | frame[29]) >>> 0;
+  // Ethernet/IPv4 or IPv6 source address (untagged) on a connected subnet; else the first
+  // interface.
+  const f = off;
+  if (len >= 34 && buf[f + 12] === 0x08 && buf[f + 13] === 0x00) {
+    const s = ((buf[f + 26] << 24) | (buf[f + 27] << 16) | (buf[f + 28] << 8) | buf[f + 29]) >>> 0;
     const l = env.connectedLink(s);
+    if (l >= 0) return l;
+  }
+  if (len >= 54 && buf[f + 12] === 0x86 && buf[f + 13] === 0xdd) {
+    const w = new Int32Array(4);
+    for (let i = 0; i < 4; i++) {
+      const o = f + 22 + 4 * i;
+      w[i] = (buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3];
+    }
+    const l = env.v6.connectedLink(w);
     if (l >= 0) return l;
   }
   return 0;
 }
 
 /**
- * Replay `capture` (pcap or pcapng bytes) through a director built from `cfg`, writing the
- * transmitted frames to `out`. Throws on a config or capture error before writing anything
- * wrong: the config is applied before the first frame.
+ * Replay `capture` (pcap or pcapng bytes, or a reader such as openCaptureFile's) through a
+ * director built from `cfg`, writing the transmitted frames to `out`. The config is applied
+ * before the first frame; a capture error stops the replay at the bad record (the frames
+ * before it are written).
  */
 export function replay(
   cfg: DirectorConfig,
-  capture: Uint8Array,
+  capture: Uint8Array | CaptureReaderLike,
   out: string | ByteSink,
   opts: ReplayOptions = {},
 ): ReplaySummary {
@@ -116,22 +93,30 @@ export function replay(
     core: { hashSeed: opts.hashSeed ?? 0 },
     pipeline: { trace: true },
   });
-  const frames = [...readCapture(capture)];
+  const reader = capture instanceof Uint8Array ? openCapture(capture) : capture;
   const rec = new PcapngRecorder(out);
   // Declare every director interface up front so interface ids follow the config order.
   for (const i of d.env.ifaces) rec.interfaceId(i.name);
   const buf = new Uint8Array(HEADROOM + 262144 + 64);
   const p = d.pipeline;
+  const f = new CaptureRecord();
   let n = 0;
   try {
-    for (const f of frames) {
+    while (reader.next(f)) {
       if (f.linkType !== 1)
         throw new Error(`frame ${n + 1}: link type ${f.linkType} is not Ethernet`);
       n++;
-      buf.set(f.data, HEADROOM);
-      d.core.tick(f.tsMs);
-      const inLink = ingressLink(d, f.ifName, opts, f.data);
-      const v = p.process(buf, HEADROOM, f.data.length, inLink, f.tsMs);
+      const len = f.capLen;
+      buf.set(f.buf.subarray(f.off, f.off + len), HEADROOM);
+      const tsMs = f.tsMs;
+      d.core.tick(tsMs);
+      // A frame captured for another host's MAC (pcapng reception type "promiscuous").
+      if (f.flags >= 0 && ((f.flags >>> 2) & 7) === EPB_RECEPTION_PROMISCUOUS) {
+        p.otherHost();
+        continue;
+      }
+      const inLink = ingressLink(d, f.ifName, opts, buf, HEADROOM, len);
+      const v = p.process(buf, HEADROOM, len, inLink, tsMs);
       if (v !== V_TX) continue;
       const comment = `#${n} ${describeLast(d)}`;
       const name = d.env.ifaces[p.outLink].name;
