@@ -1,6 +1,7 @@
 /** `uvs bench`: the namespace throughput bench (bench/netns/harness.ts). Root only. */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runFailoverBench } from '../../bench/netns/failover.js';
 import {
   type BenchOptions,
   DEFAULTS,
@@ -59,6 +60,13 @@ Options:
                     --workers N (uvs run --workers per director), --duration, --reps,
                     --quick, --rs (default 2), --flows, --connections, --out, --prefix
 
+  --failover        instead: the failover measurement - two directors (VRRP and connection
+                    sync from a keepalived.conf), the master SIGKILLed under a transfer,
+                    long-lived and new connections and a UDP stream; reports takeover time,
+                    UDP datagrams lost and connections reset; writes failover-latest.{json,md}.
+                    Options: --methods LIST (nat,dr; default both), --keepalived (also with
+                    the real keepalived as the backup router: VRRP only, it cannot forward
+                    or sync without ip_vs), --reps (default 1), --out, --prefix
   --synflood        instead: legitimate clients during a SYN flood from spoofed sources,
                     into each of ${SYNFLOOD_PATHS.join(', ')} in turn (uvs-nat-shed: uvs NAT
                     with a socket filter shedding SYNs in front of its ring while the
@@ -127,6 +135,9 @@ export async function main(argv: string[]): Promise<number> {
         directors: { type: 'string' },
         generators: { type: 'string' },
         workers: { type: 'string' },
+        failover: { type: 'boolean' },
+        methods: { type: 'string' },
+        keepalived: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -143,6 +154,24 @@ export async function main(argv: string[]): Promise<number> {
     if (v.paths !== undefined && v.family !== undefined)
       throw new Error('--paths and --family: give one (--paths names each path)');
     const tty = process.stderr.isTTY;
+    if (v.failover) {
+      const methods = list<'nat' | 'dr'>(v.methods, ['nat', 'dr'], 'method');
+      const runs = await runFailoverBench({
+        methods,
+        keepalived: v.keepalived ?? false,
+        reps: Math.round(positive(v.reps, 1, 'reps', 20)),
+        out,
+        prefix,
+        progress: (line, final) => {
+          if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
+          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
+      process.stderr.write(
+        `uvs bench: ${runs.length} failover runs; wrote ${join(out, 'failover-latest.{json,md}')}\n`,
+      );
+      return 0;
+    }
     if (v.synflood) {
       const whole = (x: string | undefined, d: number, what: string, max: number) =>
         Math.round(positive(x, d, what, max));

@@ -1,6 +1,8 @@
 /** `uvs lab`: the namespace lab, uvs's main job for new users (src/lab/lab.ts). */
 import { parseArgs } from 'node:util';
 import type { EcmpLab } from '../lab/ecmp-lab.js';
+import { HaLab } from '../lab/ha-lab.js';
+import { runHaScene } from '../lab/ha-scene.js';
 import { runHealthScene, writeSceneConfig } from '../lab/health-scene.js';
 import {
   hostPort,
@@ -18,6 +20,7 @@ const LAB_WEB_PORT = 9180;
 const HELP = `Usage: uvs lab [--method nat|dr|tun|ecmp|all] [--family 4|6|both] [--scheduler S]
                [--duration S] [options]
        uvs lab --scene health [--method nat|dr|tun] [--duration S]
+       uvs lab --scene ha [--method nat|dr]
 
 Builds a lab of network namespaces — a client, a director and three real servers (and a
 router for TUN) — runs 'uvs run' in the director, starts a small HTTP server on each real
@@ -39,8 +42,14 @@ server, delay_loop 1 s); midway through the load the lab kills rs2's application
 later starts it again, and shows the checker taking rs2 out and putting it back, with the
 requests each real server answered before, while rs2 was out, and after.
 
+With --scene ha two directors run uvs from a keepalived.conf each: a vrrp_sync_group (the
+VIP outside, the real servers' gateway inside) and lvs_sync_daemon between them. Under a
+client load (a long transfer, long-lived and new connections, a UDP stream) the lab
+SIGKILLs the master and shows the backup taking over: the takeover time, the connections
+each director held, and what the client saw (resets, lost datagrams, the transfer's bytes).
+
 Options:
-  --scene S         forwarding (default) or health
+  --scene S         forwarding (default), health or ha
   --method M        nat, dr, tun, ecmp or all (default all: nat, dr and tun, one after
                     the other; health: nat)
   --family F        4, 6 or both (default 4; forwarding scene, nat/dr/tun): the service's
@@ -79,10 +88,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const scene = v.scene ?? 'forwarding';
-  if (scene !== 'forwarding' && scene !== 'health') {
-    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding or health)\n`);
+  if (scene !== 'forwarding' && scene !== 'health' && scene !== 'ha') {
+    process.stderr.write(`uvs lab: unknown scene '${scene}' (forwarding, health or ha)\n`);
     return 2;
   }
+  if (scene === 'ha') return haScene(v);
   const methods: LabMethod[] =
     v.method === undefined || v.method === 'all'
       ? scene === 'health'
@@ -398,4 +408,37 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+async function haScene(v: ReturnType<typeof parse>['values']): Promise<number> {
+  const method = v.method ?? 'nat';
+  if (method !== 'nat' && method !== 'dr') {
+    process.stderr.write(`uvs lab: --scene ha runs nat or dr, not '${method}'\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('uvs lab: must run as root (network namespaces)\n');
+    return 1;
+  }
+  const lab = new HaLab(v.prefix ?? 'uvsha');
+  const onSignal = () => {
+    process.stderr.write('\nuvs lab: interrupted, tearing down...\n');
+    lab.down().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await runHaScene(lab, {
+      method,
+      progress: (l) => process.stderr.write(`ha: ${l}\n`),
+    });
+    process.stdout.write(`${report}\n`);
+    return 0;
+  } catch (e) {
+    process.stdout.write(`\nha: FAILED: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    process.stderr.write('ha: tearing down\n');
+    await lab.down();
+  }
 }

@@ -44,7 +44,10 @@ Options:
                     reached through other interfaces than clients.
   --sysctl N=V      set an IPVS sysctl (repeatable), as net.ipv4.vs.N: expire_nodest_conn,
                     expire_quiescent_template, conn_reuse_mode, nat_icmp_send, sloppy_tcp,
-                    pmtu_disc, and the table-full defences (0 off, 1-2 automatic, 3 on):
+                    pmtu_disc; connection sync: sync_threshold and sync_period (the
+                    kernel's sync_threshold pair, 3 and 50), sync_refresh_period,
+                    sync_retries, sync_persist_mode; and the table-full defences (0 off,
+                    1-2 automatic, 3 on):
                       drop_entry   each second drop embryonic and idle entries from 1/32
                                    of the table
                       drop_packet  drop 1 in RATE new connections (RATE from the fill,
@@ -69,7 +72,11 @@ Options:
                     syntax): its virtual servers become the table, its checkers run
                     (off the packet path) and change the table as keepalived does;
                     SIGHUP reloads the file. --config may add interface, fwmark and
-                    sysctl lines. 'uvs ctl checks' lists the checkers.
+                    sysctl lines. 'uvs ctl checks' lists the checkers. Its vrrp_instance,
+                    vrrp_sync_group and vrrp_script blocks run too: the VIPs are answered
+                    (and their traffic forwarded) only while their instance is MASTER;
+                    lvs_sync_daemon runs the connection sync master on MASTER, the
+                    backup otherwise ('uvsadm --start-daemon' does it by hand).
   --config-test     with --keepalived: check the file as 'keepalived -t' does, print every
                     problem as FILE:LINE, exit 0 (usable, warnings allowed) or 1. No root.
   -i, --config-id ID  keepalived's -i: the id '@ID' conditional lines match (default: the

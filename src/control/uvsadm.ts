@@ -19,14 +19,17 @@
  *   A `#` starting a word comments out the rest of the line (ipvsadm 1.31 means to, but its
  *   config_stream_read never does: the `#` reaches the parser). Only table commands may
  *   appear in a restore.
- * - --start-daemon fails (uvs has no connection sync daemon); --stop-daemon says
- *   "No daemon is running" and --daemon lists nothing, which is the truth.
+ * - --start-daemon / --stop-daemon run the director's sync daemons (src/daemon/
+ *   sync-daemons.ts: IPv4 groups only); -L --daemon lists them as ipvsadm 1.31 does, with
+ *   the values the kernel reports (maxlen, group, port and ttl filled in). Against a
+ *   target without daemons (an offline table) --start-daemon is refused.
  * - --pe fails with the kernel's message for a missing engine (uvs has none), and
  *   --tun-type gue|gre fail: uvs transmits IPIP tunnels only.
  * - -v prints "uvsadm v1.31 2019/12/24 (compiled with uvs and IPVS v1.2.1)": ipvsadm's shape,
  *   naming the ipvsadm release whose grammar and output uvsadm reproduces.
  */
 
+import { formatDaemon, type SyncDaemonConfig, type SyncDaemonRequest } from '../ha/sync-config.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import { SCHEDULER_NAMES } from '../sched/index.js';
 import { unsupportedReason } from './apply.js';
@@ -51,12 +54,22 @@ import {
 import { getSystemResolver, type NameResolver } from './names.js';
 import { formatSave } from './save.js';
 
+/** The connection sync daemons of a director (src/daemon/sync-daemons.ts). */
+export interface UvsadmDaemons {
+  /** Resolves with ipvsadm's error message, or null when it started. */
+  start(req: SyncDaemonRequest): Promise<string | null>;
+  stop(state: 'master' | 'backup'): Promise<string | null>;
+  list(): SyncDaemonConfig[];
+}
+
 /** The director uvsadm runs against: a table to list and the one path to change it. */
 export interface UvsadmTarget {
   /** The table to list (in worker mode: with every worker's counters summed). */
   view(): IpvsAdmin | Promise<IpvsAdmin>;
   /** Applies a change all or nothing (ControlPlane.apply). */
   apply(cmds: readonly TableCommand[]): Promise<ApplyResult>;
+  /** The sync daemons (absent: --start-daemon is refused, --daemon lists nothing). */
+  daemons?: UvsadmDaemons;
   /**
    * The connection entries page by page, each page taken between packet batches (a live
    * director: the listing never stops forwarding for long). Without it, -c lists
@@ -64,6 +77,9 @@ export interface UvsadmTarget {
    */
   connections?(): AsyncIterable<readonly ConnView[]>;
 }
+
+/** ipvsadm's default --mcast-interface (DEF_MCAST_IFN). */
+const DEFAULT_MCAST_IFN = 'eth0';
 
 export interface UvsadmIo {
   out(s: string): void;
@@ -165,10 +181,10 @@ export function usageText(): string {
     '  --numeric      -n                   numeric output of addresses and ports\n' +
     '  --sched-flags  -b flags             scheduler flags (comma-separated)\n' +
     'Daemon Options:\n' +
-    '  --syncid sid                        syncid for connection sync (default=255)\n' +
+    '  --syncid sid                        syncid for connection sync (default=0: any)\n' +
     '  --sync-maxlen length                Max sync message length (default=1472)\n' +
     '  --mcast-interface interface         multicast interface for connection sync\n' +
-    '  --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)\n' +
+    '  --mcast-group address               IPv4 group (default=224.0.0.81; uvs: no IPv6)\n' +
     '  --mcast-port port                   UDP port (default=8848)\n' +
     '  --mcast-ttl ttl                     Multicast TTL (default=1)\n'
   );
@@ -222,7 +238,9 @@ async function execute(
           io.out(formatTimeouts(admin.getTimeouts()));
           return 0;
         case 'daemon':
-          return 0; // no sync daemon runs in uvs: ipvsadm prints nothing then
+          // list_daemon: one line per running daemon, master first; none prints nothing.
+          for (const d of target.daemons?.list() ?? []) io.out(formatDaemon(d));
+          return 0;
       }
       return 0;
     }
@@ -231,6 +249,29 @@ async function execute(
       return 0;
     case 'restore':
       return restore(io.stdin ?? '', target, io, resolver);
+    case 'start-daemon':
+    case 'stop-daemon': {
+      const d = target.daemons;
+      if (d === undefined) break;
+      const o = cmd.daemon;
+      const err =
+        cmd.kind === 'stop-daemon'
+          ? await d.stop(o.state)
+          : await d.start({
+              state: o.state,
+              ifname: o.mcastInterface || DEFAULT_MCAST_IFN,
+              ...(o.syncId !== undefined ? { syncId: o.syncId } : {}),
+              ...(o.syncMaxLen !== undefined ? { maxLen: o.syncMaxLen } : {}),
+              ...(o.mcastGroup !== undefined ? { group: o.mcastGroup } : {}),
+              ...(o.mcastPort !== undefined ? { port: o.mcastPort } : {}),
+              ...(o.mcastTtl !== undefined ? { ttl: o.mcastTtl } : {}),
+            });
+      if (err === null) return 0;
+      io.err(`${err}\n`);
+      return EXIT_OP_FAILED;
+    }
+  }
+  switch (cmd.kind) {
     default: {
       if (!isTableCommand(cmd)) {
         io.err(`${unsupportedReason(cmd) ?? tryHelpText().trimEnd()}\n`);

@@ -25,9 +25,11 @@ import type { UvsadmTarget } from '../control/uvsadm.js';
 import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
+import { vrrpConfigOf } from '../keepalived/runtime/vrrp-input.js';
 import type { ListenAddress } from '../web/listen-address.js';
 import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
+import { DirectorVrrp } from './director-vrrp.js';
 import { type DirectorStatus, Drain } from './drain.js';
 import { keepYoungGenerationSmall } from './heap.js';
 import { HostRules } from './host-rules.js';
@@ -35,7 +37,9 @@ import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { DirectorObserver, type RecordRequest } from './observer.js';
 import { WorkerPool } from './pool.js';
 import { handleRequest } from './requests.js';
+import { SyncDaemons } from './sync-daemons.js';
 import { type HostIface, hostInterfaces } from './sysinfo.js';
+import { VipGate } from './vip-gate.js';
 
 export interface DirectorOptions {
   /** Interfaces to run on (default: every non-loopback interface that is up). */
@@ -85,6 +89,12 @@ export class LiveDirector {
   private announcer: Announcer | null = null;
   private readonly drainer: Drain;
   private keepalived: KeepalivedRuntime | null = null;
+  /** VRRP's say over the VIPs (empty without --keepalived vrrp_instance blocks). */
+  readonly gate = new VipGate();
+  private vrrp: DirectorVrrp | null = null;
+  /** ipvsadm --start-daemon and keepalived's lvs_sync_daemon. */
+  private sync: SyncDaemons | null = null;
+  private syncFollow: Promise<void> = Promise.resolve();
   private stopped = false;
   /** The live page's address when --listen is on. */
   webUrl: string | null = null;
@@ -199,6 +209,7 @@ export class LiveDirector {
       localAddrs6: new Set(this.hostIfaces.flatMap((h) => h.addrs6.map((a) => a.addr.key))),
       configVips: (this.cfg?.vips ?? []).map((v) => v.addr),
       fwmarks: this.cfg?.fwmarks ?? [],
+      gate: this.gate,
     });
     await this.hostRules.install(t.core);
     plane.follow(this.hostRules);
@@ -220,6 +231,11 @@ export class LiveDirector {
       );
       plane.follow(this.pool);
     }
+    this.sync = new SyncDaemons({
+      core: this.pool ? null : t.core,
+      pool: this.pool,
+      log: this.log,
+    });
     if (o.keepalived) {
       // ha_suspend asks whether a VIP is ours: on the host, or answered by uvs.
       const local = new Set(this.hostIfaces.flatMap((h) => h.addrs));
@@ -227,13 +243,37 @@ export class LiveDirector {
         (a) => a.isV4 && (local.has(a.v4) || t.env.vips.has(a.v4)),
       );
       plane.follow({ name: 'vip ownership', commit: () => vips.changed() });
+      // VRRP state moves the VIPs: the datapath's sets, the workers', then ha_suspend.
+      const hostRules = this.hostRules;
+      this.gate.onChange(() => {
+        hostRules.refreshVips(t.core);
+        this.pool?.pushVips().catch((e: Error) => this.log(`uvs: workers' VIPs: ${e.message}`));
+        vips.changed();
+      });
       this.keepalived = await KeepalivedRuntime.start({
         file: o.keepalived.file,
         ...(o.keepalived.configId !== undefined ? { configId: o.keepalived.configId } : {}),
         plane,
         vips,
         log: this.log,
+        extraCheck: (c) => {
+          const r = vrrpConfigOf(c);
+          return r.ok ? [] : r.problems;
+        },
       });
+      this.vrrp = new DirectorVrrp({
+        gate: this.gate,
+        ifaces: this.hostIfaces.map((h) => h.name),
+        log: this.log,
+        onState: (ev) => {
+          if (ev.kind !== 'instance') return;
+          // One switch at a time, in the order the states changed.
+          this.syncFollow = this.syncFollow
+            .then(() => this.followSyncInstance(ev.name, ev.to))
+            .catch((e: Error) => this.log(`uvs: lvs_sync_daemon: ${e.message}`));
+        },
+      });
+      await this.applyVrrp();
       // keepalived leaves marking to iptables; uvs marks what --config's fwmark lines match.
       const marks = new Set((this.cfg?.fwmarks ?? []).map((f) => f.mark));
       for (const s of t.core.services())
@@ -251,7 +291,54 @@ export class LiveDirector {
 
   /** SIGHUP with --keepalived: reload the file (null without one). */
   async reloadKeepalived(): Promise<ReloadOutcome | null> {
-    return this.keepalived ? this.keepalived.reload() : null;
+    if (!this.keepalived) return null;
+    const r = await this.keepalived.reload();
+    if (r.ok) await this.applyVrrp();
+    return r;
+  }
+
+  /**
+   * keepalived's lvs_sync_daemon: the sync daemon follows its VRRP instance — master while
+   * the instance is MASTER, backup otherwise (BACKUP, FAULT), none once it stopped (as
+   * vrrp.c's ipvs_syncd_master / ipvs_syncd_backup switch the kernel's daemons).
+   */
+  private async followSyncInstance(instance: string, state: string): Promise<void> {
+    const sd = this.keepalived?.running.global.lvsSyncDaemon;
+    const sync = this.sync;
+    if (!sd || !sync) return;
+    const inst = sd.vrrpInstance ?? this.keepalived?.running.vrrp.instances[0]?.name;
+    if (instance !== inst) return;
+    const req = {
+      ifname: sd.interface,
+      ...(sd.syncId !== undefined ? { syncId: sd.syncId } : {}),
+      ...(sd.maxLen !== undefined ? { maxLen: sd.maxLen } : {}),
+      ...(sd.port !== undefined ? { port: sd.port } : {}),
+      ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
+      ...(sd.group !== undefined ? { group: sd.group.toString() } : {}),
+    };
+    const want = state === 'MASTER' ? 'master' : state === 'STOP' ? null : 'backup';
+    for (const s of ['master', 'backup'] as const) {
+      if (s !== want && sync.isRunning(s)) await sync.stop(s);
+    }
+    if (want !== null && !sync.isRunning(want)) {
+      const err = await sync.start({ state: want, ...req });
+      if (err !== null) this.log(`uvs: lvs_sync_daemon: ${want}: ${err}`);
+    }
+  }
+
+  /** Runs the VRRP half of the keepalived file now running (checked when it was loaded). */
+  private async applyVrrp(): Promise<void> {
+    if (!this.keepalived || !this.vrrp) return;
+    const r = vrrpConfigOf(this.keepalived.running);
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    await this.vrrp.apply(r.config);
+    // The nftables rules cover the held addresses (ICMP echo to them is uvs's to answer).
+    if (this.hostRules && this.thread) await this.hostRules.install(this.thread.core);
+  }
+
+  /** The VRRP router running in this director (null without vrrp_instance blocks). */
+  get vrrpRouter() {
+    return this.vrrp?.current ?? null;
   }
 
   /** What the control socket serves. */
@@ -262,13 +349,23 @@ export class LiveDirector {
     const target: UvsadmTarget = {
       view: () => (pool ? pool.admin(t.core) : t.core),
       apply: (cmds) => plane.apply(cmds),
+      ...(this.sync ? { daemons: this.sync } : {}),
       // Listed page by page between packet batches, here or in each worker.
       connections: () => (pool ? pool.connectionPages() : corePages(t.core)),
     };
+    const sync = this.sync;
     return {
       target,
-      stats: async () =>
-        pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats(),
+      stats: async () => {
+        const base = pool ? { table: tableDigest(t.core), ...(await pool.stats()) } : t.stats();
+        const daemons = sync ? await sync.counters() : {};
+        const vrrp = this.vrrp?.current?.counters();
+        return {
+          ...base,
+          ...(Object.keys(daemons).length > 0 ? { sync: daemons } : {}),
+          ...(vrrp ? { vrrp } : {}),
+        };
+      },
       trace: (count: number, ms: number) =>
         pool ? pool.trace(count, ms) : t.tracer.collect(count, ms),
       record: (req: RecordRequest) => this.observer!.record(req),
@@ -303,6 +400,9 @@ export class LiveDirector {
     this.drainer.stopping();
     // Routes first: the router must stop choosing us before we stop forwarding.
     this.announcer?.close();
+    // Resign first (priority 0): the peer takes the VIPs over at once.
+    await this.vrrp?.stop();
+    await this.sync?.close();
     await this.keepalived?.stop();
     await this.observer?.stop();
     t?.loop.stop();

@@ -11,8 +11,9 @@ import type { TableFollower } from '../control/control-plane.js';
 import { type NftInput, type NftManager, nftInputFrom } from '../control/nft.js';
 import type { DirectorEnv } from '../datapath/env.js';
 import type { IpvsAdmin } from '../ipvs/admin.js';
-import type { InetAddr } from '../net/addr.js';
+import { InetAddr } from '../net/addr.js';
 import type { NeighbourResolver } from './neighbours.js';
+import type { VipGate } from './vip-gate.js';
 
 export interface HostRulesOptions {
   /** The interfaces the director runs on. */
@@ -25,6 +26,8 @@ export interface HostRulesOptions {
   configVips: readonly InetAddr[];
   /** The config's fwmark rules (nft drops what a fwmark service takes). */
   fwmarks: readonly FwmarkRule[];
+  /** VRRP's say over the VIPs (answered only while their instance is MASTER). */
+  gate?: VipGate;
 }
 
 export class HostRules implements TableFollower {
@@ -48,6 +51,10 @@ export class HostRules implements TableFollower {
       if (s.addr.isV4 && this.opts.localAddrs.has(s.addr.v4)) continue;
       if (s.addr.isV6 && this.opts.localAddrs6?.has(s.addr.key)) continue;
       vips.set(s.addr.key, s.addr);
+    }
+    for (const a of this.opts.gate?.heldAddrs() ?? []) {
+      const v = InetAddr.v4(a);
+      vips.set(v.key, v);
     }
     return [...vips.values()];
   }
@@ -75,17 +82,32 @@ export class HostRules implements TableFollower {
   }
 
   commit(_cmds: unknown, live: IpvsAdmin): void {
-    // The datapath's VIP sets: IPv4 (ARP and echo answers), IPv6 (NS and echo answers).
+    this.refreshVips(live);
+    this.neighbours.primeRealServers(live, performance.now(), false);
+  }
+
+  /**
+   * The datapath's VIP sets: IPv4 (ARP and echo answers) from the table's and the config's
+   * VIPs plus the addresses VRRP holds (of those, only the owned ones are answered; the rest
+   * are standby, their traffic dropped as not_master), and IPv6 (NS and echo answers).
+   * Called on every change of the table and of VRRP state.
+   */
+  refreshVips(live: IpvsAdmin): void {
+    const gate = this.opts.gate;
     const vips = this.vipsFor(live);
     this.env.vips.clear();
-    for (const v of vips) if (v.isV4) this.env.vips.add(v.v4);
+    this.env.standbyVips.clear();
+    for (const v of vips) {
+      if (!v.isV4) continue;
+      if (gate?.isHeld(v.v4) && !gate.isOwned(v.v4)) this.env.standbyVips.add(v.v4);
+      else this.env.vips.add(v.v4);
+    }
     const v6 = vips.filter((v) => v.isV6);
     this.env.v6.setVips(v6);
     // A VIP the director takes is announced (unsolicited NA), as keepalived does.
     const fresh = v6.filter((v) => !this.announced.has(v.key));
     this.announced = new Set(v6.map((v) => v.key));
     if (fresh.length > 0) this.neighbours.announce6(fresh);
-    this.neighbours.primeRealServers(live, performance.now(), false);
   }
 
   /** IPv6 VIPs already announced (keys). */

@@ -25,7 +25,8 @@ import { Worker } from 'node:worker_threads';
 import type { TableCommand, TableFollower } from '../control/control-plane.js';
 import { tableCommands } from '../control/scratch.js';
 import type { DirectorEnv } from '../datapath/env.js';
-import { clientAffinityProgram } from '../io/fanout-bpf.js';
+import type { SyncDaemonConfig } from '../ha/sync-config.js';
+import { clientAffinityHash, clientAffinityProgram, fanoutIndex } from '../io/fanout-bpf.js';
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
@@ -52,6 +53,8 @@ export interface WorkerConfig {
   table: TableCommand[];
   /** The VIPs to answer for. */
   vips: number[];
+  /** The VIPs VRRP holds for the peer (not MASTER here): dropped as not_master. */
+  standby: number[];
   /** The IPv6 VIPs to answer for (text). */
   vips6: string[];
 }
@@ -221,7 +224,7 @@ export class WorkerPool implements TableFollower {
    */
   static async start(
     n: number,
-    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'vips6'>,
+    base: Omit<WorkerConfig, 'index' | 'programs' | 'table' | 'vips' | 'standby' | 'vips6'>,
     env: DirectorEnv,
     core: IpvsAdmin,
   ): Promise<WorkerPool> {
@@ -242,6 +245,7 @@ export class WorkerPool implements TableFollower {
           programs,
           table: tableCommands(core),
           vips: [...env.vips],
+          standby: [...env.standbyVips],
           vips6: env.v6.vipList().map(String),
         };
         const w =
@@ -282,9 +286,12 @@ export class WorkerPool implements TableFollower {
    */
   async commit(cmds: readonly TableCommand[], live: IpvsAdmin): Promise<void> {
     const vips = [...this.env.vips];
+    const standby = [...this.env.standbyVips];
     const vips6 = this.env.v6.vipList().map(String);
     const rs = await Promise.all(
-      this.workers.map((w) => w.call<WorkerApplyResult | null>('apply', { cmds, vips, vips6 })),
+      this.workers.map((w) =>
+        w.call<WorkerApplyResult | null>('apply', { cmds, vips, standby, vips6 }),
+      ),
     );
     const bad = rs.findIndex((r) => r !== null);
     if (bad >= 0) {
@@ -292,6 +299,46 @@ export class WorkerPool implements TableFollower {
       throw new Error(`worker ${bad} refused command ${r.index + 1}: ${r.message}`);
     }
     await this.updatePrograms(this.env, live);
+  }
+
+  /** VRRP changed who owns the VIPs: every worker takes the main thread's VIP sets. */
+  async pushVips(): Promise<void> {
+    const vips = [...this.env.vips];
+    const standby = [...this.env.standbyVips];
+    const vips6 = this.env.v6.vipList().map(String);
+    await Promise.all(this.workers.map((w) => w.call('vips', { vips, standby, vips6 })));
+  }
+
+  /** The worker the fanout programs send a client's packets to (client address and port). */
+  workerFor(caddr: number, cport: number): number {
+    const withPort = !this.programsKey.endsWith('/true');
+    return fanoutIndex(clientAffinityHash(caddr, cport, withPort), this.workers.length);
+  }
+
+  /** Every worker starts a master sync daemon over its own table. */
+  async startSyncMaster(cfg: SyncDaemonConfig): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.call('sync-master', { cfg })));
+  }
+
+  async stopSyncMaster(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.call('sync-master', { cfg: null })));
+  }
+
+  /** The workers' sync counters, summed (master sends and backup applies). */
+  async syncCounters(): Promise<Record<string, number>> {
+    const all = await Promise.all(
+      this.workers.map((w) => w.call<Record<string, number>>('sync-counters')),
+    );
+    const out: Record<string, number> = {};
+    for (const c of all) for (const [k, v] of Object.entries(c)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  /** Synced connections for each worker (index = worker), as plain records. */
+  applySynced(perWorker: readonly unknown[][]): void {
+    perWorker.forEach((recs, i) => {
+      if (recs.length > 0) this.workers[i].post({ type: 'synced', recs });
+    });
   }
 
   /** Re-targets the fanout programs when the real-server-facing interfaces or persistence changed. */

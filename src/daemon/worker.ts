@@ -9,6 +9,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { applyCommand } from '../control/apply.js';
 import { parseConfig } from '../control/config.js';
 import { reviveTableCommands, type TableCommand } from '../control/table-command.js';
+import type { SyncDaemonConfig } from '../ha/sync-config.js';
+import { SyncMaster } from '../ha/sync-master.js';
 import type { AfPacketLink } from '../io/afpacket.js';
 import { FANOUT_CBPF } from '../io/afpacket.js';
 import type { ConnView } from '../ipvs/admin.js';
@@ -24,11 +26,13 @@ import {
   type WorkerEvent,
   type WorkerReading,
 } from './pool.js';
+import { fromRecord, type SyncedRecord } from './sync-daemons.js';
 import { hostInterfaces } from './sysinfo.js';
 
 const cfg = workerData as WorkerConfig;
 const port = parentPort!;
 let programs = cfg.programs;
+let syncMaster: SyncMaster | null = null;
 
 /** Applies commands to this worker's table; the first refusal (a bug) is reported. */
 function apply(t: DatapathThread, cmds: readonly TableCommand[]): WorkerApplyResult | null {
@@ -55,9 +59,16 @@ function send(e: WorkerEvent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(e, transfer);
 }
 
-function setVips(t: DatapathThread, vips: readonly number[], vips6: readonly string[]): void {
+function setVips(
+  t: DatapathThread,
+  vips: readonly number[],
+  standby: readonly number[],
+  vips6: readonly string[],
+): void {
   t.env.vips.clear();
   for (const v of vips) t.env.vips.add(v);
+  t.env.standbyVips.clear();
+  for (const v of standby) t.env.standbyVips.add(v);
   // IPv6 frames all reach worker 0 (the fanout programs steer IPv4 only); every worker
   // holds the set anyway, so any of them answers the same.
   t.env.v6.setVips(vips6.map((v) => InetAddr.parseOrThrow(v, 'IPv6 VIP')));
@@ -86,7 +97,7 @@ try {
   const refused = apply(t, reviveTableCommands(cfg.table));
   if (refused !== null)
     throw new Error(`initial table, command ${refused.index + 1}: ${refused.message}`);
-  setVips(t, cfg.vips, cfg.vips6);
+  setVips(t, cfg.vips, cfg.standby, cfg.vips6);
   t.neighbours.primeRealServers(t.core, performance.now(), false);
   t.loop.start();
   port.postMessage({ type: 'ready' });
@@ -113,9 +124,37 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
     switch (m.type) {
       case 'apply': {
         const r = apply(t, reviveTableCommands(m.cmds as unknown[]));
-        setVips(t, m.vips as number[], m.vips6 as string[]);
+        setVips(t, m.vips as number[], m.standby as number[], m.vips6 as string[]);
         t.neighbours.primeRealServers(t.core, performance.now(), false);
         reply(r);
+        break;
+      }
+      case 'vips':
+        setVips(t, m.vips as number[], m.standby as number[], m.vips6 as string[]);
+        reply(true);
+        break;
+      case 'sync-master': {
+        syncMaster?.stop();
+        syncMaster = null;
+        const sc = m.cfg as SyncDaemonConfig | null;
+        if (sc !== null) {
+          syncMaster = new SyncMaster(t.core, sc);
+          await syncMaster.start();
+        }
+        reply(true);
+        break;
+      }
+      case 'sync-counters':
+        reply({
+          ...(syncMaster ? syncMaster.counters : {}),
+          ...Object.fromEntries(
+            Object.entries(t.core.syncedCounts).map(([k, v]) => [`applied_${k}`, v]),
+          ),
+        });
+        break;
+      case 'synced': {
+        const now = performance.now();
+        for (const r of m.recs as SyncedRecord[]) t.core.syncedConn(fromRecord(r), now);
         break;
       }
       case 'snapshot':
@@ -184,6 +223,7 @@ port.on('message', async (m: { id?: number; type: string; [k: string]: unknown }
         break;
       case 'stop': {
         if (neighTimer) clearInterval(neighTimer);
+        syncMaster?.stop();
         t.loop.stop();
         const stats = t.stats();
         t.loop.close();

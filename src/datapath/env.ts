@@ -83,6 +83,11 @@ export class DirectorEnv {
   readonly ifaces: IfaceConf[] = [];
   /** Addresses the director answers ARP and ICMP echo for (VIPs not on the host stack). */
   readonly vips = new Set<number>();
+  /**
+   * VIPs held by a VRRP instance that is not MASTER here (BACKUP, FAULT): the datapath
+   * neither answers for them (they are not in `vips`) nor forwards traffic to them.
+   */
+  readonly standbyVips = new Set<number>();
   readonly neighbours = new Map<number, Uint8Array>();
   private readonly routes: Route[] = [];
   private readonly marks: FwmarkRule[] = [];

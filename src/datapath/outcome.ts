@@ -77,6 +77,8 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['nat_rewrite_failed', V_DROP],
   ['xmit_error', V_DROP],
   ['headroom', V_DROP],
+  // traffic to a VIP whose VRRP instance is not MASTER here: the peer director owns it
+  ['not_master', V_DROP],
   // A new connection refused by the drop_packet defence (ip_vs_todrop).
   ['drop_packet', V_DROP],
 ];
@@ -143,6 +145,7 @@ export const O_NAT_NO_CONN = id('nat_no_conn');
 export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
+export const O_NOT_MASTER = id('not_master');
 export const O_DROP_PACKET = id('drop_packet');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;

@@ -216,6 +216,10 @@ export class Pipeline {
     const mark = this.env.hasFwmarkRules ? this.env.markOf(flow) : 0;
     const connsBefore = this.trace ? core.stats.conns : 0;
 
+    // A VIP the peer director owns (VRRP BACKUP/FAULT here): neither schedule nor forward.
+    const standby = this.env.standbyVips;
+    if (standby.size !== 0 && standby.has(flow.daddr4)) return this.end(O.O_NOT_MASTER);
+
     // ip_vs_in: client -> virtual service (the flow as parsed: source = client)
     const c = core.lookupIn(flow, mark, flags, info.totLen, now);
     if (c >= 0) {

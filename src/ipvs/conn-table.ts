@@ -71,15 +71,8 @@ const KB_VADDR3 = 3;
 /** kind << 16 | dport */
 const KB_KD = 4;
 const KB_DADDR3 = 5;
-/**
- * CONN_F_* flags (bits 0..15), protocol state (bits 16..23), FS_DAF_OTHER (bit 24) and the
- * inbound packet count, saturating at 127 (bits 25..31; cp->in_pkts, which the drop_entry
- * defence reads only up to 8).
- */
+/** CONN_F_* flags (bits 0..15), protocol state (bits 16..23) and FS_DAF_OTHER (bit 24). */
 const KB_FS = 6;
-const FS_INPKT_SHIFT = 25;
-const FS_INPKT = 1 << FS_INPKT_SHIFT;
-const FS_INPKT_MAX = 0x7f;
 const KB_DEST = 7;
 
 /* Side block layout: words 0..2 of the three addresses. */
@@ -119,6 +112,15 @@ export class ConnTable {
   readonly nControl: Int32Array;
   /** Timeout in ms the timer is re-armed with on each packet (cp->timeout). */
   readonly timeout: Uint32Array;
+  /** Inbound packets seen (cp->in_pkts): sync_threshold counts them. */
+  readonly inPkts: Uint32Array;
+  /** The state the entry was last synced in (cp->old_state). */
+  readonly oldState: Uint8Array;
+  /**
+   * cp->sync_endtime: (now + timeout) in ms, low 2 bits = sync retries, as a wrapping
+   * 32-bit clock (compared by signed difference, as jiffies are).
+   */
+  readonly syncEnd: Uint32Array;
   /** Hot blocks, KB_WORDS words per entry (see the header). */
   private readonly kb: Int32Array;
   /** Side blocks of IPv6 entries, HI_WORDS words per entry. */
@@ -145,6 +147,9 @@ export class ConnTable {
     this.control = new Int32Array(capacity);
     this.nControl = new Int32Array(capacity);
     this.timeout = new Uint32Array(capacity);
+    this.inPkts = new Uint32Array(capacity);
+    this.oldState = new Uint8Array(capacity);
+    this.syncEnd = new Uint32Array(capacity);
     this.kb = new Int32Array(capacity * KB_WORDS);
     this.hi = new Int32Array(capacity * HI_WORDS);
     this.buckets = new Int32Array(this.size).fill(-1);
@@ -426,18 +431,6 @@ export class ConnTable {
     this.kb[i] = (this.kb[i] & ~0xff0000) | ((state & 0xff) << 16);
   }
 
-  /** Inbound packets the entry has seen, up to 127 (cp->in_pkts, saturating). */
-  inPkts(id: number): number {
-    return this.kb[(id << KB_SHIFT) + KB_FS] >>> FS_INPKT_SHIFT;
-  }
-
-  /** Counts one inbound packet (in the word the state step writes anyway). */
-  countInPkt(id: number): void {
-    const i = (id << KB_SHIFT) + KB_FS;
-    const w = this.kb[i];
-    if (w >>> FS_INPKT_SHIFT !== FS_INPKT_MAX) this.kb[i] = w + FS_INPKT;
-  }
-
   /** First entry of hash chain `bucket` (0..size-1), or -1: for table walks off the hot path. */
   chainHead(bucket: number): number {
     return this.buckets[bucket];
@@ -588,6 +581,9 @@ export class ConnTable {
       this.control.byteLength +
       this.nControl.byteLength +
       this.timeout.byteLength +
+      this.inPkts.byteLength +
+      this.oldState.byteLength +
+      this.syncEnd.byteLength +
       this.kb.byteLength +
       this.hi.byteLength +
       this.buckets.byteLength

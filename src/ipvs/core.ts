@@ -88,8 +88,11 @@ import {
   CONN_F_INACTIVE,
   CONN_F_LIVE,
   CONN_F_MASQ,
+  CONN_F_NO_CPORT,
   CONN_F_NOOUTPUT,
   CONN_F_ONE_PACKET,
+  CONN_F_SEQ_MASK,
+  CONN_F_SYNC,
   CONN_F_TEMPLATE,
   CONN_F_TUNNEL,
   CTPL_S_ASSURED,
@@ -99,6 +102,7 @@ import {
   TCP_DIR_INPUT_ONLY,
   TCP_DIR_OUTPUT,
   TCP_S_CLOSE,
+  TCP_S_CLOSE_WAIT,
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
   TCP_S_LAST,
@@ -112,6 +116,7 @@ import {
   tcpNextState,
   UDP_DEFAULT_TIMEOUT_S,
 } from './proto.js';
+import type { SyncQueue } from './sync-queue.js';
 import { TimerWheel } from './timer-wheel.js';
 import {
   DEST_F_AVAILABLE,
@@ -164,6 +169,18 @@ export interface IpvsSysctl {
   sloppy_tcp: number;
   /** 1: a reply from a real server with no entry gets ICMP port unreachable (datapath's job). */
   nat_icmp_send: number;
+  /**
+   * sync_threshold's two values ("3 50"): an entry is synced when its inbound packet count
+   * modulo sync_period equals sync_threshold (packets 3, 53, 103, ...).
+   */
+  sync_threshold: number;
+  sync_period: number;
+  /** Seconds: sync only when the entry's expiry moved by this much (0: off). */
+  sync_refresh_period: number;
+  /** Resends (0..3) of an unchanged entry, every sync_refresh_period/8. */
+  sync_retries: number;
+  /** 1: entries under a persistence template are not synced (their template is). */
+  sync_persist_mode: number;
   /** Defence modes 0-3 (defense.ts): drop entries a flood leaves behind. */
   drop_entry: number;
   /** Defence modes 0-3: drop a share of new connections. */
@@ -175,6 +192,45 @@ export interface IpvsSysctl {
   /** drop_packet mode 3 drops one in am_droprate new connections. */
   am_droprate: number;
 }
+
+/** A connection as a sync message carries it (src/ha/ipvs-sync-wire.ts SyncConn fits it). */
+export interface SyncedConn {
+  af: AddressFamily;
+  protocol: number;
+  flags: number;
+  state: number;
+  caddr: InetAddr;
+  cport: number;
+  vaddr: InetAddr;
+  vport: number;
+  daddr: InetAddr;
+  dport: number;
+  fwmark: number;
+  /** Seconds; 0 = the protocol's timeout for the state (version 0 messages). */
+  timeout: number;
+}
+
+/** What the backup did with a synced connection. */
+export type SyncedOutcome = 'created' | 'updated' | 'unbound' | 'replaced' | 'stale' | 'table_full';
+
+/** The flags a backup keeps of a record (IP_VS_CONN_F_BACKUP_MASK) and updates (UPD_MASK). */
+const CONN_F_BACKUP_MASK =
+  CONN_F_FWD_MASK |
+  CONN_F_NOOUTPUT |
+  CONN_F_INACTIVE |
+  CONN_F_SEQ_MASK |
+  CONN_F_NO_CPORT |
+  CONN_F_TEMPLATE;
+const CONN_F_BACKUP_UPD_MASK = CONN_F_INACTIVE | CONN_F_SEQ_MASK;
+/** TCP states in which an entry is synced (ip_vs_sync_conn_needed). */
+const TCP_SYNC_STATES =
+  (1 << TCP_S_ESTABLISHED) |
+  (1 << TCP_S_FIN_WAIT) |
+  (1 << TCP_S_CLOSE) |
+  (1 << TCP_S_CLOSE_WAIT) |
+  (1 << TCP_S_TIME_WAIT);
+/** A template the backup learns from a version 0 message lives 3 minutes. */
+const SYNC_TEMPLATE_TIMEOUT_MS = 180_000;
 
 export interface IpvsCoreOptions {
   /** Maximum number of connection entries, templates included (default 1 << 20). */
@@ -272,6 +328,25 @@ export class IpvsCore implements IpvsAdmin {
     secure_tcp: 0,
     amemthresh: 1024,
     am_droprate: 10,
+    sync_threshold: 3,
+    sync_period: 50,
+    sync_refresh_period: 0,
+    sync_retries: 0,
+    sync_persist_mode: 0,
+  };
+  /**
+   * Set while a master sync daemon runs: the entries to sync are queued here (by id) on
+   * the packet path, and the daemon drains it (ip_vs_sync_conn).
+   */
+  syncQueue: SyncQueue | null = null;
+  /** Synced records the backup applied, by outcome. */
+  readonly syncedCounts: Record<SyncedOutcome, number> = {
+    created: 0,
+    updated: 0,
+    unbound: 0,
+    replaced: 0,
+    stale: 0,
+    table_full: 0,
   };
   /** New connections refused because the table was full (and held no embryonic entry). */
   tableFull = 0;
@@ -428,6 +503,204 @@ export class IpvsCore implements IpvsAdmin {
     }
     this.countIn(c, bytes);
     this.stateIn(c, flags, now);
+    // ip_vs_in: count the packet (one-packet entries count as the threshold) and sync.
+    let pkts = this.sysctl.sync_threshold;
+    if ((ct.flags(c) & CONN_F_ONE_PACKET) === 0) {
+      pkts = (ct.inPkts[c] + 1) >>> 0;
+      ct.inPkts[c] = pkts;
+    }
+    if (this.syncQueue !== null) this.syncConn(c, pkts, now);
+    return c;
+  }
+
+  /**
+   * ip_vs_sync_conn: queue the entry when ip_vs_sync_conn_needed says so (never a
+   * one-packet entry), then its controlling template, whose own packet count goes up.
+   */
+  private syncConn(c: number, pkts: number, now: number): void {
+    const ct = this.ct;
+    const q = this.syncQueue!;
+    let cp = c;
+    let p = pkts;
+    if ((ct.flags(cp) & CONN_F_ONE_PACKET) === 0 && this.syncNeeded(cp, p, now)) q.push(cp);
+    for (;;) {
+      const t = ct.control[cp];
+      if (t < 0) return;
+      if ((ct.flags(t) & CONN_F_TEMPLATE) !== 0) {
+        p = (ct.inPkts[t] + 1) >>> 0;
+        ct.inPkts[t] = p;
+      } else p = this.sysctl.sync_threshold;
+      cp = t;
+      if (this.syncNeeded(cp, p, now)) q.push(cp);
+    }
+  }
+
+  /**
+   * ip_vs_sync_conn_needed, with times in ms on a wrapping 32-bit clock: TCP only in the
+   * states worth keeping, at once on a change to a non-ESTABLISHED state, else when the
+   * packet count hits sync_threshold modulo sync_period (templates whenever asked, unless
+   * sync_refresh_period says the expiry has not moved enough).
+   */
+  private syncNeeded(c: number, pkts: number, now: number): boolean {
+    const ct = this.ct;
+    const sc = this.sysctl;
+    const f = ct.flags(c);
+    const timeout = ct.timeout[c];
+    const nowMs = Math.floor(now) >>> 0;
+    const orig = ct.syncEnd[c];
+    let n = ((nowMs + timeout) & ~3) >>> 0;
+    let force = false;
+    const template = (f & CONN_F_TEMPLATE) !== 0;
+    if (!template) {
+      if (sc.sync_persist_mode !== 0 && ct.control[c] >= 0) return false;
+      if (ct.proto(c) === IPPROTO_TCP) {
+        const st = ct.state(c);
+        if (((1 << st) & TCP_SYNC_STATES) === 0) return false;
+        force = st !== ct.oldState[c];
+        if (force && st !== TCP_S_ESTABLISHED) {
+          ct.oldState[c] = st;
+          ct.syncEnd[c] = n;
+          return true;
+        }
+      }
+    }
+    const refresh = sc.sync_refresh_period * 1000;
+    if (refresh > 0) {
+      const diff = (n - orig) | 0;
+      const minDiff = Math.max(timeout >>> 1, 10_000);
+      if (Math.abs(diff) < Math.min(refresh, minDiff)) {
+        const retries = orig & 3;
+        if (retries >= sc.sync_retries) return false;
+        if (((nowMs - ((orig - timeout + (refresh >>> 3)) >>> 0)) | 0) < 0) return false;
+        n = (n | (retries + 1)) >>> 0;
+      }
+    }
+    if (sc.sync_period > 0) {
+      if (!template && pkts % sc.sync_period !== sc.sync_threshold) return false;
+    } else if (refresh <= 0 && pkts !== sc.sync_threshold) {
+      return false;
+    }
+    ct.oldState[c] = ct.state(c);
+    ct.syncEnd[c] = n;
+    return true;
+  }
+
+  /** The firewall mark an entry was scheduled under (cp->fwmark): its service's mark. */
+  fwmarkOf(c: number): number {
+    const d = this.ct.dest(c);
+    return d >= 0 ? (this.destOwner[d]?.fwmark ?? 0) : 0;
+  }
+
+  /**
+   * ip_vs_proc_conn: a backup applies one synced connection or template. An existing entry
+   * (same client and virtual side) toward the same real server takes the record's state,
+   * timeout and activity; one toward another real server is expired and replaced when the
+   * record is active (and the record ignored when not: it is the old entry's own end). A
+   * new entry is bound to the matching destination of the matching service, or kept
+   * unbound but forwarded by the record's method when there is none. `in_pkts` starts at
+   * sync_threshold, so the first packets after a takeover sync it onward.
+   */
+  syncedConn(s: SyncedConn, now: number): SyncedOutcome {
+    this.lastNow = now;
+    const ct = this.ct;
+    const template = (s.flags & CONN_F_TEMPLATE) !== 0;
+    const key = this.tplKey;
+    key.af = s.af;
+    key.proto = s.protocol;
+    s.caddr.copyTo(key.saddr);
+    key.sport = s.cport;
+    s.vaddr.copyTo(key.daddr);
+    key.dport = s.vport;
+    let flags = ((s.flags & CONN_F_BACKUP_MASK) | CONN_F_SYNC) >>> 0;
+    let c = template ? ct.findTemplate(key) : ct.findIn(key);
+    let outcome: SyncedOutcome = 'updated';
+    if (c >= 0 && (ct.dport(c) !== s.dport || !this.sameDaddr(c, s.daddr))) {
+      if ((flags & CONN_F_INACTIVE) !== 0) {
+        this.syncedCounts.stale++;
+        return 'stale';
+      }
+      // The entry moved to another real server: the old one goes, the new one shadows it.
+      if (ct.nControl[c] === 0) ct.unhash(c);
+      this.expireNow(c, now);
+      c = -1;
+      outcome = 'replaced';
+    }
+    if (c >= 0) {
+      const id = ct.dest(c);
+      const cf = ct.flags(c);
+      if (!template && id >= 0 && ((cf ^ flags) & CONN_F_INACTIVE) !== 0) {
+        const d = this.destTable[id]!;
+        if ((flags & CONN_F_INACTIVE) !== 0) d.addConns(-1, 1);
+        else d.addConns(1, -1);
+      }
+      flags = ((flags & CONN_F_BACKUP_UPD_MASK) | (cf & ~CONN_F_BACKUP_UPD_MASK)) >>> 0;
+      ct.setFlags(c, flags);
+    } else {
+      const svc = this.findServiceFor(key, s.fwmark);
+      let dest: Dest | null = null;
+      if (svc !== null && svc.af === s.af) {
+        dest =
+          this.lookupDest(svc, s.daddr, s.dport) ??
+          (s.fwmark !== 0 ? this.lookupDest(svc, s.daddr, 0) : null);
+      }
+      if (dest !== null) {
+        c = this.newConn(key, s.daddr, s.dport, flags, dest, now, true);
+      } else {
+        c = this.newUnbound(key, s.daddr, s.dport, flags, now);
+        if (c >= 0) outcome = 'unbound';
+      }
+      if (c < 0) {
+        this.syncedCounts.table_full++;
+        return 'table_full';
+      }
+      if (outcome === 'updated') outcome = 'created';
+    }
+    ct.inPkts[c] = this.sysctl.sync_threshold;
+    ct.setState(c, s.state);
+    ct.oldState[c] = s.state;
+    if (s.timeout > 0) ct.timeout[c] = Math.min(U32_MAX_MS, s.timeout * 1000);
+    else if (!template && s.protocol === IPPROTO_TCP && s.state < TCP_S_LAST)
+      ct.timeout[c] = this.tcpTimeouts[s.state];
+    else if (!template && s.protocol === IPPROTO_UDP) ct.timeout[c] = this.udpTimeoutMs;
+    else ct.timeout[c] = SYNC_TEMPLATE_TIMEOUT_MS;
+    this.wheel.touch(now);
+    this.wheel.schedule(c, now + ct.timeout[c]);
+    this.syncedCounts[outcome]++;
+    return outcome;
+  }
+
+  private sameDaddr(c: number, a: InetAddr): boolean {
+    const w = this.addrWords;
+    this.ct.copyDaddr(c, w);
+    return a.equalsWords(a.af, w);
+  }
+
+  /** A synced entry with no destination (ip_vs_conn_new with dest NULL): forwarded as its flags say. */
+  private newUnbound(
+    key: FlowKey,
+    daddr: InetAddr,
+    dport: number,
+    flags: number,
+    now: number,
+  ): number {
+    const ct = this.ct;
+    const c = ct.alloc();
+    if (c < 0) {
+      this.tableFull++;
+      return -1;
+    }
+    ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
+    ct.control[c] = -1;
+    ct.nControl[c] = 0;
+    ct.setState(c, 0);
+    ct.inPkts[c] = 0;
+    ct.oldState[c] = 0;
+    ct.syncEnd[c] = (Math.floor(now) & ~3) >>> 0;
+    ct.setFlags(c, CONN_F_LIVE | flags);
+    ct.setDest(c, -1);
+    ct.hash(c);
+    this.wheel.touch(now);
+    this.wheel.schedule(c, now + NEW_CONN_TIMEOUT_MS);
     return c;
   }
 
@@ -481,13 +754,9 @@ export class IpvsCore implements IpvsAdmin {
     return c;
   }
 
-  /**
-   * The INPUT-direction state step (ip_vs_set_state) and timer re-arm (ip_vs_conn_put);
-   * counts the packet in the entry's in_pkts.
-   */
+  /** The INPUT-direction state step (ip_vs_set_state) and timer re-arm (ip_vs_conn_put). */
   stateIn(c: number, flags: number, now: number): void {
     this.lastNow = now;
-    this.ct.countInPkt(c);
     this.stateStep(c, TCP_DIR_INPUT, flags);
     this.arm(c, now);
   }
@@ -993,6 +1262,7 @@ export class IpvsCore implements IpvsAdmin {
     flags: number,
     dest: Dest,
     now: number,
+    synced = false,
   ): number {
     const ct = this.ct;
     let c = ct.alloc();
@@ -1014,9 +1284,19 @@ export class IpvsCore implements IpvsAdmin {
     ct.nControl[c] = 0;
     ct.setState(c, 0);
     ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
+    ct.inPkts[c] = 0;
+    ct.oldState[c] = 0;
+    ct.syncEnd[c] = (Math.floor(now) & ~3) >>> 0;
     // ip_vs_bind_dest: the entry inherits the destination's conn_flags (forwarding method,
-    // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP.
-    let f = flags | this.destConnFlags[dest.id];
+    // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP. A synced entry
+    // keeps the record's activity and takes only the method from the destination.
+    let dcf = this.destConnFlags[dest.id];
+    let f = flags;
+    if (synced) {
+      if ((flags & CONN_F_TEMPLATE) === 0) dcf &= ~CONN_F_INACTIVE;
+      f &= ~(CONN_F_FWD_MASK | CONN_F_NOOUTPUT);
+    }
+    f |= dcf;
     if (key.proto !== IPPROTO_UDP) f &= ~CONN_F_ONE_PACKET;
     ct.setFlags(c, CONN_F_LIVE | f);
     ct.setDest(c, dest.id);
@@ -1189,7 +1469,7 @@ export class IpvsCore implements IpvsAdmin {
   private todropEntry(c: number, now: number): boolean {
     const lastSeen = this.wheel.expires[c] - this.ct.timeout[c];
     if (now - lastSeen < TODROP_IDLE_MS) return false;
-    return this.defense.todropEntry(this.ct.inPkts(c));
+    return this.defense.todropEntry(this.ct.inPkts[c]);
   }
 
   /** ip_vs_conn_ops_mode: the entry's service schedules one packet at a time (-o). */

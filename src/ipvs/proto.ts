@@ -15,11 +15,16 @@ export const CONN_F_MASQ = 0x0000;
 export const CONN_F_LOCALNODE = 0x0001;
 export const CONN_F_TUNNEL = 0x0002;
 export const CONN_F_DROUTE = 0x0003;
+/** Created from a sync message (ip_vs_proc_conn). */
+export const CONN_F_SYNC = 0x0020;
 export const CONN_F_HASHED = 0x0040;
 /** The director has not seen a reply yet: DR/TUN/LOCAL (cleared by the first OUTPUT packet). */
 export const CONN_F_NOOUTPUT = 0x0080;
 /** Counted in dest.inactConns rather than dest.activeConns. */
 export const CONN_F_INACTIVE = 0x0100;
+/** TCP sequence adjustment in either direction (uvs never sets them; sync carries them). */
+export const CONN_F_SEQ_MASK = 0x0600;
+export const CONN_F_NO_CPORT = 0x0800;
 export const CONN_F_TEMPLATE = 0x1000;
 export const CONN_F_ONE_PACKET = 0x2000;
 /** uvs-internal: the slot holds a live entry (not a kernel flag; the kernel has no slots). */

@@ -19,9 +19,9 @@
  * servers are not touched (their connections, counters and checker state stay); the engine
  * carries changed checkers' state over as keepalived's migrate_checkers does.
  *
- * The seam for the HA work: VIP ownership (vip-ownership.ts) drives ha_suspend; VRRP
- * instances (config.vrrp) are parsed and validated but not run yet — they will run here and
- * feed that ownership.
+ * VIP ownership (vip-ownership.ts) drives ha_suspend; the director runs the file's VRRP
+ * instances (src/daemon/director-vrrp.ts), checked through `extraCheck` with the rest of
+ * the file, and they feed that ownership.
  */
 import { hostname } from 'node:os';
 import { type ApplyResult, ControlPlane, type TableCommand } from '../../control/control-plane.js';
@@ -43,6 +43,7 @@ import { type LvsEvents, LvsState } from './lvs-state.js';
 import { LvsNotifier } from './notifier.js';
 import { changeCommands, type LocatedCommands, startupCommands } from './table-commands.js';
 import type { VipOwnership } from './vip-ownership.js';
+import { vrrpConfigOf } from './vrrp-input.js';
 
 /** What the runtime needs of the director's control plane (ControlPlane has it). */
 export interface TablePlane {
@@ -69,6 +70,11 @@ export interface KeepalivedRuntimeOptions {
   plane: TablePlane;
   /** ha_suspend's "is the VIP ours" (default: every VIP is). */
   vips?: VipOwnership;
+  /**
+   * More checks of a file before it is used (the director's VRRP half): FILE:LINE problem
+   * lines refuse the start or the reload like the file's own errors.
+   */
+  extraCheck?: (config: KeepalivedConfig) => string[];
   /** Log lines (default: stderr). */
   log?: (line: string) => void;
   /** For tests: the host the reader checks against, the checkers. */
@@ -180,10 +186,6 @@ export class KeepalivedRuntime {
     }
     notifier.open();
     rt.flushNotifies();
-    if (config.vrrp.instances.length > 0)
-      log(
-        `${config.vrrp.instances.length} vrrp_instance block(s) read; VRRP does not run yet: the VIPs are answered by this director`,
-      );
     if (opts.vips)
       rt.offVips = opts.vips.onChange(() => void runtime.enqueue(() => runtime.updateSuspension()));
     await rt.enqueue(() => runtime.updateSuspension());
@@ -511,6 +513,8 @@ export function checkKeepalivedFile(
 ): string[] {
   const r = load({ ...opts, plane: undefined as unknown as TablePlane });
   if ('problems' in r) return r.problems;
+  const vrrp = vrrpConfigOf(r.config);
+  if (!vrrp.ok) return vrrp.problems;
   // The startup table, every checked server up, dry-run against an empty table.
   const quiet: LvsEvents = { log: () => {}, rsNotify: () => {}, vsNotify: () => {} };
   const state = LvsState.start(r.config, () => ({ alive: true, weight: 1 }), quiet);
@@ -534,6 +538,8 @@ function load(opts: KeepalivedRuntimeOptions): Loaded | { problems: string[] } {
   if (!r.config) return { problems: lines(diags.filter((d) => d.severity === 'error')) };
   const plan = planChecks(r.config);
   if (plan.errors.length > 0) return { problems: problemLines(plan.errors, 'error') };
+  const extra = opts.extraCheck?.(r.config) ?? [];
+  if (extra.length > 0) return { problems: extra };
   return {
     config: r.config,
     targets: plan.targets,

@@ -1,0 +1,142 @@
+/**
+ * VRRP inside `uvs run --keepalived FILE`: the file's vrrp_instance / vrrp_sync_group /
+ * vrrp_script blocks run in a VrrpRouter (src/ha/) over the system's raw sockets, and the
+ * director follows it through one subscription to its state changes:
+ *
+ *   VrrpRouter ── state change ──> VipGate.setMaster ──> host rules: the datapath's VIP
+ *                                  (this file)              sets (answer / not_master),
+ *                                                           workers, ha_suspend
+ *                              └─> onState (lvs_sync_daemon: sync master or backup)
+ *
+ * Addresses on interfaces uvs runs on are held by uvs itself (VipGate): answered for ARP
+ * and ICMP echo by the datapath while MASTER and forgotten otherwise, never put on the
+ * host's interface — so they die with the process. Addresses on other interfaces are added
+ * to and removed from the host as keepalived does. GARPs go out for both.
+ *
+ * A reload (SIGHUP) whose VRRP half is unchanged leaves the router alone; a changed one
+ * stops the old router cleanly (masters resign with priority 0) and starts the new.
+ */
+import type { VrrpClock } from '../ha/vrrp-clock.js';
+import type { VirtualAddress, VrrpConfig } from '../ha/vrrp-config.js';
+import type { VrrpStateName } from '../ha/vrrp-instance.js';
+import { SystemVrrpIo } from '../ha/vrrp-io.js';
+import type { VrrpStateEvent } from '../ha/vrrp-notify.js';
+import { type VrrpIo, VrrpRouter } from '../ha/vrrp-router.js';
+import type { InetAddr } from '../net/addr.js';
+import type { VipGate } from './vip-gate.js';
+
+export interface DirectorVrrpOptions {
+  gate: VipGate;
+  /** The interfaces the datapath runs on (their VRRP addresses are held by uvs). */
+  ifaces: readonly string[];
+  log: (line: string) => void;
+  /** Every state change, after the gate has followed it. */
+  onState?: (ev: VrrpStateEvent) => void;
+  /** For tests: the system I/O to wrap (default SystemVrrpIo) and the clock. */
+  io?: () => VrrpIo & { prepare?(ifs: Iterable<string>): Promise<void> };
+  clock?: VrrpClock;
+}
+
+/** The router's I/O with the VIPs of uvs's interfaces kept off the host. */
+class DirectorIo implements VrrpIo {
+  constructor(
+    private readonly inner: VrrpIo,
+    private readonly ours: ReadonlySet<string>,
+  ) {}
+  listen(ifname: string, fn: (pkt: Uint8Array, len: number) => void): void {
+    this.inner.listen(ifname, fn);
+  }
+  send(ifname: string, pkt: Uint8Array, dst: number): void {
+    this.inner.send(ifname, pkt, dst);
+  }
+  primaryAddress(ifname: string): InetAddr | undefined {
+    return this.inner.primaryAddress(ifname);
+  }
+  setAddresses(vips: readonly VirtualAddress[], present: boolean): void {
+    const host = vips.filter((v) => !this.held(v));
+    if (host.length > 0) this.inner.setAddresses(host, present);
+  }
+  sendGarp(vips: readonly VirtualAddress[], repeat: number): void {
+    this.inner.sendGarp(vips, repeat);
+  }
+  linkUp(ifname: string): boolean {
+    return this.inner.linkUp(ifname);
+  }
+  close(): Promise<void> | void {
+    return this.inner.close();
+  }
+  held(v: VirtualAddress): boolean {
+    return v.addr.isV4 && this.ours.has(v.dev);
+  }
+}
+
+export class DirectorVrrp {
+  private router: VrrpRouter | null = null;
+  private running: VrrpConfig | null = null;
+  private readonly ours: ReadonlySet<string>;
+
+  constructor(private readonly opts: DirectorVrrpOptions) {
+    this.ours = new Set(opts.ifaces);
+  }
+
+  /** The running router (null before start or without instances). */
+  get current(): VrrpRouter | null {
+    return this.router;
+  }
+
+  /** State of an instance (undefined when unknown). */
+  instanceState(name: string): VrrpStateName | undefined {
+    return this.router?.instanceState(name);
+  }
+
+  /** Starts (or, with a different config, restarts) the router; null stops it. */
+  async apply(config: VrrpConfig | null): Promise<void> {
+    if (config !== null && this.running !== null && same(config, this.running)) return;
+    if (this.router !== null) {
+      this.opts.log('uvs: VRRP configuration changed: restarting the VRRP instances');
+      await this.stop();
+    }
+    if (config === null) {
+      this.opts.gate.hold([]);
+      return;
+    }
+    const sys =
+      this.opts.io?.() ?? new SystemVrrpIo({ log: (m) => this.opts.log(`Keepalived_vrrp: ${m}`) });
+    const io = new DirectorIo(sys, this.ours);
+    const ifaces = new Set(config.instances.map((i) => i.interface));
+    await sys.prepare?.(ifaces);
+    // Held addresses start standby: nothing is answered until an instance is MASTER.
+    this.opts.gate.hold(
+      config.instances.map((i) => ({
+        name: i.name,
+        addrs: i.virtualAddresses.filter((v) => io.held(v)).map((v) => v.addr.v4),
+      })),
+    );
+    const router = new VrrpRouter(config, {
+      io,
+      ...(this.opts.clock ? { clock: this.opts.clock, linkPollMs: 0 } : {}),
+      log: (m) => this.opts.log(`Keepalived_vrrp: ${m}`),
+    });
+    router.onStateChange((ev) => {
+      if (ev.kind === 'instance') this.opts.gate.setMaster(ev.name, ev.to === 'MASTER');
+      this.opts.onState?.(ev);
+    });
+    this.router = router;
+    this.running = config;
+    router.start();
+  }
+
+  /** Clean stop: masters resign (priority 0) and give their addresses up. */
+  async stop(): Promise<void> {
+    const r = this.router;
+    this.router = null;
+    this.running = null;
+    if (r === null) return;
+    await r.stop();
+    for (const name of r.instances.keys()) this.opts.gate.setMaster(name, false);
+  }
+}
+
+function same(a: VrrpConfig, b: VrrpConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
