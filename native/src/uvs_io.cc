@@ -218,6 +218,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                            InstanceMethod<&PacketSocket::Stop>("stop"),
                            InstanceMethod<&PacketSocket::ReadStats>("readStats"),
                            InstanceMethod<&PacketSocket::SetFanoutData>("setFanoutData"),
+                           InstanceMethod<&PacketSocket::SetFilter>("setFilter"),
                            InstanceMethod<&PacketSocket::Close>("close"),
                            InstanceAccessor<&PacketSocket::GetFd>("fd"),
                            InstanceAccessor<&PacketSocket::GetRing>("ring"),
@@ -229,7 +230,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   // new PacketSocket({ ifindex, frameSize, frameCount, reserve, vnetHdr, ignoreOutgoing,
   //   qdiscBypass, promisc, fanoutGroup, fanoutMode (type | PACKET_FANOUT_FLAG_*),
-  //   fanoutProgram (Uint8Array of struct sock_filter, with type PACKET_FANOUT_CBPF), sndbuf,
+  //   fanoutProgram (Uint8Array of struct sock_filter, with type PACKET_FANOUT_CBPF),
+  //   filter (Uint8Array of struct sock_filter: SO_ATTACH_FILTER), sndbuf,
   //   off, len, flags, vlan: Int32Array(maxBatch), counters: Float64Array(C_COUNT) })
   explicit PacketSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSocket>(info) {
     Napi::Env env = info.Env();
@@ -257,6 +259,11 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         throw Napi::Error::New(env, "fanoutProgram needs a fanout group with mode PACKET_FANOUT_CBPF (6)");
       fanoutProg = CbpfProgram(o.Get("fanoutProgram"), "fanoutProgram");
     }
+    // The socket's own classic BPF filter (SO_ATTACH_FILTER): which frames this ring takes
+    // at all. Runs after the fanout choice, inside tpacket_rcv, on the frame with its MAC
+    // header; a frame it refuses costs no ring slot and is not a ring drop.
+    std::vector<struct sock_filter> filterProg;
+    if (!o.Get("filter").IsUndefined()) filterProg = CbpfProgram(o.Get("filter"), "filter");
     const int sndbuf = static_cast<int>(OptInt(o, "sndbuf", 4 << 20, 0, INT32_MAX));
 
     size_t n;
@@ -297,6 +304,13 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     v = reserve;
     if (setsockopt(fd, SOL_PACKET, PACKET_RESERVE, &v, sizeof v) < 0) fail("setsockopt(PACKET_RESERVE)");
+    // Before bind, so no frame the filter would refuse ever reaches the ring.
+    if (!filterProg.empty()) {
+      struct sock_fprog fp;
+      fp.len = static_cast<unsigned short>(filterProg.size());
+      fp.filter = filterProg.data();
+      if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) < 0) fail("setsockopt(SO_ATTACH_FILTER)");
+    }
 
     // Ring geometry: a block is a whole number of pages holding >= 1 frame; frames never
     // straddle blocks, so frame i lives at (i / fpb) * blockSize + (i % fpb) * frameSize.
@@ -678,6 +692,21 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // EINVAL: not in a group, the group's mode is not CBPF, or the program failed the
     // classic BPF checker; EPERM: SO_LOCK_FILTER is set.
     if (e != 0) throw ErrnoError(env, "AF_PACKET fanout program", "setsockopt(PACKET_FANOUT_DATA)", e);
+    return env.Undefined();
+  }
+
+  // setFilter(program: Uint8Array): replaces the socket's own classic BPF filter
+  // (SO_ATTACH_FILTER; the `filter` option sets the first one before bind).
+  Napi::Value SetFilter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) throw Napi::Error::New(env, "setFilter on a closed packet socket");
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "setFilter(program): program must be a Uint8Array");
+    std::vector<struct sock_filter> prog = CbpfProgram(info[0], "program");
+    struct sock_fprog fp;
+    fp.len = static_cast<unsigned short>(prog.size());
+    fp.filter = prog.data();
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) < 0)
+      throw ErrnoError(env, "AF_PACKET socket filter", "setsockopt(SO_ATTACH_FILTER)", errno);
     return env.Undefined();
   }
 

@@ -4,7 +4,18 @@
  * fill), batched sendmmsg transmit, optional PACKET_VNET_HDR (GSO/GRO super-packets and
  * partial checksums), fanout, promiscuous mode. Mirrors net/packet/af_packet.c from user
  * space; the native half is native/src/uvs_io.cc (PacketSocket).
+ *
+ * With PACKET_VNET_HDR a frame may be a 64 KiB GSO super-packet, and one ring whose slots
+ * hold one (68 KiB) holds only a few hundred frames: at line rate it overflows while the
+ * datapath is inside sendmmsg. So by default such a link has two rings on two sockets,
+ * split by frame length with socket filters (length-filter.ts): a deep ring of small slots
+ * (4096 x 2 KiB, every MTU-sized frame) and a shallow ring of large slots that only
+ * super-packets reach. Each ring has its own watcher, drained whole on every wake-up;
+ * the small socket transmits. Frames of one flow share a ring unless their sizes straddle
+ * the split (then one event-loop turn may hand them over in either order).
  */
+
+import { lengthSplitFilter } from './length-filter.js';
 import {
   type Link,
   type LinkCounters,
@@ -34,15 +45,25 @@ export const FANOUT_FLAG_DEFRAG = 0x8000;
 /** The native socket as built from native/src/uvs_io.cc (setFanoutData is newer than native.ts). */
 interface FanoutPacketSocket extends NativePacketSocket {
   setFanoutData?(program: Uint8Array): void;
+  /** Present when the addon knows the `filter` option (SO_ATTACH_FILTER). */
+  setFilter?(program: Uint8Array): void;
 }
 
 export interface AfPacketOptions {
   /** Turn on PACKET_VNET_HDR: frames carry a virtio_net_hdr and may be GSO super-packets. */
   vnetHdr?: boolean;
-  /** Bytes per ring frame (multiple of 16). Default: 2048 (or enough for the MTU); 69632 with vnetHdr. */
+  /**
+   * 'split' (the default with vnetHdr): a small-slot ring for frames up to the MTU and a
+   * large-slot ring for GSO super-packets, on two sockets. 'single': one ring whose slots
+   * hold the largest frame (68 KiB with vnetHdr). Without vnetHdr the ring is always single.
+   */
+  rxRing?: 'split' | 'single';
+  /** Bytes per ring frame (multiple of 16) of the single or small ring. Default: 2048 (or enough for the MTU); 69632 for a single vnetHdr ring. */
   frameSize?: number;
-  /** Frames in the rx ring. Default 4096 (256 with vnetHdr, whose frames are 68 KiB). */
+  /** Frames in the single or small ring. Default 4096 (256 for a single vnetHdr ring, whose frames are 68 KiB). */
   frameCount?: number;
+  /** Frames in the large ring of a split (69632 bytes each). Default 256. */
+  largeFrameCount?: number;
   /** Most frames per batch (descriptor array size). Default: the ring size. */
   maxBatch?: number;
   /** Writable bytes guaranteed before each frame (PACKET_RESERVE). Default 64. */
@@ -67,11 +88,25 @@ export interface AfPacketOptions {
    * member of a group must give the same mode. `program`: with FANOUT_CBPF, the classic
    * BPF program (struct sock_filter array) installed for the whole group right after this
    * socket joins — it replaces whatever program the group had. Member indexes: see
-   * setFanoutProgram.
+   * setFanoutProgram. With a split ring the large-slot sockets form a second group,
+   * `largeId` (default `id ^ 0x8000`), with the same mode and program, so a frame reaches
+   * the same member index in whichever group its length selects.
    */
-  fanout?: { id: number; mode?: number; program?: Uint8Array };
+  fanout?: { id: number; mode?: number; program?: Uint8Array; largeId?: number };
   /** Socket send buffer in bytes (SO_SNDBUFFORCE). Default 4 MiB. */
   sndbuf?: number;
+}
+
+/** Slot size of a ring that holds any vnetHdr frame: a 64 KiB super-packet and its headers. */
+const LARGE_FRAME_SIZE = 69632;
+/** tpacket2_hdr (52) + the worst alignment slack before the MAC header (44). */
+const FRAME_OVERHEAD = 52 + 44;
+
+/** One receive ring: its native socket and the batch describing its frames. */
+interface Ring {
+  sock: FanoutPacketSocket;
+  batch: RxBatch;
+  dispatch: (count: number) => void;
 }
 
 export class AfPacketLink implements Link {
@@ -83,13 +118,18 @@ export class AfPacketLink implements Link {
   readonly mtu: number;
   readonly vnetHdr: boolean;
   readonly headroom: number;
-  readonly batch: RxBatch;
+  /** Counters of both rings (their sockets add into the same array). */
   readonly counterArray = new Float64Array(C.COUNT);
+  /** Slot size and count of the single ring, or of the small ring of a split. */
   readonly frameSize: number;
   readonly frameCount: number;
-  private readonly sock: FanoutPacketSocket;
+  /** The large ring of a split (null: one ring). */
+  readonly large: { frameSize: number; frameCount: number; maxSmall: number } | null;
+  /** The batch the last poll() filled (or the small ring's before any poll). */
+  batch: RxBatch;
+  private readonly rings: Ring[];
   private onBatch: ((b: RxBatch) => void) | undefined;
-  private readonly dispatch: (count: number) => void;
+  private pollNext = 0;
   private closed = false;
 
   constructor(name: string, opts: AfPacketOptions = {}) {
@@ -101,23 +141,40 @@ export class AfPacketLink implements Link {
     this.mtu = info.mtu;
     this.vnetHdr = opts.vnetHdr ?? false;
     const reserve = opts.headroom ?? 64;
-    // Worst-case frame: TPACKET2_HDRLEN 52 + alignment/max(maclen,16) slack 44 + reserve +
-    // vnet header + Ethernet + two VLAN tags + MTU, rounded up to TPACKET_ALIGNMENT (16).
-    const need = (52 + 44 + reserve + VNET_HDR_LEN + 14 + 8 + info.mtu + 15) & ~15;
-    const frameSize = opts.frameSize ?? (this.vnetHdr ? 69632 : Math.max(2048, need));
-    const frameCount = opts.frameCount ?? (this.vnetHdr ? 256 : 4096);
-    const maxBatch = opts.maxBatch ?? frameCount;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-      throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    const rxRing = opts.rxRing ?? 'split';
+    if (rxRing !== 'split' && rxRing !== 'single') {
+      throw new RangeError(`rxRing must be 'split' or 'single', got ${String(rxRing)}`);
     }
+    const split = this.vnetHdr && rxRing === 'split';
+    // Worst-case frame: the ring's per-frame overhead + reserve + vnet header + Ethernet +
+    // two VLAN tags + MTU, rounded up to TPACKET_ALIGNMENT (16).
+    const need = (FRAME_OVERHEAD + reserve + VNET_HDR_LEN + 14 + 8 + info.mtu + 15) & ~15;
+    const single = this.vnetHdr && !split;
+    const frameSize = opts.frameSize ?? (single ? LARGE_FRAME_SIZE : Math.max(2048, need));
+    const frameCount = opts.frameCount ?? (single ? 256 : 4096);
+    const largeFrameCount = opts.largeFrameCount ?? 256;
+    if (split && (!Number.isInteger(largeFrameCount) || largeFrameCount < 8)) {
+      throw new RangeError(`largeFrameCount must be an integer >= 8, got ${largeFrameCount}`);
+    }
+    if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
+      throw new RangeError(`maxBatch must be a positive integer, got ${opts.maxBatch}`);
+    }
+    const fanout = opts.fanout;
+    if (fanout && (!Number.isInteger(fanout.id) || fanout.id < 0 || fanout.id > 0xffff)) {
+      throw new RangeError(`fanout id must be an integer in 0..65535, got ${fanout.id}`);
+    }
+    const largeId = fanout ? (fanout.largeId ?? fanout.id ^ 0x8000) : -1;
     if (
-      opts.fanout &&
-      (!Number.isInteger(opts.fanout.id) || opts.fanout.id < 0 || opts.fanout.id > 0xffff)
+      fanout &&
+      split &&
+      (!Number.isInteger(largeId) || largeId < 0 || largeId > 0xffff || largeId === fanout.id)
     ) {
-      throw new RangeError(`fanout id must be an integer in 0..65535, got ${opts.fanout.id}`);
+      throw new RangeError(
+        `fanout largeId must be an integer in 0..65535 other than id, got ${largeId}`,
+      );
     }
     const ignoreOutgoing = opts.ignoreOutgoing ?? true;
-    const askedMode = opts.fanout?.mode ?? FANOUT_HASH;
+    const askedMode = fanout?.mode ?? FANOUT_HASH;
     if (!Number.isInteger(askedMode) || askedMode < 0 || askedMode > 0xffff) {
       throw new RangeError(`fanout mode must be an integer in 0..0xffff, got ${askedMode}`);
     }
@@ -126,59 +183,110 @@ export class AfPacketLink implements Link {
         ? FANOUT_FLAG_IGNORE_OUTGOING
         : 0;
     const fanoutMode = askedMode | autoFlag;
-    const program = opts.fanout?.program;
+    const program = fanout?.program;
     if (program !== undefined) checkProgram(program, fanoutMode);
-    const b = newBatch(new Uint8Array(0), maxBatch);
-    const nativeOpts: NativePacketSocketOptions & {
-      fanoutProgram?: Uint8Array;
-      fanoutOptionalFlags?: number;
-    } = {
-      ifindex: info.ifindex,
-      frameSize,
-      frameCount,
-      reserve,
-      vnetHdr: this.vnetHdr,
-      ignoreOutgoing,
-      qdiscBypass: opts.qdiscBypass ?? true,
-      promisc: opts.promisc ?? false,
-      fanoutGroup: opts.fanout ? opts.fanout.id : -1,
-      fanoutMode,
-      fanoutOptionalFlags: autoFlag,
-      sndbuf: opts.sndbuf ?? 4 << 20,
-      off: b.off,
-      len: b.len,
-      flags: b.flags,
-      vlan: b.vlan,
-      counters: this.counterArray,
-    };
-    if (program !== undefined) nativeOpts.fanoutProgram = program;
-    this.sock = new n.PacketSocket(nativeOpts);
-    if (program !== undefined && typeof this.sock.setFanoutData !== 'function') {
-      // An addon built before fanout programs existed ignores fanoutProgram: refuse.
-      this.sock.close();
-      throw new Error(staleAddon);
+    // The largest frame a small slot holds whole (conservative: the worst MAC alignment).
+    const maxSmall = frameSize - FRAME_OVERHEAD - reserve - (this.vnetHdr ? VNET_HDR_LEN : 0);
+    if (split && maxSmall < 14 + 8 + info.mtu) {
+      throw new RangeError(
+        `frameSize ${frameSize} is too small for the MTU ${info.mtu} of ${name} in a split ring`,
+      );
     }
-    b.buf = new Uint8Array(this.sock.ring);
-    this.batch = b;
-    this.headroom = this.sock.headroom;
-    this.frameSize = this.sock.frameSize;
-    this.frameCount = this.sock.frameCount;
-    // Created once: the native watcher calls this with the batch size on every wake-up.
-    this.dispatch = (count: number) => {
-      this.batch.count = count;
-      const fn = this.onBatch;
-      if (fn) fn(this.batch);
+
+    const open = (
+      size: number,
+      count: number,
+      group: number,
+      filter: Uint8Array | undefined,
+      transmit: boolean,
+    ): Ring => {
+      const b = newBatch(new Uint8Array(0), opts.maxBatch ?? count);
+      const o: NativePacketSocketOptions & {
+        fanoutProgram?: Uint8Array;
+        fanoutOptionalFlags?: number;
+        filter?: Uint8Array;
+      } = {
+        ifindex: info.ifindex,
+        frameSize: size,
+        frameCount: count,
+        reserve,
+        vnetHdr: this.vnetHdr,
+        ignoreOutgoing,
+        qdiscBypass: transmit ? (opts.qdiscBypass ?? true) : false,
+        promisc: opts.promisc ?? false,
+        fanoutGroup: group,
+        fanoutMode,
+        fanoutOptionalFlags: autoFlag,
+        sndbuf: transmit ? (opts.sndbuf ?? 4 << 20) : 0,
+        off: b.off,
+        len: b.len,
+        flags: b.flags,
+        vlan: b.vlan,
+        counters: this.counterArray,
+      };
+      if (program !== undefined) o.fanoutProgram = program;
+      if (filter !== undefined) o.filter = filter;
+      const sock: FanoutPacketSocket = new n.PacketSocket(o);
+      if (
+        (program !== undefined && typeof sock.setFanoutData !== 'function') ||
+        (filter !== undefined && typeof sock.setFilter !== 'function')
+      ) {
+        // An addon built before these options existed ignores them: refuse.
+        sock.close();
+        throw new Error(staleAddon);
+      }
+      b.buf = new Uint8Array(sock.ring);
+      const ring: Ring = { sock, batch: b, dispatch: () => {} };
+      // Created once: the native watcher calls this with the batch size on every wake-up.
+      ring.dispatch = (c: number) => {
+        b.count = c;
+        const fn = this.onBatch;
+        if (fn) fn(b);
+      };
+      return ring;
     };
+
+    const group = fanout ? fanout.id : -1;
+    this.rings = [];
+    if (!split) {
+      this.rings.push(open(frameSize, frameCount, group, undefined, true));
+    } else {
+      this.rings.push(
+        open(frameSize, frameCount, group, lengthSplitFilter('small', maxSmall), true),
+      );
+      try {
+        this.rings.push(
+          open(
+            LARGE_FRAME_SIZE,
+            largeFrameCount,
+            largeId,
+            lengthSplitFilter('large', maxSmall),
+            false,
+          ),
+        );
+      } catch (e) {
+        this.rings[0].sock.close();
+        throw e;
+      }
+    }
+    const first = this.rings[0].sock;
+    this.batch = this.rings[0].batch;
+    this.headroom = first.headroom;
+    this.frameSize = first.frameSize;
+    this.frameCount = first.frameCount;
+    const big = this.rings[1]?.sock;
+    this.large = big ? { frameSize: big.frameSize, frameCount: big.frameCount, maxSmall } : null;
   }
 
-  /** The socket's file descriptor (for diagnostics). */
+  /** The file descriptor of the (small-ring) socket that transmits (for diagnostics). */
   get fd(): number {
-    return this.sock.fd;
+    return this.rings[0].sock.fd;
   }
 
   /**
    * Installs `program` (struct sock_filter array, host byte order) as the classic BPF
-   * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA. The
+   * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA (with a
+   * split ring: of both groups). The
    * program belongs to the group, not to the socket: any member may set it and the new
    * one replaces the old for every member at once (RCU swap; the call waits for a grace
    * period before freeing the old one). The kernel delivers each frame to member
@@ -195,45 +303,65 @@ export class AfPacketLink implements Link {
   setFanoutProgram(program: Uint8Array): void {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
     checkProgram(program, FANOUT_CBPF);
-    if (typeof this.sock.setFanoutData !== 'function') throw new Error(staleAddon);
-    this.sock.setFanoutData(program);
+    for (const r of this.rings) {
+      if (typeof r.sock.setFanoutData !== 'function') throw new Error(staleAddon);
+    }
+    for (const r of this.rings) r.sock.setFanoutData!(program);
   }
 
   start(onBatch: (b: RxBatch) => void): void {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
     this.onBatch = onBatch;
-    this.sock.start(this.dispatch);
+    for (const r of this.rings) r.sock.start(r.dispatch);
   }
 
   stop(): void {
     if (this.closed) return;
-    this.sock.stop();
+    for (const r of this.rings) r.sock.stop();
     this.onBatch = undefined;
   }
 
+  /**
+   * Releases every ring's previous batch and fills `batch` from one ring, taking the rings
+   * in turn (so a stream of small frames cannot starve the large ring).
+   */
   poll(): number {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
-    const n = this.sock.rxBatch();
-    this.batch.count = n;
-    return n;
+    for (const r of this.rings) {
+      r.sock.release();
+      r.batch.count = 0;
+    }
+    for (let k = 0; k < this.rings.length; k++) {
+      const r = this.rings[(this.pollNext + k) % this.rings.length];
+      const n = r.sock.rxBatch();
+      if (n > 0 || k === this.rings.length - 1) {
+        this.pollNext = (this.pollNext + k + 1) % this.rings.length;
+        r.batch.count = n;
+        this.batch = r.batch;
+        return n;
+      }
+    }
+    return 0;
   }
 
   release(): void {
     if (this.closed) return;
-    this.sock.release();
-    this.batch.count = 0;
+    for (const r of this.rings) {
+      r.sock.release();
+      r.batch.count = 0;
+    }
   }
 
   send(buf: Uint8Array, off: Int32Array, len: Int32Array, count: number, start = 0): number {
-    return this.sock.send(buf, off, len, start, count);
+    return this.rings[0].sock.send(buf, off, len, start, count);
   }
 
   sendOne(buf: Uint8Array, off: number, len: number): boolean {
-    return this.sock.sendOne(buf, off, len);
+    return this.rings[0].sock.sendOne(buf, off, len);
   }
 
   counters(): LinkCounters {
-    if (!this.closed) this.sock.readStats();
+    if (!this.closed) for (const r of this.rings) r.sock.readStats();
     return snapshotCounters(this.counterArray);
   }
 
@@ -241,14 +369,16 @@ export class AfPacketLink implements Link {
     if (this.closed) return;
     this.closed = true;
     this.onBatch = undefined;
-    this.sock.close();
-    this.batch.count = 0;
-    this.batch.buf = new Uint8Array(0);
+    for (const r of this.rings) {
+      r.sock.close();
+      r.batch.count = 0;
+      r.batch.buf = new Uint8Array(0);
+    }
   }
 }
 
 const staleAddon =
-  'uvs native addon predates fanout programs (no setFanoutData); run `npm run build:native`';
+  'uvs native addon predates fanout programs or socket filters; run `npm run build:native`';
 
 function checkProgram(program: Uint8Array, mode: number): void {
   if (!(program instanceof Uint8Array)) {

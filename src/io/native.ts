@@ -38,6 +38,8 @@ export interface NativePacketSocketOptions {
   promisc?: boolean;
   fanoutGroup?: number;
   fanoutMode?: number;
+  /** The socket's own classic BPF filter (struct sock_filter array; SO_ATTACH_FILTER before bind). */
+  filter?: Uint8Array;
   sndbuf?: number;
   off: Int32Array;
   len: Int32Array;
