@@ -8,7 +8,8 @@ const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
-        transmit, pass and drop reason), connections, and each link's counters
+        transmit, pass and drop reason; ring_drop counts frames the kernel dropped
+        because a link's receive ring was full), connections, and each link's counters
 trace   record the next COUNT transmitted packets (default 10; waits at most TIMEOUT_MS,
         default 5000) and print each with its addresses before and after the director
         rewrote it, and the decisions taken for it

@@ -30,6 +30,7 @@ import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
 import { InetAddr } from '../net/addr.js';
+import type { RxRingOptions } from './datapath-thread.js';
 
 export interface WorkerConfig {
   index: number;
@@ -38,10 +39,13 @@ export interface WorkerConfig {
   configName?: string;
   backend: string;
   vnetHdr: boolean;
+  rxRing?: RxRingOptions;
   capacity?: number;
   sysctls: Record<string, number>;
   /** Fanout group id of each interface (same order as ifaces). */
   fanoutIds: number[];
+  /** Fanout group id of each interface's large-slot ring (split receive rings). */
+  largeFanoutIds: number[];
   /** cBPF program of each interface. */
   programs: Uint8Array[];
   /** The table to start from (the main core's, as commands). */

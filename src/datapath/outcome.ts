@@ -60,6 +60,10 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['nat_rewrite_failed', V_DROP],
   ['xmit_error', V_DROP],
   ['headroom', V_DROP],
+  // The kernel found the link's receive ring full and dropped the frame before uvs saw it
+  // (PACKET_STATISTICS tp_drops). Never reached by the pipeline: the packet loop's stats
+  // add the links' counts to this outcome and to the drop verdict.
+  ['ring_drop', V_DROP],
 ];
 
 export const OUTCOME_NAMES: readonly string[] = [
@@ -117,6 +121,7 @@ export const O_NAT_NO_CONN = id('nat_no_conn');
 export const O_NAT_REWRITE_FAILED = id('nat_rewrite_failed');
 export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
+export const O_RING_DROP = id('ring_drop');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;
 // Sanity: parse statuses come first and keep their codes.
