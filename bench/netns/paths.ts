@@ -22,6 +22,7 @@ export const PATH_NAMES = [
   'haproxy',
   'cfwd',
   'uvs-nat',
+  'uvs-nat-1ring',
   'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
@@ -59,6 +60,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
   'uvs-nat': {
     title: 'uvs NAT',
     description: 'uvs run, services rr, real servers -m (masquerading)',
+  },
+  'uvs-nat-1ring': {
+    title: 'uvs NAT, one ring',
+    description:
+      'uvs run --rx-ring single: the receive path before issue 15 (one 68 KiB-slot ring of 259 frames per interface), for comparison with the split rings of uvs NAT',
   },
   'uvs-nat-w2': {
     title: 'uvs NAT, 2 workers',
@@ -119,6 +125,11 @@ export interface ActivePath {
   skip(metric: MetricName, offloads: 'on' | 'off'): string | null;
   /** Offload state this path must run `metric` with (the C forwarder needs them off). */
   offloadsFor(metric: MetricName): 'on' | 'off';
+  /**
+   * Frames the forwarder's receive rings dropped so far (PACKET_STATISTICS tp_drops, every
+   * interface), or null when the path has no rings (the kernel's own forwarding).
+   */
+  ringDrops(): Promise<number | null>;
   teardown(): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -132,6 +143,7 @@ function base(name: PathName, topo: Topology): Omit<ActivePath, 'teardown' | 'pi
   const direct = name === 'kernel';
   return {
     name,
+    ringDrops: async () => null,
     udpDsts: direct ? rips(topo) : [VIP],
     tcpDst: direct ? rsIp(1) : VIP,
     httpDst: direct ? rsIp(1) : VIP,
@@ -279,6 +291,7 @@ ${chains.join('\n')}
             ? 'no virtio_net_hdr: GSO super-packets and partial checksums need offloads off'
             : null,
         offloadsFor: (m) => (m === 'udp' ? 'on' : 'off'),
+        ringDrops: () => fwdRingDrops(p),
         teardown: async () => {
           await p.stop();
           await nsExec(d, ['nft', 'delete', 'table', 'netdev', 'uvsb_fwd'], { allowFail: true });
@@ -287,10 +300,11 @@ ${chains.join('\n')}
       };
     }
     case 'uvs-nat':
+    case 'uvs-nat-1ring':
     case 'uvs-nat-w2':
     case 'uvs-dr':
     case 'uvs-tun': {
-      const nat = name === 'uvs-nat' || name === 'uvs-nat-w2';
+      const nat = name === 'uvs-nat' || name === 'uvs-nat-1ring' || name === 'uvs-nat-w2';
       const flag = nat ? '-m' : name === 'uvs-dr' ? '-g' : '-i';
       // NAT: uvs forwards both ways. DR/TUN: the replies bypass uvs and the kernel routes them.
       await forwarding(topo, !nat);
@@ -331,6 +345,7 @@ ${chains.join('\n')}
           control,
           ...ifaces.flatMap((i) => ['--iface', i]),
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
+          ...(name === 'uvs-nat-1ring' ? ['--rx-ring', 'single'] : []),
         ],
         ctx.root,
       );
@@ -367,6 +382,18 @@ ${chains.join('\n')}
       return {
         ...base(name, topo),
         pid: p.pid,
+        ringDrops: async () => {
+          const r = await exec(
+            'ip',
+            ['netns', 'exec', d, ...ctx.uvsCmd, 'ctl', '--control', control, 'stats'],
+            {
+              timeoutMs: 30_000,
+              cwd: ctx.root,
+            },
+          );
+          const st = JSON.parse(r.stdout) as { outcomes?: Record<string, number> };
+          return st.outcomes?.ring_drop ?? 0;
+        },
         teardown: async () => {
           await stopAll();
           await forwarding(topo, false);
@@ -377,6 +404,21 @@ ${chains.join('\n')}
       };
     }
   }
+}
+
+/** Asks the C forwarder for its counters (SIGUSR1) and returns its ring drops so far. */
+async function fwdRingDrops(p: Proc): Promise<number | null> {
+  const seen = p.stderr.length;
+  process.kill(p.pid, 'SIGUSR1');
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
+    await sleep(50);
+    if (p.stderr.length > seen) {
+      const j = parseJsonLine(p.stderr.slice(seen));
+      if (j !== undefined) return Number(j.ringDrops ?? 0);
+    }
+  }
+  throw new Error('fwd did not report its counters within 2 s of SIGUSR1');
 }
 
 /** The last line of `text` that parses as a JSON object. */

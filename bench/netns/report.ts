@@ -18,6 +18,12 @@ export interface RunRecord {
   cpu: { procCores: number | null; softirqCores: number; busyCores: number; load1?: number };
   errors?: string;
   detail?: Record<string, unknown>;
+  /** Frames the forwarder's receive rings dropped during the measurement (AF_PACKET paths). */
+  ringDrops?: number;
+  /** TCP retransmits iperf3's sender counted. */
+  retransmits?: number;
+  /** The idle gate before the measurement. */
+  idle?: { busyCores: number; waitedSeconds: number; idle: boolean };
 }
 
 export interface Summary {
@@ -29,6 +35,12 @@ export interface Summary {
   /** Median of value / procCores per run: the figure per core of forwarding process. */
   perCore?: number;
   errors?: string[];
+  /** Ring drops of each run, in run order (AF_PACKET paths). */
+  ringDrops?: number[];
+  /** TCP retransmits of each run, in run order. */
+  retransmits?: number[];
+  /** Runs that started on a machine the idle gate found busy. */
+  notIdle?: number;
 }
 
 export interface Target {
@@ -58,7 +70,7 @@ export interface BenchResult {
   profile?: Record<string, unknown>;
 }
 
-const UVS: PathName[] = ['uvs-nat', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
+const UVS: PathName[] = ['uvs-nat', 'uvs-nat-1ring', 'uvs-nat-w2', 'uvs-dr', 'uvs-tun'];
 const BASELINES: PathName[] = ['kernel', 'nft', 'haproxy', 'cfwd'];
 
 export const TARGETS: Omit<Target, 'ratio' | 'met'>[] = [
@@ -159,6 +171,12 @@ export function buildResult(input: {
         ),
       );
       if (pc !== null) s.perCore = r3(pc);
+      const drops = rs.map((r) => r.ringDrops).filter((x): x is number => x !== undefined);
+      if (drops.length > 0) s.ringDrops = drops;
+      const retr = rs.map((r) => r.retransmits).filter((x): x is number => x !== undefined);
+      if (retr.length > 0) s.retransmits = retr;
+      const busy = rs.filter((r) => r.idle !== undefined && !r.idle.idle).length;
+      if (busy > 0) s.notIdle = busy;
       s.cpu = {
         procCores: p === null ? null : r3(p),
         softirqCores: r3(median(rs.map((r) => r.cpu.softirqCores))),
@@ -229,6 +247,7 @@ const PATH_ORDER: PathName[] = [
   'haproxy',
   'cfwd',
   'uvs-nat',
+  'uvs-nat-1ring',
   'uvs-nat-w2',
   'uvs-dr',
   'uvs-tun',
@@ -277,6 +296,31 @@ export function markdown(r: BenchResult): string {
     });
     out.push(`| ${info.title} (${info.unit}) | ${cells.join(' | ')} |`);
   }
+  const lossRows: string[] = [];
+  for (const [metric, bp] of Object.entries(r.summary)) {
+    for (const p of paths) {
+      const s = bp?.[p];
+      if (
+        s === undefined ||
+        (s.ringDrops === undefined && s.retransmits === undefined && !s.notIdle)
+      )
+        continue;
+      const list = (xs: number[] | undefined) => (xs === undefined ? '' : xs.join(', '));
+      lossRows.push(
+        `| ${metric} | ${PATH_INFO[p].title} | ${list(s.ringDrops)} | ${list(s.retransmits)} | ${s.notIdle ?? 0} |`,
+      );
+    }
+  }
+  if (lossRows.length > 0) {
+    out.push(
+      '',
+      "**Loss per run** (ring drops: frames the forwarder's receive rings had no room for; retransmits: iperf3 sender; not idle: runs the idle gate found the machine busy for):",
+      '',
+    );
+    out.push('| measurement | path | ring drops | TCP retransmits | not idle |');
+    out.push('|---|---|---|---|---:|');
+    out.push(...lossRows);
+  }
   out.push('', '**uvs as a ratio of each baseline** (same invocation, ratio of medians):', '');
   out.push('| measurement | uvs path | vs kernel | vs nftables | vs HAProxy | vs C fwd |');
   out.push('|---|---|---:|---:|---:|---:|');
@@ -321,6 +365,7 @@ const COLORS: Record<PathName, string> = {
   haproxy: '#17becf',
   cfwd: '#8c564b',
   'uvs-nat': '#1f77b4',
+  'uvs-nat-1ring': '#aec7e8',
   'uvs-nat-w2': '#9467bd',
   'uvs-dr': '#2ca02c',
   'uvs-tun': '#d62728',
