@@ -187,11 +187,7 @@ export class AfPacketLink implements Link {
     if (program !== undefined) checkProgram(program, fanoutMode);
     // The largest frame a small slot holds whole (conservative: the worst MAC alignment).
     const maxSmall = frameSize - FRAME_OVERHEAD - reserve - (this.vnetHdr ? VNET_HDR_LEN : 0);
-    if (split && maxSmall < 14 + 8 + info.mtu) {
-      throw new RangeError(
-        `frameSize ${frameSize} is too small for the MTU ${info.mtu} of ${name} in a split ring`,
-      );
-    }
+    // A small slot below the MTU is allowed: whatever does not fit goes to the large ring.
 
     const open = (
       size: number,
