@@ -10,9 +10,9 @@
  * datapath is inside sendmmsg. So by default such a link has two rings on two sockets,
  * split by frame length with socket filters (length-filter.ts): a deep ring of small slots
  * (4096 x 2 KiB, every MTU-sized frame) and a shallow ring of large slots that only
- * super-packets reach. Each ring has its own watcher, drained whole on every wake-up;
- * the small socket transmits. Frames of one flow share a ring unless their sizes straddle
- * the split (then one event-loop turn may hand them over in either order).
+ * super-packets reach. The native side maps both rings into one buffer and hands them
+ * over as one batch in receive-time order, so a flow whose frames straddle the split (a
+ * short segment after a super-packet) is not reordered; the small-ring socket transmits.
  */
 
 import { lengthSplitFilter } from './length-filter.js';
@@ -45,8 +45,8 @@ export const FANOUT_FLAG_DEFRAG = 0x8000;
 /** The native socket as built from native/src/uvs_io.cc (setFanoutData is newer than native.ts). */
 interface FanoutPacketSocket extends NativePacketSocket {
   setFanoutData?(program: Uint8Array): void;
-  /** Present when the addon knows the `filter` option (SO_ATTACH_FILTER). */
-  setFilter?(program: Uint8Array): void;
+  /** Present when the addon knows the `large` option (a second, merged ring). */
+  readonly largeFrameCount?: number;
 }
 
 export interface AfPacketOptions {
@@ -102,13 +102,6 @@ const LARGE_FRAME_SIZE = 69632;
 /** tpacket2_hdr (52) + the worst alignment slack before the MAC header (44). */
 const FRAME_OVERHEAD = 52 + 44;
 
-/** One receive ring: its native socket and the batch describing its frames. */
-interface Ring {
-  sock: FanoutPacketSocket;
-  batch: RxBatch;
-  dispatch: (count: number) => void;
-}
-
 export class AfPacketLink implements Link {
   readonly kind = 'afpacket' as const;
   readonly l2 = true;
@@ -118,18 +111,17 @@ export class AfPacketLink implements Link {
   readonly mtu: number;
   readonly vnetHdr: boolean;
   readonly headroom: number;
-  /** Counters of both rings (their sockets add into the same array). */
+  readonly batch: RxBatch;
+  /** Counters of the link (both rings of a split). */
   readonly counterArray = new Float64Array(C.COUNT);
   /** Slot size and count of the single ring, or of the small ring of a split. */
   readonly frameSize: number;
   readonly frameCount: number;
-  /** The large ring of a split (null: one ring). */
+  /** The large ring of a split, and the longest frame the small ring takes (null: one ring). */
   readonly large: { frameSize: number; frameCount: number; maxSmall: number } | null;
-  /** The batch the last poll() filled (or the small ring's before any poll). */
-  batch: RxBatch;
-  private readonly rings: Ring[];
+  private readonly sock: FanoutPacketSocket;
   private onBatch: ((b: RxBatch) => void) | undefined;
-  private pollNext = 0;
+  private readonly dispatch: (count: number) => void;
   private closed = false;
 
   constructor(name: string, opts: AfPacketOptions = {}) {
@@ -156,8 +148,9 @@ export class AfPacketLink implements Link {
     if (split && (!Number.isInteger(largeFrameCount) || largeFrameCount < 8)) {
       throw new RangeError(`largeFrameCount must be an integer >= 8, got ${largeFrameCount}`);
     }
-    if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
-      throw new RangeError(`maxBatch must be a positive integer, got ${opts.maxBatch}`);
+    const maxBatch = opts.maxBatch ?? frameCount + (split ? largeFrameCount : 0);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+      throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     }
     const fanout = opts.fanout;
     if (fanout && (!Number.isInteger(fanout.id) || fanout.id < 0 || fanout.id > 0xffff)) {
@@ -186,108 +179,83 @@ export class AfPacketLink implements Link {
     const program = fanout?.program;
     if (program !== undefined) checkProgram(program, fanoutMode);
     // The largest frame a small slot holds whole (conservative: the worst MAC alignment).
-    const maxSmall = frameSize - FRAME_OVERHEAD - reserve - (this.vnetHdr ? VNET_HDR_LEN : 0);
     // A small slot below the MTU is allowed: whatever does not fit goes to the large ring.
-
-    const open = (
-      size: number,
-      count: number,
-      group: number,
-      filter: Uint8Array | undefined,
-      transmit: boolean,
-    ): Ring => {
-      const b = newBatch(new Uint8Array(0), opts.maxBatch ?? count);
-      const o: NativePacketSocketOptions & {
-        fanoutProgram?: Uint8Array;
-        fanoutOptionalFlags?: number;
-        filter?: Uint8Array;
-      } = {
-        ifindex: info.ifindex,
-        frameSize: size,
-        frameCount: count,
-        reserve,
-        vnetHdr: this.vnetHdr,
-        ignoreOutgoing,
-        qdiscBypass: transmit ? (opts.qdiscBypass ?? true) : false,
-        promisc: opts.promisc ?? false,
-        fanoutGroup: group,
-        fanoutMode,
-        fanoutOptionalFlags: autoFlag,
-        sndbuf: transmit ? (opts.sndbuf ?? 4 << 20) : 0,
-        off: b.off,
-        len: b.len,
-        flags: b.flags,
-        vlan: b.vlan,
-        counters: this.counterArray,
-      };
-      if (program !== undefined) o.fanoutProgram = program;
-      if (filter !== undefined) o.filter = filter;
-      const sock: FanoutPacketSocket = new n.PacketSocket(o);
-      if (
-        (program !== undefined && typeof sock.setFanoutData !== 'function') ||
-        (filter !== undefined && typeof sock.setFilter !== 'function')
-      ) {
-        // An addon built before these options existed ignores them: refuse.
-        sock.close();
-        throw new Error(staleAddon);
-      }
-      b.buf = new Uint8Array(sock.ring);
-      const ring: Ring = { sock, batch: b, dispatch: () => {} };
-      // Created once: the native watcher calls this with the batch size on every wake-up.
-      ring.dispatch = (c: number) => {
-        b.count = c;
-        const fn = this.onBatch;
-        if (fn) fn(b);
-      };
-      return ring;
+    const maxSmall = frameSize - FRAME_OVERHEAD - reserve - (this.vnetHdr ? VNET_HDR_LEN : 0);
+    const b = newBatch(new Uint8Array(0), maxBatch);
+    const nativeOpts: NativePacketSocketOptions & {
+      fanoutProgram?: Uint8Array;
+      fanoutOptionalFlags?: number;
+    } = {
+      ifindex: info.ifindex,
+      frameSize,
+      frameCount,
+      reserve,
+      vnetHdr: this.vnetHdr,
+      ignoreOutgoing,
+      qdiscBypass: opts.qdiscBypass ?? true,
+      promisc: opts.promisc ?? false,
+      fanoutGroup: fanout ? fanout.id : -1,
+      fanoutMode,
+      fanoutOptionalFlags: autoFlag,
+      sndbuf: opts.sndbuf ?? 4 << 20,
+      off: b.off,
+      len: b.len,
+      flags: b.flags,
+      vlan: b.vlan,
+      counters: this.counterArray,
     };
-
-    const group = fanout ? fanout.id : -1;
-    this.rings = [];
-    if (!split) {
-      this.rings.push(open(frameSize, frameCount, group, undefined, true));
-    } else {
-      this.rings.push(
-        open(frameSize, frameCount, group, lengthSplitFilter('small', maxSmall), true),
-      );
-      try {
-        this.rings.push(
-          open(
-            LARGE_FRAME_SIZE,
-            largeFrameCount,
-            largeId,
-            lengthSplitFilter('large', maxSmall),
-            false,
-          ),
-        );
-      } catch (e) {
-        this.rings[0].sock.close();
-        throw e;
-      }
+    if (program !== undefined) nativeOpts.fanoutProgram = program;
+    if (split) {
+      nativeOpts.filter = lengthSplitFilter('small', maxSmall);
+      nativeOpts.large = {
+        frameSize: LARGE_FRAME_SIZE,
+        frameCount: largeFrameCount,
+        filter: lengthSplitFilter('large', maxSmall),
+        fanoutGroup: fanout ? largeId : -1,
+      };
     }
-    const first = this.rings[0].sock;
-    this.batch = this.rings[0].batch;
-    this.headroom = first.headroom;
-    this.frameSize = first.frameSize;
-    this.frameCount = first.frameCount;
-    const big = this.rings[1]?.sock;
-    this.large = big ? { frameSize: big.frameSize, frameCount: big.frameCount, maxSmall } : null;
+    this.sock = new n.PacketSocket(nativeOpts);
+    if (
+      (program !== undefined && typeof this.sock.setFanoutData !== 'function') ||
+      (split && typeof this.sock.largeFrameCount !== 'number')
+    ) {
+      // An addon built before these options existed ignores them: refuse.
+      this.sock.close();
+      throw new Error(staleAddon);
+    }
+    b.buf = new Uint8Array(this.sock.ring);
+    this.batch = b;
+    this.headroom = this.sock.headroom;
+    this.frameSize = this.sock.frameSize;
+    this.frameCount = this.sock.frameCount;
+    this.large = split
+      ? {
+          frameSize: LARGE_FRAME_SIZE,
+          frameCount: this.sock.largeFrameCount ?? 0,
+          maxSmall,
+        }
+      : null;
+    // Created once: the native watcher calls this with the batch size on every wake-up.
+    this.dispatch = (count: number) => {
+      this.batch.count = count;
+      const fn = this.onBatch;
+      if (fn) fn(this.batch);
+    };
   }
 
-  /** The file descriptor of the (small-ring) socket that transmits (for diagnostics). */
+  /** The file descriptor of the socket that transmits (the small ring's) (for diagnostics). */
   get fd(): number {
-    return this.rings[0].sock.fd;
+    return this.sock.fd;
   }
 
   /**
    * Installs `program` (struct sock_filter array, host byte order) as the classic BPF
    * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA (with a
-   * split ring: of both groups). The
-   * program belongs to the group, not to the socket: any member may set it and the new
-   * one replaces the old for every member at once (RCU swap; the call waits for a grace
-   * period before freeing the old one). The kernel delivers each frame to member
-   * `ret % members` (members = sockets currently in the group). Indexes, from
-   * net/packet/af_packet.c (__fanout_link / __fanout_unlink), checked in
+   * split ring: of both groups). The program belongs to the group, not to the socket: any
+   * member may set it and the new one replaces the old for every member at once (RCU swap;
+   * the call waits for a grace period before freeing the old one). The kernel delivers
+   * each frame to member `ret % members` (members = sockets currently in the group).
+   * Indexes, from net/packet/af_packet.c (__fanout_link / __fanout_unlink), checked in
    * test/io/fanout-bpf.test.ts: a joining socket takes index `members` (so index i is the
    * i-th socket to join); a leaving socket (close) is replaced by the one at the LAST
    * index, and the count drops by one; an interface down unlinks every member of its group
@@ -299,65 +267,45 @@ export class AfPacketLink implements Link {
   setFanoutProgram(program: Uint8Array): void {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
     checkProgram(program, FANOUT_CBPF);
-    for (const r of this.rings) {
-      if (typeof r.sock.setFanoutData !== 'function') throw new Error(staleAddon);
-    }
-    for (const r of this.rings) r.sock.setFanoutData!(program);
+    if (typeof this.sock.setFanoutData !== 'function') throw new Error(staleAddon);
+    this.sock.setFanoutData(program);
   }
 
   start(onBatch: (b: RxBatch) => void): void {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
     this.onBatch = onBatch;
-    for (const r of this.rings) r.sock.start(r.dispatch);
+    this.sock.start(this.dispatch);
   }
 
   stop(): void {
     if (this.closed) return;
-    for (const r of this.rings) r.sock.stop();
+    this.sock.stop();
     this.onBatch = undefined;
   }
 
-  /**
-   * Releases every ring's previous batch and fills `batch` from one ring, taking the rings
-   * in turn (so a stream of small frames cannot starve the large ring).
-   */
   poll(): number {
     if (this.closed) throw new Error(`link ${this.name} is closed`);
-    for (const r of this.rings) {
-      r.sock.release();
-      r.batch.count = 0;
-    }
-    for (let k = 0; k < this.rings.length; k++) {
-      const r = this.rings[(this.pollNext + k) % this.rings.length];
-      const n = r.sock.rxBatch();
-      if (n > 0 || k === this.rings.length - 1) {
-        this.pollNext = (this.pollNext + k + 1) % this.rings.length;
-        r.batch.count = n;
-        this.batch = r.batch;
-        return n;
-      }
-    }
-    return 0;
+    const n = this.sock.rxBatch();
+    this.batch.count = n;
+    return n;
   }
 
   release(): void {
     if (this.closed) return;
-    for (const r of this.rings) {
-      r.sock.release();
-      r.batch.count = 0;
-    }
+    this.sock.release();
+    this.batch.count = 0;
   }
 
   send(buf: Uint8Array, off: Int32Array, len: Int32Array, count: number, start = 0): number {
-    return this.rings[0].sock.send(buf, off, len, start, count);
+    return this.sock.send(buf, off, len, start, count);
   }
 
   sendOne(buf: Uint8Array, off: number, len: number): boolean {
-    return this.rings[0].sock.sendOne(buf, off, len);
+    return this.sock.sendOne(buf, off, len);
   }
 
   counters(): LinkCounters {
-    if (!this.closed) for (const r of this.rings) r.sock.readStats();
+    if (!this.closed) this.sock.readStats();
     return snapshotCounters(this.counterArray);
   }
 
@@ -365,16 +313,14 @@ export class AfPacketLink implements Link {
     if (this.closed) return;
     this.closed = true;
     this.onBatch = undefined;
-    for (const r of this.rings) {
-      r.sock.close();
-      r.batch.count = 0;
-      r.batch.buf = new Uint8Array(0);
-    }
+    this.sock.close();
+    this.batch.count = 0;
+    this.batch.buf = new Uint8Array(0);
   }
 }
 
 const staleAddon =
-  'uvs native addon predates fanout programs or socket filters; run `npm run build:native`';
+  'uvs native addon predates fanout programs or split rings; run `npm run build:native`';
 
 function checkProgram(program: Uint8Array, mode: number): void {
   if (!(program instanceof Uint8Array)) {

@@ -978,6 +978,8 @@ export interface SplitRxResult {
   /** Test frames seen in each ring: their sequence number and length. */
   small: Array<{ seq: number; len: number }>;
   large: Array<{ seq: number; len: number }>;
+  /** Sequence numbers in the order the link handed the frames over (both rings merged). */
+  order: number[];
   maxSmall: number;
   smallSlots: number;
   largeSlots: number;
@@ -986,8 +988,9 @@ export interface SplitRxResult {
 
 /**
  * A split-ring vnet link that receives nothing until the parent stops the task (so its
- * rings fill and overflow), then polls every ring dry and says which ring held which test
- * frame, with the link's counters (ring drops).
+ * rings fill and overflow), then polls until both rings are dry and says which ring held
+ * which test frame and in which order the link handed them over, with the link's counters
+ * (ring drops).
  */
 export async function splitRx(
   a: { dev: string; link: AfPacketOptions },
@@ -998,6 +1001,7 @@ export async function splitRx(
   const r: SplitRxResult = {
     small: [],
     large: [],
+    order: [],
     maxSmall: link.large.maxSmall,
     smallSlots: link.frameCount,
     largeSlots: link.large.frameCount,
@@ -1013,11 +1017,12 @@ export async function splitRx(
     }
     idle = 0;
     const b = link.batch;
-    // Which ring: the whole small ring is smaller than one slot of the large one.
-    const into = b.buf.byteLength < 69632 ? r.small : r.large;
     for (let i = 0; i < n; i++) {
       if (!isTest(b, i, TEST_ETHERTYPE)) continue;
       const o = b.off[i];
+      // Which ring: the small one comes first in the mapping (its slots fill whole blocks).
+      const into = o < link.frameCount * link.frameSize ? r.small : r.large;
+      r.order.push(new DataView(b.buf.buffer, b.buf.byteOffset).getUint32(o + 14));
       into.push({
         seq: new DataView(b.buf.buffer, b.buf.byteOffset).getUint32(o + 14),
         len: b.len[i],

@@ -1,8 +1,8 @@
 /**
  * The split receive rings of a vnet AF_PACKET link (src/io/afpacket.ts, length-filter.ts)
  * on a veth pair with a 9000-byte MTU: frames up to the small slot's capacity land in the
- * small ring, longer ones in the large ring, each exactly once, and frames that find a
- * ring full are counted as ring drops (PACKET_STATISTICS).
+ * small ring, longer ones in the large ring, each exactly once, handed over as one stream
+ * in receive order, and frames that find a ring full are counted as ring drops.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lengthSplitFilter } from '../../src/io/length-filter.js';
@@ -83,6 +83,8 @@ describe('split receive rings (veth, MTU 9000)', () => {
       { seq: 1, len: maxSmall },
     ]);
     expect(res.small).toHaveLength(smallSlots);
+    // One stream in receive order across both rings: the long frames between the short ones.
+    expect(res.order.slice(0, 5)).toEqual([0, 1, 2, 3, 100]);
     // Every short frame that found the small ring full is a ring drop.
     expect(res.counters.ringDrops).toBe(2 + flood - smallSlots);
     expect(res.counters.rxTruncated).toBe(0);
