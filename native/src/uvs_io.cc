@@ -1,6 +1,7 @@
 // uvs native packet I/O (N-API, node-addon-api).
 //
-// I/O only: this file opens AF_PACKET sockets with an mmap'd TPACKET_V2 receive ring
+// I/O only: this file opens AF_PACKET sockets with an mmap'd TPACKET_V2 receive ring (or
+// two on two sockets, split by frame length and merged in receive order)
 // (mirrors the user-space side of the kernel's net/packet/af_packet.c: tpacket_rcv,
 // packet_snd, packet_set_ring, fanout) and TUN/TAP devices (drivers/net/tun.c), moves
 // frames in batches, and reports counters. It never parses a frame and never creates a
