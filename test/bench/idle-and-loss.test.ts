@@ -6,17 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { buildResult, markdown, type RunRecord } from '../../bench/netns/report.js';
 import { CLK_TCK, type CpuTicks, waitIdle } from '../../bench/netns/sys.js';
 
-/** A /proc/stat that advances by `busy[i]` busy cores per elapsed second on call i*2+1. */
-function scripted(busy: number[], windowMs: number): () => CpuTicks {
+/**
+ * A /proc/stat of a 2-core machine on which window i (between ticks() calls 2i and 2i+1)
+ * keeps `busy[i]` cores busy (the last value repeats), for however long the window really
+ * lasted, so a slow sleep on a loaded machine does not change the figure.
+ */
+function scripted(busy: number[]): () => CpuTicks {
   let calls = 0;
   let total = 0;
   let idle = 0;
+  let last = performance.now();
   return () => {
+    const now = performance.now();
+    const secs = (now - last) / 1000;
+    last = now;
     const k = calls++;
     if (k % 2 === 1) {
       const b = busy[Math.min((k - 1) / 2, busy.length - 1)];
-      const secs = windowMs / 1000;
-      // Two cores: busy b, idle 2 - b, over the window.
       total += 2 * secs * CLK_TCK;
       idle += (2 - b) * secs * CLK_TCK;
     }
@@ -26,7 +32,7 @@ function scripted(busy: number[], windowMs: number): () => CpuTicks {
 
 describe('idle gate', () => {
   it('waits through busy windows and starts once the machine is under the threshold', async () => {
-    const g = await waitIdle(0.3, 5000, 20, scripted([1.5, 1.0, 0.1], 20));
+    const g = await waitIdle(0.3, 5000, 20, scripted([1.5, 1.0, 0.1]));
     expect(g.idle).toBe(true);
     expect(g.busyCores).toBeLessThan(0.3);
     expect(g.busyCores).toBeGreaterThanOrEqual(0);
@@ -34,7 +40,7 @@ describe('idle gate', () => {
 
   it('gives up after the bounded wait and reports the machine busy', async () => {
     const t0 = performance.now();
-    const g = await waitIdle(0.3, 100, 20, scripted([1.8], 20));
+    const g = await waitIdle(0.3, 100, 20, scripted([1.8]));
     expect(g.idle).toBe(false);
     expect(g.busyCores).toBeGreaterThan(1);
     expect(g.waitedSeconds).toBeGreaterThanOrEqual(0.1);
