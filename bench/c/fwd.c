@@ -13,7 +13,8 @@
  *
  * usage: fwd SECONDS CLIENT_IF CLIENT_MAC VIP RS_IF,RIP,RS_MAC [RS_IF,RIP,RS_MAC ...]
  * Runs until SIGTERM/SIGINT or SECONDS; prints {"rx":N,"tx":N,"dropped":N,"ringDrops":N} on
- * exit (ringDrops: frames the kernel could not put in a full ring, PACKET_STATISTICS).
+ * exit, and on SIGUSR1 (ringDrops: frames the kernel could not put in a full ring,
+ * PACKET_STATISTICS, summed since the start).
  * The harness keeps the director's own stack off the forwarded packets with the same kind of
  * netdev ingress drop table uvs installs, so both pay the same kernel cost per frame.
  */
@@ -48,7 +49,10 @@ static int nports;
 static volatile sig_atomic_t stop;
 static unsigned long long rx, tx, dropped;
 
+static volatile sig_atomic_t report;
+static unsigned long long ring_drops;
 static void on_signal(int s) { (void)s; stop = 1; }
+static void on_report(int s) { (void)s; report = 1; }
 
 static void open_port(struct port *p, const char *name) {
   p->ifindex = if_lookup(name, p->mac);
@@ -147,6 +151,17 @@ static int route(int in, uint8_t *eth, int len, uint32_t vip) {
   return out;
 }
 
+/* PACKET_STATISTICS clears on read: fold into the running total, then print the counters. */
+static void print_stats(int nports) {
+  for (int i = 0; i < nports; i++) {
+    struct tpacket_stats st;
+    socklen_t sl = sizeof st;
+    if (getsockopt(ports[i].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ring_drops += st.tp_drops;
+  }
+  fprintf(stderr, "{\"rx\":%llu,\"tx\":%llu,\"dropped\":%llu,\"ringDrops\":%llu}\n", rx, tx,
+          dropped, ring_drops);
+}
+
 int main(int argc, char **argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: fwd SECONDS CLIENT_IF CLIENT_MAC VIP RS_IF,RIP,RS_MAC ...\n");
@@ -171,6 +186,7 @@ int main(int argc, char **argv) {
   }
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
+  signal(SIGUSR1, on_report);
   fprintf(stderr, "fwd: running on %d interfaces\n", nports);
 
   struct pollfd pfd[MAXIF];
@@ -202,14 +218,11 @@ int main(int argc, char **argv) {
       if (ports[i].count) flush(&ports[i]);
     for (int k = 0; k < nheld; k++) __atomic_store_n(&held[k]->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     if (!any) poll(pfd, (nfds_t)nports, 100);
+    if (report) {
+      report = 0;
+      print_stats(nports);
+    }
   }
-  unsigned long long ring_drops = 0;
-  for (int i = 0; i < nports; i++) {
-    struct tpacket_stats st;
-    socklen_t sl = sizeof st;
-    if (getsockopt(ports[i].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ring_drops += st.tp_drops;
-  }
-  fprintf(stderr, "{\"rx\":%llu,\"tx\":%llu,\"dropped\":%llu,\"ringDrops\":%llu}\n", rx, tx,
-          dropped, ring_drops);
+  print_stats(nports);
   return 0;
 }

@@ -35,6 +35,7 @@ import {
   Proc,
   procTicks,
   sleep,
+  waitIdle,
 } from './sys.js';
 import { CLIENT_IP, CLIENT_IP6, DIRECTOR_MAC, listNamespaces, Topology } from './topology.js';
 
@@ -59,6 +60,13 @@ export interface BenchOptions {
   cpuProf: string | null;
   /** Give up (and clean up) after this many seconds overall. */
   maxSeconds: number;
+  /**
+   * The idle gate: before each measurement wait until the whole machine is busy on fewer
+   * than this many cores (/proc/stat over 0.5 s)...
+   */
+  idleCores: number;
+  /** ...for at most this many seconds (then measure anyway and record that it was not idle; 0: no gate). */
+  idleWaitSeconds: number;
   progress: (line: string, final?: boolean) => void;
 }
 
@@ -70,6 +78,8 @@ export const DEFAULTS = {
   connections: 32,
   prefix: 'uvsb',
   maxSeconds: 1200,
+  idleCores: 0.3,
+  idleWaitSeconds: 20,
 };
 
 /** The repository root (holds package.json), from this file's place in src or dist. */
@@ -91,9 +101,12 @@ function uvsCommand(root: string): string[] {
 }
 
 /** Compiles bench/c into `work`. */
-export function buildC(root: string, work: string): { udpgen: string; fwd: string; httpd: string } {
-  const out = { udpgen: '', fwd: '', httpd: '' };
-  for (const name of ['udpgen', 'fwd', 'httpd'] as const) {
+export function buildC(
+  root: string,
+  work: string,
+): { udpgen: string; fwd: string; httpd: string; udpsink: string } {
+  const out = { udpgen: '', fwd: '', httpd: '', udpsink: '' };
+  for (const name of ['udpgen', 'fwd', 'httpd', 'udpsink'] as const) {
     const bin = join(work, name);
     execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', `${name}.c`)], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -153,6 +166,7 @@ async function measureUdp(
   udpgen: string,
 ): Promise<Measured> {
   const before = await topo.rsRxPackets();
+  const unreach0 = await rsIcmpUnreach(topo);
   const max = Math.round(o.duration * 5_000_000);
   const r = await nsExec(
     topo.client,
@@ -172,6 +186,7 @@ async function measureUdp(
   // Let rings and backlogs drain before reading the counters.
   await sleep(300);
   const after = await topo.rsRxPackets();
+  const unreach1 = await rsIcmpUnreach(topo);
   const g = JSON.parse(r.stdout.trim()) as { sent: number; failed: number; seconds: number };
   const received = after.reduce((s, v, i) => s + v - before[i], 0);
   return {
@@ -182,8 +197,25 @@ async function measureUdp(
       sendFailed: g.failed,
       received,
       perServer: after.map((v, i) => v - before[i]),
+      // ICMP destination unreachables the real servers sent (0 with the UDP sink in place).
+      rsIcmpUnreach: unreach1 - unreach0,
     },
   };
+}
+
+/** ICMP destination unreachables sent by all real servers so far (/proc/net/snmp OutDestUnreachs). */
+async function rsIcmpUnreach(topo: Topology): Promise<number> {
+  let sum = 0;
+  for (const ns of topo.servers) {
+    const lines = (await nsExec(ns, ['cat', '/proc/net/snmp'])).stdout
+      .split('\n')
+      .filter((l) => l.startsWith('Icmp:'));
+    const names = lines[0]?.split(/\s+/) ?? [];
+    const values = lines[1]?.split(/\s+/) ?? [];
+    const i = names.indexOf('OutDestUnreachs');
+    if (i > 0) sum += Number(values[i]);
+  }
+  return sum;
 }
 
 async function measureTcp(o: BenchOptions, topo: Topology, path: ActivePath): Promise<Measured> {
@@ -295,10 +327,24 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   try {
     o.progress('bench: building the topology');
     await topo.up();
-    // Servers on every real server: the C HTTP server and iperf3 (bounded by the deadline).
+    // Servers on every real server: the C HTTP server, iperf3 and the UDP sink (bounded by
+    // the deadline). The sink keeps the real servers from answering every datagram of the
+    // UDP measurement with an ICMP port unreachable, which veth would run on the
+    // forwarder's CPU.
     const serveSecs = String(o.maxSeconds + 60);
+    const sinks: Proc[] = [];
     for (const r of topo.servers) {
       new Proc(`httpd ${r}`, 'ip', ['netns', 'exec', r, bin.httpd, String(HTTP_PORT), serveSecs]);
+      sinks.push(
+        new Proc(`udpsink ${r}`, 'ip', [
+          'netns',
+          'exec',
+          r,
+          bin.udpsink,
+          String(UDP_PORT),
+          serveSecs,
+        ]),
+      );
       new Proc(`iperf3 ${r}`, 'ip', [
         'netns',
         'exec',
@@ -311,6 +357,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         String(IPERF_PORT),
       ]);
     }
+    for (const p of sinks) await p.waitFor(/udpsink: bound/, 10_000);
     await sleep(300);
     const ctx: PathContext = {
       topo,
@@ -356,6 +403,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
             }
             await topo.setOffloads(off);
             await sleep(200);
+            const drops0 = await path.ringDrops();
+            const gate =
+              o.idleWaitSeconds > 0
+                ? await waitIdle(o.idleCores, o.idleWaitSeconds * 1000)
+                : undefined;
+            if (gate !== undefined && !gate.idle) {
+              o.progress(
+                `${pname} ${metric}: the machine was not idle (${gate.busyCores} cores busy after ${gate.waitedSeconds} s); measuring anyway`,
+                true,
+              );
+            }
             const [m, cpu, secs] = await withCpu(path.pid, () =>
               metric === 'udp'
                 ? measureUdp(o, topo, path, bin.udpgen)
@@ -363,12 +421,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
                   ? measureTcp(o, topo, path)
                   : measureHttp(o, topo, path, metric === 'http-close'),
             );
+            const drops1 = await path.ringDrops();
+            const retransmits = m.detail?.retransmits;
             runs.push({
               rep,
               path: pname,
               metric,
               offloads: off,
               value: m.value,
+              ...(drops0 !== null && drops1 !== null ? { ringDrops: drops1 - drops0 } : {}),
+              ...(typeof retransmits === 'number' ? { retransmits } : {}),
+              ...(gate !== undefined ? { idle: gate } : {}),
               ...(m.offered !== undefined ? { offered: m.offered } : {}),
               seconds: round(secs, 2),
               cpu,
@@ -404,6 +467,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       rs: o.rs,
       flows: o.flows,
       connections: o.connections,
+      idleCores: o.idleCores,
+      idleWaitSeconds: o.idleWaitSeconds,
     },
     machine: machine(),
     runs,

@@ -24,6 +24,7 @@ export const PATH_NAMES = [
   'haproxy',
   'cfwd',
   'uvs-nat',
+  'uvs-nat-1ring',
   'uvs-nat-w2',
   'uvs-nat-observed',
   'uvs-dr',
@@ -72,6 +73,11 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
   'uvs-nat': {
     title: 'uvs NAT',
     description: 'uvs run, services rr, real servers -m (masquerading)',
+  },
+  'uvs-nat-1ring': {
+    title: 'uvs NAT, one ring',
+    description:
+      'uvs run --rx-ring single: the receive path before issue 15 (one 68 KiB-slot ring of 259 frames per interface), for comparison with the split rings of uvs NAT',
   },
   'uvs-nat-w2': {
     title: 'uvs NAT, 2 workers',
@@ -164,6 +170,11 @@ export interface ActivePath {
   skip(metric: MetricName, offloads: 'on' | 'off'): string | null;
   /** Offload state this path must run `metric` with (the C forwarder needs them off). */
   offloadsFor(metric: MetricName): 'on' | 'off';
+  /**
+   * Frames the forwarder's receive rings dropped so far (PACKET_STATISTICS tp_drops, every
+   * interface), or null when the path has no rings (the kernel's own forwarding).
+   */
+  ringDrops(): Promise<number | null>;
   teardown(): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -186,6 +197,7 @@ function base(name: PathName, topo: Topology): Omit<ActivePath, 'teardown' | 'pi
   const vip = v6 ? VIP6 : VIP;
   return {
     name,
+    ringDrops: async () => null,
     family: v6 ? 6 : 4,
     udpDsts: direct ? r : [vip],
     tcpDst: direct ? r[0] : vip,
@@ -338,6 +350,7 @@ ${chains.join('\n')}
             ? 'no virtio_net_hdr: GSO super-packets and partial checksums need offloads off'
             : null,
         offloadsFor: (m) => (m === 'udp' ? 'on' : 'off'),
+        ringDrops: () => fwdRingDrops(p),
         teardown: async () => {
           await p.stop();
           await nsExec(d, ['nft', 'delete', 'table', 'netdev', 'uvsb_fwd'], { allowFail: true });
@@ -347,6 +360,7 @@ ${chains.join('\n')}
     }
     case 'uvs-nat':
     case 'uvs-nat-v6':
+    case 'uvs-nat-1ring':
     case 'uvs-nat-w2':
     case 'uvs-nat-observed':
     case 'uvs-dr':
@@ -355,6 +369,7 @@ ${chains.join('\n')}
     case 'uvs-tun-xdp': {
       const nat =
         name === 'uvs-nat' ||
+        name === 'uvs-nat-1ring' ||
         name === 'uvs-nat-w2' ||
         name === 'uvs-nat-observed' ||
         name === 'uvs-nat-v6';
@@ -413,6 +428,7 @@ ${chains.join('\n')}
           ...(name === 'uvs-nat-w2' ? ['--workers', '2'] : []),
           ...(name === 'uvs-nat-observed' ? ['--listen', String(WEB_PORT)] : []),
           ...(ctx.runArgs ?? []),
+          ...(name === 'uvs-nat-1ring' ? ['--rx-ring', 'single'] : []),
         ],
         ctx.root,
       );
@@ -454,6 +470,18 @@ ${chains.join('\n')}
       return {
         ...base(name, topo),
         pid: p.pid,
+        ringDrops: async () => {
+          const r = await exec(
+            'ip',
+            ['netns', 'exec', d, ...ctx.uvsCmd, 'ctl', '--control', control, 'stats'],
+            {
+              timeoutMs: 30_000,
+              cwd: ctx.root,
+            },
+          );
+          const st = JSON.parse(r.stdout) as { outcomes?: Record<string, number> };
+          return st.outcomes?.ring_drop ?? 0;
+        },
         teardown: async () => {
           await stopAll();
           await forwarding(topo, false);
@@ -499,6 +527,21 @@ async function watch(ns: string, work: string): Promise<Proc[]> {
   await sleep(3000);
   if (browser.exited) throw new Error(`chromium exited: ${browser.stderr.trim().slice(-500)}`);
   return [scraper, browser];
+}
+
+/** Asks the C forwarder for its counters (SIGUSR1) and returns its ring drops so far. */
+async function fwdRingDrops(p: Proc): Promise<number | null> {
+  const seen = p.stderr.length;
+  process.kill(p.pid, 'SIGUSR1');
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
+    await sleep(50);
+    if (p.stderr.length > seen) {
+      const j = parseJsonLine(p.stderr.slice(seen));
+      if (j !== undefined) return Number(j.ringDrops ?? 0);
+    }
+  }
+  throw new Error('fwd did not report its counters within 2 s of SIGUSR1');
 }
 
 /** The last line of `text` that parses as a JSON object. */

@@ -233,3 +233,45 @@ export function cpuTicks(): CpuTicks {
     total: user + nice + system + idle + iowait + irq + softirq + steal,
   };
 }
+
+/** What the idle gate saw before a measurement. */
+export interface IdleGate {
+  /** Non-idle cores over the last sample window (ours and everyone else's). */
+  busyCores: number;
+  /** Seconds spent waiting. */
+  waitedSeconds: number;
+  /** Whether the machine was under the threshold when the measurement started. */
+  idle: boolean;
+}
+
+/**
+ * Waits until the whole machine is busy on fewer than `maxBusyCores` cores, measured over
+ * windows of `windowMs` from /proc/stat, for at most `maxWaitMs`. Never throws: a machine
+ * that never became idle is reported (idle: false) and the measurement goes ahead, since a
+ * shared machine may never be quiet and a bench that refuses to run measures nothing.
+ */
+export async function waitIdle(
+  maxBusyCores: number,
+  maxWaitMs: number,
+  windowMs = 500,
+  ticks: () => CpuTicks = cpuTicks,
+): Promise<IdleGate> {
+  const t0 = performance.now();
+  let busy = Number.POSITIVE_INFINITY;
+  for (;;) {
+    const a = ticks();
+    const w0 = performance.now();
+    await sleep(windowMs);
+    const b = ticks();
+    const secs = (performance.now() - w0) / 1000;
+    busy = (b.total - b.idle - (a.total - a.idle)) / CLK_TCK / Math.max(secs, 1e-3);
+    const waited = performance.now() - t0;
+    if (busy < maxBusyCores || waited >= maxWaitMs) {
+      return {
+        busyCores: Math.round(busy * 1000) / 1000,
+        waitedSeconds: Math.round(waited / 100) / 10,
+        idle: busy < maxBusyCores,
+      };
+    }
+  }
+}

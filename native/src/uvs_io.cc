@@ -1,6 +1,7 @@
 // uvs native packet I/O (N-API, node-addon-api).
 //
-// I/O only: this file opens AF_PACKET sockets with an mmap'd TPACKET_V2 receive ring
+// I/O only: this file opens AF_PACKET sockets with an mmap'd TPACKET_V2 receive ring (or
+// two on two sockets, split by frame length and merged in receive order)
 // (mirrors the user-space side of the kernel's net/packet/af_packet.c: tpacket_rcv,
 // packet_snd, packet_set_ring, fanout) and TUN/TAP devices (drivers/net/tun.c), moves
 // frames in batches, and reports counters. It never parses a frame and never creates a
@@ -185,13 +186,15 @@ void CloseUvHandle(uv_poll_t* h) {
 struct RingMap {
   uint8_t* base = nullptr;
   size_t size = 0;
-  int fd = -1;
+  int fds[2] = {-1, -1};  // the sockets whose rings are mapped here
   int owners = 2;
   void Unmap() {
     if (base != nullptr) munmap(base, size);
     base = nullptr;
-    if (fd >= 0) close(fd);
-    fd = -1;
+    for (int& fd : fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
   }
   void Drop() {
     if (--owners == 0) {
@@ -202,8 +205,26 @@ struct RingMap {
 };
 
 // =====================================================================================
-// AF_PACKET socket with a TPACKET_V2 rx ring
+// AF_PACKET socket with a TPACKET_V2 rx ring (optionally two, merged)
 // =====================================================================================
+
+// One receive ring: its socket, where it sits in the shared mapping, and how far user
+// space has read it.
+struct RxRing {
+  int fd = -1;
+  size_t offset = 0;  // of the ring inside the mapping
+  size_t mapSize = 0;
+  uint32_t frameSize = 0, frameCount = 0, blockSize = 0, fpb = 1;
+  uint32_t head = 0, outstanding = 0;
+};
+
+// What opening one ring's socket needs.
+struct RingParams {
+  uint32_t frameSize = 0, frameCount = 0;
+  int fanoutGroup = -1;
+  std::vector<struct sock_filter> filter;
+  bool transmit = false;
+};
 
 class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
  public:
@@ -223,41 +244,67 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                            InstanceAccessor<&PacketSocket::GetRing>("ring"),
                            InstanceAccessor<&PacketSocket::GetFrameSize>("frameSize"),
                            InstanceAccessor<&PacketSocket::GetFrameCount>("frameCount"),
+                           InstanceAccessor<&PacketSocket::GetLargeFrameSize>("largeFrameSize"),
+                           InstanceAccessor<&PacketSocket::GetLargeFrameCount>("largeFrameCount"),
                            InstanceAccessor<&PacketSocket::GetHeadroom>("headroom"),
                        });
   }
 
   // new PacketSocket({ ifindex, frameSize, frameCount, reserve, vnetHdr, ignoreOutgoing,
   //   qdiscBypass, promisc, fanoutGroup, fanoutMode (type | PACKET_FANOUT_FLAG_*),
-  //   fanoutProgram (Uint8Array of struct sock_filter, with type PACKET_FANOUT_CBPF), sndbuf,
+  //   fanoutProgram (Uint8Array of struct sock_filter, with type PACKET_FANOUT_CBPF),
+  //   filter (Uint8Array of struct sock_filter: SO_ATTACH_FILTER), sndbuf,
+  //   large: { frameSize, frameCount, filter, fanoutGroup } (a second ring on a second
+  //     socket, same options otherwise, mapped right after the first: one ArrayBuffer
+  //     covers both and batches merge them in receive-time order),
   //   off, len, flags, vlan: Int32Array(maxBatch), counters: Float64Array(C_COUNT) })
   explicit PacketSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "PacketSocket: options object required");
     Napi::Object o = info[0].As<Napi::Object>();
-    const int ifindex = static_cast<int>(OptInt(o, "ifindex", -1, 1, INT32_MAX));
+    ifindex_ = static_cast<int>(OptInt(o, "ifindex", -1, 1, INT32_MAX));
     vnet_ = OptBool(o, "vnetHdr", false);
-    // Frames must be a multiple of TPACKET_ALIGNMENT and hold at least the headers.
-    frameSize_ = static_cast<uint32_t>(OptInt(o, "frameSize", 2048, 256, 1 << 20));
-    if (frameSize_ % TPACKET_ALIGNMENT != 0)
-      throw Napi::RangeError::New(env, "frameSize must be a multiple of 16 (TPACKET_ALIGNMENT)");
-    frameCount_ = static_cast<uint32_t>(OptInt(o, "frameCount", 4096, 8, 1 << 20));
-    const int reserve = static_cast<int>(OptInt(o, "reserve", 64, 0, 4096));
-    const bool ignoreOutgoing = OptBool(o, "ignoreOutgoing", true);
-    const bool qdiscBypass = OptBool(o, "qdiscBypass", true);
-    const bool promisc = OptBool(o, "promisc", false);
-    const int fanoutGroup = static_cast<int>(OptInt(o, "fanoutGroup", -1, -1, 0xffff));
-    const int fanoutMode = static_cast<int>(OptInt(o, "fanoutMode", PACKET_FANOUT_HASH, 0, 0xffff));
+    RingParams p0;
+    p0.frameSize = static_cast<uint32_t>(OptInt(o, "frameSize", 2048, 256, 1 << 20));
+    p0.frameCount = static_cast<uint32_t>(OptInt(o, "frameCount", 4096, 8, 1 << 20));
+    p0.transmit = true;
+    reserve_ = static_cast<int>(OptInt(o, "reserve", 64, 0, 4096));
+    ignoreOutgoing_ = OptBool(o, "ignoreOutgoing", true);
+    qdiscBypass_ = OptBool(o, "qdiscBypass", true);
+    promisc_ = OptBool(o, "promisc", false);
+    p0.fanoutGroup = static_cast<int>(OptInt(o, "fanoutGroup", -1, -1, 0xffff));
+    fanoutMode_ = static_cast<int>(OptInt(o, "fanoutMode", PACKET_FANOUT_HASH, 0, 0xffff));
     // Flag bits the socket may join without when the kernel refuses them (EINVAL: e.g.
     // PACKET_FANOUT_FLAG_IGNORE_OUTGOING before Linux 6.2).
-    const int fanoutOptional = static_cast<int>(OptInt(o, "fanoutOptionalFlags", 0, 0, 0xff00));
-    std::vector<struct sock_filter> fanoutProg;
+    fanoutOptional_ = static_cast<int>(OptInt(o, "fanoutOptionalFlags", 0, 0, 0xff00));
     if (!o.Get("fanoutProgram").IsUndefined()) {
-      if (fanoutGroup < 0 || (fanoutMode & 0xff) != PACKET_FANOUT_CBPF)
+      if (p0.fanoutGroup < 0 || (fanoutMode_ & 0xff) != PACKET_FANOUT_CBPF)
         throw Napi::Error::New(env, "fanoutProgram needs a fanout group with mode PACKET_FANOUT_CBPF (6)");
-      fanoutProg = CbpfProgram(o.Get("fanoutProgram"), "fanoutProgram");
+      fanoutProg_ = CbpfProgram(o.Get("fanoutProgram"), "fanoutProgram");
     }
-    const int sndbuf = static_cast<int>(OptInt(o, "sndbuf", 4 << 20, 0, INT32_MAX));
+    // The socket's own classic BPF filter (SO_ATTACH_FILTER): which frames this ring takes
+    // at all. Runs after the fanout choice, inside tpacket_rcv, on the frame with its MAC
+    // header; a frame it refuses costs no ring slot and is not a ring drop.
+    if (!o.Get("filter").IsUndefined()) p0.filter = CbpfProgram(o.Get("filter"), "filter");
+    sndbuf_ = static_cast<int>(OptInt(o, "sndbuf", 4 << 20, 0, INT32_MAX));
+    RingParams p1;
+    const bool twoRings = !o.Get("large").IsUndefined();
+    if (twoRings) {
+      if (!o.Get("large").IsObject()) throw Napi::TypeError::New(env, "option large must be an object");
+      Napi::Object l = o.Get("large").As<Napi::Object>();
+      p1.frameSize = static_cast<uint32_t>(OptInt(l, "frameSize", 69632, 256, 1 << 20));
+      p1.frameCount = static_cast<uint32_t>(OptInt(l, "frameCount", 256, 8, 1 << 20));
+      p1.fanoutGroup = static_cast<int>(OptInt(l, "fanoutGroup", -1, -1, 0xffff));
+      if ((p0.fanoutGroup < 0) != (p1.fanoutGroup < 0))
+        throw Napi::Error::New(env, "large.fanoutGroup is needed exactly when fanoutGroup is given");
+      if (p1.fanoutGroup >= 0 && p1.fanoutGroup == p0.fanoutGroup)
+        throw Napi::Error::New(env, "large.fanoutGroup must differ from fanoutGroup");
+      if (!l.Get("filter").IsUndefined()) p1.filter = CbpfProgram(l.Get("filter"), "large.filter");
+    }
+    for (RingParams* p : {&p0, &p1}) {
+      if (p->frameSize % TPACKET_ALIGNMENT != 0)
+        throw Napi::RangeError::New(env, "frameSize must be a multiple of 16 (TPACKET_ALIGNMENT)");
+    }
 
     size_t n;
     off_ = TypedData<int32_t>(o.Get("off"), napi_int32_array, "off", &n);
@@ -279,106 +326,38 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     keep_.Set("vlan", o.Get("vlan"));
     keep_.Set("counters", o.Get("counters"));
 
-    const std::string what = "AF_PACKET ifindex " + std::to_string(ifindex);
-    // Protocol 0 until bind: the socket receives nothing before the ring is in place.
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw ErrnoError(env, what, "socket(AF_PACKET)", errno);
-    auto fail = [&](const char* call) {
-      int e = errno;
-      close(fd);
-      throw ErrnoError(env, what, call, e);
+    const std::string what = "AF_PACKET ifindex " + std::to_string(ifindex_);
+    nrx_ = twoRings ? 2 : 1;
+    for (int r = 0; r < nrx_; r++) {
+      const int e = OpenRing(r == 0 ? p0 : p1, &rx_[r]);
+      if (e != 0) {
+        for (int k = 0; k < r; k++) close(rx_[k].fd);
+        throw ErrnoError(env, what, failedCall_, e);
+      }
+    }
+    // One mapping for all rings: reserve the address range, then map each ring's socket
+    // into its part (MAP_FIXED replaces the reservation), so one ArrayBuffer views them all.
+    size_t total = 0;
+    for (int r = 0; r < nrx_; r++) {
+      rx_[r].offset = total;
+      total += rx_[r].mapSize;
+    }
+    auto closeAll = [&]() {
+      for (int r = 0; r < nrx_; r++) close(rx_[r].fd);
     };
-    int v = TPACKET_V2;
-    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) < 0) fail("setsockopt(PACKET_VERSION)");
-    // Both must precede PACKET_RX_RING (the kernel answers EBUSY once a ring exists).
-    if (vnet_) {
-      v = 1;
-      if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof v) < 0) fail("setsockopt(PACKET_VNET_HDR)");
+    void* base = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+      const int e = errno;
+      closeAll();
+      throw ErrnoError(env, what, "mmap(reserve)", e);
     }
-    v = reserve;
-    if (setsockopt(fd, SOL_PACKET, PACKET_RESERVE, &v, sizeof v) < 0) fail("setsockopt(PACKET_RESERVE)");
-
-    // Ring geometry: a block is a whole number of pages holding >= 1 frame; frames never
-    // straddle blocks, so frame i lives at (i / fpb) * blockSize + (i % fpb) * frameSize.
-    // The kernel backs each block with 2^order pages (alloc_pg_vec), so a block is a power
-    // of two; grow it until at most 1/8 of it is left over after whole frames (a 69632-byte
-    // frame in a 128 KiB block would waste 47%, in 512 KiB 7%).
-    const uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
-    blockSize_ = page;
-    while (blockSize_ < frameSize_) blockSize_ <<= 1;
-    while ((blockSize_ % frameSize_) * 8 > blockSize_ && blockSize_ < (4u << 20)) blockSize_ <<= 1;
-    fpb_ = blockSize_ / frameSize_;
-    const uint32_t blocks = (frameCount_ + fpb_ - 1) / fpb_;
-    frameCount_ = blocks * fpb_;
-    struct tpacket_req req;
-    memset(&req, 0, sizeof req);
-    req.tp_block_size = blockSize_;
-    req.tp_block_nr = blocks;
-    req.tp_frame_size = frameSize_;
-    req.tp_frame_nr = frameCount_;
-    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) fail("setsockopt(PACKET_RX_RING)");
-    const size_t mapSize = static_cast<size_t>(blockSize_) * blocks;
-    void* base = mmap(nullptr, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) fail("mmap(rx ring)");
-
-    if (ignoreOutgoing) {
-      v = 1;
-      if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof v) < 0) {
-        munmap(base, mapSize);
-        fail("setsockopt(PACKET_IGNORE_OUTGOING)");
-      }
-    }
-    if (qdiscBypass) {
-      v = 1;
-      if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &v, sizeof v) < 0) {
-        munmap(base, mapSize);
-        fail("setsockopt(PACKET_QDISC_BYPASS)");
-      }
-    }
-    if (sndbuf > 0) {
-      // SO_SNDBUFFORCE passes the rmem/wmem_max cap when we have CAP_NET_ADMIN.
-      if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    }
-    struct sockaddr_ll sll;
-    memset(&sll, 0, sizeof sll);
-    sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_ALL);
-    sll.sll_ifindex = ifindex;
-    if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) < 0) {
-      munmap(base, mapSize);
-      fail("bind");
-    }
-    if (promisc) {
-      struct packet_mreq mr;
-      memset(&mr, 0, sizeof mr);
-      mr.mr_ifindex = ifindex;
-      mr.mr_type = PACKET_MR_PROMISC;
-      if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
-        munmap(base, mapSize);
-        fail("setsockopt(PACKET_ADD_MEMBERSHIP promisc)");
-      }
-    }
-    // Fanout joins after bind (packet_do_bind refuses a socket already in a group).
-    if (fanoutGroup >= 0) {
-      v = (fanoutMode << 16) | fanoutGroup;
-      int r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
-      if (r < 0 && errno == EINVAL && (fanoutMode & fanoutOptional) != 0) {
-        v = ((fanoutMode & ~fanoutOptional) << 16) | fanoutGroup;
-        r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
-      }
-      if (r < 0) {
-        munmap(base, mapSize);
-        fail("setsockopt(PACKET_FANOUT)");
-      }
-      // Until a program is set, the group delivers everything to member 0.
-      if (!fanoutProg.empty()) {
-        const int e = SetFanoutCbpf(fd, fanoutProg);
-        if (e != 0) {
-          munmap(base, mapSize);
-          errno = e;
-          fail("setsockopt(PACKET_FANOUT_DATA)");
-        }
+    for (int r = 0; r < nrx_; r++) {
+      void* at = static_cast<uint8_t*>(base) + rx_[r].offset;
+      if (mmap(at, rx_[r].mapSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_[r].fd, 0) == MAP_FAILED) {
+        const int e = errno;
+        munmap(base, total);
+        closeAll();
+        throw ErrnoError(env, what, "mmap(rx ring)", e);
       }
     }
 
@@ -388,16 +367,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // the vnet header is unused. For Ethernet (maclen 14): 80 + reserve - 14 - 52 =
     // reserve + 14. The worst case before TPACKET_ALIGN steps up is maclen 28
     // (80 + reserve - 28 - 52 = reserve), so `reserve` bytes are always there.
-    headroom_ = reserve;
+    headroom_ = reserve_;
 
     map_ = new RingMap();
     map_->base = static_cast<uint8_t*>(base);
-    map_->size = mapSize;
-    map_->fd = fd;
-    fd_ = fd;
+    map_->size = total;
+    for (int r = 0; r < nrx_; r++) map_->fds[r] = rx_[r].fd;
+    fd_ = rx_[0].fd;
 
     RingMap* m = map_;
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, base, mapSize, [](Napi::Env, void*, RingMap* rm) { rm->Drop(); }, m);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, base, total, [](Napi::Env, void*, RingMap* rm) { rm->Drop(); }, m);
     ring_ = Napi::Persistent(ab);
     napi_add_env_cleanup_hook(env, EnvCleanup, this);
     hook_ = true;
@@ -410,6 +389,111 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
  private:
+  // Opens one ring's socket (everything but the mapping). Returns 0, or the errno with
+  // failedCall_ naming the call that failed (the socket is closed then).
+  int OpenRing(const RingParams& p, RxRing* out) {
+    // Protocol 0 until bind: the socket receives nothing before the ring is in place.
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      failedCall_ = "socket(AF_PACKET)";
+      return errno;
+    }
+    auto fail = [&](const char* call) {
+      const int e = errno;
+      close(fd);
+      failedCall_ = call;
+      return e;
+    };
+    int v = TPACKET_V2;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) < 0) return fail("setsockopt(PACKET_VERSION)");
+    // Both must precede PACKET_RX_RING (the kernel answers EBUSY once a ring exists).
+    if (vnet_) {
+      v = 1;
+      if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof v) < 0) return fail("setsockopt(PACKET_VNET_HDR)");
+    }
+    v = reserve_;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RESERVE, &v, sizeof v) < 0) return fail("setsockopt(PACKET_RESERVE)");
+    // Before bind, so no frame the filter would refuse ever reaches the ring.
+    if (!p.filter.empty()) {
+      struct sock_fprog fp;
+      fp.len = static_cast<unsigned short>(p.filter.size());
+      fp.filter = const_cast<struct sock_filter*>(p.filter.data());
+      if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) < 0) return fail("setsockopt(SO_ATTACH_FILTER)");
+    }
+
+    // Ring geometry: a block is a whole number of pages holding >= 1 frame; frames never
+    // straddle blocks, so frame i lives at (i / fpb) * blockSize + (i % fpb) * frameSize.
+    // The kernel backs each block with 2^order pages (alloc_pg_vec), so a block is a power
+    // of two; grow it until at most 1/8 of it is left over after whole frames (a 69632-byte
+    // frame in a 128 KiB block would waste 47%, in 512 KiB 7%).
+    const uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+    uint32_t blockSize = page;
+    while (blockSize < p.frameSize) blockSize <<= 1;
+    while ((blockSize % p.frameSize) * 8 > blockSize && blockSize < (4u << 20)) blockSize <<= 1;
+    const uint32_t fpb = blockSize / p.frameSize;
+    const uint32_t blocks = (p.frameCount + fpb - 1) / fpb;
+    struct tpacket_req req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = blockSize;
+    req.tp_block_nr = blocks;
+    req.tp_frame_size = p.frameSize;
+    req.tp_frame_nr = blocks * fpb;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return fail("setsockopt(PACKET_RX_RING)");
+
+    if (ignoreOutgoing_) {
+      v = 1;
+      if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof v) < 0) return fail("setsockopt(PACKET_IGNORE_OUTGOING)");
+    }
+    if (p.transmit && qdiscBypass_) {
+      v = 1;
+      if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &v, sizeof v) < 0) return fail("setsockopt(PACKET_QDISC_BYPASS)");
+    }
+    if (p.transmit && sndbuf_ > 0) {
+      // SO_SNDBUFFORCE passes the rmem/wmem_max cap when we have CAP_NET_ADMIN.
+      if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf_, sizeof sndbuf_) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf_, sizeof sndbuf_);
+    }
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex_;
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) < 0) return fail("bind");
+    if (promisc_) {
+      struct packet_mreq mr;
+      memset(&mr, 0, sizeof mr);
+      mr.mr_ifindex = ifindex_;
+      mr.mr_type = PACKET_MR_PROMISC;
+      if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0)
+        return fail("setsockopt(PACKET_ADD_MEMBERSHIP promisc)");
+    }
+    // Fanout joins after bind (packet_do_bind refuses a socket already in a group).
+    if (p.fanoutGroup >= 0) {
+      v = (fanoutMode_ << 16) | p.fanoutGroup;
+      int r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
+      if (r < 0 && errno == EINVAL && (fanoutMode_ & fanoutOptional_) != 0) {
+        v = ((fanoutMode_ & ~fanoutOptional_) << 16) | p.fanoutGroup;
+        r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof v);
+      }
+      if (r < 0) return fail("setsockopt(PACKET_FANOUT)");
+      // Until a program is set, the group delivers everything to member 0.
+      if (!fanoutProg_.empty()) {
+        const int e = SetFanoutCbpf(fd, fanoutProg_);
+        if (e != 0) {
+          errno = e;
+          return fail("setsockopt(PACKET_FANOUT_DATA)");
+        }
+      }
+    }
+    out->fd = fd;
+    out->frameSize = p.frameSize;
+    out->frameCount = blocks * fpb;
+    out->blockSize = blockSize;
+    out->fpb = fpb;
+    out->mapSize = static_cast<size_t>(blockSize) * blocks;
+    return 0;
+  }
+
   // How the socket ends: close() from JS detaches the ring's ArrayBuffer (so no view can
   // reach the pages) and unmaps at once; environment teardown (process or worker exit)
   // unmaps because no JS runs any more; garbage collection of the socket alone leaves the
@@ -422,13 +506,17 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     self->Shutdown(kTeardown);
   }
 
+  void CloseWatchers() {
+    for (uv_poll_t*& h : watchers_) {
+      if (h != nullptr) CloseUvHandle(h);
+      h = nullptr;
+    }
+  }
+
   void Shutdown(ShutdownMode mode) {
     if (closed_) return;
     closed_ = true;
-    if (watcher_.handle != nullptr) {
-      CloseUvHandle(watcher_.handle);
-      watcher_.handle = nullptr;
-    }
+    CloseWatchers();
     if (map_ != nullptr) {
       if (mode == kClose && !ring_.IsEmpty()) {
         Napi::ArrayBuffer ab = ring_.Value();
@@ -441,31 +529,55 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     fd_ = -1;
   }
 
-  uint8_t* Frame(uint32_t i) const {
-    return map_->base + static_cast<size_t>(i / fpb_) * blockSize_ + static_cast<size_t>(i % fpb_) * frameSize_;
+  uint8_t* Frame(const RxRing& r, uint32_t i) const {
+    return map_->base + r.offset + static_cast<size_t>(i / r.fpb) * r.blockSize + static_cast<size_t>(i % r.fpb) * r.frameSize;
   }
 
   void ReleaseOutstanding() {
-    for (uint32_t k = 0; k < outstanding_; k++) {
-      auto* h = reinterpret_cast<struct tpacket2_hdr*>(Frame((head_ + k) % frameCount_));
-      __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    for (int k = 0; k < nrx_; k++) {
+      RxRing& r = rx_[k];
+      for (uint32_t j = 0; j < r.outstanding; j++) {
+        auto* h = reinterpret_cast<struct tpacket2_hdr*>(Frame(r, (r.head + j) % r.frameCount));
+        __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      }
+      r.head = (r.head + r.outstanding) % r.frameCount;
+      r.outstanding = 0;
     }
-    head_ = (head_ + outstanding_) % frameCount_;
-    outstanding_ = 0;
   }
 
-  // Walks the ring from head_ and describes every frame user space owns, up to maxBatch_.
+  // The next frame ring k holds for user space after the ones already taken, or null.
+  struct tpacket2_hdr* Peek(int k) {
+    RxRing& r = rx_[k];
+    if (r.outstanding >= r.frameCount) return nullptr;
+    auto* h = reinterpret_cast<struct tpacket2_hdr*>(Frame(r, (r.head + r.outstanding) % r.frameCount));
+    const uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    return (st & TP_STATUS_USER) != 0 ? h : nullptr;
+  }
+
+  // Walks the rings from their heads and describes every frame user space owns, up to
+  // maxBatch_. With two rings the frames are taken in receive-time order (tp_sec/tp_nsec:
+  // the skb's timestamp or the time tpacket_rcv wrote it), so a flow whose frames were
+  // split between the rings by size reaches the datapath, and the wire, in order.
   uint32_t Collect() {
     if (closed_) return 0;
     ReleaseOutstanding();
     uint32_t n = 0;
     uint64_t bytes = 0;
     const uint8_t* base = map_->base;
-    while (n < maxBatch_ && n < frameCount_) {
-      uint8_t* f = Frame((head_ + n) % frameCount_);
-      auto* h = reinterpret_cast<struct tpacket2_hdr*>(f);
-      const uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
-      if ((st & TP_STATUS_USER) == 0) break;
+    struct tpacket2_hdr* next[2] = {Peek(0), nrx_ > 1 ? Peek(1) : nullptr};
+    while (n < maxBatch_) {
+      int k;
+      if (next[0] == nullptr && next[1] == nullptr) break;
+      if (next[1] == nullptr) k = 0;
+      else if (next[0] == nullptr) k = 1;
+      else {
+        const struct tpacket2_hdr* a = next[0];
+        const struct tpacket2_hdr* b = next[1];
+        k = (b->tp_sec < a->tp_sec || (b->tp_sec == a->tp_sec && b->tp_nsec < a->tp_nsec)) ? 1 : 0;
+      }
+      struct tpacket2_hdr* h = next[k];
+      uint8_t* f = reinterpret_cast<uint8_t*>(h);
+      const uint32_t st = h->tp_status;
       const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(f + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
       int32_t fl = static_cast<int32_t>(sll->sll_pkttype) << 8;
       if (st & TP_STATUS_CSUMNOTREADY) fl |= RXF_CSUM_NOT_READY;
@@ -485,8 +597,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       flags_[n] = fl;
       bytes += h->tp_snaplen;
       n++;
+      rx_[k].outstanding++;
+      next[k] = Peek(k);
     }
-    outstanding_ = n;
     if (n > 0) {
       ctr_[C_RX_FRAMES] += n;
       ctr_[C_RX_BYTES] += static_cast<double>(bytes);
@@ -587,31 +700,35 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Env env = info.Env();
     if (closed_) throw Napi::Error::New(env, "start on a closed packet socket");
     if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "start(fn): fn must be a function");
-    if (watcher_.handle != nullptr) throw Napi::Error::New(env, "already started");
+    if (watchers_[0] != nullptr) throw Napi::Error::New(env, "already started");
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
-    auto* h = new uv_poll_t;
-    int r = uv_poll_init_socket(loop, h, fd_);
-    if (r < 0) {
-      delete h;
-      throw ErrnoError(env, "AF_PACKET", "uv_poll_init", -r);
+    // One watcher per ring's socket; either wake-up drains every ring.
+    for (int k = 0; k < nrx_; k++) {
+      auto* h = new uv_poll_t;
+      int r = uv_poll_init_socket(loop, h, rx_[k].fd);
+      if (r < 0) {
+        delete h;
+        CloseWatchers();
+        throw ErrnoError(env, "AF_PACKET", "uv_poll_init", -r);
+      }
+      h->data = this;
+      r = uv_poll_start(h, UV_READABLE, OnReadable);
+      if (r < 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<uv_poll_t*>(x); });
+        CloseWatchers();
+        throw ErrnoError(env, "AF_PACKET", "uv_poll_start", -r);
+      }
+      watchers_[k] = h;
     }
-    h->data = this;
-    r = uv_poll_start(h, UV_READABLE, OnReadable);
-    if (r < 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<uv_poll_t*>(x); });
-      throw ErrnoError(env, "AF_PACKET", "uv_poll_start", -r);
-    }
-    watcher_.handle = h;
     fn_ = Napi::Persistent(info[0].As<Napi::Function>());
     Ref();  // stay alive while the loop may call us
     return env.Undefined();
   }
 
   void StopWatcher() {
-    if (watcher_.handle == nullptr) return;
-    CloseUvHandle(watcher_.handle);
-    watcher_.handle = nullptr;
+    if (watchers_[0] == nullptr) return;
+    CloseWatchers();
     fn_.Reset();
     Unref();
   }
@@ -630,7 +747,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       if (self->closed_) return;
       int err = 0;
       socklen_t len = sizeof err;
-      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      uv_os_fd_t fd = -1;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd) == 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       self->ctr_[C_RX_ERRORS] += 1;
       if (uv_poll_start(h, UV_READABLE, OnReadable) < 0) return;
     }
@@ -643,7 +761,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // Pin ourselves: the callback may close() and drop the last JS reference to us.
     Ref();
     // Everything ready is handed over now; bounded so one wake-up cannot monopolise the loop.
-    const uint32_t rounds = frameCount_ / maxBatch_ + 1;
+    uint32_t frames = 0;
+    for (int k = 0; k < nrx_; k++) frames += rx_[k].frameCount;
+    const uint32_t rounds = frames / maxBatch_ + 1;
     for (uint32_t r = 0; r < rounds && !closed_ && !fn_.IsEmpty(); r++) {
       const uint32_t n = Collect();
       if (n == 0) break;
@@ -661,10 +781,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   // readStats(): folds PACKET_STATISTICS (clear-on-read) into the counters.
   Napi::Value ReadStats(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
-    struct tpacket_stats st;
-    socklen_t sl = sizeof st;
-    if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ctr_[C_RING_DROPS] += st.tp_drops;
+    FoldStats();
     return info.Env().Undefined();
+  }
+
+  void FoldStats() {
+    for (int k = 0; k < nrx_; k++) {
+      struct tpacket_stats st;
+      socklen_t sl = sizeof st;
+      if (getsockopt(rx_[k].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ctr_[C_RING_DROPS] += st.tp_drops;
+    }
   }
 
   // setFanoutData(program: Uint8Array): installs a new cBPF program for the socket's whole
@@ -674,20 +800,21 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (closed_) throw Napi::Error::New(env, "setFanoutData on a closed packet socket");
     if (info.Length() < 1) throw Napi::TypeError::New(env, "setFanoutData(program): program must be a Uint8Array");
     std::vector<struct sock_filter> prog = CbpfProgram(info[0], "program");
-    const int e = SetFanoutCbpf(fd_, prog);
-    // EINVAL: not in a group, the group's mode is not CBPF, or the program failed the
-    // classic BPF checker; EPERM: SO_LOCK_FILTER is set.
-    if (e != 0) throw ErrnoError(env, "AF_PACKET fanout program", "setsockopt(PACKET_FANOUT_DATA)", e);
+    // Every ring's socket is in its own group: each group gets the program.
+    for (int k = 0; k < nrx_; k++) {
+      const int e = SetFanoutCbpf(rx_[k].fd, prog);
+      // EINVAL: not in a group, the group's mode is not CBPF, or the program failed the
+      // classic BPF checker; EPERM: SO_LOCK_FILTER is set.
+      if (e != 0) throw ErrnoError(env, "AF_PACKET fanout program", "setsockopt(PACKET_FANOUT_DATA)", e);
+    }
     return env.Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
-    // Fold the last kernel statistics in before the socket goes.
-    struct tpacket_stats st;
-    socklen_t sl = sizeof st;
-    if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ctr_[C_RING_DROPS] += st.tp_drops;
-    const bool watching = watcher_.handle != nullptr;
+    // Fold the last kernel statistics in before the sockets go.
+    FoldStats();
+    const bool watching = watchers_[0] != nullptr;
     Shutdown(kClose);
     if (watching) {
       fn_.Reset();
@@ -700,17 +827,29 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
   Napi::Value GetRing(const Napi::CallbackInfo& info) { return ring_.Value(); }
-  Napi::Value GetFrameSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), frameSize_); }
-  Napi::Value GetFrameCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), frameCount_); }
+  Napi::Value GetFrameSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rx_[0].frameSize); }
+  Napi::Value GetFrameCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rx_[0].frameCount); }
+  Napi::Value GetLargeFrameSize(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), nrx_ > 1 ? rx_[1].frameSize : 0);
+  }
+  Napi::Value GetLargeFrameCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), nrx_ > 1 ? rx_[1].frameCount : 0);
+  }
   Napi::Value GetHeadroom(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), headroom_); }
 
-  int fd_ = -1;
+  int fd_ = -1;  // the first ring's socket, which also transmits
+  int ifindex_ = -1;
   bool vnet_ = false;
+  bool ignoreOutgoing_ = true, qdiscBypass_ = true, promisc_ = false;
+  int reserve_ = 64, sndbuf_ = 0, fanoutMode_ = 0, fanoutOptional_ = 0;
+  std::vector<struct sock_filter> fanoutProg_;
+  const char* failedCall_ = "";
   bool closed_ = false;
   bool hook_ = false;
   bool inCallback_ = false;
-  uint32_t frameSize_ = 0, frameCount_ = 0, blockSize_ = 0, fpb_ = 1;
-  uint32_t head_ = 0, outstanding_ = 0, maxBatch_ = 0;
+  RxRing rx_[2];
+  int nrx_ = 1;
+  uint32_t maxBatch_ = 0;
   int headroom_ = 0;
   int32_t *off_ = nullptr, *len_ = nullptr, *flags_ = nullptr, *vlan_ = nullptr;
   double* ctr_ = nullptr;
@@ -718,7 +857,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   Napi::ObjectReference keep_;
   Napi::Reference<Napi::ArrayBuffer> ring_;
   Napi::FunctionReference fn_;
-  Watcher watcher_;
+  uv_poll_t* watchers_[2] = {nullptr, nullptr};
   struct mmsghdr msgs_[kTxChunk];
   struct iovec iov_[kTxChunk];
 };

@@ -49,6 +49,10 @@ Options:
   --prefix NAME     namespace prefix (default ${DEFAULTS.prefix})
   --cpu-prof        profile uvs NAT (node --cpu-prof into OUT/prof) and list its hot functions
   --max-seconds N   give up after N seconds overall (default ${DEFAULTS.maxSeconds})
+  --idle-cores C    before each measurement wait until the machine is busy on fewer than
+                    C cores (default ${DEFAULTS.idleCores})...
+  --idle-wait S     ...for at most S seconds, then measure anyway and say so in the report
+                    (default ${DEFAULTS.idleWaitSeconds}; 0: no idle gate)
   -h, --help        this text
 
   --scale-out       instead: aggregate throughput through 1, 2, 3... uvs directors behind
@@ -124,6 +128,8 @@ export async function main(argv: string[]): Promise<number> {
         prefix: { type: 'string' },
         'cpu-prof': { type: 'boolean' },
         'max-seconds': { type: 'string' },
+        'idle-cores': { type: 'string' },
+        'idle-wait': { type: 'string' },
         'scale-out': { type: 'boolean' },
         synflood: { type: 'boolean' },
         'flood-seconds': { type: 'string' },
@@ -246,6 +252,11 @@ export async function main(argv: string[]): Promise<number> {
       prefix,
       cpuProf: v['cpu-prof'] ? join(out, 'prof') : null,
       maxSeconds: positive(v['max-seconds'], DEFAULTS.maxSeconds, 'max-seconds', 7200),
+      idleCores: positive(v['idle-cores'], DEFAULTS.idleCores, 'idle-cores', 1024),
+      idleWaitSeconds:
+        v['idle-wait'] === '0'
+          ? 0
+          : positive(v['idle-wait'], DEFAULTS.idleWaitSeconds, 'idle-wait', 600),
       progress: (line, final) => {
         if (tty && !final) process.stderr.write(`\r\x1b[K${line}`);
         else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);

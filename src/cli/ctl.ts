@@ -10,8 +10,9 @@ const HELP = `Usage: uvs ctl [--control NAME] stats
        uvs ctl [--control NAME] checks
 
 stats   the director's counters as JSON: frames per verdict and per outcome (every
-        transmit, pass and drop reason), connections, each link's counters, the IPVS
-        sysctls, the state and counters of the table-full defences (defense), and
+        transmit, pass and drop reason; ring_drop counts frames the kernel dropped
+        because a link's receive ring was full), connections, each link's counters, the
+        IPVS sysctls, the state and counters of the table-full defences (defense), and
         loop.maxBatchGapMs: the longest time between two receive batches since the
         previous stats request (under steady traffic, the longest forwarding pause)
 trace   record the next COUNT transmitted packets (default 10; waits at most TIMEOUT_MS,

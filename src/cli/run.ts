@@ -5,6 +5,7 @@ import { type AnnounceGroup, parseAnnounceSpec } from '../announce/announce-spec
 import { type QuorumRule, weightQuorum } from '../announce/quorum.js';
 import { ConfigError } from '../control/config.js';
 import { CONTROL_ENV, DEFAULT_CONTROL_NAME } from '../control/daemon-socket.js';
+import type { RxRingOptions } from '../daemon/datapath-thread.js';
 import { LiveDirector } from '../daemon/director.js';
 import { MAX_DRAIN_SECONDS } from '../daemon/drain.js';
 import type { Backend } from '../io/index.js';
@@ -33,6 +34,11 @@ Options:
   --backend NAME    afpacket (default) or pcap (libpcap through 'cap': portable, slower)
   --no-vnet         no virtio_net_hdr on AF_PACKET sockets (GSO super-packets are then cut
                     by the kernel; turn interface offloads off instead)
+  --rx-ring MODE    receive rings of a vnet link: split (default: 4096 x 2 KiB slots for
+                    frames up to the MTU, and a ring of 68 KiB slots that only GSO
+                    super-packets reach, on two sockets) or single (one ring of 68 KiB
+                    slots, 256 deep: far fewer frames, so drops at high packet rates)
+  --rx-large-frames N  depth of the 68 KiB-slot ring (default 256; 68 KiB each)
   --no-nft          do not install the nftables table
   --control NAME    control socket name (default ${DEFAULT_CONTROL_NAME}, or $${CONTROL_ENV})
   --capacity N      connection table size (default 1048576, per worker)
@@ -148,6 +154,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`uvs run: unknown backend '${backend}' (afpacket or pcap)\n`);
     return 2;
   }
+  const ringMode = v['rx-ring'] ?? 'split';
+  if (ringMode !== 'split' && ringMode !== 'single') {
+    process.stderr.write(`uvs run: --rx-ring wants split or single, got '${ringMode}'\n`);
+    return 2;
+  }
+  let rxRing: RxRingOptions;
+  try {
+    const largeFrames = count(v['rx-large-frames'], 256, 65536, '--rx-large-frames');
+    if (largeFrames < 8) throw new Error(`--rx-large-frames wants at least 8, got ${largeFrames}`);
+    rxRing = { mode: ringMode, largeFrames };
+  } catch (e) {
+    process.stderr.write(`uvs run: ${(e as Error).message}\n`);
+    return 2;
+  }
   let scaleOut: { announce: AnnounceGroup[]; quorum: QuorumRule; drainSeconds: number };
   try {
     scaleOut = {
@@ -170,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
       configName: v.config,
       backend,
       vnetHdr: !v['no-vnet'],
+      rxRing,
       nft: !v['no-nft'],
       control: v.control ?? process.env[CONTROL_ENV] ?? DEFAULT_CONTROL_NAME,
       capacity: v.capacity !== undefined ? Number(v.capacity) : undefined,
@@ -248,6 +269,8 @@ function parse(argv: string[]) {
       config: { type: 'string' },
       backend: { type: 'string' },
       'no-vnet': { type: 'boolean' },
+      'rx-ring': { type: 'string' },
+      'rx-large-frames': { type: 'string' },
       'no-nft': { type: 'boolean' },
       control: { type: 'string' },
       capacity: { type: 'string' },

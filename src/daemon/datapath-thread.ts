@@ -10,7 +10,7 @@ import type { DirectorConfig } from '../control/config.js';
 import { NUMERIC_RESOLVER } from '../control/names.js';
 import { formatSave } from '../control/save.js';
 import { DirectorEnv } from '../datapath/env.js';
-import { OUTCOME_NAMES, VERDICT_NAMES } from '../datapath/outcome.js';
+import { O_RING_DROP, OUTCOME_NAMES, V_DROP, VERDICT_NAMES } from '../datapath/outcome.js';
 import { Pipeline } from '../datapath/pipeline.js';
 import { type Backend, openLink } from '../io/index.js';
 import type { Link } from '../io/link.js';
@@ -65,16 +65,29 @@ export function hostEnv(ifaces: readonly HostIface[], cfg: DirectorConfig | null
   return env;
 }
 
+/**
+ * How a vnet link receives: 'split' (default) a small-slot and a large-slot ring, 'single'
+ * one ring of 68 KiB slots; `largeFrames` is the depth of the large (or single) ring.
+ */
+export interface RxRingOptions {
+  mode?: 'split' | 'single';
+  largeFrames?: number;
+}
+
 export interface DatapathThreadOptions {
   env: DirectorEnv;
   cfg: DirectorConfig | null;
   backend: Backend;
   vnetHdr: boolean;
+  /** AF_PACKET receive rings (see AfPacketOptions.rxRing / largeFrameCount). */
+  rxRing?: RxRingOptions;
   capacity?: number;
   /** IPVS sysctls by name, applied after the config's. */
   sysctls: Readonly<Record<string, number>>;
   /** Fanout group of link i (worker threads). */
-  fanoutFor?: (li: number) => { id: number; mode: number; program?: Uint8Array } | undefined;
+  fanoutFor?: (
+    li: number,
+  ) => { id: number; largeId?: number; mode: number; program?: Uint8Array } | undefined;
   /** Whether this thread may open links (the control thread of a pool does not). */
   links: boolean;
 }
@@ -112,6 +125,9 @@ export class DatapathThread {
                 backend: 'afpacket',
                 name: ifc.name,
                 vnetHdr: o.vnetHdr,
+                rxRing: o.rxRing?.mode,
+                largeFrameCount: o.rxRing?.mode === 'single' ? undefined : o.rxRing?.largeFrames,
+                frameCount: o.rxRing?.mode === 'single' ? o.rxRing.largeFrames : undefined,
                 fanout: o.fanoutFor?.(li),
               })
             : openLink({ backend: o.backend, name: ifc.name }),
@@ -151,12 +167,20 @@ export class DatapathThread {
     VERDICT_NAMES.forEach((n, i) => {
       verdicts[n] = p.verdicts[i];
     });
+    const links = this.links.map((l) => [l.name, l.counters()] as const);
+    // Frames the kernel dropped at a full receive ring never reached the pipeline; they
+    // are counted here so that every frame that arrived ends in one outcome.
+    const ringDrops = links.reduce((a, [, c]) => a + c.ringDrops, 0);
+    if (ringDrops > 0) {
+      outcomes[OUTCOME_NAMES[O_RING_DROP]] = ringDrops;
+      verdicts[VERDICT_NAMES[V_DROP]] += ringDrops;
+    }
     return {
       connections: this.core.connCount,
       table: tableDigest(this.core),
       verdicts,
       outcomes,
-      links: Object.fromEntries(this.links.map((l) => [l.name, l.counters()])),
+      links: Object.fromEntries(links),
       sysctl: { ...this.core.sysctl, pmtu_disc: p.tunOpts.pmtuDisc ? 1 : 0 },
       defense: this.core.defenseReport(),
       // Since the previous stats: under steady traffic, the longest forwarding pause.

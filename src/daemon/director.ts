@@ -28,7 +28,7 @@ import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
 import { vrrpConfigOf } from '../keepalived/runtime/vrrp-input.js';
 import type { ListenAddress } from '../web/listen-address.js';
 import { corePages } from './conn-pages.js';
-import { DatapathThread, hostEnv, tableDigest } from './datapath-thread.js';
+import { DatapathThread, hostEnv, type RxRingOptions, tableDigest } from './datapath-thread.js';
 import { DirectorVrrp } from './director-vrrp.js';
 import { type DirectorStatus, Drain } from './drain.js';
 import { keepYoungGenerationSmall } from './heap.js';
@@ -50,6 +50,8 @@ export interface DirectorOptions {
   backend?: Backend;
   /** virtio_net_hdr on AF_PACKET links: GSO super-packets pass whole (default true). */
   vnetHdr?: boolean;
+  /** AF_PACKET receive rings of vnet links (default: split by frame size). */
+  rxRing?: RxRingOptions;
   /** Control socket name (default uvs-ctl, abstract); null = none. */
   control?: string | null;
   /** Datapath worker threads (default 1: the datapath runs in this thread). */
@@ -191,6 +193,7 @@ export class LiveDirector {
       cfg: this.cfg,
       backend,
       vnetHdr: vnet,
+      rxRing: o.rxRing,
       capacity: o.capacity,
       sysctls: o.sysctls ?? {},
       links: workers === 1,
@@ -222,9 +225,12 @@ export class LiveDirector {
           configName: o.configName,
           backend,
           vnetHdr: vnet,
+          rxRing: o.rxRing,
           capacity: o.capacity,
           sysctls: o.sysctls ?? {},
-          fanoutIds: this.hostIfaces.map((_, i) => ((process.pid & 0xfff) << 4) + i),
+          // Two groups per interface (small- and large-slot rings), 16 interfaces per pid.
+          fanoutIds: this.hostIfaces.map((_, i) => ((process.pid & 0x7ff) << 5) + 2 * i),
+          largeFanoutIds: this.hostIfaces.map((_, i) => ((process.pid & 0x7ff) << 5) + 2 * i + 1),
         },
         t.env,
         t.core,

@@ -35,6 +35,7 @@ import { InetAddr } from '../net/addr.js';
 import type { RecordTarget } from '../trace/live-recorder.js';
 import type { PathEvent, PathFilter } from '../trace/packet-path.js';
 import { PAGE_ENTRIES } from './conn-pages.js';
+import type { RxRingOptions } from './datapath-thread.js';
 
 export interface WorkerConfig {
   index: number;
@@ -43,10 +44,13 @@ export interface WorkerConfig {
   configName?: string;
   backend: string;
   vnetHdr: boolean;
+  rxRing?: RxRingOptions;
   capacity?: number;
   sysctls: Record<string, number>;
   /** Fanout group id of each interface (same order as ifaces). */
   fanoutIds: number[];
+  /** Fanout group id of each interface's large-slot ring (split receive rings). */
+  largeFanoutIds: number[];
   /** cBPF program of each interface. */
   programs: Uint8Array[];
   /** The table to start from (the main core's, as commands). */

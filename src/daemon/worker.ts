@@ -89,9 +89,15 @@ try {
     cfg: dc,
     backend: 'afpacket',
     vnetHdr: cfg.vnetHdr,
+    rxRing: cfg.rxRing,
     capacity: cfg.capacity,
     sysctls: cfg.sysctls,
-    fanoutFor: (li) => ({ id: cfg.fanoutIds[li], mode: FANOUT_CBPF, program: programs[li] }),
+    fanoutFor: (li) => ({
+      id: cfg.fanoutIds[li],
+      largeId: cfg.largeFanoutIds[li],
+      mode: FANOUT_CBPF,
+      program: programs[li],
+    }),
     links: true,
   });
   const refused = apply(t, reviveTableCommands(cfg.table));

@@ -81,6 +81,10 @@ const OUTCOMES: ReadonlyArray<readonly [string, number]> = [
   ['not_master', V_DROP],
   // A new connection refused by the drop_packet defence (ip_vs_todrop).
   ['drop_packet', V_DROP],
+  // The kernel found the link's receive ring full and dropped the frame before uvs saw it
+  // (PACKET_STATISTICS tp_drops). Never reached by the pipeline: the packet loop's stats
+  // add the links' counts to this outcome and to the drop verdict.
+  ['ring_drop', V_DROP],
 ];
 
 export const OUTCOME_NAMES: readonly string[] = [
@@ -147,6 +151,7 @@ export const O_XMIT_ERROR = id('xmit_error');
 export const O_HEADROOM = id('headroom');
 export const O_NOT_MASTER = id('not_master');
 export const O_DROP_PACKET = id('drop_packet');
+export const O_RING_DROP = id('ring_drop');
 
 export const OUTCOME_COUNT = OUTCOME_NAMES.length;
 // Sanity: parse statuses come first and keep their codes.

@@ -4,7 +4,18 @@
  * fill), batched sendmmsg transmit, optional PACKET_VNET_HDR (GSO/GRO super-packets and
  * partial checksums), fanout, promiscuous mode. Mirrors net/packet/af_packet.c from user
  * space; the native half is native/src/uvs_io.cc (PacketSocket).
+ *
+ * With PACKET_VNET_HDR a frame may be a 64 KiB GSO super-packet, and one ring whose slots
+ * hold one (68 KiB) holds only a few hundred frames: at line rate it overflows while the
+ * datapath is inside sendmmsg. So by default such a link has two rings on two sockets,
+ * split by frame length with socket filters (length-filter.ts): a deep ring of small slots
+ * (4096 x 2 KiB, every MTU-sized frame) and a shallow ring of large slots that only
+ * super-packets reach. The native side maps both rings into one buffer and hands them
+ * over as one batch in receive-time order, so a flow whose frames straddle the split (a
+ * short segment after a super-packet) is not reordered; the small-ring socket transmits.
  */
+
+import { lengthSplitFilter } from './length-filter.js';
 import {
   type Link,
   type LinkCounters,
@@ -34,15 +45,25 @@ export const FANOUT_FLAG_DEFRAG = 0x8000;
 /** The native socket as built from native/src/uvs_io.cc (setFanoutData is newer than native.ts). */
 interface FanoutPacketSocket extends NativePacketSocket {
   setFanoutData?(program: Uint8Array): void;
+  /** Present when the addon knows the `large` option (a second, merged ring). */
+  readonly largeFrameCount?: number;
 }
 
 export interface AfPacketOptions {
   /** Turn on PACKET_VNET_HDR: frames carry a virtio_net_hdr and may be GSO super-packets. */
   vnetHdr?: boolean;
-  /** Bytes per ring frame (multiple of 16). Default: 2048 (or enough for the MTU); 69632 with vnetHdr. */
+  /**
+   * 'split' (the default with vnetHdr): a small-slot ring for frames up to the MTU and a
+   * large-slot ring for GSO super-packets, on two sockets. 'single': one ring whose slots
+   * hold the largest frame (68 KiB with vnetHdr). Without vnetHdr the ring is always single.
+   */
+  rxRing?: 'split' | 'single';
+  /** Bytes per ring frame (multiple of 16) of the single or small ring. Default: 2048 (or enough for the MTU); 69632 for a single vnetHdr ring. */
   frameSize?: number;
-  /** Frames in the rx ring. Default 4096 (256 with vnetHdr, whose frames are 68 KiB). */
+  /** Frames in the single or small ring. Default 4096 (256 for a single vnetHdr ring, whose frames are 68 KiB). */
   frameCount?: number;
+  /** Frames in the large ring of a split (69632 bytes each). Default 256. */
+  largeFrameCount?: number;
   /** Most frames per batch (descriptor array size). Default: the ring size. */
   maxBatch?: number;
   /** Writable bytes guaranteed before each frame (PACKET_RESERVE). Default 64. */
@@ -67,12 +88,19 @@ export interface AfPacketOptions {
    * member of a group must give the same mode. `program`: with FANOUT_CBPF, the classic
    * BPF program (struct sock_filter array) installed for the whole group right after this
    * socket joins — it replaces whatever program the group had. Member indexes: see
-   * setFanoutProgram.
+   * setFanoutProgram. With a split ring the large-slot sockets form a second group,
+   * `largeId` (default `id ^ 0x8000`), with the same mode and program, so a frame reaches
+   * the same member index in whichever group its length selects.
    */
-  fanout?: { id: number; mode?: number; program?: Uint8Array };
+  fanout?: { id: number; mode?: number; program?: Uint8Array; largeId?: number };
   /** Socket send buffer in bytes (SO_SNDBUFFORCE). Default 4 MiB. */
   sndbuf?: number;
 }
+
+/** Slot size of a ring that holds any vnetHdr frame: a 64 KiB super-packet and its headers. */
+const LARGE_FRAME_SIZE = 69632;
+/** tpacket2_hdr (52) + the worst alignment slack before the MAC header (44). */
+const FRAME_OVERHEAD = 52 + 44;
 
 export class AfPacketLink implements Link {
   readonly kind = 'afpacket' as const;
@@ -84,9 +112,13 @@ export class AfPacketLink implements Link {
   readonly vnetHdr: boolean;
   readonly headroom: number;
   readonly batch: RxBatch;
+  /** Counters of the link (both rings of a split). */
   readonly counterArray = new Float64Array(C.COUNT);
+  /** Slot size and count of the single ring, or of the small ring of a split. */
   readonly frameSize: number;
   readonly frameCount: number;
+  /** The large ring of a split, and the longest frame the small ring takes (null: one ring). */
+  readonly large: { frameSize: number; frameCount: number; maxSmall: number } | null;
   private readonly sock: FanoutPacketSocket;
   private onBatch: ((b: RxBatch) => void) | undefined;
   private readonly dispatch: (count: number) => void;
@@ -101,23 +133,41 @@ export class AfPacketLink implements Link {
     this.mtu = info.mtu;
     this.vnetHdr = opts.vnetHdr ?? false;
     const reserve = opts.headroom ?? 64;
-    // Worst-case frame: TPACKET2_HDRLEN 52 + alignment/max(maclen,16) slack 44 + reserve +
-    // vnet header + Ethernet + two VLAN tags + MTU, rounded up to TPACKET_ALIGNMENT (16).
-    const need = (52 + 44 + reserve + VNET_HDR_LEN + 14 + 8 + info.mtu + 15) & ~15;
-    const frameSize = opts.frameSize ?? (this.vnetHdr ? 69632 : Math.max(2048, need));
-    const frameCount = opts.frameCount ?? (this.vnetHdr ? 256 : 4096);
-    const maxBatch = opts.maxBatch ?? frameCount;
+    const rxRing = opts.rxRing ?? 'split';
+    if (rxRing !== 'split' && rxRing !== 'single') {
+      throw new RangeError(`rxRing must be 'split' or 'single', got ${String(rxRing)}`);
+    }
+    const split = this.vnetHdr && rxRing === 'split';
+    // Worst-case frame: the ring's per-frame overhead + reserve + vnet header + Ethernet +
+    // two VLAN tags + MTU, rounded up to TPACKET_ALIGNMENT (16).
+    const need = (FRAME_OVERHEAD + reserve + VNET_HDR_LEN + 14 + 8 + info.mtu + 15) & ~15;
+    const single = this.vnetHdr && !split;
+    const frameSize = opts.frameSize ?? (single ? LARGE_FRAME_SIZE : Math.max(2048, need));
+    const frameCount = opts.frameCount ?? (single ? 256 : 4096);
+    const largeFrameCount = opts.largeFrameCount ?? 256;
+    if (split && (!Number.isInteger(largeFrameCount) || largeFrameCount < 8)) {
+      throw new RangeError(`largeFrameCount must be an integer >= 8, got ${largeFrameCount}`);
+    }
+    const maxBatch = opts.maxBatch ?? frameCount + (split ? largeFrameCount : 0);
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     }
+    const fanout = opts.fanout;
+    if (fanout && (!Number.isInteger(fanout.id) || fanout.id < 0 || fanout.id > 0xffff)) {
+      throw new RangeError(`fanout id must be an integer in 0..65535, got ${fanout.id}`);
+    }
+    const largeId = fanout ? (fanout.largeId ?? fanout.id ^ 0x8000) : -1;
     if (
-      opts.fanout &&
-      (!Number.isInteger(opts.fanout.id) || opts.fanout.id < 0 || opts.fanout.id > 0xffff)
+      fanout &&
+      split &&
+      (!Number.isInteger(largeId) || largeId < 0 || largeId > 0xffff || largeId === fanout.id)
     ) {
-      throw new RangeError(`fanout id must be an integer in 0..65535, got ${opts.fanout.id}`);
+      throw new RangeError(
+        `fanout largeId must be an integer in 0..65535 other than id, got ${largeId}`,
+      );
     }
     const ignoreOutgoing = opts.ignoreOutgoing ?? true;
-    const askedMode = opts.fanout?.mode ?? FANOUT_HASH;
+    const askedMode = fanout?.mode ?? FANOUT_HASH;
     if (!Number.isInteger(askedMode) || askedMode < 0 || askedMode > 0xffff) {
       throw new RangeError(`fanout mode must be an integer in 0..0xffff, got ${askedMode}`);
     }
@@ -126,8 +176,11 @@ export class AfPacketLink implements Link {
         ? FANOUT_FLAG_IGNORE_OUTGOING
         : 0;
     const fanoutMode = askedMode | autoFlag;
-    const program = opts.fanout?.program;
+    const program = fanout?.program;
     if (program !== undefined) checkProgram(program, fanoutMode);
+    // The largest frame a small slot holds whole (conservative: the worst MAC alignment).
+    // A small slot below the MTU is allowed: whatever does not fit goes to the large ring.
+    const maxSmall = frameSize - FRAME_OVERHEAD - reserve - (this.vnetHdr ? VNET_HDR_LEN : 0);
     const b = newBatch(new Uint8Array(0), maxBatch);
     const nativeOpts: NativePacketSocketOptions & {
       fanoutProgram?: Uint8Array;
@@ -141,7 +194,7 @@ export class AfPacketLink implements Link {
       ignoreOutgoing,
       qdiscBypass: opts.qdiscBypass ?? true,
       promisc: opts.promisc ?? false,
-      fanoutGroup: opts.fanout ? opts.fanout.id : -1,
+      fanoutGroup: fanout ? fanout.id : -1,
       fanoutMode,
       fanoutOptionalFlags: autoFlag,
       sndbuf: opts.sndbuf ?? 4 << 20,
@@ -152,9 +205,21 @@ export class AfPacketLink implements Link {
       counters: this.counterArray,
     };
     if (program !== undefined) nativeOpts.fanoutProgram = program;
+    if (split) {
+      nativeOpts.filter = lengthSplitFilter('small', maxSmall);
+      nativeOpts.large = {
+        frameSize: LARGE_FRAME_SIZE,
+        frameCount: largeFrameCount,
+        filter: lengthSplitFilter('large', maxSmall),
+        fanoutGroup: fanout ? largeId : -1,
+      };
+    }
     this.sock = new n.PacketSocket(nativeOpts);
-    if (program !== undefined && typeof this.sock.setFanoutData !== 'function') {
-      // An addon built before fanout programs existed ignores fanoutProgram: refuse.
+    if (
+      (program !== undefined && typeof this.sock.setFanoutData !== 'function') ||
+      (split && typeof this.sock.largeFrameCount !== 'number')
+    ) {
+      // An addon built before these options existed ignores them: refuse.
       this.sock.close();
       throw new Error(staleAddon);
     }
@@ -163,6 +228,13 @@ export class AfPacketLink implements Link {
     this.headroom = this.sock.headroom;
     this.frameSize = this.sock.frameSize;
     this.frameCount = this.sock.frameCount;
+    this.large = split
+      ? {
+          frameSize: LARGE_FRAME_SIZE,
+          frameCount: this.sock.largeFrameCount ?? 0,
+          maxSmall,
+        }
+      : null;
     // Created once: the native watcher calls this with the batch size on every wake-up.
     this.dispatch = (count: number) => {
       this.batch.count = count;
@@ -171,19 +243,19 @@ export class AfPacketLink implements Link {
     };
   }
 
-  /** The socket's file descriptor (for diagnostics). */
+  /** The file descriptor of the socket that transmits (the small ring's) (for diagnostics). */
   get fd(): number {
     return this.sock.fd;
   }
 
   /**
    * Installs `program` (struct sock_filter array, host byte order) as the classic BPF
-   * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA. The
-   * program belongs to the group, not to the socket: any member may set it and the new
-   * one replaces the old for every member at once (RCU swap; the call waits for a grace
-   * period before freeing the old one). The kernel delivers each frame to member
-   * `ret % members` (members = sockets currently in the group). Indexes, from
-   * net/packet/af_packet.c (__fanout_link / __fanout_unlink), checked in
+   * program of this socket's PACKET_FANOUT_CBPF group, through PACKET_FANOUT_DATA (with a
+   * split ring: of both groups). The program belongs to the group, not to the socket: any
+   * member may set it and the new one replaces the old for every member at once (RCU swap;
+   * the call waits for a grace period before freeing the old one). The kernel delivers
+   * each frame to member `ret % members` (members = sockets currently in the group).
+   * Indexes, from net/packet/af_packet.c (__fanout_link / __fanout_unlink), checked in
    * test/io/fanout-bpf.test.ts: a joining socket takes index `members` (so index i is the
    * i-th socket to join); a leaving socket (close) is replaced by the one at the LAST
    * index, and the count drops by one; an interface down unlinks every member of its group
@@ -248,7 +320,7 @@ export class AfPacketLink implements Link {
 }
 
 const staleAddon =
-  'uvs native addon predates fanout programs (no setFanoutData); run `npm run build:native`';
+  'uvs native addon predates fanout programs or split rings; run `npm run build:native`';
 
 function checkProgram(program: Uint8Array, mode: number): void {
   if (!(program instanceof Uint8Array)) {

@@ -38,6 +38,14 @@ export interface NativePacketSocketOptions {
   promisc?: boolean;
   fanoutGroup?: number;
   fanoutMode?: number;
+  /** The socket's own classic BPF filter (struct sock_filter array; SO_ATTACH_FILTER before bind). */
+  filter?: Uint8Array;
+  /**
+   * A second ring on a second socket (same options otherwise: its own slot size, depth,
+   * filter and fanout group), mapped right after the first in `ring`; batches take the
+   * frames of both in receive-time order.
+   */
+  large?: { frameSize: number; frameCount: number; filter?: Uint8Array; fanoutGroup?: number };
   sndbuf?: number;
   off: Int32Array;
   len: Int32Array;

@@ -216,8 +216,11 @@ export class LabRun {
     ];
   }
 
-  /** Starts (or restarts) `uvs run` in the director namespace and waits until it is ready. */
-  async startDirector(): Promise<void> {
+  /**
+   * Starts (or restarts) `uvs run` in the director namespace and waits until it is ready;
+   * `extraArgs` follow the lab's runArgs for this start only.
+   */
+  async startDirector(extraArgs: readonly string[] = []): Promise<void> {
     const argv = [
       ...nodeArgv('../cli/uvs'),
       'run',
@@ -228,6 +231,7 @@ export class LabRun {
       '--control',
       this.control,
       ...(this.opts.runArgs ?? []),
+      ...extraArgs,
     ];
     this.director = await this.spawn('director', this.ns('dir'), argv, /director running/);
   }

@@ -43,6 +43,7 @@ describe.skipIf(why !== '')(`namespace bench smoke${why ? ` (skipped: ${why})` :
         prefix,
         cpuProf: null,
         maxSeconds: 50,
+        idleWaitSeconds: 2,
         progress: () => {},
       });
       for (const f of ['latest.json', 'latest.md', 'latest.svg']) {
@@ -56,7 +57,16 @@ describe.skipIf(why !== '')(`namespace bench smoke${why ? ` (skipped: ${why})` :
         expect(typeof run.value).toBe('number');
         expect(typeof run.cpu.softirqCores).toBe('number');
         expect(run.cpu.procCores).toBeNull();
+        // The idle gate ran (bounded: 2 s) and said what it saw.
+        expect(typeof run.idle.busyCores).toBe('number');
+        expect(run.idle.waitedSeconds).toBeLessThan(5);
+        // Kernel forwarding has no receive rings.
+        expect(run.ringDrops).toBeUndefined();
       }
+      // The real servers sink the UDP load instead of answering it with port unreachables.
+      const udpRun = j.runs.find((x: { metric: string }) => x.metric === 'udp');
+      expect(udpRun.detail.received).toBeGreaterThan(0);
+      expect(udpRun.detail.rsIcmpUnreach).toBe(0);
       const udp = j.summary.udp.kernel;
       expect(udp.median).toBeGreaterThan(0);
       expect(udp.offered).toBeGreaterThan(0);

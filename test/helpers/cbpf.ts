@@ -57,6 +57,12 @@ function isLittleEndian(): boolean {
 export interface CbpfFrameMeta {
   /** sll_pkttype (PACKET_HOST 0 by default; 4 = outgoing). */
   pkttype?: number;
+  /**
+   * Where packet offset 0 is: 'network' (default) as for a fanout program, or 'mac' as for
+   * a socket filter on a SOCK_RAW packet socket, which runs after tpacket_rcv pushed the
+   * MAC header back (offsets and `len` then count from the Ethernet header).
+   */
+  from?: 'network' | 'mac';
 }
 
 /** One decoded struct sock_filter. */
@@ -112,7 +118,7 @@ export function runCbpf(
     type = (frame[16] << 8) | frame[17];
     l3 = 18;
   }
-  const pkt = frame.subarray(l3);
+  const pkt = meta.from === 'mac' ? frame : frame.subarray(l3);
   const pkttype = meta.pkttype ?? 0;
   const M = new Uint32Array(BPF_MEMWORDS);
   let A = 0;

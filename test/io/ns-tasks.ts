@@ -973,3 +973,63 @@ export async function fanoutCbpf(
   cbpf.close();
   return { phases, errors };
 }
+
+export interface SplitRxResult {
+  /** Test frames seen in each ring: their sequence number and length. */
+  small: Array<{ seq: number; len: number }>;
+  large: Array<{ seq: number; len: number }>;
+  /** Sequence numbers in the order the link handed the frames over (both rings merged). */
+  order: number[];
+  maxSmall: number;
+  smallSlots: number;
+  largeSlots: number;
+  counters: Record<string, number>;
+}
+
+/**
+ * A split-ring vnet link that receives nothing until the parent stops the task (so its
+ * rings fill and overflow), then polls until both rings are dry and says which ring held
+ * which test frame and in which order the link handed them over, with the link's counters
+ * (ring drops).
+ */
+export async function splitRx(
+  a: { dev: string; link: AfPacketOptions },
+  ctx: TaskContext,
+): Promise<SplitRxResult> {
+  const link = new AfPacketLink(a.dev, { ...a.link, vnetHdr: true, rxRing: 'split' });
+  if (link.large === null) throw new Error('expected a split ring');
+  const r: SplitRxResult = {
+    small: [],
+    large: [],
+    order: [],
+    maxSmall: link.large.maxSmall,
+    smallSlots: link.frameCount,
+    largeSlots: link.large.frameCount,
+    counters: {},
+  };
+  ctx.ready({ maxSmall: link.large.maxSmall, smallSlots: link.frameCount });
+  await ctx.stopped;
+  for (let idle = 0; idle < 4; ) {
+    const n = link.poll();
+    if (n === 0) {
+      idle++;
+      continue;
+    }
+    idle = 0;
+    const b = link.batch;
+    for (let i = 0; i < n; i++) {
+      if (!isTest(b, i, TEST_ETHERTYPE)) continue;
+      const o = b.off[i];
+      // Which ring: the small one comes first in the mapping (its slots fill whole blocks).
+      const into = o < link.frameCount * link.frameSize ? r.small : r.large;
+      r.order.push(new DataView(b.buf.buffer, b.buf.byteOffset).getUint32(o + 14));
+      into.push({
+        seq: new DataView(b.buf.buffer, b.buf.byteOffset).getUint32(o + 14),
+        len: b.len[i],
+      });
+    }
+  }
+  r.counters = link.counters() as unknown as Record<string, number>;
+  link.close();
+  return r;
+}
