@@ -118,10 +118,14 @@ export async function measureFailover(lab: HaLab, o: FailoverOptions): Promise<F
   await lab.json(fetch, 'started', 30_000);
   await lab.json(flows, 'ready', 30_000);
   log(`${o.method}: transfer and long connections running`);
-  // The counts (uvsadm runs take a moment) are taken while the load runs up to the kill.
-  const [[master, backup]] = await Promise.all([
-    Promise.all([lab.connections(1), peer === 'uvs' ? lab.connections(2) : 0]),
-    sleep(killAfter),
+  // The counts are taken just before the kill, once the load has run killAfter: a partial
+  // sync message leaves only when its first record is 2 s old (FLUSH_MS), so a count taken
+  // as the load starts can find the backup still empty (DR syncs few records per
+  // connection, so its first message is always a partial one).
+  await sleep(killAfter);
+  const [master, backup] = await Promise.all([
+    lab.connections(1),
+    peer === 'uvs' ? lab.connections(2) : 0,
   ]);
   const connsBefore = { master, backup };
   const killedAt = lab.kill(1);

@@ -170,12 +170,20 @@ export async function runHealthScene(lab: LabRun, o: HealthSceneOptions): Promis
   const last = snaps[snaps.length - 1];
   const killed = stamps.find((s) => s.text.includes('kills'))?.at ?? before * 1000;
   const removed = logSays(`Removing service ${rs2}`) ?? killed;
-  const back = logSays(`Adding service ${rs2}`) ?? last.at;
-  // Progress comes every 500 ms: each boundary is the snapshot nearest to it.
+  const restarted = stamps.find((s) => s.text.includes('starts rs2'))?.at ?? last.at;
+  // Progress comes every 500 ms (later on a busy machine). The 'out' phase holds only
+  // snapshots taken inside it: from the first one seen after the removal line to the last
+  // one taken before the lab restarted rs2's application (so none counts an answer of the
+  // restarted rs2). A snapshot's counts were written before it arrived, hence no earlier
+  // than the moment it is stamped with.
+  const start: Snapshot = { at: 0, r: emptyLoad() };
+  const atOrAfter = (ms: number): Snapshot => snaps.find((s) => s.at >= ms) ?? last;
+  const lastAtOrBefore = (ms: number): Snapshot => snaps.filter((s) => s.at <= ms).pop() ?? start;
+  const outFrom = atOrAfter(removed);
+  const outTo = lastAtOrBefore(restarted);
   const near = (ms: number): Snapshot =>
     snaps.reduce((a, b) => (Math.abs(b.at - ms) < Math.abs(a.at - ms) ? b : a));
-  const start: Snapshot = { at: 0, r: emptyLoad() };
-  const bounds = [start, near(killed), near(removed), near(back), last];
+  const bounds = [start, near(killed), outFrom, outTo.at >= outFrom.at ? outTo : outFrom, last];
   const phases = ['before', 'refused', 'out', 'back'].map((name, k) => ({
     name,
     from: bounds[k],
@@ -210,8 +218,8 @@ export async function runHealthScene(lab: LabRun, o: HealthSceneOptions): Promis
   }
   lines.push(
     '  (before: all up; refused: rs2 dead, its checker not yet failed; out: rs2 out of the',
-    '   table; back: after the checker put rs2 back. Phases end on the load progress',
-    '   reports, every 500 ms.)',
+    '   table, until the lab restarts its application; back: from then on, the checker',
+    '   putting rs2 back. Phases end on the load progress reports, every 500 ms.)',
   );
   const kinds = last.r.errorKinds;
   if (Object.keys(kinds).length > 0)
