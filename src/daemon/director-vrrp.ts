@@ -13,15 +13,18 @@
  * host's interface — so they die with the process. Addresses on other interfaces are added
  * to and removed from the host as keepalived does. GARPs go out for both.
  *
- * A reload (SIGHUP) whose VRRP half is unchanged leaves the router alone; a changed one
- * stops the old router cleanly (masters resign with priority 0) and starts the new.
+ * A reload (SIGHUP) whose VRRP half is unchanged leaves the router alone. A changed one
+ * is applied as keepalived applies it (VrrpRouter.takeOver): a router for the new file, on
+ * the same sockets, takes over from the running one; instances still in the file carry on
+ * in their state (a MASTER keeps its VIPs and advertises with no gap, with its new
+ * priority), removed ones resign (priority 0) and give their VIPs up, new ones start.
  */
 import type { VrrpClock } from '../ha/vrrp-clock.js';
 import type { VirtualAddress, VrrpConfig } from '../ha/vrrp-config.js';
 import type { VrrpStateName } from '../ha/vrrp-instance.js';
 import { SystemVrrpIo } from '../ha/vrrp-io.js';
 import type { VrrpStateEvent } from '../ha/vrrp-notify.js';
-import { type VrrpIo, VrrpRouter } from '../ha/vrrp-router.js';
+import { type ReloadSummary, type VrrpIo, VrrpRouter } from '../ha/vrrp-router.js';
 import type { InetAddr } from '../net/addr.js';
 import type { VipGate } from './vip-gate.js';
 
@@ -40,9 +43,12 @@ export interface DirectorVrrpOptions {
 /** The router's I/O with the VIPs of uvs's interfaces kept off the host. */
 class DirectorIo implements VrrpIo {
   constructor(
-    private readonly inner: VrrpIo,
+    private readonly inner: VrrpIo & { prepare?(ifs: Iterable<string>): Promise<void> },
     private readonly ours: ReadonlySet<string>,
   ) {}
+  async prepare(ifs: Iterable<string>): Promise<void> {
+    await this.inner.prepare?.(ifs);
+  }
   listen(ifname: string, fn: (pkt: Uint8Array, len: number) => void): void {
     this.inner.listen(ifname, fn);
   }
@@ -72,6 +78,8 @@ class DirectorIo implements VrrpIo {
 
 export class DirectorVrrp {
   private router: VrrpRouter | null = null;
+  /** The I/O the routers share: a reload's router takes the sockets over. */
+  private io: DirectorIo | null = null;
   private running: VrrpConfig | null = null;
   private readonly ours: ReadonlySet<string>;
 
@@ -89,29 +97,24 @@ export class DirectorVrrp {
     return this.router?.instanceState(name);
   }
 
-  /** Starts (or, with a different config, restarts) the router; null stops it. */
-  async apply(config: VrrpConfig | null): Promise<void> {
-    if (config !== null && this.running !== null && same(config, this.running)) return;
-    if (this.router !== null) {
-      this.opts.log('uvs: VRRP configuration changed: restarting the VRRP instances');
-      await this.stop();
-    }
+  /** Starts the router, applies a changed config to the running one (a reload); null stops it. */
+  async apply(config: VrrpConfig | null): Promise<ReloadSummary | null> {
+    if (config !== null && this.running !== null && same(config, this.running)) return null;
     if (config === null) {
+      if (this.router !== null) await this.stop();
       this.opts.gate.hold([]);
-      return;
+      return null;
     }
-    const sys =
-      this.opts.io?.() ?? new SystemVrrpIo({ log: (m) => this.opts.log(`Keepalived_vrrp: ${m}`) });
-    const io = new DirectorIo(sys, this.ours);
-    const ifaces = new Set(config.instances.map((i) => i.interface));
-    await sys.prepare?.(ifaces);
-    // Held addresses start standby: nothing is answered until an instance is MASTER.
-    this.opts.gate.hold(
-      config.instances.map((i) => ({
-        name: i.name,
-        addrs: i.virtualAddresses.filter((v) => io.held(v)).map((v) => v.addr.v4),
-      })),
-    );
+    const prev = this.router;
+    let io = this.io;
+    if (prev === null || io === null) {
+      const sys =
+        this.opts.io?.() ??
+        new SystemVrrpIo({ log: (m) => this.opts.log(`Keepalived_vrrp: ${m}`) });
+      io = new DirectorIo(sys, this.ours);
+      this.io = io;
+    }
+    await io.prepare(new Set(config.instances.map((i) => i.interface)));
     const router = new VrrpRouter(config, {
       io,
       ...(this.opts.clock ? { clock: this.opts.clock, linkPollMs: 0 } : {}),
@@ -123,7 +126,26 @@ export class DirectorVrrp {
     });
     this.router = router;
     this.running = config;
-    router.start();
+    const held = config.instances.map((i) => ({
+      name: i.name,
+      addrs: i.virtualAddresses.filter((v) => io.held(v)).map((v) => v.addr.v4),
+    }));
+    if (prev === null) {
+      // Held addresses start standby: nothing is answered until an instance is MASTER.
+      this.opts.gate.hold(held);
+      router.start();
+      return null;
+    }
+    const summary = router.takeOver(prev);
+    this.opts.log(
+      `uvs: VRRP reloaded: ${summary.kept.length} instance(s) carried on, ${summary.added.length} added, ${summary.removed.length} removed`,
+    );
+    // The addresses the running masters hold now, in one change.
+    const masters = [...router.instances.values()]
+      .filter((i) => i.state === 'MASTER')
+      .map((i) => i.name);
+    this.opts.gate.hold(held, masters);
+    return summary;
   }
 
   /** Clean stop: masters resign (priority 0) and give their addresses up. */
@@ -131,6 +153,7 @@ export class DirectorVrrp {
     const r = this.router;
     this.router = null;
     this.running = null;
+    this.io = null;
     if (r === null) return;
     await r.stop();
     for (const name of r.instances.keys()) this.opts.gate.setMaster(name, false);

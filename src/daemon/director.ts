@@ -22,6 +22,7 @@ import { ControlPlane } from '../control/control-plane.js';
 import { type ControlServer, controlAddress, serveControl } from '../control/daemon-socket.js';
 import { NftManager } from '../control/nft.js';
 import type { UvsadmTarget } from '../control/uvsadm.js';
+import type { SyncDaemonRequest } from '../ha/sync-config.js';
 import type { Backend } from '../io/index.js';
 import { KeepalivedRuntime, type ReloadOutcome } from '../keepalived/runtime/runtime.js';
 import { PredicateVipOwnership } from '../keepalived/runtime/vip-ownership.js';
@@ -298,9 +299,51 @@ export class LiveDirector {
   /** SIGHUP with --keepalived: reload the file (null without one). */
   async reloadKeepalived(): Promise<ReloadOutcome | null> {
     if (!this.keepalived) return null;
+    const syncBefore = this.syncRequest();
     const r = await this.keepalived.reload();
-    if (r.ok) await this.applyVrrp();
+    if (!r.ok) return r;
+    await this.applyVrrp();
+    // keepalived's lvs_syncd daemon_set_reload: the sync daemon runs on untouched across a
+    // reload whose lvs_sync_daemon line is the same; a changed line restarts it with the
+    // new settings, in the state of its instance now; a removed one stops it.
+    const syncAfter = this.syncRequest();
+    if (JSON.stringify(syncBefore) !== JSON.stringify(syncAfter)) {
+      this.syncFollow = this.syncFollow
+        .then(() => this.resyncDaemon(syncBefore !== null))
+        .catch((e: Error) => this.log(`uvs: lvs_sync_daemon: ${e.message}`));
+      await this.syncFollow;
+    }
     return r;
+  }
+
+  /** The running file's lvs_sync_daemon as a sync daemon request, with its instance. */
+  private syncRequest():
+    | (Omit<SyncDaemonRequest, 'state'> & { instance: string | undefined })
+    | null {
+    const sd = this.keepalived?.running.global.lvsSyncDaemon;
+    if (!sd) return null;
+    return {
+      instance: sd.vrrpInstance ?? this.keepalived?.running.vrrp.instances[0]?.name,
+      ifname: sd.interface,
+      ...(sd.syncId !== undefined ? { syncId: sd.syncId } : {}),
+      ...(sd.maxLen !== undefined ? { maxLen: sd.maxLen } : {}),
+      ...(sd.port !== undefined ? { port: sd.port } : {}),
+      ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
+      ...(sd.group !== undefined ? { group: sd.group.toString() } : {}),
+    };
+  }
+
+  /** After a reload changed lvs_sync_daemon: stop what the old line ran, follow the new one. */
+  private async resyncDaemon(hadLine: boolean): Promise<void> {
+    const sync = this.sync;
+    if (!sync) return;
+    if (hadLine) {
+      for (const s of ['master', 'backup'] as const) if (sync.isRunning(s)) await sync.stop(s);
+    }
+    const req = this.syncRequest();
+    if (req?.instance === undefined) return;
+    const state = this.vrrp?.instanceState(req.instance);
+    if (state !== undefined) await this.followSyncInstance(req.instance, state);
   }
 
   /**
@@ -309,19 +352,11 @@ export class LiveDirector {
    * vrrp.c's ipvs_syncd_master / ipvs_syncd_backup switch the kernel's daemons).
    */
   private async followSyncInstance(instance: string, state: string): Promise<void> {
-    const sd = this.keepalived?.running.global.lvsSyncDaemon;
+    const sd = this.syncRequest();
     const sync = this.sync;
     if (!sd || !sync) return;
-    const inst = sd.vrrpInstance ?? this.keepalived?.running.vrrp.instances[0]?.name;
+    const { instance: inst, ...req } = sd;
     if (instance !== inst) return;
-    const req = {
-      ifname: sd.interface,
-      ...(sd.syncId !== undefined ? { syncId: sd.syncId } : {}),
-      ...(sd.maxLen !== undefined ? { maxLen: sd.maxLen } : {}),
-      ...(sd.port !== undefined ? { port: sd.port } : {}),
-      ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
-      ...(sd.group !== undefined ? { group: sd.group.toString() } : {}),
-    };
     const want = state === 'MASTER' ? 'master' : state === 'STOP' ? null : 'backup';
     for (const s of ['master', 'backup'] as const) {
       if (s !== want && sync.isRunning(s)) await sync.stop(s);

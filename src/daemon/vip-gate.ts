@@ -16,8 +16,15 @@ export class VipGate {
   private readonly masters = new Set<string>();
   private readonly listeners = new Set<() => void>();
 
-  /** Replaces the instances and their addresses (a start or a reload); none is MASTER yet. */
-  hold(instances: readonly { name: string; addrs: readonly number[] }[]): void {
+  /**
+   * Replaces the instances and their addresses (a start or a reload). On a start none is
+   * MASTER yet; a reload names the instances that carried on as MASTER (one change, so the
+   * addresses they keep are never dropped in between).
+   */
+  hold(
+    instances: readonly { name: string; addrs: readonly number[] }[],
+    masters: Iterable<string> = [],
+  ): void {
     const held = new Map<number, Set<string>>();
     for (const i of instances) {
       for (const a of i.addrs) {
@@ -27,6 +34,7 @@ export class VipGate {
       }
     }
     this.held = held;
+    for (const m of masters) this.masters.add(m);
     for (const m of [...this.masters]) {
       if (!instances.some((i) => i.name === m)) this.masters.delete(m);
     }

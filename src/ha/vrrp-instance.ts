@@ -49,6 +49,7 @@ export interface InstanceHost {
 /** The sync group as the instance sees it (see VrrpSyncGroup). */
 export interface InstanceGroup {
   readonly name: string;
+  readonly state: VrrpStateName;
   canGoMaster(inst: VrrpInstance): boolean;
   memberMaster(inst: VrrpInstance): void;
   memberBackup(inst: VrrpInstance): void;
@@ -185,6 +186,47 @@ export class VrrpInstance {
       if (up) this.setState('BACKUP');
       else if (this.faultCount > 0) this.setState('FAULT');
     }
+    this.initSands();
+  }
+
+  /**
+   * A reload (keepalived's restore_vrrp_state + vrrp_init_state with reload_master): this
+   * instance replaces `prev`, the same virtual router in the file read before, and carries
+   * on in its state with the new settings (priority, advert_int, ...). A MASTER stays
+   * MASTER with its addresses (the router has added and removed the changed ones) and
+   * advertises at once, then every advert_int: no gap, no election. A BACKUP stays BACKUP
+   * with a fresh master down timer. Trackers (counted by the router before this) may still
+   * take it to FAULT or out of it, as on a start. Unchanged states notify nobody.
+   */
+  resume(prev: VrrpInstance): void {
+    if (this.started) return;
+    this.started = true;
+    Object.assign(this.stats, prev.stats);
+    this.masterAddress = prev.masterAddress;
+    this.masterPriority = prev.masterPriority;
+    this.preemptTimeUs = this.cfg.preemptDelayMs > 0 ? prev.preemptTimeUs : 0;
+    const up = this.faultCount === 0 && this.initPending === 0;
+    if (prev.state === 'MASTER') {
+      this.state = 'MASTER';
+      this.vipSet = prev.vipSet;
+      if (up) {
+        this.wantState = 'MASTER';
+        this.masterTx();
+        this.initSands();
+      } else {
+        // vrrp_init_state: a master whose trackers now fail resigns and goes FAULT.
+        this.wantState = 'FAULT';
+        this.leaveMaster(false);
+      }
+      return;
+    }
+    this.state = prev.state === 'STOP' ? 'INIT' : prev.state;
+    this.wantState = 'BACKUP';
+    this.msDownTimerUs = this.downInterval();
+    // A member of a group still in FAULT waits for the group (VrrpSyncGroup.resume).
+    const groupFault = this.group?.state === 'FAULT' && this.state === 'FAULT';
+    if (!up) this.setState('FAULT');
+    else if (!groupFault) this.setState('BACKUP');
     this.initSands();
   }
 
@@ -432,6 +474,19 @@ export class VrrpInstance {
     }
     this.leaveFault();
     if ((this.state as VrrpStateName) === 'BACKUP') this.group?.memberBackup(this);
+  }
+
+  /**
+   * Handed over to its successor in a reload: timers stop, the state, the addresses and
+   * the group are left as they are (the successor's), nothing is sent or notified.
+   */
+  retire(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.garpTimer?.cancel();
+    this.garpTimer = undefined;
+    this.sandsUs = Number.POSITIVE_INFINITY;
+    this.started = false;
   }
 
   /**

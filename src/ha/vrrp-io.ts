@@ -155,6 +155,7 @@ export class SystemVrrpIo implements VrrpIo {
   };
   private readonly raw = rawModule();
   private readonly sockets = new Map<string, RawSocket>();
+  private readonly handlers = new Map<string, (pkt: Uint8Array, len: number) => void>();
   private readonly primaries = new Map<string, InetAddr>();
   private readonly ours = new Set<string>();
   private addrQueue: Promise<unknown> = Promise.resolve();
@@ -171,9 +172,10 @@ export class SystemVrrpIo implements VrrpIo {
     this.log = opts.log ?? (() => {});
   }
 
-  /** Learns the interfaces' primary addresses (call before starting the router). */
+  /** Learns the interfaces' primary addresses (call before starting a router, again on a reload). */
   async prepare(ifnames: Iterable<string>): Promise<void> {
     for (const i of ifnames) await this.refreshPrimary(i);
+    if (this.refreshTimer) return;
     this.refreshTimer = setInterval(() => {
       for (const i of this.sockets.keys()) void this.refreshPrimary(i);
     }, 2000);
@@ -206,6 +208,8 @@ export class SystemVrrpIo implements VrrpIo {
   }
 
   listen(ifname: string, onPacket: (pkt: Uint8Array, len: number) => void): void {
+    // A reload's router listens again on the same socket: its handler replaces the old one.
+    this.handlers.set(ifname, onPacket);
     if (this.sockets.has(ifname)) return;
     const r = this.raw;
     const s = r.createSocket({ protocol: IPPROTO_VRRP, bufferSize: RX_BUFFER });
@@ -233,7 +237,7 @@ export class SystemVrrpIo implements VrrpIo {
         return;
       }
       this.counters.rxPackets++;
-      onPacket(buf, buf.length);
+      this.handlers.get(ifname)?.(buf, buf.length);
     });
     this.sockets.set(ifname, s);
   }
@@ -338,5 +342,6 @@ export class SystemVrrpIo implements VrrpIo {
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();
+    this.handlers.clear();
   }
 }

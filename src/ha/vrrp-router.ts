@@ -79,6 +79,24 @@ export interface VrrpRouterOptions {
   log?: (msg: string) => void;
 }
 
+/** What a reload did to the instances (by name). */
+export interface ReloadSummary {
+  /** Carried on in their state. */
+  kept: string[];
+  /** Started afresh. */
+  added: string[];
+  /** Stopped. */
+  removed: string[];
+}
+
+/** keepalived's vrrp_exist: the same virtual router in the old and the new file. */
+function sameVirtualRouter(a: VrrpInstanceConfig, b: VrrpInstanceConfig): boolean {
+  if (a.vrid !== b.vrid || a.interface !== b.interface) return false;
+  if ((a.unicastPeers.length === 0) !== (b.unicastPeers.length === 0)) return false;
+  if (a.unicastPeers.length === 0) return true;
+  return String(a.unicastSrcIp ?? '') === String(b.unicastSrcIp ?? '');
+}
+
 interface ScriptUse {
   inst: VrrpInstance;
   link: TrackLink;
@@ -358,6 +376,81 @@ export class VrrpRouter {
 
   /** Opens the sockets, starts the scripts and the instances. */
   start(): void {
+    this.begin(null);
+  }
+
+  /**
+   * A reload (keepalived's reload_vrrp_thread: clear_diff_vrrp, restore_vrrp_state,
+   * clear_diff_script, vrrp_init_state): this router, built from the new file over the
+   * same I/O, takes over from `prev`, which stops. An instance of the new file that is the
+   * same virtual router as one of `prev` (keepalived's vrrp_exist: interface, VRID, and
+   * unicast or not, from the same unicast source) carries on in its state with the new
+   * settings — a MASTER keeps its addresses (those the new file dropped are removed, those
+   * it added are put up and announced) and advertises at once. Instances only `prev` had
+   * stop as on a shutdown (a MASTER resigns with priority 0 and gives its addresses up);
+   * new ones start as on a start. A vrrp_script of the same name keeps its result, a
+   * vrrp_sync_group of the same name its state.
+   */
+  takeOver(prev: VrrpRouter): ReloadSummary {
+    const pairs = new Map<VrrpInstance, VrrpInstance>();
+    const kept = new Set<VrrpInstance>();
+    for (const inst of this.instances.values()) {
+      const old = [...prev.instances.values()].find(
+        (o) => !kept.has(o) && sameVirtualRouter(o.cfg, inst.cfg),
+      );
+      if (old) {
+        pairs.set(inst, old);
+        kept.add(old);
+      }
+    }
+    const summary: ReloadSummary = {
+      kept: [...pairs.keys()].map((i) => i.name),
+      added: [...this.instances.values()].filter((i) => !pairs.has(i)).map((i) => i.name),
+      removed: [...prev.instances.values()].filter((o) => !kept.has(o)).map((o) => o.name),
+    };
+    const groupStates = new Map([...prev.groups].map(([n, g]) => [n, g.state]));
+    for (const [name, t] of this.scripts) {
+      const old = prev.scripts.get(name);
+      if (old) t.carryOn(old);
+    }
+    prev.retire(kept);
+    // The addresses of carried-on masters: the file's changes applied to the interface.
+    for (const [inst, old] of pairs) {
+      if (!old.vipSet) continue;
+      const key = (v: VirtualAddress) => `${v.addr}/${v.prefixLen} ${v.dev}`;
+      const now = new Set(inst.cfg.virtualAddresses.map(key));
+      const before = new Set(old.cfg.virtualAddresses.map(key));
+      const gone = old.cfg.virtualAddresses.filter((v) => !now.has(key(v)));
+      const added = inst.cfg.virtualAddresses.filter((v) => !before.has(key(v)));
+      if (gone.length > 0) this.io.setAddresses(gone, false);
+      if (added.length > 0) {
+        this.io.setAddresses(added, true);
+        if (inst.cfg.garpMasterRepeat > 0) this.io.sendGarp(added, inst.cfg.garpMasterRepeat);
+      }
+    }
+    this.begin({ pairs, groupStates });
+    return summary;
+  }
+
+  /** Stops what a successor router did not take over (see takeOver). */
+  private retire(kept: ReadonlySet<VrrpInstance>): void {
+    if (!this.started) return;
+    this.started = false;
+    if (this.linkTimer) clearInterval(this.linkTimer);
+    for (const s of this.scripts.values()) s.stop();
+    for (const inst of this.instances.values()) {
+      if (kept.has(inst)) inst.retire();
+      else inst.stop();
+    }
+    this.fifo?.close();
+  }
+
+  private begin(
+    reload: {
+      pairs: Map<VrrpInstance, VrrpInstance>;
+      groupStates: Map<string, VrrpStateName>;
+    } | null,
+  ): void {
     if (this.started) return;
     this.started = true;
     const ifaces = new Set([...this.instances.values()].map((i) => i.cfg.interface));
@@ -380,11 +473,22 @@ export class VrrpRouter {
         else if (trackFaults(u.link, st)) u.inst.faultCount++;
       }
     }
-    for (const inst of this.instances.values()) {
-      this.applyTracking(inst);
-      inst.start();
+    for (const inst of this.instances.values()) this.applyTracking(inst);
+    if (reload) {
+      for (const g of this.groups.values()) {
+        const was = reload.groupStates.get(g.name);
+        if (was !== undefined && was !== 'STOP') g.state = was;
+      }
     }
-    for (const g of this.groups.values()) g.settle();
+    for (const inst of this.instances.values()) {
+      const old = reload?.pairs.get(inst);
+      if (old) inst.resume(old);
+      else inst.start();
+    }
+    for (const g of this.groups.values()) {
+      if (reload?.groupStates.has(g.name)) g.resume();
+      else g.settle();
+    }
     for (const s of this.scripts.values()) s.start();
     if (this.linkPollMs > 0) {
       this.linkTimer = setInterval(() => this.pollLinks(), this.linkPollMs);

@@ -96,6 +96,44 @@ export class VrrpSyncGroup implements InstanceGroup {
     if (this.members.every((m) => m.state === 'BACKUP')) this.setState('BACKUP');
   }
 
+  /**
+   * After a reload, once every member has carried on or started: the group had its old
+   * state back (set by the router); a faulty member takes it to FAULT, a MASTER group takes
+   * its new members to MASTER, a group of backups is BACKUP.
+   */
+  resume(): void {
+    this.faulty.clear();
+    for (const m of this.members) if (m.faultCount > 0) this.faulty.add(m);
+    if (this.faulty.size > 0) {
+      if (this.state !== 'FAULT') this.setState('FAULT');
+      for (const m of this.members) {
+        if (this.faulty.has(m)) continue;
+        if (m.state === 'MASTER') {
+          m.wantState = 'FAULT';
+          m.leaveMaster(false);
+        } else if (m.state === 'BACKUP') {
+          m.wantState = 'FAULT';
+          m.leaveFault();
+        }
+      }
+      return;
+    }
+    if (this.state === 'MASTER') {
+      for (const m of this.members) {
+        if (m.state !== 'BACKUP') continue;
+        m.wantState = 'MASTER';
+        m.gotoMaster();
+      }
+      return;
+    }
+    for (const m of this.members) {
+      if (m.state !== 'FAULT') continue;
+      m.wantState = 'BACKUP';
+      m.leaveFault();
+    }
+    if (this.members.every((m) => m.state === 'BACKUP')) this.setState('BACKUP');
+  }
+
   /** Clean stop. */
   stop(): void {
     this.setState('STOP');

@@ -130,6 +130,17 @@ export class ScriptTracker {
     this.result = cfg.initFail ? 0 : cfg.rise - 1;
   }
 
+  /**
+   * A reload: the script of the same name in the file read before hands its result over
+   * (keepalived's clear_diff_script keeps a script that was up as up; uvs keeps a failed
+   * one failed too, so a reload never lifts a fault the script still reports).
+   */
+  carryOn(prev: ScriptTracker): void {
+    this.status = prev.status;
+    if (prev.status === 'ok') this.result = this.cfg.rise + this.cfg.fall - 1;
+    else if (prev.status === 'failed') this.result = 0;
+  }
+
   start(): void {
     this.stopped = false;
     this.schedule(0);
