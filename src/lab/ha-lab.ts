@@ -115,6 +115,8 @@ export class HaLab {
   private procs: HaProc[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'uvs-ha-'));
   readonly directors: (HaProc | null)[] = [null, null];
+  /** How long a started process may take to say it is ready (directors with workers, busy machines). */
+  readyTimeoutMs = 40_000;
 
   constructor(
     readonly prefix: string,
@@ -449,8 +451,9 @@ export class HaLab {
         reject(new Error(`${name} exited (${c}) before it was ready:\n${p.output}`)),
       );
     });
-    await withTimeout(seen, 40_000, () => {
-      throw new Error(`${name} not ready after 40 s:\n${p.output}`);
+    const ms = this.readyTimeoutMs;
+    await withTimeout(seen, ms, () => {
+      throw new Error(`${name} not ready after ${ms / 1000} s:\n${p.output}`);
     });
     return p;
   }
