@@ -11,13 +11,12 @@ import { join } from 'node:path';
 import { exec, killAllSync, live } from './sys.js';
 import { listNamespaces, Topology } from './topology.js';
 
+/** What a session takes from its bench's options. */
 export interface BenchSessionOptions {
   /** Namespace and scratch directory prefix. */
   prefix: string;
   /** Real servers. */
   rs: number;
-  /** Names the run in the line a signal prints ("bench", "synflood"). */
-  name: string;
   progress: (line: string, final?: boolean) => void;
 }
 
@@ -28,6 +27,7 @@ export class BenchSession {
     readonly topo: Topology,
     /** Scratch directory (compiled tools, configs); removed with the namespaces. */
     readonly work: string,
+    private readonly name: string,
     private readonly o: BenchSessionOptions,
   ) {
     process.once('SIGINT', this.onSignal);
@@ -37,14 +37,15 @@ export class BenchSession {
 
   /**
    * Makes the scratch directory and the (not yet built) topology; namespaces a crashed run
-   * with the same prefix left behind are deleted first.
+   * with the same prefix left behind are deleted first. `name` names the run in the line a
+   * signal prints ("bench", "synflood").
    */
-  static async open(o: BenchSessionOptions): Promise<BenchSession> {
+  static async open(name: string, o: BenchSessionOptions): Promise<BenchSession> {
     const work = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
     for (const ns of listNamespaces(o.prefix)) {
       await exec('ip', ['netns', 'del', ns], { allowFail: true });
     }
-    return new BenchSession(new Topology(o.prefix, o.rs), work, o);
+    return new BenchSession(new Topology(o.prefix, o.rs), work, name, o);
   }
 
   /** Stops every process still live (by pid), deletes the namespaces and the scratch directory. */
@@ -73,7 +74,7 @@ export class BenchSession {
   };
 
   private readonly onSignal = (sig: NodeJS.Signals): void => {
-    this.o.progress(`${this.o.name}: ${sig}, cleaning up`, true);
+    this.o.progress(`${this.name}: ${sig}, cleaning up`, true);
     this.cleanupSync();
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };

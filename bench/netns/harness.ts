@@ -283,12 +283,7 @@ async function measureHttp(
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (process.getuid?.() !== 0) throw new Error('the namespace bench must run as root');
   const root = repoRoot();
-  const session = await BenchSession.open({
-    prefix: o.prefix,
-    rs: o.rs,
-    name: 'bench',
-    progress: o.progress,
-  });
+  const session = await BenchSession.open('bench', o);
   const { topo, work } = session;
   const started = new Date();
   const deadline = Date.now() + o.maxSeconds * 1000;

@@ -126,12 +126,7 @@ function conntrackSlabMb(): number {
 export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
   if (process.getuid?.() !== 0) throw new Error('the synflood measurement must run as root');
   const root = repoRoot();
-  const session = await BenchSession.open({
-    prefix: o.prefix,
-    rs: o.rs,
-    name: 'synflood',
-    progress: o.progress,
-  });
+  const session = await BenchSession.open('synflood', o);
   const { topo, work } = session;
   const tsx = [process.execPath, '--import', 'tsx'];
   const started = new Date();

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { nodeArgv } from './lab.js';
+import { nodeArgv, uvsRunArgv } from './lab.js';
 import { exitCodeOf, type LabProc, stopAll, waitReady } from './lab-proc.js';
 
 const run = promisify(execFile);
@@ -231,19 +231,7 @@ export class HaLab {
   async startDirectorWith(n: 1 | 2, text: string, extraArgs: string[] = []): Promise<HaProc> {
     const conf = join(this.dir, `d${n}.conf`);
     writeFileSync(conf, text);
-    const argv = [
-      ...nodeArgv('../cli/uvs'),
-      'run',
-      '--iface',
-      'eth0',
-      '--iface',
-      'eth1',
-      '--control',
-      this.control(n),
-      '--keepalived',
-      conf,
-      ...extraArgs,
-    ];
+    const argv = uvsRunArgv('--control', this.control(n), '--keepalived', conf, ...extraArgs);
     const p = await this.spawn(`d${n}`, this.ns(`d${n}`), argv, /director running/);
     this.directors[n - 1] = p;
     return p;

@@ -35,6 +35,11 @@ export function nodeArgv(rel: string): string[] {
   return TS ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
 }
 
+/** argv of `uvs run` on a lab director's two interfaces, eth0 and eth1, then `args`. */
+export function uvsRunArgv(...args: string[]): string[] {
+  return [...nodeArgv('../cli/uvs'), 'run', '--iface', 'eth0', '--iface', 'eth1', ...args];
+}
+
 export interface LabOptions {
   method: LabMethod;
   /** Address family of the service and of the client's traffic (default 4). */
@@ -213,18 +218,7 @@ export class LabRun {
    * `extraArgs` follow the lab's runArgs for this start only.
    */
   async startDirector(extraArgs: readonly string[] = []): Promise<void> {
-    const argv = [
-      ...nodeArgv('../cli/uvs'),
-      'run',
-      '--iface',
-      'eth0',
-      '--iface',
-      'eth1',
-      '--control',
-      this.control,
-      ...(this.opts.runArgs ?? []),
-      ...extraArgs,
-    ];
+    const argv = uvsRunArgv('--control', this.control, ...(this.opts.runArgs ?? []), ...extraArgs);
     this.director = await this.spawn('director', this.ns('dir'), argv, /director running/);
   }
 
