@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The ECMP topology of topology.sh (`topology.sh up ecmp`): scaling out. Sourced by
-# topology.sh, which provides log/die/ns_add/veth/sysctl_set (lib.sh) and the commands.
+# topology.sh, which provides log/die/ns_add/veth/sysctl_set/bridge_add/bridge_port/
+# rp_filter_off/arp_quiet (lib.sh) and the commands.
 #
 # One director is not enough any more, so there are N of them (default 3), all active, in
 # front of the same real servers. A router in front of them spreads the clients' packets
@@ -150,16 +151,11 @@ wire_ecmp_client_and_router() {
   ip -n "$RT_NS" addr add "$RT_CLIENT_IP/24" dev "$RT_CLIENT_IFACE"
 
   # Two bridges in the switch namespace: br0 for the uplink segment, br1 for the servers.
-  local br
-  for br in br0 br1; do
-    ip -n "$SW_NS" link add "$br" type bridge stp_state 0 forward_delay 0
-    ip -n "$SW_NS" link set "$br" up
-  done
-  veth "$RT_NS" "$RT_UPLINK_IFACE" "$RT_UPLINK_MAC" "$SW_NS" rt0 ""
-  ip -n "$SW_NS" link set rt0 master br0
+  bridge_add "$SW_NS" br0
+  bridge_add "$SW_NS" br1
+  bridge_port "$RT_NS" "$RT_UPLINK_IFACE" "$RT_UPLINK_MAC" "$SW_NS" rt0 br0
   ip -n "$RT_NS" addr add "$RT_UPLINK_IP/24" dev "$RT_UPLINK_IFACE"
-  veth "$RT_NS" "$RT_RS_IFACE" "$RT_RS_MAC" "$SW_NS" rt1 ""
-  ip -n "$SW_NS" link set rt1 master br1
+  bridge_port "$RT_NS" "$RT_RS_IFACE" "$RT_RS_MAC" "$SW_NS" rt1 br1
   ip -n "$RT_NS" addr add "$RT_RS_IP/24" dev "$RT_RS_IFACE"
 
   sysctl_set "$RT_NS" net.ipv4.ip_forward=1
@@ -172,9 +168,7 @@ wire_ecmp_client_and_router() {
   sysctl_set "$RT_NS" net.ipv4.fib_multipath_use_neigh=1
   # Replies from the real servers carry source VIP and arrive on eth2, while the route to
   # the VIP points at the directors on eth1: strict reverse-path filtering would drop them.
-  sysctl_set "$RT_NS" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    "net.ipv4.conf.$RT_CLIENT_IFACE.rp_filter=0" "net.ipv4.conf.$RT_UPLINK_IFACE.rp_filter=0" \
-    "net.ipv4.conf.$RT_RS_IFACE.rp_filter=0"
+  rp_filter_off "$RT_NS" "$RT_CLIENT_IFACE" "$RT_UPLINK_IFACE" "$RT_RS_IFACE"
 }
 
 # wire_ecmp_director N: director N's two legs. uvs runs on both; BIRD talks BGP on eth0.
@@ -183,11 +177,9 @@ wire_ecmp_director() {
   ns=${DIR_NSS[$((n - 1))]}
   up_ip=${DIR_UPLINK_IPS[$((n - 1))]}
   rs_ip=${DIR_RS_IPS[$((n - 1))]}
-  veth "$ns" eth0 "$(mac 4 $((10 + n)))" "$SW_NS" "dir$n" ""
-  ip -n "$SW_NS" link set "dir$n" master br0
+  bridge_port "$ns" eth0 "$(mac 4 $((10 + n)))" "$SW_NS" "dir$n" br0
   ip -n "$ns" addr add "$up_ip/24" dev eth0
-  veth "$ns" eth1 "$(mac 2 "$n")" "$SW_NS" "dir${n}rs" ""
-  ip -n "$SW_NS" link set "dir${n}rs" master br1
+  bridge_port "$ns" eth1 "$(mac 2 "$n")" "$SW_NS" "dir${n}rs" br1
   ip -n "$ns" addr add "$rs_ip/24" dev eth1
   ip -n "$ns" route add default via "$RT_UPLINK_IP"
   # A director is not a router here (unlike the one-director labs): uvs forwards what it
@@ -203,17 +195,14 @@ wire_ecmp_real_server() {
   local n=$1 ns rip
   ns=${RS_NSS[$((n - 1))]}
   rip=${RIPS[$((n - 1))]}
-  veth "$ns" eth0 "$(mac 2 $((10 + n)))" "$SW_NS" "rs$n" ""
-  ip -n "$SW_NS" link set "rs$n" master br1
+  bridge_port "$ns" eth0 "$(mac 2 $((10 + n)))" "$SW_NS" "rs$n" br1
   ip -n "$ns" addr add "$rip/24" dev eth0
   ip -n "$ns" route add default via "$RT_RS_IP"
   ip -n "$ns" addr add "$VIP/32" dev lo
-  sysctl_set "$ns" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
-    net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2
+  arp_quiet "$ns" eth0
   # TUN: `uvs realserver --decap` hands the inner packet to the stack through its own
   # device, while the route back to the client leaves by eth0.
-  sysctl_set "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    net.ipv4.conf.eth0.rp_filter=0
+  rp_filter_off "$ns" eth0
 }
 
 # start_bird NS NAME CONFIG: writes $BIRD_DIR/NAME.conf, checks it, starts BIRD in NS with

@@ -73,6 +73,38 @@ veth() {
   VETHS+=("$nsa $deva" "$nsb $devb")
 }
 
+# bridge_add NS BR: a Linux bridge BR in NS, up, without STP and with no forwarding delay,
+# so a port forwards as soon as it is up (no 30 s of listening/learning).
+bridge_add() {
+  ip -n "$1" link add "$2" type bridge stp_state 0 forward_delay 0
+  ip -n "$1" link set "$2" up
+}
+
+# bridge_port NS DEV MAC SW PORT BR: a cable from DEV (MAC) in NS to PORT of bridge BR in
+# the switch namespace SW (PORT takes the kernel's random MAC).
+bridge_port() {
+  veth "$1" "$2" "$3" "$4" "$5" ""
+  ip -n "$4" link set "$5" master "$6"
+}
+
+# rp_filter_off NS DEV...: no reverse-path filtering in NS - on conf/all and conf/default
+# (for devices made later) and on each DEV, since the effective value is the larger of
+# conf/all and conf/<dev>.
+rp_filter_off() {
+  local ns=$1 dev keys=(net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0)
+  shift
+  for dev in "$@"; do keys+=("net.ipv4.conf.$dev.rp_filter=0"); done
+  sysctl_set "$ns" "${keys[@]}"
+}
+
+# arp_quiet NS DEV: NS answers ARP on DEV only for addresses on DEV (arp_ignore=1) and asks
+# from its best address on the target's subnet (arp_announce=2), on conf/all and on DEV:
+# a host with a VIP on lo never claims it on the wire.
+arp_quiet() {
+  sysctl_set "$1" net.ipv4.conf.all.arp_ignore=1 "net.ipv4.conf.$2.arp_ignore=1" \
+    net.ipv4.conf.all.arp_announce=2 "net.ipv4.conf.$2.arp_announce=2"
+}
+
 # offloads_off: switch off segmentation and checksum offloads on every veth end we made.
 # With them on (the veth default) the kernel passes 64 KB TCP "super-packets" (GSO/GRO) and
 # leaves checksums to be filled in later (CHECKSUM_PARTIAL); benchmarks compare both.

@@ -361,8 +361,7 @@ wire_client_and_director() {
   # but the director's route back to the VIP points out of eth0. Strict rp_filter (1)
   # would call that a spoofed packet and drop every reply; the effective value is the
   # larger of conf/all and conf/<dev>, so both are set.
-  sysctl_set "$DIR_NS" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    "net.ipv4.conf.$DIR_CLIENT_IFACE.rp_filter=0"
+  rp_filter_off "$DIR_NS" "$DIR_CLIENT_IFACE"
 }
 
 # The switch namespace holds a Linux bridge: the director's eth1 and the real servers (or,
@@ -371,17 +370,14 @@ wire_client_and_director() {
 # The bridge runs without STP and with no forwarding delay, so a port forwards as soon as
 # it is up (no 30 s of listening/learning).
 wire_switch() {
-  ip -n "$SW_NS" link add br0 type bridge stp_state 0 forward_delay 0
-  ip -n "$SW_NS" link set br0 up
-  veth "$DIR_NS" "$DIR_RS_IFACE" "$DIR_RS_MAC" "$SW_NS" dir ""
-  ip -n "$SW_NS" link set dir master br0
+  bridge_add "$SW_NS" br0
+  bridge_port "$DIR_NS" "$DIR_RS_IFACE" "$DIR_RS_MAC" "$SW_NS" dir br0
   ip -n "$DIR_NS" addr add "$DIR_RS_IP/24" dev "$DIR_RS_IFACE"
   ip -n "$DIR_NS" addr add "$DIR_RS_IP6/64" dev "$DIR_RS_IFACE" nodad
   sysctl_set "$DIR_NS" "net.ipv4.conf.$DIR_RS_IFACE.rp_filter=0"
   if [ "$METHOD" = tun ]; then
     # TUN: a second bridge for the real servers' own subnet (the router's eth1 and rs1..3).
-    ip -n "$SW_NS" link add br1 type bridge stp_state 0 forward_delay 0
-    ip -n "$SW_NS" link set br1 up
+    bridge_add "$SW_NS" br1
   fi
 }
 
@@ -389,10 +385,8 @@ wire_switch() {
 # director can reach real servers anywhere IP can route. The router forwards between the
 # director's segment (eth0, 198.18.1.254) and the real servers' subnet (eth1, 198.18.2.1).
 wire_router() {
-  veth "$RT_NS" "$RT_DIR_IFACE" "$RT_DIR_MAC" "$SW_NS" rt0 ""
-  ip -n "$SW_NS" link set rt0 master br0
-  veth "$RT_NS" "$RT_RS_IFACE" "$RT_RS_MAC" "$SW_NS" rt1 ""
-  ip -n "$SW_NS" link set rt1 master br1
+  bridge_port "$RT_NS" "$RT_DIR_IFACE" "$RT_DIR_MAC" "$SW_NS" rt0 br0
+  bridge_port "$RT_NS" "$RT_RS_IFACE" "$RT_RS_MAC" "$SW_NS" rt1 br1
   ip -n "$RT_NS" addr add "$RT_DIR_IP/24" dev "$RT_DIR_IFACE"
   ip -n "$RT_NS" addr add "$RT_RS_IP/24" dev "$RT_RS_IFACE"
   ip -n "$RT_NS" addr add "$RT_DIR_IP6/64" dev "$RT_DIR_IFACE" nodad
@@ -405,8 +399,7 @@ wire_router() {
   ip -n "$RT_NS" -6 route add default via "$DIR_RS_IP6"
   # The replies carry source VIP (198.18.0.100) and arrive on eth1, while the router's
   # route to 198.18.0.100 is out of eth0: strict reverse-path filtering would drop them.
-  sysctl_set "$RT_NS" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    "net.ipv4.conf.$RT_DIR_IFACE.rp_filter=0" "net.ipv4.conf.$RT_RS_IFACE.rp_filter=0"
+  rp_filter_off "$RT_NS" "$RT_DIR_IFACE" "$RT_RS_IFACE"
   # The director reaches the TUN subnet through the router. uvs encapsulates a packet to
   # RIP 198.18.2.x and must hand the frame to this next hop (198.18.1.254).
   ip -n "$DIR_NS" route add "$RS_NET" via "$RT_DIR_IP" dev "$DIR_RS_IFACE"
@@ -425,8 +418,7 @@ setup_real_server() {
   rsmac=${!rsmac}
   bridge=br0
   [ "$METHOD" = tun ] && bridge=br1
-  veth "$ns" "$RS_IFACE" "$rsmac" "$SW_NS" "rs$n" ""
-  ip -n "$SW_NS" link set "rs$n" master "$bridge"
+  bridge_port "$ns" "$RS_IFACE" "$rsmac" "$SW_NS" "rs$n" "$bridge"
   ip -n "$ns" addr add "$rip/24" dev "$RS_IFACE"
   ip -n "$ns" addr add "$rip6/64" dev "$RS_IFACE" nodad
 
@@ -460,8 +452,7 @@ setup_real_server() {
   #    that triggered it (the VIP, for every reply). Otherwise each ARP request the real
   #    server sends would teach its neighbours - the director included - that the VIP is
   #    at the real server's MAC.
-  sysctl_set "$ns" net.ipv4.conf.all.arp_ignore=1 "net.ipv4.conf.$RS_IFACE.arp_ignore=1" \
-    net.ipv4.conf.all.arp_announce=2 "net.ipv4.conf.$RS_IFACE.arp_announce=2"
+  arp_quiet "$ns" "$RS_IFACE"
 
   [ "$METHOD" = tun ] && {
     # TUN: `uvs realserver --decap` reads the IPIP packets on eth0 and writes the inner
@@ -469,8 +460,7 @@ setup_real_server() {
     # from the client arrives on uvstun0 while the route back to the client leaves via
     # eth0: strict rp_filter would drop it. Off in `all` and in `default` (uvstun0 is
     # created later and takes its settings from `default`).
-    sysctl_set "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-      "net.ipv4.conf.$RS_IFACE.rp_filter=0"
+    rp_filter_off "$ns" "$RS_IFACE"
   }
   return 0
 }

@@ -63,6 +63,71 @@ static inline int packet_socket(int ifindex) {
   return fd;
 }
 
+/* Exits 2 (bad usage) unless `s` is a MAC address. */
+static inline void parse_mac_arg(const char *s, uint8_t mac[6]) {
+  if (parse_mac(s, mac) < 0) {
+    fprintf(stderr, "bad mac %s\n", s);
+    exit(2);
+  }
+}
+
+/*
+ * A load generator's sending socket: AF_PACKET on ifindex, bypassing the qdisc (frames go
+ * straight to the driver) with a 4 MB send buffer, so what it measures is the receiver,
+ * not the sender's own queueing layer.
+ */
+static inline int tx_packet_socket(int ifindex) {
+  int fd = packet_socket(ifindex);
+  int one = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0)
+    perror("PACKET_QDISC_BYPASS (continuing)");
+  int sndbuf = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
+  return fd;
+}
+
+/* Frames a generator hands to one sendmmsg call: one iovec each, all to one MAC. */
+#define TX_BATCH 64
+struct tx_batch {
+  struct mmsghdr msgs[TX_BATCH];
+  struct iovec iov[TX_BATCH];
+  struct sockaddr_ll to;
+};
+
+/* Every slot `frame_len` long and addressed to `dmac` on ifindex; the caller sets iov_base. */
+static inline void tx_batch_init(struct tx_batch *b, int ifindex, const uint8_t dmac[6],
+                                 size_t frame_len) {
+  memset(b, 0, sizeof *b);
+  b->to.sll_family = AF_PACKET;
+  b->to.sll_ifindex = ifindex;
+  b->to.sll_halen = 6;
+  memcpy(b->to.sll_addr, dmac, 6);
+  for (int i = 0; i < TX_BATCH; i++) {
+    b->iov[i].iov_len = frame_len;
+    b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+    b->msgs[i].msg_hdr.msg_iovlen = 1;
+    b->msgs[i].msg_hdr.msg_name = &b->to;
+    b->msgs[i].msg_hdr.msg_namelen = sizeof b->to;
+  }
+}
+
+/*
+ * Sends the batch's first n frames and adds them to *sent or *failed. A full ring or socket
+ * buffer (ENOBUFS, EAGAIN) or a signal only fails this batch: a generator at full speed
+ * meets them all the time. Anything else ends the program.
+ */
+static inline void tx_batch_send(int fd, struct tx_batch *b, int n, long long *sent,
+                                 long long *failed) {
+  int r = sendmmsg(fd, b->msgs, (unsigned)n, 0);
+  if (r < 0) {
+    *failed += n;
+    if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) die("sendmmsg");
+  } else {
+    *sent += r;
+    *failed += n - r;
+  }
+}
+
 /* Ones' complement sum helpers (RFC 1071) and incremental update (RFC 1624 eq. 3). */
 static inline uint32_t csum_add(uint32_t sum, const void *data, size_t len) {
   const uint8_t *p = data;
@@ -106,5 +171,44 @@ static inline void wr32(uint8_t *p, uint32_t v) {
   p[1] = (uint8_t)(v >> 16);
   p[2] = (uint8_t)(v >> 8);
   p[3] = (uint8_t)v;
+}
+/* Destination and source MAC and EtherType: a frame's first 14 bytes. */
+static inline void eth_header(uint8_t *p, const uint8_t dmac[6], const uint8_t smac[6],
+                              uint16_t type) {
+  memcpy(p, dmac, 6);
+  memcpy(p + 6, smac, 6);
+  wr16(p + 12, type);
+}
+
+/* An IPv4 header's checksum, over its 20 bytes (no options). */
+static inline void ip4_set_csum(uint8_t *ip) {
+  wr16(ip + 10, 0);
+  wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+}
+
+/*
+ * The checksum of a TCP or UDP segment of `len` bytes: the pseudo header is the IP header's
+ * source and destination addresses (`addrs`: 8 bytes for IPv4 at ip + 12, 32 for IPv6 at
+ * ip + 8), the protocol and the length; the checksum field must be zero.
+ */
+static inline uint16_t l4_csum(const uint8_t *addrs, size_t addrs_len, uint8_t proto,
+                               const uint8_t *l4, uint16_t len) {
+  uint32_t s = csum_add(0, addrs, addrs_len);
+  s += proto + len;
+  return csum_fold(csum_add(s, l4, len));
+}
+
+static inline void tcp_set_csum(uint8_t *tcp, const uint8_t *addrs, size_t addrs_len,
+                                uint16_t len) {
+  wr16(tcp + 16, 0);
+  wr16(tcp + 16, l4_csum(addrs, addrs_len, 6, tcp, len));
+}
+
+/* UDP sends a computed 0 as 0xffff: 0 on the wire means "no checksum" (RFC 768). */
+static inline void udp_set_csum(uint8_t *udp, const uint8_t *addrs, size_t addrs_len,
+                                uint16_t len) {
+  wr16(udp + 6, 0);
+  uint16_t c = l4_csum(addrs, addrs_len, 17, udp, len);
+  wr16(udp + 6, c ? c : 0xffff);
 }
 #endif

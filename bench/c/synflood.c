@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-#define BATCH 64
 #define FRAME_LEN 60
 
 int main(int argc, char **argv) {
@@ -31,10 +30,7 @@ int main(int argc, char **argv) {
   }
   uint8_t smac[6], dmac[6];
   int ifindex = if_lookup(argv[1], smac);
-  if (parse_mac(argv[2], dmac) < 0) {
-    fprintf(stderr, "bad mac %s\n", argv[2]);
-    return 2;
-  }
+  parse_mac_arg(argv[2], dmac);
   char *slash = strchr(argv[3], '/');
   if (slash == NULL) {
     fprintf(stderr, "synflood: SRC_NET wants a prefix length (a.b.c.d/n)\n");
@@ -63,13 +59,11 @@ int main(int argc, char **argv) {
   }
 
   /* One frame per batch slot; each send rewrites source, port, sequence and checksums. */
-  uint8_t frames[BATCH][FRAME_LEN];
+  uint8_t frames[TX_BATCH][FRAME_LEN];
   memset(frames, 0, sizeof frames);
-  for (int b = 0; b < BATCH; b++) {
+  for (int b = 0; b < TX_BATCH; b++) {
     uint8_t *p = frames[b];
-    memcpy(p, dmac, 6);
-    memcpy(p + 6, smac, 6);
-    wr16(p + 12, 0x0800);
+    eth_header(p, dmac, smac, 0x0800);
     uint8_t *ip = p + 14;
     ip[0] = 0x45;
     wr16(ip + 2, 40);
@@ -89,38 +83,18 @@ int main(int argc, char **argv) {
     }
   }
 
-  int fd = packet_socket(ifindex);
-  int one = 1;
-  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0)
-    perror("PACKET_QDISC_BYPASS (continuing)");
-  int sndbuf = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
-
-  struct mmsghdr msgs[BATCH];
-  struct iovec iov[BATCH];
-  struct sockaddr_ll to;
-  memset(&to, 0, sizeof to);
-  to.sll_family = AF_PACKET;
-  to.sll_ifindex = ifindex;
-  to.sll_halen = 6;
-  memcpy(to.sll_addr, dmac, 6);
-  memset(msgs, 0, sizeof msgs);
-  for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_base = frames[i];
-    iov[i].iov_len = FRAME_LEN;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &to;
-    msgs[i].msg_hdr.msg_namelen = sizeof to;
-  }
+  int fd = tx_packet_socket(ifindex);
+  struct tx_batch out;
+  tx_batch_init(&out, ifindex, dmac, FRAME_LEN);
+  for (int i = 0; i < TX_BATCH; i++) out.iov[i].iov_base = frames[i];
 
   /* Paced runs send small batches, so the SYNs come about every half millisecond or
    * closer, not in bursts. */
-  int batch = BATCH;
+  int batch = TX_BATCH;
   if (rate > 0) {
     batch = (int)(rate / 2000);
     if (batch < 1) batch = 1;
-    if (batch > BATCH) batch = BATCH;
+    if (batch > TX_BATCH) batch = TX_BATCH;
   }
   long long sent = 0, failed = 0;
   unsigned long long flow = first;
@@ -139,32 +113,16 @@ int main(int argc, char **argv) {
       rnd ^= rnd << 5;
       wr16(ip + 4, (uint16_t)flow);
       wr32(ip + 12, src);
-      wr16(ip + 10, 0);
-      wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+      ip4_set_csum(ip);
       wr16(tcp, sport);
-      uint32_t s = csum_add(0, ip + 12, 8);
       if (udp) {
-        wr16(tcp + 6, 0);
-        s += 17 + 20;
-        s = csum_add(s, tcp, 20);
-        uint16_t c = csum_fold(s);
-        wr16(tcp + 6, c ? c : 0xffff);
+        udp_set_csum(tcp, ip + 12, 8, 20);
       } else {
         wr32(tcp + 4, rnd);
-        wr16(tcp + 16, 0);
-        s += 6 + 20;
-        s = csum_add(s, tcp, 20);
-        wr16(tcp + 16, csum_fold(s));
+        tcp_set_csum(tcp, ip + 12, 8, 20);
       }
     }
-    int r = sendmmsg(fd, msgs, (unsigned)n, 0);
-    if (r < 0) {
-      failed += n;
-      if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) die("sendmmsg");
-    } else {
-      sent += r;
-      failed += n - r;
-    }
+    tx_batch_send(fd, &out, n, &sent, &failed);
     t = now_s();
     if (t >= end) break;
     if (rate > 0) {

@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-#define BATCH 64
 #define FRAME_LEN4 60
 #define FRAME_LEN6 64
 
@@ -25,10 +24,7 @@ int main(int argc, char **argv) {
   }
   uint8_t smac[6], dmac[6];
   int ifindex = if_lookup(argv[1], smac);
-  if (parse_mac(argv[2], dmac) < 0) {
-    fprintf(stderr, "bad mac %s\n", argv[2]);
-    return 2;
-  }
+  parse_mac_arg(argv[2], dmac);
   int v6 = strchr(argv[3], ':') != NULL;
   const int frame_len = v6 ? FRAME_LEN6 : FRAME_LEN4;
   struct in_addr sip;
@@ -61,9 +57,7 @@ int main(int argc, char **argv) {
   uint8_t *frames = calloc((size_t)flows, frame_len);
   for (int f = 0; f < flows && v6; f++) {
     uint8_t *p = frames + (size_t)f * frame_len;
-    memcpy(p, dmac, 6);
-    memcpy(p + 6, smac, 6);
-    wr16(p + 12, 0x86dd);
+    eth_header(p, dmac, smac, 0x86dd);
     uint8_t *ip = p + 14;
     uint16_t ulen = frame_len - 14 - 40;
     ip[0] = 0x60;
@@ -77,17 +71,11 @@ int main(int argc, char **argv) {
     wr16(udp + 2, (uint16_t)dport);
     wr16(udp + 4, ulen);
     memcpy(udp + 8, "u6", 2);
-    uint32_t s = csum_add(0, ip + 8, 32);
-    s += 17 + ulen;
-    s = csum_add(s, udp, ulen);
-    uint16_t c = csum_fold(s);
-    wr16(udp + 6, c ? c : 0xffff);
+    udp_set_csum(udp, ip + 8, 32, ulen);
   }
   for (int f = 0; f < flows && !v6; f++) {
     uint8_t *p = frames + (size_t)f * frame_len;
-    memcpy(p, dmac, 6);
-    memcpy(p + 6, smac, 6);
-    wr16(p + 12, 0x0800);
+    eth_header(p, dmac, smac, 0x0800);
     uint8_t *ip = p + 14;
     uint32_t src = ntohl(sip.s_addr), dst = dips[f % ndip];
     ip[0] = 0x45;
@@ -97,63 +85,32 @@ int main(int argc, char **argv) {
     ip[9] = 17;
     wr32(ip + 12, src);
     wr32(ip + 16, dst);
-    wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+    ip4_set_csum(ip);
     uint8_t *udp = ip + 20;
     uint16_t ulen = frame_len - 14 - 20;
     wr16(udp, (uint16_t)(10000 + f));
     wr16(udp + 2, (uint16_t)dport);
     wr16(udp + 4, ulen);
     memcpy(udp + 8, "uvs-bench-64B-udp!", 18);
-    uint32_t s = csum_add(0, ip + 12, 8);
-    s += 17 + ulen;
-    s = csum_add(s, udp, ulen);
-    uint16_t c = csum_fold(s);
-    wr16(udp + 6, c ? c : 0xffff);
+    udp_set_csum(udp, ip + 12, 8, ulen);
   }
 
-  int fd = packet_socket(ifindex);
-  int one = 1;
-  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0)
-    perror("PACKET_QDISC_BYPASS (continuing)");
-  int sndbuf = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
-
-  struct mmsghdr msgs[BATCH];
-  struct iovec iov[BATCH];
-  struct sockaddr_ll to;
-  memset(&to, 0, sizeof to);
-  to.sll_family = AF_PACKET;
-  to.sll_ifindex = ifindex;
-  to.sll_halen = 6;
-  memcpy(to.sll_addr, dmac, 6);
-  memset(msgs, 0, sizeof msgs);
-  for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_len = frame_len;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &to;
-    msgs[i].msg_hdr.msg_namelen = sizeof to;
-  }
+  int fd = tx_packet_socket(ifindex);
+  struct tx_batch batch;
+  tx_batch_init(&batch, ifindex, dmac, (size_t)frame_len);
 
   long long sent = 0, failed = 0;
   int next = 0;
   double t0 = now_s(), end = t0 + seconds, t = t0;
   unsigned iter = 0;
   while (sent < max) {
-    int n = BATCH;
+    int n = TX_BATCH;
     if (max - sent < n) n = (int)(max - sent);
     for (int i = 0; i < n; i++) {
-      iov[i].iov_base = frames + (size_t)next * frame_len;
+      batch.iov[i].iov_base = frames + (size_t)next * frame_len;
       if (++next == flows) next = 0;
     }
-    int r = sendmmsg(fd, msgs, (unsigned)n, 0);
-    if (r < 0) {
-      failed += n;
-      if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) die("sendmmsg");
-    } else {
-      sent += r;
-      failed += n - r;
-    }
+    tx_batch_send(fd, &batch, n, &sent, &failed);
     if ((++iter & 15) == 0) {
       t = now_s();
       if (t >= end) break;

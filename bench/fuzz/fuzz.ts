@@ -13,7 +13,7 @@ import { buildDirector } from '../../src/control/build-director.js';
 import { parseConfig } from '../../src/control/config.js';
 import { OUTCOME_COUNT, OUTCOME_NAMES, OUTCOME_VERDICT } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildFrame, type FrameSpec } from '../../src/net/build.js';
+import { fuzzSeeds } from './seeds.js';
 
 const MAC = {
   eth0: '02:00:00:00:0d:00',
@@ -44,62 +44,6 @@ vip ${IP.vip}
 -a -u ${IP.vip}:7000 -r ${IP.rs2}:7000 -i
 `;
 
-function fromClient(ip: FrameSpec['ip'], extra: Partial<FrameSpec> = {}): Uint8Array {
-  return buildFrame({ srcMac: MAC.client, dstMac: MAC.eth0, ip, ...extra });
-}
-
-function fromRs(rs: 'rs1' | 'rs2', ip: FrameSpec['ip']): Uint8Array {
-  return buildFrame({ srcMac: MAC[rs], dstMac: MAC.eth1, ip });
-}
-
-/** One valid frame of each kind: what mutations start from. Link 0 = eth0, 1 = eth1. */
-function seeds(): { frame: Uint8Array; link: number }[] {
-  const c = (ip: FrameSpec['ip'], extra: Partial<FrameSpec> = {}) => ({
-    frame: fromClient(ip, extra),
-    link: 0,
-  });
-  const r = (ip: FrameSpec['ip']) => ({ frame: fromRs('rs1', ip), link: 1 });
-  return [
-    c({ src: IP.client, dst: IP.vip, tcp: { sport: 1000, dport: 80, flags: 'S' } }),
-    c({
-      src: IP.client,
-      dst: IP.vip,
-      tcp: { sport: 1000, dport: 80, flags: 'A', payload: 'GET / HTTP/1.0\r\n\r\n' },
-    }),
-    c({ src: IP.client, dst: IP.vip, tcp: { sport: 1001, dport: 443, flags: 'S' } }),
-    c({ src: IP.client, dst: IP.vip, udp: { sport: 1002, dport: 7000, payload: 'x'.repeat(64) } }),
-    c({ src: IP.client, dst: IP.vip, icmp: { type: 8, id: 1, seq: 1 } }),
-    c({
-      src: IP.client,
-      dst: IP.vip,
-      icmp: {
-        type: 3,
-        code: 4,
-        mtu: 1400,
-        quote: { src: IP.vip, dst: IP.client, tcp: { sport: 80, dport: 1000 } },
-      },
-    }),
-    r({ src: IP.rs1, dst: IP.client, tcp: { sport: 8080, dport: 1000, flags: 'SA' } }),
-    r({
-      src: IP.rs1,
-      dst: IP.client,
-      icmp: {
-        type: 3,
-        code: 3,
-        quote: { src: IP.client, dst: IP.rs1, tcp: { sport: 1000, dport: 8080 } },
-      },
-    }),
-    {
-      frame: buildFrame({
-        srcMac: MAC.client,
-        arp: { op: 'request', senderIp: IP.client, targetIp: IP.vip },
-      }),
-      link: 0,
-    },
-    c({ src: IP.client, dst: IP.vip, tcp: { sport: 1, dport: 80, flags: 'S' } }, { vlans: [5] }),
-  ];
-}
-
 export interface FuzzResult {
   frames: number;
   seconds: number;
@@ -125,7 +69,7 @@ function rng(seed: number): () => number {
 export function runFuzz(frames: number, seed = 20261202): FuzzResult {
   const d = buildDirector(parseConfig(CONFIG, 'fuzz.conf'), { core: { hashSeed: seed } });
   const p = d.pipeline;
-  const corpus = seeds();
+  const corpus = fuzzSeeds({ mac: MAC, ip: IP });
   const next = rng(seed);
   const buf = new Uint8Array(HEADROOM + 2048);
   const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;

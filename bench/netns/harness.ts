@@ -7,10 +7,11 @@
  * namespace deleted on the way out, on failure and on SIGINT/SIGTERM too.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchSession } from './bench-session.js';
 import {
   type ActivePath,
   HTTP_PORT,
@@ -25,19 +26,8 @@ import {
   UDP_PORT,
 } from './paths.js';
 import { type BenchResult, buildResult, type RunRecord, writeReports } from './report.js';
-import {
-  CLK_TCK,
-  cpuTicks,
-  exec,
-  killAllSync,
-  live,
-  nsExec,
-  Proc,
-  procTicks,
-  sleep,
-  waitIdle,
-} from './sys.js';
-import { CLIENT_IP, CLIENT_IP6, DIRECTOR_MAC, listNamespaces, Topology } from './topology.js';
+import { CLK_TCK, cpuTicks, nsExec, Proc, procTicks, sleep, waitIdle } from './sys.js';
+import { CLIENT_IP, CLIENT_IP6, DIRECTOR_MAC, type Topology } from './topology.js';
 
 export interface BenchOptions {
   /** Seconds per measurement. */
@@ -100,18 +90,23 @@ function uvsCommand(root: string): string[] {
   return [process.execPath, join(root, 'dist/src/cli/uvs.js')];
 }
 
-/** Compiles bench/c into `work`. */
+/** Compiles the tool bench/c/NAME.c into `work`; returns the binary's path. */
+export function compileC(root: string, work: string, name: string): string {
+  const bin = join(work, name);
+  execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', `${name}.c`)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return bin;
+}
+
+/** Compiles the bench's load tools and servers (bench/c) into `work`. */
 export function buildC(
   root: string,
   work: string,
 ): { udpgen: string; fwd: string; httpd: string; udpsink: string } {
   const out = { udpgen: '', fwd: '', httpd: '', udpsink: '' };
   for (const name of ['udpgen', 'fwd', 'httpd', 'udpsink'] as const) {
-    const bin = join(work, name);
-    execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', `${name}.c`)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    out[name] = bin;
+    out[name] = compileC(root, work, name);
   }
   return out;
 }
@@ -288,43 +283,16 @@ async function measureHttp(
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (process.getuid?.() !== 0) throw new Error('the namespace bench must run as root');
   const root = repoRoot();
-  const work = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
-  const bin = buildC(root, work);
+  const session = await BenchSession.open('bench', o);
+  const { topo, work } = session;
   const started = new Date();
   const deadline = Date.now() + o.maxSeconds * 1000;
-
-  // Namespaces left by a crashed run of ours (same prefix): delete them first.
-  for (const ns of listNamespaces(o.prefix)) {
-    await exec('ip', ['netns', 'del', ns], { allowFail: true });
-  }
-  const topo = new Topology(o.prefix, o.rs);
-  let cleaned = false;
-  const cleanupSync = () => {
-    if (cleaned) return;
-    cleaned = true;
-    killAllSync();
-    for (const ns of [topo.client, topo.director, ...topo.servers]) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        // not there
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-  };
-  const onSignal = (sig: NodeJS.Signals) => {
-    o.progress(`bench: ${sig}, cleaning up`, true);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupSync);
 
   const runs: RunRecord[] = [];
   const sessions: { rep: number; path: PathName; stats?: Record<string, unknown> }[] = [];
   const skipped = new Map<string, string>();
   try {
+    const bin = buildC(root, work);
     o.progress('bench: building the topology');
     await topo.up();
     // Servers on every real server: the C HTTP server, iperf3 and the UDP sink (bounded by
@@ -448,12 +416,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     }
     o.progress(`[${total}/${total}] done in ${Math.round((Date.now() - t0) / 1000)} s`, true);
   } finally {
-    for (const p of [...live]) await p.stop(3000);
-    await topo.down();
-    cleanupSync();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('exit', cleanupSync);
+    await session.close();
   }
 
   const result = buildResult({

@@ -1,37 +1,11 @@
-/**
- * The `synflood` measurement (issue 11): a SYN flood from spoofed sources into uvs NAT and,
- * in the same run, into nftables DNAT with conntrack (the kernel's anchor), while
- * legitimate clients open new connections at a fixed modest rate and a few established
- * keep-alive connections keep asking.
- *
- * Per path, in the bench topology (client, director, real servers running bench/c/httpd):
- *   1. KEEP keep-alive connections are opened, then for BEFORE + FLOOD + AFTER seconds the
- *      legitimate client (legit-client.ts) opens RATE new connections a second to VIP:80
- *      (one HTTP request each; a connection counts as a success if its answer comes within
- *      TIMEOUT_MS, which leaves room for one SYN retransmission);
- *   2. after BEFORE seconds, bench/c/synflood sends SYNs to VIP:80 from spoofed sources
- *      (SPOOFED, every SYN a flow of its own) as fast as it can, or at --flood-rate, for
- *      FLOOD seconds. The real servers drop the spoofed SYNs (an nftables rule), so the
- *      director's table holds them in SYN_RECV (uvs) or SYN_SENT (conntrack) and the real
- *      servers' own SYN queues stay out of the picture: the measure is the director's;
- *   3. meanwhile a sampler in the director namespace records the table's fill every
- *      second (uvs ctl stats; the namespace's nf_conntrack_count), and the harness the
- *      director's RSS (uvs) or the kernel's conntrack slab (nft).
- * Reported per path and phase (before / during / after): legitimate success rate and p50/
- * p99 latency of the successes, the established connections' failed requests and lost
- * connections, the flood's rate, the table's peak fill and the peak RSS.
- *
- * The machine is shared: every phase is bounded in time, the flood in time and count, and
- * the report records the load average; run it for real on an idle machine.
- */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { buildC, repoRoot } from './harness.js';
+import { BenchSession } from './bench-session.js';
+import { buildC, compileC, repoRoot } from './harness.js';
 import { HTTP_PORT, setupPath } from './paths.js';
-import { exec, killAllSync, live, nsExec, Proc, sleep } from './sys.js';
-import { DIRECTOR_MAC, listNamespaces, Topology, VIP } from './topology.js';
+import { nsExec, Proc, sleep } from './sys.js';
+import { DIRECTOR_MAC, type Topology, VIP } from './topology.js';
 
 /**
  * uvs-nat-shed is uvs NAT with, for the flood's duration, a socket filter in front of its
@@ -152,50 +126,17 @@ function conntrackSlabMb(): number {
 export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
   if (process.getuid?.() !== 0) throw new Error('the synflood measurement must run as root');
   const root = repoRoot();
-  const work = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
-  const bin = buildC(root, work);
-  const synflood = join(work, 'synflood');
-  const shed = join(work, 'shed');
-  for (const [bin, src] of [
-    [synflood, 'synflood.c'],
-    [shed, 'shed.c'],
-  ]) {
-    execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(root, 'bench/c', src)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
+  const session = await BenchSession.open('synflood', o);
+  const { topo, work } = session;
   const tsx = [process.execPath, '--import', 'tsx'];
   const started = new Date();
-  for (const ns of listNamespaces(o.prefix)) {
-    await exec('ip', ['netns', 'del', ns], { allowFail: true });
-  }
-  const topo = new Topology(o.prefix, o.rs);
-  let cleaned = false;
-  const cleanupSync = () => {
-    if (cleaned) return;
-    cleaned = true;
-    killAllSync();
-    for (const ns of [topo.client, topo.director, ...topo.servers]) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        // not there
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-  };
-  const onSignal = (sig: NodeJS.Signals) => {
-    o.progress(`synflood: ${sig}, cleaning up`, true);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupSync);
 
   const results: SynfloodPathResult[] = [];
   const total = o.before + o.flood + o.after;
   try {
+    const bin = buildC(root, work);
+    const synflood = compileC(root, work, 'synflood');
+    const shed = compileC(root, work, 'shed');
     o.progress('synflood: building the topology');
     await topo.up();
     const serveSecs = String(Math.ceil((total + 120) * o.paths.length + 60));
@@ -226,12 +167,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       }
     }
   } finally {
-    for (const p of [...live]) await p.stop(3000);
-    await topo.down();
-    cleanupSync();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('exit', cleanupSync);
+    await session.close();
   }
   const result: SynfloodResult = {
     started: started.toISOString(),

@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FlowClientOptions, FlowReport } from './flow-client.js';
-import { nodeArgv } from './lab.js';
+import { nodeArgv, uvsRunArgv } from './lab.js';
 import { type CmdResult, execInNs, type NsProcess, spawnInNs, stopProcess } from './ns-process.js';
 
 const run = promisify(execFile);
@@ -185,20 +185,14 @@ export class EcmpLab {
   /** Starts `uvs run` in director `i` and gives it the service. */
   async startDirector(i: number): Promise<void> {
     if (this.uvs.has(i)) throw new Error(`director ${i} runs already`);
-    const argv = [
-      ...nodeArgv('../cli/uvs'),
-      'run',
-      '--iface',
-      'eth0',
-      '--iface',
-      'eth1',
+    const argv = uvsRunArgv(
       '--announce',
       this.info.ANNOUNCE_DEV,
       '--drain-seconds',
       String(this.opts.drainSeconds ?? 2),
       ...((this.opts.sloppy ?? true) ? ['--sysctl', 'sloppy_tcp=1'] : []),
       ...(this.opts.runArgs ?? []),
-    ];
+    );
     const p = await spawnInNs(`uvs dir${i}`, this.ns(`dir${i}`), argv, /director running/);
     this.uvs.set(i, p);
     const r = await this.uvsadm(i, ['-R'], this.rules());

@@ -15,12 +15,13 @@
  * own stack). Every process is started in a namespace and remembered by pid; down()
  * stops them by pid and deletes the namespaces.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { nodeArgv } from './lab.js';
+import { nodeArgv, uvsRunArgv } from './lab.js';
+import { exitCodeOf, type LabProc, stopAll, waitReady } from './lab-proc.js';
 
 const run = promisify(execFile);
 
@@ -102,11 +103,7 @@ vrrp_instance VI_IN {
 ${vs(HA.httpPort, 'TCP')}${vs(HA.bulkPort, 'TCP')}${vs(HA.udpPort, 'UDP')}`;
 }
 
-export interface HaProc {
-  name: string;
-  child: ChildProcess;
-  output: string;
-  exited: Promise<number>;
+export interface HaProc extends LabProc {
   /** Lines with the epoch ms they arrived at. */
   lines: { at: number; line: string }[];
 }
@@ -236,19 +233,7 @@ export class HaLab {
   async startDirectorWith(n: 1 | 2, text: string, extraArgs: string[] = []): Promise<HaProc> {
     const conf = join(this.dir, `d${n}.conf`);
     writeFileSync(conf, text);
-    const argv = [
-      ...nodeArgv('../cli/uvs'),
-      'run',
-      '--iface',
-      'eth0',
-      '--iface',
-      'eth1',
-      '--control',
-      this.control(n),
-      '--keepalived',
-      conf,
-      ...extraArgs,
-    ];
+    const argv = uvsRunArgv('--control', this.control(n), '--keepalived', conf, ...extraArgs);
     const p = await this.spawn(`d${n}`, this.ns(`d${n}`), argv, /director running/);
     this.directors[n - 1] = p;
     return p;
@@ -324,8 +309,7 @@ export class HaLab {
     const p = this.directors[n - 1];
     this.directors[n - 1] = null;
     if (!p) return;
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-    await withTimeout(p.exited, 15_000, () => p.child.kill('SIGKILL')).catch(() => 0);
+    await stopAll([p], 15_000);
     this.procs = this.procs.filter((x) => x !== p);
   }
 
@@ -335,11 +319,7 @@ export class HaLab {
     const tools = this.procs.filter(
       (p) => p.name === 'flows' || p.name === 'transfer' || p.name === 'udp',
     );
-    for (const p of tools)
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-    await Promise.all(
-      tools.map((p) => withTimeout(p.exited, 5000, () => p.child.kill('SIGKILL')).catch(() => 0)),
-    );
+    await stopAll(tools, 5000);
     this.procs = this.procs.filter((p) => !tools.includes(p));
   }
 
@@ -412,13 +392,7 @@ export class HaLab {
 
   private start(name: string, ns: string, argv: string[]): HaProc {
     const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const p: HaProc = {
-      name,
-      child,
-      output: '',
-      lines: [],
-      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
-    };
+    const p: HaProc = { name, child, output: '', lines: [], exited: exitCodeOf(child) };
     let partial = '';
     const onData = (d: Buffer) => {
       const s = d.toString();
@@ -441,20 +415,7 @@ export class HaLab {
 
   private async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<HaProc> {
     const p = this.start(name, ns, argv);
-    const seen = new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (ready.test(p.output)) resolve();
-      };
-      p.child.stdout?.on('data', check);
-      p.child.stderr?.on('data', check);
-      void p.exited.then((c) =>
-        reject(new Error(`${name} exited (${c}) before it was ready:\n${p.output}`)),
-      );
-    });
-    const ms = this.readyTimeoutMs;
-    await withTimeout(seen, ms, () => {
-      throw new Error(`${name} not ready after ${ms / 1000} s:\n${p.output}`);
-    });
+    await waitReady(p, ready, this.readyTimeoutMs);
     return p;
   }
 
@@ -469,37 +430,10 @@ export class HaLab {
 
   /** Stops every process this lab started (by pid) and removes the namespaces. */
   async down(): Promise<void> {
-    for (const p of this.procs) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-    }
-    await Promise.all(
-      this.procs.map((p) =>
-        withTimeout(p.exited, 8000, () => p.child.kill('SIGKILL')).catch(() => 0),
-      ),
-    );
+    await stopAll(this.procs, 8000);
     this.procs = [];
     this.directors[0] = this.directors[1] = null;
     await this.removeNamespaces();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => {
-      try {
-        onTimeout();
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      reject(new Error(`timed out after ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
   }
 }

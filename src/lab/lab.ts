@@ -5,10 +5,15 @@
  * behind `uvs lab` and the end-to-end tests. Every process it starts is remembered by pid
  * and stopped in down(), which also removes the namespaces.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { exitCodeOf, type LabProc, stopAll, waitReady } from './lab-proc.js';
+import { type CmdResult, runCommand } from './ns-process.js';
+import { withTimeout } from './with-timeout.js';
+
+export type { CmdResult };
 
 const run = promisify(execFile);
 
@@ -28,6 +33,11 @@ export function nodeArgv(rel: string): string[] {
   const file = `${here}${rel}${TS ? '.ts' : '.js'}`;
   if (!existsSync(file)) throw new Error(`missing ${file} (run npm run build)`);
   return TS ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
+}
+
+/** argv of `uvs run` on a lab director's two interfaces, eth0 and eth1, then `args`. */
+export function uvsRunArgv(...args: string[]): string[] {
+  return [...nodeArgv('../cli/uvs'), 'run', '--iface', 'eth0', '--iface', 'eth1', ...args];
 }
 
 export interface LabOptions {
@@ -57,27 +67,14 @@ export interface LoadResult {
   errorKinds: Record<string, number>;
 }
 
-export interface CmdResult {
-  code: number;
-  out: string;
-  err: string;
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  output: string;
-  exited: Promise<number>;
-}
-
 export class LabRun {
   readonly method: LabMethod;
   readonly prefix: string;
   /** The family configure(), load() and udpRequest() use unless told otherwise. */
   family: LabFamily;
   info: Record<string, string> = {};
-  private procs: Proc[] = [];
-  private director: Proc | null = null;
+  private procs: LabProc[] = [];
+  private director: LabProc | null = null;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: LabOptions) {
@@ -183,7 +180,7 @@ export class LabRun {
     this.procs = this.procs.filter((q) => q !== p);
   }
 
-  private appOf(n: number): Proc | undefined {
+  private appOf(n: number): LabProc | undefined {
     return this.procs.find(
       (p) => p.name === `app rs${n}` && p.child.exitCode === null && p.child.signalCode === null,
     );
@@ -221,18 +218,7 @@ export class LabRun {
    * `extraArgs` follow the lab's runArgs for this start only.
    */
   async startDirector(extraArgs: readonly string[] = []): Promise<void> {
-    const argv = [
-      ...nodeArgv('../cli/uvs'),
-      'run',
-      '--iface',
-      'eth0',
-      '--iface',
-      'eth1',
-      '--control',
-      this.control,
-      ...(this.opts.runArgs ?? []),
-      ...extraArgs,
-    ];
+    const argv = uvsRunArgv('--control', this.control, ...(this.opts.runArgs ?? []), ...extraArgs);
     this.director = await this.spawn('director', this.ns('dir'), argv, /director running/);
   }
 
@@ -348,26 +334,7 @@ export class LabRun {
 
   /** Runs a command in a role's namespace. */
   async exec(role: string, argv: string[], stdin?: string): Promise<CmdResult> {
-    return new Promise((resolve) => {
-      const [cmd, ...args] = this.inNamespace(this.ns(role), argv);
-      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 1, out, err });
-      });
-      // A command that exits without reading its input must not fail the caller (EPIPE).
-      child.stdin.on('error', () => {});
-      child.stdin.end(stdin ?? '');
-    });
+    return runCommand(this.inNamespace(this.ns(role), argv), { stdin, timeoutMs: 30_000 });
   }
 
   /**
@@ -386,12 +353,7 @@ export class LabRun {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const p: Proc = {
-      name: 'web relay',
-      child,
-      output: '',
-      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
-    };
+    const p: LabProc = { name: 'web relay', child, output: '', exited: exitCodeOf(child) };
     child.stderr.on('data', (d: Buffer) => {
       p.output += d.toString();
     });
@@ -403,44 +365,24 @@ export class LabRun {
   }
 
   /** Starts a long-running process in a namespace and waits for its ready pattern. */
-  async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<Proc> {
+  async spawn(name: string, ns: string, argv: string[], ready: RegExp): Promise<LabProc> {
     const [cmd, ...args] = this.inNamespace(ns, argv);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const p: Proc = {
-      name,
-      child,
-      output: '',
-      exited: new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : 1)))),
-    };
+    const p: LabProc = { name, child, output: '', exited: exitCodeOf(child) };
     this.procs.push(p);
-    const seen = new Promise<void>((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        p.output += d.toString();
-        if (ready.test(p.output)) resolve();
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      p.exited.then((c) =>
-        reject(new Error(`${name} exited (${c}) before it was ready:\n${p.output}`)),
-      );
-    });
-    await withTimeout(seen, 30_000, () => {
-      throw new Error(`${name} not ready after 30 s:\n${p.output}`);
-    });
+    const onData = (d: Buffer) => {
+      p.output += d.toString();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    await waitReady(p, ready, 30_000);
     return p;
   }
 
   /** Stops everything this lab started (by pid) and removes the topology. */
   async down(): Promise<void> {
     if (this.director !== null) await this.stopDirector().catch(() => {});
-    for (const p of this.procs) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-    }
-    await Promise.all(
-      this.procs.map((p) =>
-        withTimeout(p.exited, 5000, () => p.child.kill('SIGKILL')).catch(() => 0),
-      ),
-    );
+    await stopAll(this.procs, 5000);
     this.procs = [];
     await run('bash', [TOPOLOGY, 'down', this.prefix], { timeout: 60_000 });
   }
@@ -449,24 +391,4 @@ export class LabRun {
 /** An address as ipvsadm takes it before `:port`: IPv6 in brackets. */
 export function hostPort(addr: string): string {
   return addr.includes(':') ? `[${addr}]` : addr;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => {
-      try {
-        onTimeout();
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      reject(new Error(`timed out after ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
 }

@@ -102,17 +102,35 @@ export function execInNs(
   stdin?: string,
   timeoutMs = 30_000,
 ): Promise<CmdResult> {
+  return runCommand(['ip', 'netns', 'exec', ns, ...argv], {
+    stdin,
+    timeoutMs,
+    maxOutput: MAX_OUTPUT,
+  });
+}
+
+/**
+ * Runs `argv` to completion with `stdin` as its input (none: an empty one), SIGKILLed after
+ * `timeoutMs`; keeps the first `maxOutput` characters or so of stdout and of stderr (default
+ * all). A program that cannot be started resolves with code 127, as in a shell.
+ */
+export function runCommand(
+  argv: readonly string[],
+  opts: { stdin?: string; timeoutMs: number; maxOutput?: number },
+): Promise<CmdResult> {
+  const max = opts.maxOutput ?? Number.POSITIVE_INFINITY;
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, ...args] = argv;
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
-      if (out.length < MAX_OUTPUT) out += d.toString();
+      if (out.length < max) out += d.toString();
     });
     child.stderr.on('data', (d: Buffer) => {
-      if (err.length < MAX_OUTPUT) err += d.toString();
+      if (err.length < max) err += d.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
       resolve({ code: 127, out, err: `${err}${e.message}` });
@@ -121,8 +139,9 @@ export function execInNs(
       clearTimeout(timer);
       resolve({ code: code ?? 1, out, err });
     });
+    // A command that exits without reading its input must not fail the caller (EPIPE).
     child.stdin.on('error', () => {});
-    child.stdin.end(stdin ?? '');
+    child.stdin.end(opts.stdin ?? '');
   });
 }
 

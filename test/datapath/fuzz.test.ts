@@ -5,45 +5,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzSeeds } from '../../bench/fuzz/seeds.js';
 import { buildDirector } from '../../src/control/build-director.js';
 import { OUTCOME_COUNT, OUTCOME_VERDICT } from '../../src/datapath/outcome.js';
 import { HEADROOM } from '../../src/datapath/pipeline.js';
-import { buildFrame } from '../../src/net/build.js';
-import { config, fromClient, fromRs, IP, MAC } from './fixtures.js';
+import { config, IP, MAC } from './fixtures.js';
 
-const seeds: Uint8Array[] = [
-  fromClient({ src: IP.client, dst: IP.vip, tcp: { sport: 1000, dport: 80, flags: 'S' } }),
-  fromClient({ src: IP.client, dst: IP.vip, tcp: { sport: 1001, dport: 443, flags: 'S' } }),
-  fromClient({ src: IP.client, dst: IP.vip, udp: { sport: 1002, dport: 7000, payload: 'x' } }),
-  fromClient({ src: IP.client, dst: IP.vip, icmp: { type: 8, id: 1, seq: 1 } }),
-  fromClient({
-    src: IP.client,
-    dst: IP.vip,
-    icmp: {
-      type: 3,
-      code: 4,
-      mtu: 1400,
-      quote: { src: IP.vip, dst: IP.client, tcp: { sport: 80, dport: 1000 } },
-    },
-  }),
-  fromRs('rs1', { src: IP.rs1, dst: IP.client, tcp: { sport: 8080, dport: 1000, flags: 'SA' } }),
-  fromRs('rs1', {
-    src: IP.rs1,
-    dst: IP.client,
-    icmp: {
-      type: 3,
-      code: 3,
-      quote: { src: IP.client, dst: IP.rs1, tcp: { sport: 1000, dport: 8080 } },
-    },
-  }),
-  buildFrame({ srcMac: MAC.client, arp: { op: 'request', senderIp: IP.client, targetIp: IP.vip } }),
-  buildFrame({
-    srcMac: MAC.client,
-    dstMac: MAC.eth0,
-    vlans: [5],
-    ip: { src: IP.client, dst: IP.vip, tcp: { sport: 1, dport: 80, flags: 'S' } },
-  }),
-];
+// The frames the volume fuzz (npm run fuzz) mutates too, over this file's director.
+const seeds = fuzzSeeds({ mac: MAC, ip: IP }).map((s) => s.frame);
 
 const mutated = fc
   .tuple(

@@ -3,12 +3,12 @@
  * client frames each) is read, replayed and written frame by frame, and the process stays
  * under 200 MB of RSS (issue 11, finding 8: it used to load the whole capture, 1.53 GB).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/lab/ns-process.js';
 import { PcapWriter } from '../../src/pcap/pcap.js';
 import { openFileSink } from '../../src/pcap/sink.js';
 import { BASE_CONFIG, fromClient, IP, SERVICES } from './fixtures.js';
@@ -46,36 +46,17 @@ function writeCapture(path: string): void {
 }
 
 /** Runs `uvs replay` in a fresh node and returns its summary and peak RSS (kB). */
-function runReplay(args: string[]): Promise<{ code: number; out: string; maxRssKb: number }> {
+async function runReplay(args: string[]): Promise<{ code: number; out: string; maxRssKb: number }> {
   const script = `
     const { main } = await import(${JSON.stringify(REPLAY)});
     const code = await main(${JSON.stringify(args)});
     process.stderr.write('maxrss ' + process.resourceUsage().maxRSS + '\\n');
     process.exitCode = code;`;
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 280_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const m = /maxrss (\d+)/.exec(err);
-      if (m === null) throw new Error(`replay failed (${code}): ${err}`);
-      resolve({ code: code ?? 1, out, maxRssKb: Number(m[1]) });
-    });
-  });
+  const argv = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const r = await runCommand(argv, { timeoutMs: 280_000 });
+  const m = /maxrss (\d+)/.exec(r.err);
+  if (m === null) throw new Error(`replay failed (${r.code}): ${r.err}`);
+  return { code: r.code, out: r.out, maxRssKb: Number(m[1]) };
 }
 
 describe('uvs replay of a million frames', () => {
