@@ -74,6 +74,16 @@ export function fromRs6(rs: 'rs1' | 'rs2', ip6: Ip6Spec): Uint8Array {
   return buildFrame({ srcMac: MAC[rs], dstMac: MAC.eth1, ip6 });
 }
 
+/** The IPv6 frame the director sends the client from its eth0. */
+export function toClient6(ip6: Ip6Spec): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth0, dstMac: MAC.client, ip6 });
+}
+
+/** The IPv6 frame the director sends a real server from its eth1. */
+export function toRs6(rs: 'rs1' | 'rs2', ip6: Ip6Spec): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth1, dstMac: MAC[rs], ip6 });
+}
+
 /** An IPv4 frame from the client to the director's eth0. */
 export function fromClient4(ip: Ipv4Spec): Uint8Array {
   return buildFrame({ srcMac: MAC.client, dstMac: MAC.eth0, ip });
