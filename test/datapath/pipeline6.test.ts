@@ -19,6 +19,7 @@ import {
   IP4,
   IP6,
   MAC,
+  neighbourSolicitation,
   toClient6,
   toRs6,
 } from './fixtures6.js';
@@ -307,25 +308,9 @@ describe('DR and TUN over IPv6', () => {
 });
 
 describe('neighbour discovery and echo for an IPv6 VIP', () => {
-  const nsFor = (target: string, src = IP6.client, dst = 'ff02::1:ff00:100', opts = true) =>
-    buildFrame({
-      srcMac: MAC.client,
-      dstMac: '33:33:ff:00:01:00',
-      ip6: {
-        src,
-        dst,
-        hopLimit: 255,
-        icmp6: {
-          type: 135,
-          target,
-          payload: opts ? [1, 1, 2, 0, 0, 0, 0x0c, 0x0a] : undefined,
-        },
-      },
-    });
-
   it('answers a solicitation for the VIP with a solicited, override advertisement', () => {
     const d = director();
-    const out = run(d, nsFor(IP6.vip), 'eth0');
+    const out = run(d, neighbourSolicitation(IP6.vip), 'eth0');
     expect(out.outcome).toBe('nd_advert');
     expect(out.link).toBe('eth0');
     expect(out.frames[0]).toEqual(
@@ -345,15 +330,19 @@ describe('neighbour discovery and echo for an IPv6 VIP', () => {
 
   it('answers duplicate address detection to all nodes, and ignores other targets', () => {
     const d = director();
-    const dad = run(d, nsFor(IP6.vip, '::', 'ff02::1:ff00:100', false), 'eth0');
+    const dad = run(d, neighbourSolicitation(IP6.vip, '::', 'ff02::1:ff00:100', false), 'eth0');
     expect(dad.outcome).toBe('nd_advert');
     expect([...dad.frames[0].subarray(0, 6)]).toEqual([0x33, 0x33, 0, 0, 0, 1]);
     expect(dad.frames[0][14 + 40 + 4]).toBe(0x20); // override only
-    const other = run(d, nsFor('2001:db8::55', IP6.client, 'ff02::1:ff00:55'), 'eth0');
+    const other = run(
+      d,
+      neighbourSolicitation('2001:db8::55', IP6.client, 'ff02::1:ff00:55'),
+      'eth0',
+    );
     expect(other.verdict).toBe(V_PASS);
     expect(other.outcome).toBe('nd_other');
     // A hop limit other than 255 is not neighbour discovery.
-    const routed = nsFor(IP6.vip);
+    const routed = neighbourSolicitation(IP6.vip);
     routed[14 + 7] = 64;
     expect(run(d, routed, 'eth0').outcome).toBe('nd_other');
   });
@@ -381,7 +370,7 @@ describe('neighbour discovery and echo for an IPv6 VIP', () => {
     expect(run(d, na, 'eth1').outcome).toBe('nd_other');
     expect(d.env.resolve6(Int32Array.of(0x20010db8, 0x10000, 0, 0x11))).toBe(true);
     expect([...d.env.nhMac!]).toEqual([2, 0, 0, 0, 0x0e, 0x0b]);
-    expect(run(d, nsFor(IP6.vip), 'eth0').outcome).toBe('nd_advert');
+    expect(run(d, neighbourSolicitation(IP6.vip), 'eth0').outcome).toBe('nd_advert');
     expect(d.env.resolve6(Int32Array.of(0x20010db8, 0, 0, 0x10))).toBe(true);
   });
 
