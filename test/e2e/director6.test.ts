@@ -10,7 +10,12 @@
 import { describe, expect, it } from 'vitest';
 import { LAB_METHODS, LabRun } from '../../src/lab/lab.js';
 import { useDirectorLab } from '../helpers/director-lab.js';
-import { clientCounters, serverShare } from '../helpers/lab-traffic.js';
+import {
+  clientCounters,
+  downloadToClient,
+  serverShare,
+  uploadFromClient,
+} from '../helpers/lab-traffic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,24 +53,9 @@ for (const method of LAB_METHODS) {
 
     it('carries bulk TCP data both ways', async () => {
       const url = `http://[${lab.info.VIP6}]/`;
-      const up = await lab.exec('client', [
-        'bash',
-        '-c',
-        `head -c 3000000 /dev/urandom | curl -g -s -m 20 --data-binary @- '${url}'`,
-      ]);
+      const up = await uploadFromClient(lab, url, 3000000);
       expect(up.out.trim()).toMatch(/^rs[123] 3000000$/);
-      const down = await lab.exec('client', [
-        'curl',
-        '-g',
-        '-s',
-        '-m',
-        '20',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code} %{size_download}',
-        `${url}big`,
-      ]);
+      const down = await downloadToClient(lab, `${url}big`);
       expect(down.out).toBe(`200 ${4 << 20}`);
     });
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpConfigInput, VrrpInstanceInput } from '../../src/ha/vrrp-config.js';
 import { Lab, type LabProcess, run, type Task } from '../helpers/netns.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { oneInstance } from './fake-vrrp.js';
 
 const VIP = '198.18.0.100';
 const A_ADDR = '198.18.0.1';
@@ -165,20 +166,7 @@ async function startUvs(s: Setup, config: VrrpConfigInput, tag: string): Promise
 
 /** uvs as router VI_1 for the VIP on eth0 (priority 100, 1 s adverts), changed by `over`. */
 function uvs(s: Setup, over: Partial<VrrpInstanceInput>, tag: string): Promise<UvsRun> {
-  const config: VrrpConfigInput = {
-    vrrp_instance: [
-      {
-        name: 'VI_1',
-        interface: 'eth0',
-        virtual_router_id: 51,
-        priority: 100,
-        advert_int: 1,
-        virtual_ipaddress: [`${VIP}/24`],
-        ...over,
-      },
-    ],
-  };
-  return startUvs(s, config, tag);
+  return startUvs(s, oneInstance(over), tag);
 }
 
 interface UvsResult {

@@ -10,7 +10,6 @@
  * weights, a SIGHUP reload under a long transfer, and the README's config at startup.
  * Configurations change by SIGHUP between tests; each test waits for its table first.
  */
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
 import { FifoReader } from '../helpers/fifo-reader.js';
 import { requireRoot } from '../helpers/netns.js';
+import { writeSelfSignedCert } from '../helpers/tls-cert.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SLACK_MS = 2000;
@@ -227,25 +227,7 @@ async function stopProc(p: Proc): Promise<void> {
 beforeAll(async () => {
   requireRoot();
   writeFileSync(conf, globalDefs() + vsConf(tcpCheck));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=rs.test',
-      '-days',
-      '2',
-      '-keyout',
-      join(work, 'key.pem'),
-      '-out',
-      join(work, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  writeSelfSignedCert(join(work, 'key.pem'), join(work, 'cert.pem'), 'rs.test');
   await lab.up();
   watcher = await lab.spawn(
     'table watcher',
