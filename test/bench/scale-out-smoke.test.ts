@@ -11,22 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runScaleOut, type ScaleOutResult } from '../../bench/netns/scale-out.js';
+import { benchSkipReason } from './prerequisites.js';
 
-const has = (cmd: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ['ip', 'cc', 'wrk', 'bird', 'birdc'].filter((c) => !has(c));
-const root = process.getuid?.() === 0;
-const why = !root
-  ? 'needs root (network namespaces)'
-  : missing.length > 0
-    ? `missing tools: ${missing.join(', ')}`
-    : '';
+const why = benchSkipReason(['ip', 'cc', 'wrk', 'bird', 'birdc']);
 
 describe.skipIf(why !== '')(`scale-out bench smoke${why ? ` (skipped: ${why})` : ''}`, () => {
   it('measures 1 and 2 directors behind ECMP, writes the reports and cleans up', async () => {

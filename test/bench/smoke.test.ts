@@ -3,7 +3,6 @@
  * keep-alive HTTP, 1 s, 1 repetition) checks the shape of latest.json and that the run
  * leaves no namespace or process behind. Needs root and the bench's tools.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,22 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, runBench } from '../../bench/netns/harness.js';
 import { live } from '../../bench/netns/sys.js';
 import { listNamespaces } from '../../bench/netns/topology.js';
+import { benchSkipReason } from './prerequisites.js';
 
-const has = (cmd: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ['ip', 'cc', 'wrk', 'iperf3', 'ethtool', 'nft'].filter((c) => !has(c));
-const root = process.getuid?.() === 0;
-const why = !root
-  ? 'needs root (network namespaces)'
-  : missing.length > 0
-    ? `missing tools: ${missing.join(', ')}`
-    : '';
+const why = benchSkipReason(['ip', 'cc', 'wrk', 'iperf3', 'ethtool', 'nft']);
 
 describe.skipIf(why !== '')(`namespace bench smoke${why ? ` (skipped: ${why})` : ''}`, () => {
   it('runs a reduced bench, writes the reports and cleans up', async () => {

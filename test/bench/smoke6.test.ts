@@ -4,7 +4,6 @@
  * HTTP; 1 s, 1 repetition) checks that every IPv6 path carries traffic, that the
  * IPv6-vs-IPv4 targets are computed, and that the run leaves nothing behind. Figures from this loaded run are not benchmarks. Needs root.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,22 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, runBench } from '../../bench/netns/harness.js';
 import { live } from '../../bench/netns/sys.js';
 import { listNamespaces } from '../../bench/netns/topology.js';
+import { benchSkipReason } from './prerequisites.js';
 
-const has = (cmd: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ['ip', 'cc', 'iperf3', 'ethtool', 'nft'].filter((c) => !has(c));
-const root = process.getuid?.() === 0;
-const why = !root
-  ? 'needs root (network namespaces)'
-  : missing.length > 0
-    ? `missing tools: ${missing.join(', ')}`
-    : '';
+const why = benchSkipReason(['ip', 'cc', 'iperf3', 'ethtool', 'nft']);
 
 describe.skipIf(why !== '')(`namespace bench smoke, IPv6${why ? ` (skipped: ${why})` : ''}`, () => {
   it('measures IPv6 paths beside IPv4 uvs NAT and computes the IPv6-vs-IPv4 targets', async () => {

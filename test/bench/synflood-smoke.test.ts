@@ -5,7 +5,6 @@
  * table and the legitimate clients still got in (embryonic entries displaced, established
  * connections kept), and that the run leaves no namespace or process behind. Needs root.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,22 +17,9 @@ import {
 } from '../../bench/netns/synflood.js';
 import { live } from '../../bench/netns/sys.js';
 import { listNamespaces } from '../../bench/netns/topology.js';
+import { benchSkipReason } from './prerequisites.js';
 
-const has = (cmd: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ['ip', 'cc', 'ethtool', 'nft'].filter((c) => !has(c));
-const why =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : missing.length > 0
-      ? `missing tools: ${missing.join(', ')}`
-      : '';
+const why = benchSkipReason(['ip', 'cc', 'ethtool', 'nft']);
 
 describe.skipIf(why !== '')(`synflood smoke${why ? ` (skipped: ${why})` : ''}`, () => {
   it('floods uvs and nftables, reports each phase, and cleans up', async () => {

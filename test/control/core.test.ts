@@ -3,32 +3,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyConfig, ConfigError, parseConfig } from '../../src/control/config.js';
-import { ControlPlane } from '../../src/control/control-plane.js';
-import { runUvsadm } from '../../src/control/uvsadm.js';
-import type { IpvsAdmin } from '../../src/ipvs/admin.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
+import { captureUvsadm as run } from './captured-uvsadm.js';
 import { describe as describeTable } from './fake-admin.js';
 import { resolver } from './fixtures.js';
-
-async function run(
-  admin: IpvsAdmin,
-  argv: string[],
-  stdin?: string,
-): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(argv, new ControlPlane(admin), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin,
-    resolver,
-  });
-  return { rc, out, err };
-}
 
 const TABLE = [
   '-A -t 10.0.0.100:80 -s wrr',

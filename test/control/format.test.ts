@@ -12,26 +12,17 @@ import { NUMERIC_RESOLVER } from '../../src/control/names.js';
 import { runUvsadm } from '../../src/control/uvsadm.js';
 import { FWD_DROUTE, SVC_F_PERSISTENT } from '../../src/ipvs/types.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
+import { captureUvsadm, type UvsadmRun } from './captured-uvsadm.js';
 import { FakeAdmin } from './fake-admin.js';
 import { fixtureConns, fixtureServices, mkDest, mkService, resolver } from './fixtures.js';
 import { expectGolden } from './golden.js';
 
-async function listing(args: string[]): Promise<{ out: string; err: string; rc: number }> {
+/** uvsadm `args` against the fixture table and connections. */
+function listing(args: string[]): Promise<UvsadmRun> {
   const admin = new FakeAdmin();
   admin.svcs.push(...fixtureServices());
   admin.conns = fixtureConns();
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(args, new ControlPlane(admin), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    resolver,
-  });
-  return { out, err, rc };
+  return captureUvsadm(admin, args);
 }
 
 describe('ipvsadm -L formats (golden files)', () => {

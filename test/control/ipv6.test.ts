@@ -5,13 +5,12 @@
  * IPv6 services, IPv6 addresses never named, FWM ... IPv6, -S with -6 and -M len, -c).
  */
 import { describe, expect, it } from 'vitest';
-import { ControlPlane } from '../../src/control/control-plane.js';
 import { type Command, ParseError, parseIpvsadm } from '../../src/control/ipvsadm-parse.js';
 import { createFileResolver } from '../../src/control/names.js';
-import { runUvsadm } from '../../src/control/uvsadm.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
 import { AF_INET6, FlowKey, InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
+import { captureUvsadm, type UvsadmRun } from './captured-uvsadm.js';
 import { HOSTS, SERVICES } from './fixtures.js';
 
 const resolver = createFileResolver(`${HOSTS}2001:db8::100 v6vip.example.test\n`, SERVICES);
@@ -26,21 +25,8 @@ const parseFails = (s: string): ParseError => {
   throw new Error(`${s}: parsed`);
 };
 
-async function uvsadm(core: IpvsCore, args: string[], stdin?: string) {
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(args, new ControlPlane(core), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin,
-    resolver,
-  });
-  return { rc, out, err };
-}
+const uvsadm = (core: IpvsCore, args: string[], stdin?: string): Promise<UvsadmRun> =>
+  captureUvsadm(core, args, stdin, resolver);
 
 describe('uvsadm parses IPv6 as ipvsadm 1.31', () => {
   it('takes [addr]:port services and bare or bracketed real servers', () => {

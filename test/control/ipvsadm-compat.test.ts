@@ -20,15 +20,14 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ControlPlane } from '../../src/control/control-plane.js';
 import { createFileResolver, watchedFileResolver } from '../../src/control/names.js';
-import { runUvsadm } from '../../src/control/uvsadm.js';
 import type { ConnView, IpvsAdmin } from '../../src/ipvs/admin.js';
 import { IpvsCore, R_NO_DEST } from '../../src/ipvs/core.js';
 import { AF_INET } from '../../src/net/addr.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ipproto.js';
 import { TCP_SYN } from '../../src/net/tcp.js';
 import { key } from '../ipvs/helpers.js';
+import { captureUvsadm, type UvsadmRun } from './captured-uvsadm.js';
 import { FakeAdmin } from './fake-admin.js';
 import { ip } from './fixtures.js';
 import { expectGolden } from './golden.js';
@@ -64,27 +63,9 @@ const TABLE = [
   '-a -t www.lab:bbs -r rs3.lab:bbs -m',
 ].join('\n');
 
-interface Run {
-  rc: number;
-  out: string;
-  err: string;
-}
-
-async function run(admin: IpvsAdmin, argv: string[], stdin?: string): Promise<Run> {
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(argv, new ControlPlane(admin), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin,
-    resolver,
-  });
-  return { rc, out, err };
-}
+/** uvsadm against `admin`, naming with this file's hosts and services. */
+const run = (admin: IpvsAdmin, argv: string[], stdin?: string): Promise<UvsadmRun> =>
+  captureUvsadm(admin, argv, stdin, resolver);
 
 async function compatCore(): Promise<IpvsCore> {
   // capacity 4096: the header's size= is uvs's own hash size, 4096 here as in the goldens.

@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ControlPlane } from '../../src/control/control-plane.js';
-import { runUvsadm } from '../../src/control/uvsadm.js';
 import type { IpvsAdmin } from '../../src/ipvs/admin.js';
+import { captureUvsadm } from './captured-uvsadm.js';
 import { describe as describeTable, FakeAdmin } from './fake-admin.js';
-import { resolver } from './fixtures.js';
 
 async function sh(admin: IpvsAdmin, argv: string[], stdin?: string): Promise<string> {
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(argv, new ControlPlane(admin), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin,
-    resolver,
-  });
+  const { rc, out, err } = await captureUvsadm(admin, argv, stdin);
   if (rc !== 0 || err !== '') throw new Error(`${argv.join(' ')} failed (${rc}): ${err}`);
   return out;
 }

@@ -1,32 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ControlPlane } from '../../src/control/control-plane.js';
 import { ipvsStrerror } from '../../src/control/errors.js';
-import { runUvsadm, usageText, versionText } from '../../src/control/uvsadm.js';
-import type { IpvsAdmin, IpvsErrno, IpvsOp } from '../../src/ipvs/admin.js';
+import { usageText, versionText } from '../../src/control/uvsadm.js';
+import type { IpvsErrno, IpvsOp } from '../../src/ipvs/admin.js';
+import { type UvsadmRun as Run, captureUvsadm as run } from './captured-uvsadm.js';
 import { describe as describeTable, FakeAdmin } from './fake-admin.js';
-import { resolver } from './fixtures.js';
-
-interface Run {
-  rc: number;
-  out: string;
-  err: string;
-}
-
-async function run(admin: IpvsAdmin, argv: string[], stdin?: string): Promise<Run> {
-  let out = '';
-  let err = '';
-  const rc = await runUvsadm(argv, new ControlPlane(admin), {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin,
-    resolver,
-  });
-  return { rc, out, err };
-}
 
 const ok = (r: Run): void => {
   expect(r.err).toBe('');

@@ -59,3 +59,13 @@ export function fromClient(ip: FrameSpec['ip'], extra: Partial<FrameSpec> = {}):
 export function fromRs(rs: 'rs1' | 'rs2', ip: FrameSpec['ip']): Uint8Array {
   return buildFrame({ srcMac: MAC[rs], dstMac: MAC.eth1, ip });
 }
+
+/** The frame the director sends the client from its eth0. */
+export function toClient(ip: FrameSpec['ip']): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth0, dstMac: MAC.client, ip });
+}
+
+/** The frame the director sends a real server from its eth1. */
+export function toRs(rs: 'rs1' | 'rs2', ip: FrameSpec['ip']): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth1, dstMac: MAC[rs], ip });
+}

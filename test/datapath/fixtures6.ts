@@ -74,6 +74,43 @@ export function fromRs6(rs: 'rs1' | 'rs2', ip6: Ip6Spec): Uint8Array {
   return buildFrame({ srcMac: MAC[rs], dstMac: MAC.eth1, ip6 });
 }
 
+/** The IPv6 frame the director sends the client from its eth0. */
+export function toClient6(ip6: Ip6Spec): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth0, dstMac: MAC.client, ip6 });
+}
+
+/** The IPv6 frame the director sends a real server from its eth1. */
+export function toRs6(rs: 'rs1' | 'rs2', ip6: Ip6Spec): Uint8Array {
+  return buildFrame({ srcMac: MAC.eth1, dstMac: MAC[rs], ip6 });
+}
+
+/**
+ * A neighbour solicitation from the client's MAC for `target`, sent to the solicited-node
+ * group of the VIP by default; `withLinkAddr` adds the source link-layer address option
+ * (a DAD probe from :: has none).
+ */
+export function neighbourSolicitation(
+  target: string,
+  src = IP6.client,
+  dst = 'ff02::1:ff00:100',
+  withLinkAddr = true,
+): Uint8Array {
+  return buildFrame({
+    srcMac: MAC.client,
+    dstMac: '33:33:ff:00:01:00',
+    ip6: {
+      src,
+      dst,
+      hopLimit: 255,
+      icmp6: {
+        type: 135,
+        target,
+        payload: withLinkAddr ? [1, 1, 2, 0, 0, 0, 0x0c, 0x0a] : undefined,
+      },
+    },
+  });
+}
+
 /** An IPv4 frame from the client to the director's eth0. */
 export function fromClient4(ip: Ipv4Spec): Uint8Array {
   return buildFrame({ srcMac: MAC.client, dstMac: MAC.eth0, ip });

@@ -19,34 +19,11 @@ import { LINKTYPE_ETHERNET, PcapWriter } from '../../src/pcap/pcap.js';
 import { openFileSink } from '../../src/pcap/sink.js';
 import { tsharkExpertProblems } from '../helpers/tshark.js';
 import { tcpSegmentReference } from '../xmit/gso-reference.js';
-import { config, fromClient, fromRs, IP, MAC } from './fixtures.js';
+import { config, fromClient, fromRs, IP, MAC, toClient, toRs } from './fixtures.js';
+import { runFrame as run } from './run-frame.js';
 
 function director(extra = ''): Director {
   return buildDirector(config(extra), { core: { hashSeed: 1 }, pipeline: { trace: true } });
-}
-
-interface Out {
-  verdict: number;
-  outcome: string;
-  link: string;
-  frames: Uint8Array[];
-}
-
-function run(d: Director, frame: Uint8Array, inLink: 'eth0' | 'eth1', now = 1000): Out {
-  const buf = new Uint8Array(HEADROOM + frame.length + 64);
-  buf.set(frame, HEADROOM);
-  const p = d.pipeline;
-  const verdict = p.process(buf, HEADROOM, frame.length, d.env.linkByName(inLink), now);
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < p.outCount; i++) {
-    frames.push(p.outBuf.slice(p.outOffs[i], p.outOffs[i] + p.outLens[i]));
-  }
-  return {
-    verdict,
-    outcome: OUTCOME_NAMES[p.outcome],
-    link: p.outCount > 0 ? d.env.ifaces[p.outLink].name : '',
-    frames,
-  };
 }
 
 const syn = (sport: number, dport: number) =>
@@ -66,17 +43,13 @@ describe('NAT', () => {
     expect(out.outcome).toBe('nat_in');
     expect(out.link).toBe('eth1');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip: {
-          src: IP.client,
-          dst: IP.rs1,
-          id: 7,
-          df: true,
-          ttl: 63,
-          tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000, options: [2, 4, 5, 0xb4] },
-        },
+      toRs('rs1', {
+        src: IP.client,
+        dst: IP.rs1,
+        id: 7,
+        df: true,
+        ttl: 63,
+        tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000, options: [2, 4, 5, 0xb4] },
       }),
     );
 
@@ -91,17 +64,13 @@ describe('NAT', () => {
     expect(back.outcome).toBe('nat_out');
     expect(back.link).toBe('eth0');
     expect(back.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip: {
-          src: IP.vip,
-          dst: IP.client,
-          id: 9,
-          df: true,
-          ttl: 63,
-          tcp: { sport: 80, dport: 40000, flags: 'SA', seq: 5000, ack: 1001 },
-        },
+      toClient({
+        src: IP.vip,
+        dst: IP.client,
+        id: 9,
+        df: true,
+        ttl: 63,
+        tcp: { sport: 80, dport: 40000, flags: 'SA', seq: 5000, ack: 1001 },
       }),
     );
   });
@@ -136,15 +105,11 @@ describe('NAT', () => {
     );
     expect(out.outcome).toBe('nat_in');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip: {
-          src: IP.client,
-          dst: IP.rs1,
-          ttl: 63,
-          udp: { sport: 999, dport: 5001, payload: 'x' },
-        },
+      toRs('rs1', {
+        src: IP.client,
+        dst: IP.rs1,
+        ttl: 63,
+        udp: { sport: 999, dport: 5001, payload: 'x' },
       }),
     );
   });
@@ -165,17 +130,13 @@ describe('DR', () => {
     expect(out.outcome).toBe('dr');
     expect(out.link).toBe('eth1');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip: {
-          src: IP.client,
-          dst: IP.vip,
-          id: 7,
-          df: true,
-          ttl: 63,
-          tcp: { sport: 40000, dport: 443, flags: 'S', seq: 1000, options: [2, 4, 5, 0xb4] },
-        },
+      toRs('rs1', {
+        src: IP.client,
+        dst: IP.vip,
+        id: 7,
+        df: true,
+        ttl: 63,
+        tcp: { sport: 40000, dport: 443, flags: 'S', seq: 1000, options: [2, 4, 5, 0xb4] },
       }),
     );
   });
@@ -206,21 +167,17 @@ describe('TUN', () => {
     expect(out.link).toBe('eth1');
     const f = out.frames[0];
     expect(f).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs2,
-        ip: {
-          src: IP.eth1,
-          dst: IP.rs2,
+      toRs('rs2', {
+        src: IP.eth1,
+        dst: IP.rs2,
+        ttl: 63,
+        id: (f[18] << 8) | f[19], // a non-DF outer header takes the forwarder's next id
+        ipip: {
+          src: IP.client,
+          dst: IP.vip,
+          id: 3,
           ttl: 63,
-          id: (f[18] << 8) | f[19], // a non-DF outer header takes the forwarder's next id
-          ipip: {
-            src: IP.client,
-            dst: IP.vip,
-            id: 3,
-            ttl: 63,
-            udp: { sport: 41000, dport: 7000, payload: 'query' },
-          },
+          udp: { sport: 41000, dport: 7000, payload: 'query' },
         },
       }),
     );
@@ -408,17 +365,13 @@ describe('partial checksums on links without virtio_net_hdr', () => {
     const p = d.pipeline;
     expect(p.process(buf, HEADROOM, f.length, d.env.linkByName('eth0'), 1, true)).toBe(V_TX);
     expect(p.outBuf.slice(p.outOffs[0], p.outOffs[0] + p.outLens[0])).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip: {
-          src: IP.client,
-          dst: IP.rs1,
-          id: 7,
-          df: true,
-          ttl: 63,
-          tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000 },
-        },
+      toRs('rs1', {
+        src: IP.client,
+        dst: IP.rs1,
+        id: 7,
+        df: true,
+        ttl: 63,
+        tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000 },
       }),
     );
   });

@@ -8,10 +8,22 @@ import { describe, expect, it } from 'vitest';
 import { buildDirector } from '../../src/control/build-director.js';
 import type { Director } from '../../src/datapath/director-parts.js';
 import { OUTCOME_NAMES, V_DROP, V_PASS, V_TX } from '../../src/datapath/outcome.js';
-import { HEADROOM } from '../../src/datapath/pipeline.js';
 import { buildFrame, buildIp6, type Ip6Spec } from '../../src/net/build.js';
 import { ipv6Fragment } from '../../src/xmit/tun6.js';
-import { config6, fromClient4, fromClient6, fromRs6, IP4, IP6, MAC } from './fixtures6.js';
+import { toRs } from './fixtures.js';
+import {
+  config6,
+  fromClient4,
+  fromClient6,
+  fromRs6,
+  IP4,
+  IP6,
+  MAC,
+  neighbourSolicitation,
+  toClient6,
+  toRs6,
+} from './fixtures6.js';
+import { runFrame as run } from './run-frame.js';
 
 function director(extra = '', mtus?: Map<string, number>): Director {
   return buildDirector(config6(extra), {
@@ -19,30 +31,6 @@ function director(extra = '', mtus?: Map<string, number>): Director {
     pipeline: { trace: true },
     mtus,
   });
-}
-
-interface Out {
-  verdict: number;
-  outcome: string;
-  link: string;
-  frames: Uint8Array[];
-}
-
-function run(d: Director, frame: Uint8Array, inLink: 'eth0' | 'eth1', now = 1000): Out {
-  const buf = new Uint8Array(HEADROOM + frame.length + 64);
-  buf.set(frame, HEADROOM);
-  const p = d.pipeline;
-  const verdict = p.process(buf, HEADROOM, frame.length, d.env.linkByName(inLink), now);
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < p.outCount; i++) {
-    frames.push(p.outBuf.slice(p.outOffs[i], p.outOffs[i] + p.outLens[i]));
-  }
-  return {
-    verdict,
-    outcome: OUTCOME_NAMES[p.outcome],
-    link: p.outCount > 0 ? d.env.ifaces[p.outLink].name : '',
-    frames,
-  };
 }
 
 const MSS = [2, 4, 5, 0xa0];
@@ -63,15 +51,11 @@ describe('NAT66', () => {
     expect(out.verdict).toBe(V_TX);
     expect(out.link).toBe('eth1');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip6: {
-          ...syn6(40000, 80),
-          dst: IP6.rs1,
-          hopLimit: 63,
-          tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000, options: MSS },
-        },
+      toRs6('rs1', {
+        ...syn6(40000, 80),
+        dst: IP6.rs1,
+        hopLimit: 63,
+        tcp: { sport: 40000, dport: 8080, flags: 'S', seq: 1000, options: MSS },
       }),
     );
     const synAck = fromRs6('rs1', {
@@ -83,15 +67,11 @@ describe('NAT66', () => {
     expect(back.outcome).toBe('nat_out');
     expect(back.link).toBe('eth0');
     expect(back.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          hopLimit: 63,
-          tcp: { sport: 80, dport: 40000, flags: 'SA', seq: 5000, ack: 1001 },
-        },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        hopLimit: 63,
+        tcp: { sport: 80, dport: 40000, flags: 'SA', seq: 5000, ack: 1001 },
       }),
     );
     // The connection is listed with IPv6 addresses.
@@ -107,15 +87,11 @@ describe('NAT66', () => {
     const out = run(d, fromClient6(syn6(40001, 80, { ext })), 'eth0');
     expect(out.outcome).toBe('nat_in');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip6: {
-          ...syn6(40001, 80, { ext }),
-          dst: IP6.rs1,
-          hopLimit: 63,
-          tcp: { sport: 40001, dport: 8080, flags: 'S', seq: 1000, options: MSS },
-        },
+      toRs6('rs1', {
+        ...syn6(40001, 80, { ext }),
+        dst: IP6.rs1,
+        hopLimit: 63,
+        tcp: { sport: 40001, dport: 8080, flags: 'S', seq: 1000, options: MSS },
       }),
     );
   });
@@ -132,15 +108,11 @@ describe('NAT66', () => {
     const fwd = run(d, q, 'eth0');
     expect(fwd.outcome).toBe('nat_in');
     expect(fwd.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip6: {
-          src: IP6.client,
-          dst: IP6.rs1,
-          hopLimit: 63,
-          udp: { sport: 41000, dport: 5353, payload: 'query' },
-        },
+      toRs6('rs1', {
+        src: IP6.client,
+        dst: IP6.rs1,
+        hopLimit: 63,
+        udp: { sport: 41000, dport: 5353, payload: 'query' },
       }),
     );
     // The real server says port unreachable about the datagram it got.
@@ -167,15 +139,11 @@ describe('NAT66', () => {
     quoteOut[40 + 2] = 0;
     quoteOut[40 + 3] = 53;
     expect(relayed.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          hopLimit: 63,
-          icmp6: { type: 1, code: 4, quote: quoteOut },
-        },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        hopLimit: 63,
+        icmp6: { type: 1, code: 4, quote: quoteOut },
       }),
     );
     // The client reports an error about the reply: relayed to the real server.
@@ -196,15 +164,11 @@ describe('NAT66', () => {
     rq[40] = 5353 >> 8;
     rq[41] = 5353 & 255;
     expect(toRs.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip6: {
-          src: IP6.client,
-          dst: IP6.rs1,
-          hopLimit: 63,
-          icmp6: { type: 1, code: 4, quote: rq },
-        },
+      toRs6('rs1', {
+        src: IP6.client,
+        dst: IP6.rs1,
+        hopLimit: 63,
+        icmp6: { type: 1, code: 4, quote: rq },
       }),
     );
   });
@@ -215,14 +179,10 @@ describe('NAT66', () => {
     const out = run(d, s, 'eth0');
     expect(out.outcome).toBe('icmp_port_unreach_sent');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          icmp6: { type: 1, code: 4, quote: s.subarray(14) },
-        },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        icmp6: { type: 1, code: 4, quote: s.subarray(14) },
       }),
     );
     expect(d.pipeline.counts[OUTCOME_NAMES.indexOf('no_dest')]).toBe(1);
@@ -234,10 +194,10 @@ describe('NAT66', () => {
     const out = run(d, s, 'eth0');
     expect(out.outcome).toBe('icmp_time_exceeded_sent');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: { src: IP6.vip, dst: IP6.client, icmp6: { type: 3, code: 0, quote: s.subarray(14) } },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        icmp6: { type: 3, code: 0, quote: s.subarray(14) },
       }),
     );
   });
@@ -248,9 +208,7 @@ describe('DR and TUN over IPv6', () => {
     const d = director();
     const out = run(d, fromClient6(syn6(40010, 443)), 'eth0');
     expect(out.outcome).toBe('dr');
-    expect(out.frames[0]).toEqual(
-      buildFrame({ srcMac: MAC.eth1, dstMac: MAC.rs1, ip6: { ...syn6(40010, 443), hopLimit: 63 } }),
-    );
+    expect(out.frames[0]).toEqual(toRs6('rs1', { ...syn6(40010, 443), hopLimit: 63 }));
   });
 
   it('ip6ip6: an outer IPv6 header from the director to the real server', () => {
@@ -264,16 +222,12 @@ describe('DR and TUN over IPv6', () => {
     const out = run(d, fromClient6(inner), 'eth0');
     expect(out.outcome).toBe('tun');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs2,
-        ip6: {
-          src: IP6.eth1,
-          dst: IP6.rs2,
-          tclass: 0x02,
-          hopLimit: 63,
-          ip6: { ...inner, hopLimit: 63 },
-        },
+      toRs6('rs2', {
+        src: IP6.eth1,
+        dst: IP6.rs2,
+        tclass: 0x02,
+        hopLimit: 63,
+        ip6: { ...inner, hopLimit: 63 },
       }),
     );
   });
@@ -285,11 +239,7 @@ describe('DR and TUN over IPv6', () => {
     const out = run(d, fromClient6(inner), 'eth0');
     expect(out.outcome).toBe('tun');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs2,
-        ip: { src: IP4.eth1, dst: IP4.rs2, id, ttl: 63, ip6: { ...inner, hopLimit: 63 } },
-      }),
+      toRs('rs2', { src: IP4.eth1, dst: IP4.rs2, id, ttl: 63, ip6: { ...inner, hopLimit: 63 } }),
     );
     expect(d.core.connections()[0].daddr.toString()).toBe(IP4.rs2);
   });
@@ -306,11 +256,7 @@ describe('DR and TUN over IPv6', () => {
     const out = run(d, fromClient4(inner), 'eth0');
     expect(out.outcome).toBe('tun');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs2,
-        ip6: { src: IP6.eth1, dst: IP6.rs2, hopLimit: 63, ipip: { ...inner, ttl: 63 } },
-      }),
+      toRs6('rs2', { src: IP6.eth1, dst: IP6.rs2, hopLimit: 63, ipip: { ...inner, ttl: 63 } }),
     );
   });
 
@@ -326,23 +272,19 @@ describe('DR and TUN over IPv6', () => {
     expect(out.outcome).toBe('icmp6_too_big_sent');
     expect(out.link).toBe('eth0');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          // The quote is the packet as it arrived, cut so the error fits 1280 bytes; the
-          // hop limit was already decremented when the MTU was checked (as in the kernel).
-          icmp6: {
-            type: 2,
-            mtu: 1460,
-            quote: (() => {
-              const q = f.slice(14, 14 + 1232);
-              q[7] = 63;
-              return q;
-            })(),
-          },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        // The quote is the packet as it arrived, cut so the error fits 1280 bytes; the
+        // hop limit was already decremented when the MTU was checked (as in the kernel).
+        icmp6: {
+          type: 2,
+          mtu: 1460,
+          quote: (() => {
+            const q = f.slice(14, 14 + 1232);
+            q[7] = 63;
+            return q;
+          })(),
         },
       }),
     );
@@ -366,41 +308,21 @@ describe('DR and TUN over IPv6', () => {
 });
 
 describe('neighbour discovery and echo for an IPv6 VIP', () => {
-  const nsFor = (target: string, src = IP6.client, dst = 'ff02::1:ff00:100', opts = true) =>
-    buildFrame({
-      srcMac: MAC.client,
-      dstMac: '33:33:ff:00:01:00',
-      ip6: {
-        src,
-        dst,
-        hopLimit: 255,
-        icmp6: {
-          type: 135,
-          target,
-          payload: opts ? [1, 1, 2, 0, 0, 0, 0x0c, 0x0a] : undefined,
-        },
-      },
-    });
-
   it('answers a solicitation for the VIP with a solicited, override advertisement', () => {
     const d = director();
-    const out = run(d, nsFor(IP6.vip), 'eth0');
+    const out = run(d, neighbourSolicitation(IP6.vip), 'eth0');
     expect(out.outcome).toBe('nd_advert');
     expect(out.link).toBe('eth0');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          hopLimit: 255,
-          icmp6: {
-            type: 136,
-            rest: 0x60000000,
-            target: IP6.vip,
-            payload: [2, 1, 2, 0, 0, 0, 0x0d, 0x00],
-          },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        hopLimit: 255,
+        icmp6: {
+          type: 136,
+          rest: 0x60000000,
+          target: IP6.vip,
+          payload: [2, 1, 2, 0, 0, 0, 0x0d, 0x00],
         },
       }),
     );
@@ -408,15 +330,19 @@ describe('neighbour discovery and echo for an IPv6 VIP', () => {
 
   it('answers duplicate address detection to all nodes, and ignores other targets', () => {
     const d = director();
-    const dad = run(d, nsFor(IP6.vip, '::', 'ff02::1:ff00:100', false), 'eth0');
+    const dad = run(d, neighbourSolicitation(IP6.vip, '::', 'ff02::1:ff00:100', false), 'eth0');
     expect(dad.outcome).toBe('nd_advert');
     expect([...dad.frames[0].subarray(0, 6)]).toEqual([0x33, 0x33, 0, 0, 0, 1]);
     expect(dad.frames[0][14 + 40 + 4]).toBe(0x20); // override only
-    const other = run(d, nsFor('2001:db8::55', IP6.client, 'ff02::1:ff00:55'), 'eth0');
+    const other = run(
+      d,
+      neighbourSolicitation('2001:db8::55', IP6.client, 'ff02::1:ff00:55'),
+      'eth0',
+    );
     expect(other.verdict).toBe(V_PASS);
     expect(other.outcome).toBe('nd_other');
     // A hop limit other than 255 is not neighbour discovery.
-    const routed = nsFor(IP6.vip);
+    const routed = neighbourSolicitation(IP6.vip);
     routed[14 + 7] = 64;
     expect(run(d, routed, 'eth0').outcome).toBe('nd_other');
   });
@@ -444,7 +370,7 @@ describe('neighbour discovery and echo for an IPv6 VIP', () => {
     expect(run(d, na, 'eth1').outcome).toBe('nd_other');
     expect(d.env.resolve6(Int32Array.of(0x20010db8, 0x10000, 0, 0x11))).toBe(true);
     expect([...d.env.nhMac!]).toEqual([2, 0, 0, 0, 0x0e, 0x0b]);
-    expect(run(d, nsFor(IP6.vip), 'eth0').outcome).toBe('nd_advert');
+    expect(run(d, neighbourSolicitation(IP6.vip), 'eth0').outcome).toBe('nd_advert');
     expect(d.env.resolve6(Int32Array.of(0x20010db8, 0, 0, 0x10))).toBe(true);
   });
 
@@ -462,15 +388,11 @@ describe('neighbour discovery and echo for an IPv6 VIP', () => {
     );
     expect(out.outcome).toBe('echo_reply');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth0,
-        dstMac: MAC.client,
-        ip6: {
-          src: IP6.vip,
-          dst: IP6.client,
-          tclass: 8,
-          icmp6: { type: 129, id: 7, seq: 1, payload: 'ping' },
-        },
+      toClient6({
+        src: IP6.vip,
+        dst: IP6.client,
+        tclass: 8,
+        icmp6: { type: 129, id: 7, seq: 1, payload: 'ping' },
       }),
     );
   });
@@ -519,15 +441,11 @@ describe('IPv6 fragments (reassembled as nf_defrag_ipv6 does for IPVS)', () => {
     expect(run(d, order[1], 'eth0').outcome).toBe('ipv6_frag_held');
     const out = run(d, order[2], 'eth0');
     expect(out.outcome).toBe('nat_in');
-    const expected = buildFrame({
-      srcMac: MAC.eth1,
-      dstMac: MAC.rs1,
-      ip6: {
-        src: IP6.client,
-        dst: IP6.rs1,
-        hopLimit: 63,
-        udp: { sport: 41000, dport: 5353, payload },
-      },
+    const expected = toRs6('rs1', {
+      src: IP6.client,
+      dst: IP6.rs1,
+      hopLimit: 63,
+      udp: { sport: 41000, dport: 5353, payload },
     });
     expect(out.frames).toEqual(fragmentsOf(expected, 1280, 1));
     expect(d.pipeline.v6.reasm.reassembled).toBe(1);
@@ -570,16 +488,12 @@ describe('IPv6 fragments (reassembled as nf_defrag_ipv6 does for IPVS)', () => {
     );
     expect(out.outcome).toBe('nat_in');
     expect(out.frames[0]).toEqual(
-      buildFrame({
-        srcMac: MAC.eth1,
-        dstMac: MAC.rs1,
-        ip6: {
-          src: IP6.client,
-          dst: IP6.rs1,
-          hopLimit: 63,
-          ext,
-          udp: { sport: 41002, dport: 5353, payload: 'x' },
-        },
+      toRs6('rs1', {
+        src: IP6.client,
+        dst: IP6.rs1,
+        hopLimit: 63,
+        ext,
+        udp: { sport: 41002, dport: 5353, payload: 'x' },
       }),
     );
   });

@@ -5,9 +5,9 @@
  * VIP follow without a later command); and every worker holds the control thread's table
  * after every change (the table digests of `uvs ctl stats` agree).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
 
 interface Stats {
   table: string;
@@ -18,11 +18,13 @@ describe.each([
   { name: 'one thread', runArgs: [] as string[] },
   { name: 'two workers', runArgs: ['--workers', '2'] },
 ])('control path: $name', ({ runArgs }) => {
-  const lab = new LabRun({
-    method: 'nat',
-    prefix: `uvscp${runArgs.length}${process.pid % 10000}`,
-    runArgs,
-  });
+  const lab = useDirectorLab(
+    new LabRun({
+      method: 'nat',
+      prefix: `uvscp${runArgs.length}${process.pid % 10000}`,
+      runArgs,
+    }),
+  );
 
   const save = async () => (await lab.uvsadm(['-S', '-n'])).out;
   const nftRules = async () =>
@@ -37,16 +39,6 @@ describe.each([
     expect(d.length).toBe(runArgs.length > 0 ? 3 : 1);
     expect(new Set(d).size).toBe(1);
   };
-
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
 
   it('-R with a refused fifth line changes nothing: table, host rules, workers', async () => {
     const vip = lab.info.VIP;

@@ -4,34 +4,26 @@
  * servers). Each method gets its own lab of namespaces, removed in afterAll even when a
  * test fails. Loads are bounded in time and count.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LAB_METHODS, LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
+import {
+  clientCounters,
+  downloadToClient,
+  serverShare,
+  uploadFromClient,
+} from '../helpers/lab-traffic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Client-side kernel counters that would show a RST or ICMP error from anyone. */
-async function clientErrors(lab: LabRun): Promise<Record<string, number>> {
-  const r = await lab.exec('client', [
-    'nstat',
-    '-az',
+const clientErrors = (lab: LabRun) =>
+  clientCounters(lab, [
     'TcpEstabResets',
     'TcpAttemptFails',
     'IcmpInDestUnreachs',
     'IcmpInTimeExcds',
   ]);
-  const out: Record<string, number> = {};
-  for (const line of r.out.split('\n')) {
-    const m = /^(\w+)\s+(\d+)/.exec(line);
-    if (m) out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
-
-function share(byServer: Record<string, number>, name: string): number {
-  const total = Object.values(byServer).reduce((a, b) => a + b, 0);
-  return (byServer[name] ?? 0) / total;
-}
 
 for (const method of LAB_METHODS) {
   describe(`director in ${method.toUpperCase()} mode`, () => {
@@ -39,51 +31,30 @@ for (const method of LAB_METHODS) {
     // default the entries of a removed server keep dropping packets until they expire (in
     // DR/TUN they sit in FIN_WAIT for 120 s, and a client reusing a port hits them), exactly
     // as in the kernel; unit tests cover the default.
-    const lab = new LabRun({
-      method,
-      prefix: `uvse${method}${process.pid % 1000}`,
-      runArgs: ['--sysctl', 'expire_nodest_conn=1'],
-    });
-
-    beforeAll(async () => {
-      requireRoot();
-      await lab.up();
-      await lab.configure('rr');
-    }, 120_000);
-
-    afterAll(async () => {
-      await lab.down();
-    }, 60_000);
+    const lab = useDirectorLab(
+      new LabRun({
+        method,
+        prefix: `uvse${method}${process.pid % 1000}`,
+        runArgs: ['--sysctl', 'expire_nodest_conn=1'],
+      }),
+    );
 
     it('balances HTTP over new connections evenly with rr, and the client sees no RST or ICMP', async () => {
       const before = await clientErrors(lab);
       const r = await lab.load(3, 600, 4);
       expect(r.errors).toBe(0);
       expect(r.ok).toBeGreaterThanOrEqual(90);
-      for (const rs of ['rs1', 'rs2', 'rs3']) expect(share(r.byServer, rs)).toBeCloseTo(1 / 3, 1);
+      for (const rs of ['rs1', 'rs2', 'rs3'])
+        expect(serverShare(r.byServer, rs)).toBeCloseTo(1 / 3, 1);
       const after = await clientErrors(lab);
       expect(after).toEqual(before);
     });
 
     it('carries bulk TCP data both ways (uploads and downloads of megabytes)', async () => {
       const url = `http://${lab.info.VIP}/`;
-      const up = await lab.exec('client', [
-        'bash',
-        '-c',
-        `head -c 3000000 /dev/urandom | curl -s -m 20 --data-binary @- ${url}`,
-      ]);
+      const up = await uploadFromClient(lab, url, 3000000);
       expect(up.out.trim()).toMatch(/^rs[123] 3000000$/);
-      const down = await lab.exec('client', [
-        'curl',
-        '-s',
-        '-m',
-        '20',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code} %{size_download}',
-        `${url}big`,
-      ]);
+      const down = await downloadToClient(lab, `${url}big`);
       expect(down.out).toBe(`200 ${4 << 20}`);
     });
 
@@ -134,9 +105,9 @@ for (const method of LAB_METHODS) {
       }
       const r = await lab.load(3, 600, 4);
       expect(r.errors).toBe(0);
-      expect(share(r.byServer, 'rs1')).toBeCloseTo(1 / 6, 1);
-      expect(share(r.byServer, 'rs2')).toBeCloseTo(2 / 6, 1);
-      expect(share(r.byServer, 'rs3')).toBeCloseTo(3 / 6, 1);
+      expect(serverShare(r.byServer, 'rs1')).toBeCloseTo(1 / 6, 1);
+      expect(serverShare(r.byServer, 'rs2')).toBeCloseTo(2 / 6, 1);
+      expect(serverShare(r.byServer, 'rs3')).toBeCloseTo(3 / 6, 1);
     });
 
     it('drains a real server set to weight 0: no new connections, its open one completes', async () => {

@@ -5,9 +5,9 @@
  * for another host's MAC are dropped and counted.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
 
 const UVSADM = new URL('../../dist/src/cli/uvsadm.js', import.meta.url).pathname;
 
@@ -33,17 +33,7 @@ for (let i = 0; i < ${clients}; i++) {
 }
 
 describe('hardening: control socket', () => {
-  const lab = new LabRun({ method: 'nat', prefix: `uvsh${process.pid % 10000}` });
-
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
+  const lab = useDirectorLab(new LabRun({ method: 'nat', prefix: `uvsh${process.pid % 10000}` }));
 
   it('refuses every request of a user without CAP_NET_ADMIN, listings included', async () => {
     const vip = lab.info.VIP;
@@ -190,17 +180,7 @@ print('sent', ${o.count})
 }
 
 describe('hardening: frames for other hosts', () => {
-  const lab = new LabRun({ method: 'nat', prefix: `uvso${process.pid % 10000}` });
-
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
+  const lab = useDirectorLab(new LabRun({ method: 'nat', prefix: `uvso${process.pid % 10000}` }));
 
   it('drops SYNs to the VIP framed for another MAC, and counts them', async () => {
     const i = lab.info;
@@ -230,19 +210,9 @@ describe('hardening: frames for other hosts', () => {
 });
 
 describe('hardening: one director per namespace, and no black hole when it dies', () => {
-  const lab = new LabRun({ method: 'nat', prefix: `uvsk${process.pid % 10000}` });
+  const lab = useDirectorLab(new LabRun({ method: 'nat', prefix: `uvsk${process.pid % 10000}` }));
   const UVS = new URL('../../dist/src/cli/uvs.js', import.meta.url).pathname;
   const tables = async () => (await lab.exec('dir', ['nft', 'list', 'tables'])).out;
-
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
 
   it('a second director is refused before it touches anything; the first keeps forwarding', async () => {
     const rules = (await lab.exec('dir', ['nft', 'list', 'table', 'netdev', 'uvs'])).out;

@@ -7,9 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
 import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,16 +36,7 @@ async function curl(path: string, maxTime = 10): Promise<string> {
 }
 
 describe('metrics, path view and recording with two datapath workers (NAT lab)', () => {
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-    rmSync(work, { recursive: true, force: true });
-  }, 60_000);
+  useDirectorLab(lab, { afterDown: () => rmSync(work, { recursive: true, force: true }) });
 
   it('sums the workers: connections per real server as uvsadm lists them', async () => {
     const r = await lab.load(2, 120, 4);

@@ -13,9 +13,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CmdResult, LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
 import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,16 +56,7 @@ async function promQuery(q: string): Promise<{ status: string; data: { result: P
 }
 
 describe('metrics against Prometheus, promtool and node_exporter (NAT lab)', () => {
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-    rmSync(work, { recursive: true, force: true });
-  }, 60_000);
+  useDirectorLab(lab, { afterDown: () => rmSync(work, { recursive: true, force: true }) });
 
   let loadOk = 0;
 

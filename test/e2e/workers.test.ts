@@ -3,26 +3,18 @@
  * directions of every connection meet in one worker (no errors, replies rewritten), and the
  * control plane lists and counts across workers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
-import { requireRoot } from '../helpers/netns.js';
+import { useDirectorLab } from '../helpers/director-lab.js';
 
 describe('director with two workers (NAT)', () => {
-  const lab = new LabRun({
-    method: 'nat',
-    prefix: `uvsw${process.pid % 10000}`,
-    runArgs: ['--workers', '2'],
-  });
-
-  beforeAll(async () => {
-    requireRoot();
-    await lab.up();
-    await lab.configure('rr');
-  }, 120_000);
-
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
+  const lab = useDirectorLab(
+    new LabRun({
+      method: 'nat',
+      prefix: `uvsw${process.pid % 10000}`,
+      runArgs: ['--workers', '2'],
+    }),
+  );
 
   it('spreads clients over both workers and every connection completes', async () => {
     const r = await lab.load(3, 800, 8);

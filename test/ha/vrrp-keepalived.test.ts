@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpConfigInput, VrrpInstanceInput } from '../../src/ha/vrrp-config.js';
 import { Lab, type LabProcess, run, type Task } from '../helpers/netns.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { oneInstance } from './fake-vrrp.js';
 
 const VIP = '198.18.0.100';
 const A_ADDR = '198.18.0.1';
@@ -84,6 +85,16 @@ async function setup(name: string): Promise<Setup> {
   }
 }
 
+/** Runs `body` in a fresh two-router lab, removed afterwards even when `body` fails. */
+async function inSetup(name: string, body: (s: Setup) => Promise<void>): Promise<void> {
+  const s = await setup(name);
+  try {
+    await body(s);
+  } finally {
+    await s.lab.cleanup();
+  }
+}
+
 async function waitFor(
   cond: () => boolean | Promise<boolean>,
   ms: number,
@@ -138,20 +149,8 @@ interface UvsRun {
   events: string;
 }
 
-async function uvs(s: Setup, over: Partial<VrrpInstanceInput>, tag: string): Promise<UvsRun> {
-  const config: VrrpConfigInput = {
-    vrrp_instance: [
-      {
-        name: 'VI_1',
-        interface: 'eth0',
-        virtual_router_id: 51,
-        priority: 100,
-        advert_int: 1,
-        virtual_ipaddress: [`${VIP}/24`],
-        ...over,
-      },
-    ],
-  };
+/** Starts uvs's VRRP router with `config` in `a`; its state changes go to `tag`.events. */
+async function startUvs(s: Setup, config: VrrpConfigInput, tag: string): Promise<UvsRun> {
   const events = join(dir, `${tag}.events`);
   writeFileSync(events, '');
   const task = s.lab.task(
@@ -165,18 +164,48 @@ async function uvs(s: Setup, over: Partial<VrrpInstanceInput>, tag: string): Pro
   return { task, events };
 }
 
-function uvsStates(u: UvsRun): string[] {
+/** uvs as router VI_1 for the VIP on eth0 (priority 100, 1 s adverts), changed by `over`. */
+function uvs(s: Setup, over: Partial<VrrpInstanceInput>, tag: string): Promise<UvsRun> {
+  return startUvs(s, oneInstance(over), tag);
+}
+
+interface UvsResult {
+  counters: { rx: Record<string, number> };
+}
+
+/** Asks uvs's router to resign and stop; returns its counters. */
+async function stopUvs(u: UvsRun): Promise<UvsResult> {
+  u.task.stop();
+  return (await u.task.result) as UvsResult;
+}
+
+/** uvs's receive counters other than `ok` that counted anything (adverts it refused). */
+function rxRefused(res: UvsResult): Array<[string, number]> {
+  return Object.entries(res.counters.rx).filter(([k, v]) => k !== 'ok' && v > 0);
+}
+
+/** Every state change uvs's router has written so far (instances and sync groups). */
+function uvsEvents(u: UvsRun): Array<{ kind: string; name: string; to: string }> {
   return readFileSync(u.events, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { to: string }).to);
+    .map((l) => JSON.parse(l) as { kind: string; name: string; to: string });
+}
+
+function uvsStates(u: UvsRun): string[] {
+  return uvsEvents(u).map((e) => e.to);
+}
+
+/** Signals a process the test started and waits until it has ended. */
+async function endProcess(p: LabProcess, signal: NodeJS.Signals): Promise<void> {
+  p.kill(signal);
+  await p.exited;
 }
 
 async function stopCapture(s: Setup): Promise<{ adverts: Advert[]; garps: Garp[] }> {
   // One more advert interval, so the last master's next advert is in the file.
   await new Promise((r) => setTimeout(r, 1100));
-  s.capture.kill('SIGINT');
-  await s.capture.exited;
+  await endProcess(s.capture, 'SIGINT');
   const rows = await tsharkFields(s.capFile, [
     'frame.time_epoch',
     'ip.src',
@@ -240,8 +269,7 @@ function kaLogProblems(p: LabProcess): string[] {
 
 describe.sequential('VRRP interop with keepalived 2.2.7', () => {
   it('uvs master, keepalived backup; then a clean stop hands over at priority 0', async () => {
-    const s = await setup('uvs-master');
-    try {
+    await inSetup('uvs-master', async (s) => {
       const ka = keepalived(s, kaInstance({ priority: 100 }), 'ka1');
       const u = await uvs(s, { priority: 150 }, 'u1');
       await waitFor(() => hasVip(s.a), 8 * S, 'uvs to own the VIP');
@@ -249,8 +277,7 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       expect(await hasVip(s.b)).toBe(false);
       expect(uvsStates(u)).toEqual(['BACKUP', 'MASTER']);
       const stopAt = Date.now();
-      u.task.stop();
-      const res = (await u.task.result) as { counters: { rx: Record<string, number> } };
+      const res = await stopUvs(u);
       await waitFor(() => hasVip(s.b), 3 * S, 'keepalived to take the VIP');
       expect(await hasVip(s.a)).toBe(false);
       const { adverts, garps } = await stopCapture(s);
@@ -273,28 +300,22 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
       expect(kaLogProblems(ka)).toEqual([]);
       expect(res.counters.rx.ok).toBeGreaterThan(0);
-      ka.kill('SIGTERM');
-      await ka.exited;
-    } finally {
-      await s.lab.cleanup();
-    }
+      await endProcess(ka, 'SIGTERM');
+    });
   }, 60_000);
 
   it('keepalived master, uvs backup; keepalived SIGKILLed: uvs takes over in 3 x 1 s + skew', async () => {
-    const s = await setup('ka-master');
-    try {
+    await inSetup('ka-master', async (s) => {
       const ka = keepalived(s, kaInstance({ priority: 150, state: 'MASTER' }), 'ka2');
       await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to own the VIP');
       const u = await uvs(s, { priority: 100 }, 'u2');
       await new Promise((r) => setTimeout(r, 5 * S));
       expect(uvsStates(u)).toEqual(['BACKUP']);
       expect(await hasVip(s.a)).toBe(false);
-      ka.kill('SIGKILL');
-      await ka.exited;
+      await endProcess(ka, 'SIGKILL');
       await waitFor(() => hasVip(s.a), 6 * S, 'uvs to take the VIP');
       await new Promise((r) => setTimeout(r, 1500));
-      u.task.stop();
-      await u.task.result;
+      await stopUvs(u);
       const { adverts } = await stopCapture(s);
       const lastKa = lastFrom(adverts, B_ADDR);
       const firstUvs = firstFrom(adverts, A_ADDR, lastKa);
@@ -305,14 +326,11 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       expect(firstUvs - lastKa).toBeLessThan(3 * S + skew(100) * S + 1 * S);
       expect(uvsStates(u)).toEqual(['BACKUP', 'MASTER', 'STOP']);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 
   it('preemption both ways: uvs 150 preempts keepalived 100, keepalived 200 preempts uvs', async () => {
-    const s = await setup('preempt');
-    try {
+    await inSetup('preempt', async (s) => {
       const ka = keepalived(s, kaInstance({ priority: 100, state: 'MASTER' }), 'ka3');
       await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to own the VIP');
       const joined = Date.now();
@@ -321,58 +339,46 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       await waitFor(async () => !(await hasVip(s.b)), 2 * S, 'keepalived to drop the VIP');
       expect(Date.now() - joined).toBeLessThan(3 * S + skew(150) * S + 2 * S);
       // keepalived comes back with a higher priority and takes over from uvs.
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 1500));
       const ka2 = keepalived(s, kaInstance({ priority: 200 }), 'ka3b');
       await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to preempt');
       await waitFor(async () => !(await hasVip(s.a)), 2 * S, 'uvs to drop the VIP');
       await new Promise((r) => setTimeout(r, 2 * S));
       expect(uvsStates(u)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
-      u.task.stop();
-      await u.task.result;
-      ka2.kill('SIGTERM');
-      await ka2.exited;
+      await stopUvs(u);
+      await endProcess(ka2, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       expect(adverts.filter((x) => x.src === A_ADDR).every((x) => x.csum === '1')).toBe(true);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 
   it('nopreempt both ways: the higher priority stays backup while the lower master lives', async () => {
-    const s = await setup('nopreempt');
-    try {
+    await inSetup('nopreempt', async (s) => {
       const ka = keepalived(s, kaInstance({ priority: 100, state: 'MASTER' }), 'ka4');
       await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to own the VIP');
       const u = await uvs(s, { priority: 150, nopreempt: true }, 'u4');
       await new Promise((r) => setTimeout(r, 7 * S));
       expect(uvsStates(u)).toEqual(['BACKUP']);
       expect(await hasVip(s.b)).toBe(true);
-      ka.kill('SIGTERM'); // priority 0: uvs takes over at once
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM'); // priority 0: uvs takes over at once
       await waitFor(() => hasVip(s.a), 3 * S, 'uvs to take over');
       // keepalived with nopreempt and a higher priority does not take it back.
       const ka2 = keepalived(s, kaInstance({ priority: 200, extra: 'nopreempt' }), 'ka4b');
       await new Promise((r) => setTimeout(r, 7 * S));
       expect(await hasVip(s.b)).toBe(false);
       expect(await hasVip(s.a)).toBe(true);
-      u.task.stop();
-      await u.task.result;
+      await stopUvs(u);
       await waitFor(() => hasVip(s.b), 3 * S, 'keepalived to take over after uvs stops');
-      ka2.kill('SIGTERM');
-      await ka2.exited;
+      await endProcess(ka2, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 
   it('uvs master SIGKILLed: keepalived takes over within 3 x 1 s + skew (+ one interval)', async () => {
-    const s = await setup('uvs-kill');
-    try {
+    await inSetup('uvs-kill', async (s) => {
       const ka = keepalived(s, kaInstance({ priority: 100 }), 'ka5');
       const u = await uvs(s, { priority: 150, version: 2 }, 'u5');
       await waitFor(() => hasVip(s.a), 8 * S, 'uvs to own the VIP');
@@ -381,8 +387,7 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       await u.task.result.catch(() => undefined);
       await waitFor(() => hasVip(s.b), 6 * S, 'keepalived to take the VIP');
       await new Promise((r) => setTimeout(r, 1500));
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       const lastUvs = lastFrom(adverts, A_ADDR);
       const firstKa = firstFrom(adverts, B_ADDR, lastUvs);
@@ -392,14 +397,11 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       expect(firstKa - lastUvs).toBeGreaterThan(3 * S);
       expect(firstKa - lastUvs).toBeLessThan(3 * S + skew(100) * S + 1 * S);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 
   it('VRRPv3 with unicast peers and keepalived’s pseudo-header checksum', async () => {
-    const s = await setup('v3-unicast');
-    try {
+    await inSetup('v3-unicast', async (s) => {
       const ka = keepalived(
         s,
         kaInstance({
@@ -416,20 +418,16 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       await waitFor(() => hasVip(s.a), 8 * S, 'uvs to own the VIP');
       await new Promise((r) => setTimeout(r, 3 * S));
       expect(await hasVip(s.b)).toBe(false);
-      u.task.stop();
-      const res = (await u.task.result) as { counters: { rx: Record<string, number> } };
+      const res = await stopUvs(u);
       await waitFor(() => hasVip(s.b), 3 * S, 'keepalived to take over');
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       const mine = adverts.filter((x) => x.src === A_ADDR);
       expect(mine.length).toBeGreaterThan(3);
       expect(mine.every((x) => x.csum === '1')).toBe(true);
       expect(kaLogProblems(ka)).toEqual([]);
-      expect(Object.entries(res.counters.rx).filter(([k, v]) => k !== 'ok' && v > 0)).toEqual([]);
-    } finally {
-      await s.lab.cleanup();
-    }
+      expect(rxRefused(res)).toEqual([]);
+    });
   }, 60_000);
 });
 
@@ -456,8 +454,7 @@ describe.sequential('equal priority, both masters after a partition', () => {
   }
 
   it('when the partition heals, the higher primary address (keepalived) stays master within one interval', async () => {
-    const s = await setup('equal-prio');
-    try {
+    await inSetup('equal-prio', async (s) => {
       await partition(s, true);
       const ka = keepalived(s, kaInstance({ priority: 100 }), 'ka9');
       const u = await uvs(s, { priority: 100 }, 'u9');
@@ -473,10 +470,8 @@ describe.sequential('equal priority, both masters after a partition', () => {
       expect(await hasVip(s.b)).toBe(true);
       expect(await hasVip(s.a)).toBe(false);
       expect(uvsStates(u)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
-      u.task.stop();
-      await u.task.result;
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await stopUvs(u);
+      await endProcess(ka, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       // capture clock = wall clock: uvs's last master advert is within one interval of the heal
       const lastUvs = lastFrom(adverts, A_ADDR);
@@ -484,16 +479,13 @@ describe.sequential('equal priority, both masters after a partition', () => {
         `[measure] equal priority after heal: uvs yielded ${(lastUvs - healAt).toFixed(0)} ms after the partition healed`,
       );
       expect(lastUvs - healAt).toBeLessThan(1.2 * S);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 });
 
 describe.sequential('VRRPv2 PASS authentication with keepalived', () => {
   it('same password: keepalived master, uvs backup; keepalived stops, uvs takes over', async () => {
-    const s = await setup('auth-pass');
-    try {
+    await inSetup('auth-pass', async (s) => {
       const auth = 'authentication {\n    auth_type PASS\n    auth_pass s3cret99\n  }';
       const ka = keepalived(s, kaInstance({ priority: 150, state: 'MASTER', extra: auth }), 'ka8');
       await waitFor(() => hasVip(s.b), 8 * S, 'keepalived to own the VIP');
@@ -501,14 +493,12 @@ describe.sequential('VRRPv2 PASS authentication with keepalived', () => {
       const u = await uvs(s, { priority: 100, auth_pass: 's3cret99-and-more' }, 'u8');
       await new Promise((r) => setTimeout(r, 5 * S));
       expect(uvsStates(u)).toEqual(['BACKUP']);
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM');
       await waitFor(() => hasVip(s.a), 3 * S, 'uvs to take over');
       await new Promise((r) => setTimeout(r, 1500));
-      u.task.stop();
-      const res = (await u.task.result) as { counters: { rx: Record<string, number> } };
+      const res = await stopUvs(u);
       expect(res.counters.rx.ok).toBeGreaterThan(3);
-      expect(Object.entries(res.counters.rx).filter(([k, v]) => k !== 'ok' && v > 0)).toEqual([]);
+      expect(rxRefused(res)).toEqual([]);
       const { adverts } = await stopCapture(s);
       expect(adverts.filter((x) => x.src === A_ADDR).every((x) => x.csum === '1')).toBe(true);
       const rows = await tsharkFields(
@@ -517,9 +507,7 @@ describe.sequential('VRRPv2 PASS authentication with keepalived', () => {
         `ip.src == ${A_ADDR} && vrrp`,
       );
       expect(new Set(rows.map((r) => r[0]))).toEqual(new Set(['s3cret99']));
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 60_000);
 });
 
@@ -535,10 +523,9 @@ describe.sequential('LVS-NAT pair: outside VIP and inside gateway in one vrrp_sy
   }
 
   it('uvs and keepalived move both addresses together; a failed vrrp_script faults the uvs group', async () => {
-    const s = await setup('nat-sync');
     const flag = join(dir, 'healthy');
     writeFileSync(flag, '');
-    try {
+    await inSetup('nat-sync', async (s) => {
       await s.lab.veth({ ns: s.a, dev: 'eth1' }, { ns: s.b, dev: 'eth1' });
       await s.lab.addr(s.a, 'eth1', '198.18.1.1/24');
       await s.lab.addr(s.b, 'eth1', '198.18.1.2/24');
@@ -572,8 +559,6 @@ vrrp_instance VI_IN {
 }`,
         'ka7',
       );
-      const events = join(dir, 'u7.events');
-      writeFileSync(events, '');
       const config: VrrpConfigInput = {
         vrrp_script: [
           { name: 'healthy', script: `/usr/bin/test -f ${flag}`, interval: 1, fall: 2, rise: 1 },
@@ -596,14 +581,7 @@ vrrp_instance VI_IN {
           },
         ],
       };
-      const task = s.lab.task(
-        s.a,
-        TASK,
-        'runVrrp',
-        { config, eventsFile: events },
-        { timeoutMs: 120_000 },
-      );
-      await task.ready;
+      const u = await startUvs(s, config, 'u7');
       await waitFor(
         async () => (await hasAddr(s.a, 'eth1', GW)) !== null && (await hasVip(s.a)),
         8 * S,
@@ -633,22 +611,15 @@ vrrp_instance VI_IN {
         3 * S,
         'keepalived to release both',
       );
-      task.stop();
-      await task.result;
-      const states = readFileSync(events, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { kind: string; name: string; to: string })
+      await stopUvs(u);
+      const states = uvsEvents(u)
         .filter((e) => e.kind === 'group')
         .map((e) => e.to);
       expect(states).toEqual(['BACKUP', 'MASTER', 'FAULT', 'BACKUP', 'MASTER', 'STOP']);
-      ka.kill('SIGTERM');
-      await ka.exited;
+      await endProcess(ka, 'SIGTERM');
       const { adverts } = await stopCapture(s);
       expect(adverts.filter((x) => x.src === A_ADDR).every((x) => x.csum === '1')).toBe(true);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
-    } finally {
-      await s.lab.cleanup();
-    }
+    });
   }, 90_000);
 });

@@ -4,17 +4,7 @@
  * preemption, nopreempt, preempt_delay, priority 0 on stop, the owner, the equal-priority
  * tie-break, sync groups, trackers and notifications.
  */
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -23,6 +13,7 @@ import { resolveVrrpConfig, VrrpConfigError } from '../../src/ha/vrrp-config.js'
 import { fifoLine, notifyCommands, spawnNotify } from '../../src/ha/vrrp-notify.js';
 import { VrrpRouter } from '../../src/ha/vrrp-router.js';
 import { splitCommand, trackContribution, trackFaults } from '../../src/ha/vrrp-track.js';
+import { FifoReader } from '../helpers/fifo-reader.js';
 import { FakeClock, FakeLan, FakeNode, makeRouter, oneInstance } from './fake-vrrp.js';
 
 const S = 1_000_000;
@@ -35,6 +26,11 @@ const skew3 = (p: number, intervalUs: number) =>
 function lan() {
   const clock = new FakeClock();
   return { clock, lan: new FakeLan(clock) };
+}
+
+/** Makes the router look at its tracked links now (its timer would, a poll interval later). */
+function pollLinks(r: VrrpRouter): void {
+  (r as unknown as { pollLinks(): void }).pollLinks();
 }
 
 /** Advances in small steps, letting promise continuations (script results) run between. */
@@ -424,13 +420,13 @@ describe('trackers', () => {
     clock.advance(5 * S);
     expect(a.state()).toBe('MASTER');
     a.links.set('eth9', false);
-    (ra as unknown as { pollLinks(): void }).pollLinks();
+    pollLinks(ra);
     expect(a.state()).toBe('FAULT');
     a.links.set('eth9', true);
-    (ra as unknown as { pollLinks(): void }).pollLinks();
+    pollLinks(ra);
     expect(a.state()).toBe('BACKUP');
     a.links.set('eth0', false);
-    (ra as unknown as { pollLinks(): void }).pollLinks();
+    pollLinks(ra);
     expect(a.state()).toBe('FAULT');
   });
 });
@@ -457,7 +453,8 @@ describe('sync groups (LVS-NAT: outside VIP and inside gateway move together)', 
     ],
   });
 
-  it('members become master together, and a FAULT of one takes the group to the peer', () => {
+  /** A (priority 150) and B (100) on one LAN, both running the NAT pair for 10 s. */
+  const startedNatPair = () => {
     const { clock, lan: l } = lan();
     const a = new FakeNode(l, 'a', '198.18.0.1');
     const b = new FakeNode(l, 'b', '198.18.0.2');
@@ -466,6 +463,11 @@ describe('sync groups (LVS-NAT: outside VIP and inside gateway move together)', 
     ra.start();
     rb.start();
     clock.advance(10 * S);
+    return { clock, a, b, ra };
+  };
+
+  it('members become master together, and a FAULT of one takes the group to the peer', () => {
+    const { clock, a, b, ra } = startedNatPair();
     expect([a.state('VI_OUT'), a.state('VI_IN')]).toEqual(['MASTER', 'MASTER']);
     expect([b.state('VI_OUT'), b.state('VI_IN')]).toEqual(['BACKUP', 'BACKUP']);
     expect(a.events.filter((e) => e.kind === 'group').map((e) => e.to)).toEqual([
@@ -475,13 +477,13 @@ describe('sync groups (LVS-NAT: outside VIP and inside gateway move together)', 
     expect(a.notifies).toContainEqual(['/bin/g-master']);
     // The inside link of A fails: its VI_IN goes FAULT and drags VI_OUT with it.
     a.links.set('eth1', false);
-    (ra as unknown as { pollLinks(): void }).pollLinks();
+    pollLinks(ra);
     expect([a.state('VI_OUT'), a.state('VI_IN')]).toEqual(['FAULT', 'FAULT']);
     clock.advance(3 * S);
     expect([b.state('VI_OUT'), b.state('VI_IN')]).toEqual(['MASTER', 'MASTER']);
     // Back up: A returns to BACKUP, then preempts both addresses together.
     a.links.set('eth1', true);
-    (ra as unknown as { pollLinks(): void }).pollLinks();
+    pollLinks(ra);
     expect([a.state('VI_OUT'), a.state('VI_IN')]).toEqual(['BACKUP', 'BACKUP']);
     clock.advance(10 * S);
     expect([a.state('VI_OUT'), a.state('VI_IN')]).toEqual(['MASTER', 'MASTER']);
@@ -489,14 +491,7 @@ describe('sync groups (LVS-NAT: outside VIP and inside gateway move together)', 
   });
 
   it('the master router dying moves both addresses to the backup', () => {
-    const { clock, lan: l } = lan();
-    const a = new FakeNode(l, 'a', '198.18.0.1');
-    const b = new FakeNode(l, 'b', '198.18.0.2');
-    const ra = makeRouter(a, natPair(150));
-    const rb = makeRouter(b, natPair(100));
-    ra.start();
-    rb.start();
-    clock.advance(10 * S);
+    const { clock, a, b } = startedNatPair();
     a.connected = false;
     clock.advance(5 * S);
     expect([b.state('VI_OUT'), b.state('VI_IN')]).toEqual(['MASTER', 'MASTER']);
@@ -593,14 +588,13 @@ describe('notify scripts and the FIFO, for real', () => {
         ),
       );
       const r = new VrrpRouter(cfg, { io: a, clock, runNotify: spawnNotify, linkPollMs: 0 });
-      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const reader = new FifoReader(fifo);
       r.start();
       clock.advance(5 * S);
       await r.stop();
-      const buf = Buffer.alloc(4096);
-      const n = readSync(reader, buf, 0, buf.length, null);
-      closeSync(reader);
-      expect(buf.subarray(0, n).toString()).toBe(
+      const written = reader.read(4096);
+      reader.close();
+      expect(written).toBe(
         'INSTANCE "VI_1" BACKUP 100\nINSTANCE "VI_1" MASTER 100\nINSTANCE "VI_1" STOP 100\n',
       );
       const deadline = Date.now() + 5000;

@@ -17,6 +17,7 @@ import type { CheckTarget } from '../../src/health/spec.js';
 import type { TargetState } from '../../src/health/target-health.js';
 import { toWire } from '../../src/health/wire.js';
 import { createLab, type Lab, type Task } from '../helpers/netns.js';
+import { writeSelfSignedCert } from '../helpers/tls-cert.js';
 import { EventStream } from './events.js';
 import type { MonitorArgs, ServeArgs, ServeResult } from './ns-tasks.js';
 import { dns, file, http, misc, ping, smtp, target, tcp, udp, url } from './specs.js';
@@ -233,25 +234,7 @@ describe('SSL_GET', () => {
   it('speaks TLS with SNI and the virtualhost, and follows the server down and up', async () => {
     const key = join(work, 'key.pem');
     const cert = join(work, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=www.uvs.test',
-      ],
-      { stdio: 'ignore' },
-    );
+    writeSelfSignedCert(key, cert, 'www.uvs.test');
     const start = () =>
       startService({ kind: 'https', host: RS_IP, port: 443, keyFile: key, certFile: cert });
     const svc = await start();

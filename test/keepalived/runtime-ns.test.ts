@@ -10,24 +10,15 @@
  * weights, a SIGHUP reload under a long transfer, and the README's config at startup.
  * Configurations change by SIGHUP between tests; each test waits for its table first.
  */
-import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabRun } from '../../src/lab/lab.js';
+import { FifoReader } from '../helpers/fifo-reader.js';
 import { requireRoot } from '../helpers/netns.js';
+import { writeSelfSignedCert } from '../helpers/tls-cert.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SLACK_MS = 2000;
@@ -80,14 +71,22 @@ function vsConf(
         ${checker(i + 1)}
     }`,
   ).join('\n');
+  return virtualServer(
+    80,
+    `    ${vsExtra}
+    ${rs}`,
+  );
+}
+
+/** A virtual server on VIP:`port` (rr, NAT, TCP, the test's delay_loop) with `body` inside. */
+function virtualServer(port: number, body: string): string {
   return `
-virtual_server ${VIP} 80 {
+virtual_server ${VIP} ${port} {
     delay_loop ${T.delayLoop}
     lb_algo rr
     lb_kind NAT
     protocol TCP
-    ${vsExtra}
-    ${rs}
+${body}
 }
 `;
 }
@@ -102,6 +101,21 @@ function timers(): string {
 const tcpCheck = () => `TCP_CHECK {
             ${timers()}
         }`;
+
+/** The client fetches rs-app's /slow through the VIP: "<bytes> <HTTP status>" on stdout. */
+function slowDownload() {
+  return lab.exec('client', [
+    'curl',
+    '-s',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{size_download} %{http_code}',
+    '--max-time',
+    '25',
+    `http://${VIP}/slow`,
+  ]);
+}
 
 async function table(): Promise<string> {
   const r = await lab.uvsadm(['-L', '-n']);
@@ -213,25 +227,7 @@ async function stopProc(p: Proc): Promise<void> {
 beforeAll(async () => {
   requireRoot();
   writeFileSync(conf, globalDefs() + vsConf(tcpCheck));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=rs.test',
-      '-days',
-      '2',
-      '-keyout',
-      join(work, 'key.pem'),
-      '-out',
-      join(work, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  writeSelfSignedCert(join(work, 'key.pem'), join(work, 'cert.pem'), 'rs.test');
   await lab.up();
   watcher = await lab.spawn(
     'table watcher',
@@ -542,17 +538,7 @@ describe('keepalived runtime in the NAT lab', () => {
     // Three slow 1.25 MiB downloads (8 s each): rr gives one to each real server.
     const downloads = [0, 1, 2].map(async (i) => {
       await sleep(i * 200);
-      return lab.exec('client', [
-        'curl',
-        '-s',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{size_download} %{http_code}',
-        '--max-time',
-        '25',
-        `http://${VIP}/slow`,
-      ]);
+      return slowDownload();
     });
     await sleep(1500);
     writeFileSync(join(work, 'down.rs2'), '');
@@ -593,13 +579,9 @@ describe('keepalived runtime in the NAT lab', () => {
     const fifo = join(work, 'lvs.fifo');
     await reload(
       globalDefs(`lvs_notify_fifo ${fifo}`) +
-        `
-virtual_server ${VIP} 80 {
-    delay_loop ${T.delayLoop}
-    lb_algo rr
-    lb_kind NAT
-    protocol TCP
-    quorum 2
+        virtualServer(
+          80,
+          `    quorum 2
     quorum_up "${note} quorum up"
     quorum_down "${note} quorum down"
     sorry_server ${RIPS[2]} 8080
@@ -610,11 +592,10 @@ ${[0, 1]
         ${tcpCheck()}
     }`,
   )
-  .join('\n')}
-}
-`,
+  .join('\n')}`,
+        ),
     );
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const reader = new FifoReader(fifo);
     try {
       await waitFor(
         'rs1 and rs2 in',
@@ -627,11 +608,7 @@ ${[0, 1]
       // What the reload itself announced is not what this test is about.
       await sleep(500);
       writeFileSync(notes, '');
-      try {
-        readSync(reader, Buffer.alloc(65536));
-      } catch {
-        // EAGAIN: nothing was written.
-      }
+      reader.read();
       await lab.stopApp(1);
       await waitFor(
         'the sorry server in',
@@ -670,9 +647,7 @@ ${[0, 1]
         'quorum down',
         'quorum up',
       ]);
-      const buf = Buffer.alloc(8192);
-      const n = readSync(reader, buf);
-      const lines = buf.subarray(0, n).toString().trim().split('\n');
+      const lines = reader.read(8192).trim().split('\n');
       expect(lines).toEqual([
         `RS [${RIPS[0]}]:tcp:80 [${VIP}]:tcp:80 DOWN`,
         `VS [${VIP}]:tcp:80 DOWN`,
@@ -684,7 +659,7 @@ ${[0, 1]
       expect(log).toContain(`Adding sorry server [${RIPS[2]}]:tcp:8080 to VS [${VIP}]:tcp:80`);
       expect(log).toContain(`Gained quorum 2+0=2 <= 2 for VS [${VIP}]:tcp:80`);
     } finally {
-      closeSync(reader);
+      reader.close();
     }
   }, 90_000);
 
@@ -722,30 +697,17 @@ ${[0, 1]
   it('SIGHUP reload keeps a long transfer alive and adds the new service', async () => {
     await reload(globalDefs() + vsConf(tcpCheck));
     await allHealthy('TCP_CHECK');
-    const transfer = lab.exec('client', [
-      'curl',
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{size_download} %{http_code}',
-      '--max-time',
-      '25',
-      `http://${VIP}/slow`,
-    ]);
+    const transfer = slowDownload();
     await sleep(1500);
     await reload(
-      `${globalDefs()}${vsConf(tcpCheck)}
-virtual_server ${VIP} 8080 {
-    delay_loop ${T.delayLoop}
-    lb_algo rr
-    lb_kind NAT
-    protocol TCP
-    real_server ${RIPS[0]} 8080 {
+      globalDefs() +
+        vsConf(tcpCheck) +
+        virtualServer(
+          8080,
+          `    real_server ${RIPS[0]} 8080 {
         ${tcpCheck()}
-    }
-}
-`,
+    }`,
+        ),
     );
     await waitFor(
       'the new service',

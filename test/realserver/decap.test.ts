@@ -191,6 +191,26 @@ describe('uvs realserver --decap in namespaces', () => {
   const protoUnreach = (seen: Seen[]) =>
     seen.filter((s) => s.src === RIP && s.proto === 1 && s.icmpType === 3 && s.icmpCode === 2);
 
+  /** What came back from the VIP with IP protocol `proto` (17 UDP, 6 TCP). */
+  const fromVip = (seen: Seen[], proto: number) =>
+    seen.filter((s) => s.src === VIP && s.proto === proto);
+
+  /**
+   * A SYN through the tunnel to VIP:TCP_PORT: what came back by the SYN-ACK. The half-open
+   * connection is then aborted: its SYN-ACK retransmits (from the VIP, for a minute) would
+   * end later probes that wait for a frame from the VIP before their answer.
+   */
+  async function probeSyn(sport: number, seq: number): Promise<Seen[]> {
+    const syn = { src: CIP, dst: VIP, tcp: { sport, dport: TCP_PORT, flags: 'S', seq } };
+    const seen = await probe([ipip(syn)], 3000, VIP);
+    await probe([ipip({ ...syn, tcp: { ...syn.tcp, flags: 'R', seq: seq + 1 } })], 200);
+    return seen;
+  }
+
+  /** A UDP datagram from `sport` in an IPIP packet cut into two outer fragments. */
+  const probeFragmented = (sport: number) =>
+    probe(fragmentedIpip(innerUdp('fragmented'.repeat(8), sport), 48, dirMac, rsMac), 3000, VIP);
+
   /** Starts the daemon in rs and waits for its ready line. */
   async function startDaemon(extra: string[] = []): Promise<LabProcess> {
     const p = lab.spawn(rs, process.execPath, [
@@ -302,16 +322,8 @@ describe('uvs realserver --decap in namespaces', () => {
       };
       // (a) UDP to VIP:7777 -> echoed from the VIP straight to the client.
       udp = await probe([ipip(innerUdp('ping through the tunnel'))], 3000, VIP);
-      // (b) TCP SYN to VIP:8080 -> SYN-ACK from the VIP.
-      const syn = {
-        src: CIP,
-        dst: VIP,
-        tcp: { sport: 40002, dport: TCP_PORT, flags: 'S', seq: 1000 },
-      };
-      tcp = await probe([ipip(syn)], 3000, VIP);
-      // Abort the half-open connection: its SYN-ACK retransmits (from the VIP, for a minute)
-      // would end later probes that wait for a frame from the VIP before their answer.
-      await probe([ipip({ ...syn, tcp: { ...syn.tcp, flags: 'R', seq: 1001 } })], 200);
+      // (b) TCP SYN to VIP:8080 -> SYN-ACK from the VIP (then a RST aborts it).
+      tcp = await probeSyn(40002, 1000);
       // The claim holds past a full socket queue: 20 more tunnel packets (inner
       // destination not local: the stack discards them) draw no protocol-unreachable.
       const many = Array.from({ length: 20 }, (_, i) =>
@@ -320,11 +332,7 @@ describe('uvs realserver --decap in namespaces', () => {
       quiet = await probe(many, 700);
       // Outer fragments: the ring counts the pieces, the kernel reassembles them and the
       // raw socket delivers the whole packet.
-      frag = await probe(
-        fragmentedIpip(innerUdp('fragmented'.repeat(8), 40004), 48, dirMac, rsMac),
-        3000,
-        VIP,
-      );
+      frag = await probeFragmented(40004);
     } finally {
       stopped = await stopDaemon(p);
     }
@@ -334,7 +342,7 @@ describe('uvs realserver --decap in namespaces', () => {
     expect(during).toMatchObject({ gro: 'off', all: '0', r0: '1', tun: '0' });
     expect(during.nft).toContain('table netdev uvs_rs_uvstun0');
 
-    const echo = udp.filter((s) => s.src === VIP && s.proto === 17);
+    const echo = fromVip(udp, 17);
     expect(echo).toHaveLength(1);
     expect(echo[0]).toMatchObject({
       dst: CIP,
@@ -342,11 +350,11 @@ describe('uvs realserver --decap in namespaces', () => {
       dport: 40001,
       payload: 'ping through the tunnel',
     });
-    const synAck = tcp.filter((s) => s.src === VIP && s.proto === 6);
+    const synAck = fromVip(tcp, 6);
     expect(synAck.length).toBeGreaterThanOrEqual(1);
     expect(synAck[0]).toMatchObject({ dst: CIP, sport: TCP_PORT, dport: 40002, tcpFlags: 0x12 });
     expect(protoUnreach([...udp, ...tcp, ...quiet, ...frag])).toHaveLength(0);
-    const fragEcho = frag.filter((s) => s.src === VIP && s.proto === 17);
+    const fragEcho = fromVip(frag, 17);
     expect(fragEcho).toHaveLength(1);
     expect(fragEcho[0]).toMatchObject({ dport: 40004, payload: 'fragmented'.repeat(8) });
 
@@ -377,30 +385,20 @@ describe('uvs realserver --decap in namespaces', () => {
     try {
       during = (await lab.exec(rs, 'ip', ['-d', 'link', 'show', 'dev', 'r0'])).stdout;
       udp = await probe([ipip(innerUdp('ping through xdp', 40031))], 3000, VIP);
-      const syn = {
-        src: CIP,
-        dst: VIP,
-        tcp: { sport: 40032, dport: TCP_PORT, flags: 'S', seq: 1 },
-      };
-      tcp = await probe([ipip(syn)], 3000, VIP);
-      await probe([ipip({ ...syn, tcp: { ...syn.tcp, flags: 'R', seq: 2 } })], 200);
-      frag = await probe(
-        fragmentedIpip(innerUdp('fragmented'.repeat(8), 40033), 48, dirMac, rsMac),
-        3000,
-        VIP,
-      );
+      tcp = await probeSyn(40032, 1);
+      frag = await probeFragmented(40033);
     } finally {
       stopped = await stopDaemon(p);
     }
     expect(p.stdout()).toContain('decapsulating IPIP on r0 (XDP) and raw socket -> uvstun0');
     expect(during).toMatch(/prog\/xdp/);
-    const echo = udp.filter((s) => s.src === VIP && s.proto === 17);
+    const echo = fromVip(udp, 17);
     expect(echo).toHaveLength(1);
     expect(echo[0]).toMatchObject({ dst: CIP, dport: 40031, payload: 'ping through xdp' });
-    const synAck = tcp.filter((s) => s.src === VIP && s.proto === 6);
+    const synAck = fromVip(tcp, 6);
     expect(synAck.length).toBeGreaterThanOrEqual(1);
     expect(synAck[0]).toMatchObject({ dst: CIP, dport: 40032, tcpFlags: 0x12 });
-    const fragEcho = frag.filter((s) => s.src === VIP && s.proto === 17);
+    const fragEcho = fromVip(frag, 17);
     expect(fragEcho).toHaveLength(1);
     expect(protoUnreach([...udp, ...tcp, ...frag])).toHaveLength(0);
     expect(stopped.code).toBe(0);
@@ -427,11 +425,7 @@ describe('uvs realserver --decap in namespaces', () => {
         3000,
         '192.0.2.101',
       );
-      frag = await probe(
-        fragmentedIpip(innerUdp('fragmented'.repeat(8), 40010), 48, dirMac, rsMac),
-        3000,
-        VIP,
-      );
+      frag = await probeFragmented(40010);
     } finally {
       stopped = await stopDaemon(p);
     }
@@ -442,7 +436,7 @@ describe('uvs realserver --decap in namespaces', () => {
     expect(plain.some((s) => s.src === '192.0.2.101' && s.icmpType === 3 && s.icmpCode === 3)).toBe(
       true,
     );
-    const echo = frag.filter((s) => s.src === VIP && s.proto === 17);
+    const echo = fromVip(frag, 17);
     expect(echo).toHaveLength(1);
     expect(echo[0]).toMatchObject({ dst: CIP, dport: 40010, payload: 'fragmented'.repeat(8) });
     expect(protoUnreach([...plain, ...frag])).toHaveLength(0);

@@ -10,11 +10,11 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/control/config.js';
 import { readCapture } from '../../src/pcap/capture.js';
-import { PcapWriter } from '../../src/pcap/pcap.js';
 import { MemorySink } from '../../src/pcap/sink.js';
 import { replay } from '../../src/replay/replay.js';
 import { BASE_CONFIG, config, fromClient, fromRs, IP, SERVICES } from '../datapath/fixtures.js';
 import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
+import { pcapOf } from './pcap-of.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'uvs-replay-'));
@@ -58,14 +58,6 @@ function conversation(): Uint8Array[] {
     fromClient({ ...c, icmp: { type: 8, id: 1, seq: 1 } }),
     fromClient({ ...c, tcp: { sport: 40002, dport: 80, flags: 'A' } }), // no connection: dropped
   ];
-}
-
-function pcapOf(frames: Uint8Array[]): Uint8Array {
-  const sink = new MemorySink();
-  const w = new PcapWriter(sink);
-  for (const [i, f] of frames.entries()) w.writePacket(f, 0, f.length, 1_700_000_000 + i, 0);
-  w.close();
-  return sink.toBytes();
 }
 
 describe('uvs replay', () => {

@@ -8,9 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFrame, type Ip6Spec } from '../../src/net/build.js';
-import { PcapWriter } from '../../src/pcap/pcap.js';
-import { MemorySink } from '../../src/pcap/sink.js';
+import type { Ip6Spec } from '../../src/net/build.js';
 import { replay } from '../../src/replay/replay.js';
 import { ipv6Fragment } from '../../src/xmit/tun6.js';
 import {
@@ -20,9 +18,10 @@ import {
   fromRs6,
   IP4,
   IP6,
-  MAC,
+  neighbourSolicitation,
 } from '../datapath/fixtures6.js';
 import { tsharkExpertProblems, tsharkFields } from '../helpers/tshark.js';
+import { pcapOf } from './pcap-of.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uvs-replay6-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,27 +60,10 @@ function conversation(): Uint8Array[] {
       dst: IP4.vip,
       udp: { sport: 41000, dport: 7002, payload: 'q' },
     }),
-    buildFrame({
-      srcMac: MAC.client,
-      dstMac: '33:33:ff:00:01:00',
-      ip6: {
-        src: IP6.client,
-        dst: 'ff02::1:ff00:100',
-        hopLimit: 255,
-        icmp6: { type: 135, target: IP6.vip, payload: [1, 1, 2, 0, 0, 0, 0x0c, 0x0a] },
-      },
-    }),
+    neighbourSolicitation(IP6.vip),
     fromClient6({ ...c, icmp6: { type: 128, id: 1, seq: 1, payload: 'ping' } }),
     ...frags,
   ];
-}
-
-function pcapOf(frames: Uint8Array[]): Uint8Array {
-  const sink = new MemorySink();
-  const w = new PcapWriter(sink);
-  for (const [i, f] of frames.entries()) w.writePacket(f, 0, f.length, 1_700_000_000 + i, 0);
-  w.close();
-  return sink.toBytes();
 }
 
 describe('uvs replay with IPv6', () => {
