@@ -10,6 +10,8 @@ import { useDirectorLab } from '../helpers/director-lab.js';
 import {
   clientCounters,
   downloadToClient,
+  holdConnection,
+  listUntil,
   serverShare,
   uploadFromClient,
 } from '../helpers/lab-traffic.js';
@@ -63,26 +65,15 @@ for (const method of LAB_METHODS) {
     });
 
     it('lists live connections with uvsadm -L -n -c', async () => {
-      // Hold one connection open for a while, then finish it.
-      const held = lab.exec('client', [
-        'bash',
-        '-c',
-        `(sleep 2; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP:${lab.info.VIP}:80`,
-      ]);
+      const held = holdConnection(lab, `TCP:${lab.info.VIP}:80`);
       const established = new RegExp(
         `TCP\\s+\\d\\d:\\d\\d\\s+ESTABLISHED\\s+${lab.info.CLIENT_IP.replaceAll('.', '\\.')}:\\d+\\s+${lab.info.VIP.replaceAll('.', '\\.')}:80`,
       );
-      // The connection is held open for about 3 s; list until it shows (a loaded machine
-      // may take a while to start socat).
-      let list = await lab.uvsadm(['-L', '-n', '-c']);
-      for (let i = 0; i < 10 && !established.test(list.out); i++) {
-        await sleep(200);
-        list = await lab.uvsadm(['-L', '-n', '-c']);
-      }
+      const { list } = await listUntil(lab, established);
+      const h = await held.release();
       expect(list.code).toBe(0);
       expect(list.out).toMatch(/IPVS connection entries/);
       expect(list.out).toMatch(established);
-      const h = await held;
       expect(h.out).toMatch(/^HTTP\/1\.[01] 200/);
     });
 
@@ -117,19 +108,12 @@ for (const method of LAB_METHODS) {
       for (let i = 0; i < 3; i++)
         await lab.uvsadm(['-e', '-t', `${vip}:80`, '-r', `${lab.rips[i]}:80`, fwd, '-w', '1']);
       // An open connection first, to whichever server rr gives it.
-      const held = lab.exec('client', [
-        'bash',
-        '-c',
-        `(sleep 6; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP:${vip}:80`,
-      ]);
-      // The connection stays open about 6 s: list until it shows (uvsadm is slow to start on
-      // a loaded machine).
-      const established = /ESTABLISHED\s+\S+\s+\S+\s+(\d+\.\d+\.\d+\.(\d+)):80/;
-      let m: RegExpExecArray | null = null;
-      for (let i = 0; i < 10 && m === null; i++) {
-        await sleep(300);
-        m = established.exec((await lab.uvsadm(['-L', '-n', '-c'])).out);
-      }
+      const held = holdConnection(lab, `TCP:${vip}:80`);
+      const { match: m } = await listUntil(
+        lab,
+        /ESTABLISHED\s+\S+\s+\S+\s+(\d+\.\d+\.\d+\.(\d+)):80/,
+      );
+      if (m === null) await held.release();
       expect(m).not.toBeNull();
       const drained = m![1];
       const drainedName = `rs${Number(m![2]) - 10}`;
@@ -139,7 +123,7 @@ for (const method of LAB_METHODS) {
       const r = await lab.load(2, 300, 4);
       expect(r.errors).toBe(0);
       expect(r.byServer[drainedName] ?? 0).toBe(0);
-      const h = await held;
+      const h = await held.release();
       expect(h.out).toContain(drainedName);
       await lab.uvsadm(['-e', '-t', `${vip}:80`, '-r', `${drained}:80`, fwd, '-w', '1']);
     });

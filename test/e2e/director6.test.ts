@@ -13,11 +13,12 @@ import { useDirectorLab } from '../helpers/director-lab.js';
 import {
   clientCounters,
   downloadToClient,
+  holdConnection,
+  listUntil,
   serverShare,
   uploadFromClient,
 } from '../helpers/lab-traffic.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Client-side kernel counters that would show a RST or an ICMPv6 error from anyone. */
 const clientErrors = (lab: LabRun) =>
@@ -65,26 +66,16 @@ for (const method of LAB_METHODS) {
 
     it('lists a live IPv6 connection with uvsadm -L -n -c', async () => {
       const vip = lab.info.VIP6;
-      // Held open 8 s: on a loaded machine each uvsadm start takes seconds, and a shorter
-      // hold let the connection reach TIME_WAIT before the first listing.
-      const held = lab.exec('client', [
-        'bash',
-        '-c',
-        `(sleep 8; printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | socat -t 3 - TCP6:[${vip}]:80`,
-      ]);
+      const held = holdConnection(lab, `TCP6:[${vip}]:80`);
       const esc = (s: string) => s.replaceAll('.', '\\.');
       const established = new RegExp(
         `TCP\\s+\\d\\d:\\d\\d\\s+ESTABLISHED\\s+\\[${esc(lab.info.CLIENT_IP6)}\\]:\\d+\\s+\\[${esc(vip)}\\]:80\\s+\\[2001:db8:[12]::1[123]\\]:80`,
       );
-      let list = await lab.uvsadm(['-L', '-n', '-c']);
-      const until = Date.now() + 7000;
-      while (!established.test(list.out) && Date.now() < until) {
-        await sleep(200);
-        list = await lab.uvsadm(['-L', '-n', '-c']);
-      }
+      const { list } = await listUntil(lab, established);
+      const h = await held.release();
       expect(list.code).toBe(0);
       expect(list.out).toMatch(established);
-      expect((await held).out).toMatch(/^HTTP\/1\.[01] 200/);
+      expect(h.out).toMatch(/^HTTP\/1\.[01] 200/);
     });
 
     it('serves a dual-stack service pair: IPv4 and IPv6 on the same real servers', async () => {

@@ -17,7 +17,7 @@ const WEB = 9182;
 const work = mkdtempSync(join(tmpdir(), 'uvs-metrics-w-'));
 const lab = new LabRun({
   method: 'nat',
-  prefix: `uvsk${process.pid % 1000}`,
+  prefix: `uvsmw${process.pid % 10000}`,
   runArgs: ['--workers', '2', '--listen', String(WEB)],
 });
 
