@@ -400,7 +400,23 @@ export interface UnicastPeer {
   readonly loc: Loc;
 }
 
-export interface VrrpInstance {
+/** What an instance and a sync group both track: `track_interface`, `track_script`, `track_file`. */
+export interface VrrpTracked {
+  readonly trackInterfaces: readonly TrackReference[];
+  readonly trackScripts: readonly TrackReference[];
+  readonly trackFiles: readonly TrackReference[];
+}
+
+/** The notify scripts of a sync group; an instance has two more. */
+export interface VrrpNotify {
+  readonly master?: ScriptSpec;
+  readonly backup?: ScriptSpec;
+  readonly fault?: ScriptSpec;
+  readonly stop?: ScriptSpec;
+  readonly generic?: ScriptSpec;
+}
+
+export interface VrrpInstance extends VrrpTracked {
   readonly name: string;
   readonly state: 'MASTER' | 'BACKUP';
   readonly interface?: string;
@@ -419,16 +435,8 @@ export interface VrrpInstance {
   readonly virtualRules: readonly RuleSpec[];
   readonly unicastSrcIp?: InetAddr;
   readonly unicastPeers: readonly UnicastPeer[];
-  readonly trackInterfaces: readonly TrackReference[];
-  readonly trackScripts: readonly TrackReference[];
-  readonly trackFiles: readonly TrackReference[];
-  readonly notify: {
-    readonly master?: ScriptSpec;
-    readonly backup?: ScriptSpec;
-    readonly fault?: ScriptSpec;
-    readonly stop?: ScriptSpec;
+  readonly notify: VrrpNotify & {
     readonly deleted?: ScriptSpec;
-    readonly generic?: ScriptSpec;
     readonly masterRxLowerPri?: ScriptSpec;
   };
   readonly smtpAlert?: boolean;
@@ -438,19 +446,10 @@ export interface VrrpInstance {
   readonly loc: Loc;
 }
 
-export interface VrrpSyncGroup {
+export interface VrrpSyncGroup extends VrrpTracked {
   readonly name: string;
   readonly instances: readonly string[];
-  readonly trackInterfaces: readonly TrackReference[];
-  readonly trackScripts: readonly TrackReference[];
-  readonly trackFiles: readonly TrackReference[];
-  readonly notify: {
-    readonly master?: ScriptSpec;
-    readonly backup?: ScriptSpec;
-    readonly fault?: ScriptSpec;
-    readonly stop?: ScriptSpec;
-    readonly generic?: ScriptSpec;
-  };
+  readonly notify: VrrpNotify;
   readonly smtpAlert?: boolean;
   readonly loc: Loc;
 }

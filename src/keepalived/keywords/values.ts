@@ -9,29 +9,27 @@ import type { KeywordContext } from '../grammar/parser.js';
 import { parseBool, type QuotedWords, splitQuotedEscaped } from '../grammar/text.js';
 import type { ScriptSpec } from '../model.js';
 
-/** An unsigned word[i] in [min, max]; undefined (and an error) when invalid. */
-export function unsignedAt(
+/** Reads word[i] in [min, max]; undefined (and the error "<what> (<reason>)") when invalid. */
+export type NumberAt = (
   ctx: KeywordContext,
   i: number,
   min: number,
   max: number,
   what: (word: string) => string,
-): number | undefined {
-  const w = ctx.word(i);
-  return reported(ctx, w, readUnsigned(w, min, max), what);
+) => number | undefined;
+
+function numberAt(read: (text: string, min: number, max: number) => NumberResult): NumberAt {
+  return (ctx, i, min, max, what) => {
+    const w = ctx.word(i);
+    return reported(ctx, w, read(w, min, max), what);
+  };
 }
 
+/** An unsigned word[i] in [min, max]. */
+export const unsignedAt: NumberAt = numberAt(readUnsigned);
+
 /** A signed word[i] in [min, max]. */
-export function intAt(
-  ctx: KeywordContext,
-  i: number,
-  min: number,
-  max: number,
-  what: (word: string) => string,
-): number | undefined {
-  const w = ctx.word(i);
-  return reported(ctx, w, readInt(w, min, max), what);
-}
+export const intAt: NumberAt = numberAt(readInt);
 
 /** A timer (seconds, up to 6 decimals) at word[i]; min/max in microseconds (max 0 = none). */
 export function timerAt(

@@ -18,6 +18,8 @@ import type {
   ScriptSpec,
   TrackReference,
   UnicastPeer,
+  VrrpInstance,
+  VrrpNotify,
 } from '../model.js';
 import {
   atLeastOneAt,
@@ -34,7 +36,17 @@ const TIMER_MAX_SEC = 1000;
 /** The largest whole-second timer keepalived reads (its timers count microseconds in 32 bits). */
 const MAX_TIMER_SECONDS = Math.floor(UINT_MAX / TIMER_HZ);
 
-export interface VrrpInstanceDraft {
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The track lists an instance and a sync group fill as their blocks are read. */
+interface TrackedDraft {
+  readonly name: string;
+  readonly trackInterfaces: TrackReference[];
+  readonly trackScripts: TrackReference[];
+  readonly trackFiles: TrackReference[];
+}
+
+export interface VrrpInstanceDraft extends TrackedDraft {
   readonly name: string;
   state?: 'MASTER' | 'BACKUP';
   interface?: string;
@@ -52,18 +64,7 @@ export interface VrrpInstanceDraft {
   readonly rules: RuleSpec[];
   unicastSrc?: InetAddr;
   readonly peers: UnicastPeer[];
-  readonly trackInterfaces: TrackReference[];
-  readonly trackScripts: TrackReference[];
-  readonly trackFiles: TrackReference[];
-  readonly notify: {
-    master?: ScriptSpec;
-    backup?: ScriptSpec;
-    fault?: ScriptSpec;
-    stop?: ScriptSpec;
-    deleted?: ScriptSpec;
-    generic?: ScriptSpec;
-    masterRxLowerPri?: ScriptSpec;
-  };
+  readonly notify: Writable<VrrpInstance['notify']>;
   notifyDeleted: boolean;
   smtpAlert?: boolean;
   useVmac?: string | true;
@@ -72,19 +73,10 @@ export interface VrrpInstanceDraft {
   readonly loc: Loc;
 }
 
-export interface SyncGroupDraft {
+export interface SyncGroupDraft extends TrackedDraft {
   readonly name: string;
   instances?: string[];
-  readonly trackInterfaces: TrackReference[];
-  readonly trackScripts: TrackReference[];
-  readonly trackFiles: TrackReference[];
-  readonly notify: {
-    master?: ScriptSpec;
-    backup?: ScriptSpec;
-    fault?: ScriptSpec;
-    stop?: ScriptSpec;
-    generic?: ScriptSpec;
-  };
+  readonly notify: Writable<VrrpNotify>;
   smtpAlert?: boolean;
   readonly loc: Loc;
 }
@@ -204,6 +196,17 @@ const RULE_VALUE_OPTIONS = [
 ];
 const RULE_FLAGS = ['not', 'no_track', 'l3mdev', 'blackhole', 'unreachable', 'prohibit', 'nop'];
 const RULE_ACTIONS = ['unicast', 'blackhole', 'unreachable', 'prohibit', 'nop'];
+
+type TrackKind = 'interface' | 'script' | 'file' | 'process' | 'bfd';
+type TrackList = 'trackInterfaces' | 'trackScripts' | 'trackFiles';
+/** The track blocks of an instance and of a sync group: keyword, kind, where they are kept. */
+const TRACK_KEYWORDS: readonly (readonly [string, TrackKind, TrackList | undefined])[] = [
+  ['track_interface', 'interface', 'trackInterfaces'],
+  ['track_script', 'script', 'trackScripts'],
+  ['track_file', 'file', 'trackFiles'],
+  ['track_process', 'process', undefined],
+  ['track_bfd', 'bfd', undefined],
+];
 
 export function vrrpKeywords(
   d: VrrpDrafts,
@@ -496,12 +499,14 @@ export function vrrpKeywords(
     return { words, loc };
   };
 
+  /** A `track_*` block of `draft`, kept in its `list` (processes and BFD are only checked). */
   const trackRefs = (
     ctx: KeywordContext,
-    owner: string,
-    list: TrackReference[],
-    kind: 'interface' | 'script' | 'file' | 'process' | 'bfd',
+    draft: TrackedDraft,
+    list: TrackList | undefined,
+    kind: TrackKind,
   ) => {
+    const owner = draft.name;
     ctx.parser.valueBlock(ctx, (words, loc) => {
       const name = words[0];
       let weight: number | undefined;
@@ -554,7 +559,10 @@ export function vrrpKeywords(
         diags.error(loc, `(${owner}) track bfd ${name} not found, ignoring...`);
         return;
       }
-      list.push(weight === undefined ? { name, reverse, loc } : { name, weight, reverse, loc });
+      if (list === undefined) return;
+      draft[list].push(
+        weight === undefined ? { name, reverse, loc } : { name, weight, reverse, loc },
+      );
     });
   };
 
@@ -641,13 +649,9 @@ export function vrrpKeywords(
       v.interface = name;
     }),
     flagKw('dont_track_primary'),
-    viKeyword('track_interface', (ctx, v) =>
-      trackRefs(ctx, v.name, v.trackInterfaces, 'interface'),
+    ...TRACK_KEYWORDS.map(([name, kind, list]) =>
+      viKeyword(name, (ctx, v) => trackRefs(ctx, v, list, kind)),
     ),
-    viKeyword('track_script', (ctx, v) => trackRefs(ctx, v.name, v.trackScripts, 'script')),
-    viKeyword('track_file', (ctx, v) => trackRefs(ctx, v.name, v.trackFiles, 'file')),
-    viKeyword('track_process', (ctx, v) => trackRefs(ctx, v.name, [], 'process')),
-    viKeyword('track_bfd', (ctx, v) => trackRefs(ctx, v.name, [], 'bfd')),
     ...['mcast_src_ip', 'unicast_src_ip'].map((name) =>
       viKeyword(name, (ctx, v) => {
         const addr = instanceAddress(v, ctx.word(1), 'src address', ctx.loc);
@@ -1038,20 +1042,12 @@ export function vrrpKeywords(
               ctx.warning(`Warning - sync group ${g.name} has empty group block`);
           },
         },
-        {
-          name: 'track_interface',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackInterfaces, 'interface'),
-        },
-        {
-          name: 'track_script',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackScripts, 'script'),
-        },
-        {
-          name: 'track_file',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackFiles, 'file'),
-        },
-        { name: 'track_process', handler: (ctx) => trackRefs(ctx, sg().name, [], 'process') },
-        { name: 'track_bfd', handler: (ctx) => trackRefs(ctx, sg().name, [], 'bfd') },
+        ...TRACK_KEYWORDS.map(
+          ([name, kind, list]): Keyword => ({
+            name,
+            handler: (ctx) => trackRefs(ctx, sg(), list, kind),
+          }),
+        ),
         sgNotify('notify_backup', 'backup'),
         sgNotify('notify_master', 'master'),
         sgNotify('notify_fault', 'fault'),
