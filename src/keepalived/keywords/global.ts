@@ -7,7 +7,7 @@ import { AF_INET, AF_INET6, type InetAddr } from '../../net/addr.js';
 import { INT_MAX, readDecimal, readInt, readUnsigned, UINT_MAX } from '../grammar/numbers.js';
 import type { Keyword, KeywordContext } from '../grammar/parser.js';
 import { parseBool } from '../grammar/text.js';
-import type { GlobalDefs, LvsSyncDaemon } from '../model.js';
+import type { GlobalDefs, LvsSyncDaemon, VrrpGlobals } from '../model.js';
 import { LVS_MAX_TIMEOUT } from './check.js';
 import {
   atLeastOneAt,
@@ -194,6 +194,40 @@ function fifoScript(type: string, key: FifoKey): Handler {
     const script = scriptFrom(ctx, `${type}notify_fifo`);
     if (script) g[key] = { ...(old ?? { loc: ctx.loc }), script };
   };
+}
+
+/** The numbers of the VRRP globals that keywords set. */
+type VrrpTiming =
+  | 'garpMasterDelay'
+  | 'garpMasterRepeat'
+  | 'garpMasterRefresh'
+  | 'garpMasterRefreshRepeat'
+  | 'garpLowerPrioDelay'
+  | 'garpLowerPrioRepeat'
+  | 'garpInterval'
+  | 'gnaInterval'
+  | 'startupDelay';
+
+/** The VRRP globals that switch on or off. */
+type VrrpSwitch = 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'notifyPriorityChanges';
+
+/** The setter a checked value goes through to `g.vrrp[key]`. */
+function toVrrp<K extends VrrpTiming | VrrpSwitch>(
+  key: K,
+): (g: GlobalDefs, v: VrrpGlobals[K]) => void {
+  return (g, v) => {
+    g.vrrp[key] = v;
+  };
+}
+
+/** A VRRP global timer in seconds from `min`, with keepalived's "<keyword> '<w>' is invalid". */
+function vrrpSeconds(keyword: string, min: number, key: VrrpTiming): Handler {
+  return seconds(
+    min,
+    Math.floor(UINT_MAX / TIMER_HZ),
+    (w) => `${keyword} '${w}' is invalid`,
+    toVrrp(key),
+  );
 }
 
 const lvsTimeouts: Handler = (ctx, g) => {
@@ -588,56 +622,36 @@ function globalHandlers(
       0,
       Math.floor(UINT_MAX / TIMER_HZ),
       (w) => `vrrp_garp_master_delay '${w}' invalid - ignoring`,
-      (g, v) => {
-        g.vrrp.garpMasterDelay = v;
-      },
+      toVrrp('garpMasterDelay'),
     ),
-    vrrp_garp_master_repeat: repeatAtLeastOne('vrrp_garp_master_repeat', (g, v) => {
-      g.vrrp.garpMasterRepeat = v;
-    }),
+    vrrp_garp_master_repeat: repeatAtLeastOne(
+      'vrrp_garp_master_repeat',
+      toVrrp('garpMasterRepeat'),
+    ),
     vrrp_garp_master_refresh: uint(
       0,
       UINT_MAX,
       (w) => `Invalid vrrp_garp_master_refresh '${w}' - ignoring`,
-      (g, v) => {
-        g.vrrp.garpMasterRefresh = v;
-      },
+      toVrrp('garpMasterRefresh'),
     ),
-    vrrp_garp_master_refresh_repeat: repeatAtLeastOne('vrrp_garp_master_refresh_repeat', (g, v) => {
-      g.vrrp.garpMasterRefreshRepeat = v;
-    }),
+    vrrp_garp_master_refresh_repeat: repeatAtLeastOne(
+      'vrrp_garp_master_refresh_repeat',
+      toVrrp('garpMasterRefreshRepeat'),
+    ),
     vrrp_garp_lower_prio_delay: uint(
       0,
       Math.floor(UINT_MAX / TIMER_HZ),
       (w) => `vrrp_garp_lower_prio_delay '${w}' invalid - ignoring`,
-      (g, v) => {
-        g.vrrp.garpLowerPrioDelay = v;
-      },
+      toVrrp('garpLowerPrioDelay'),
     ),
     vrrp_garp_lower_prio_repeat: uint(
       0,
       INT_MAX,
       (w) => `Invalid vrrp_garp_lower_prio_repeat '${w}'`,
-      (g, v) => {
-        g.vrrp.garpLowerPrioRepeat = v;
-      },
+      toVrrp('garpLowerPrioRepeat'),
     ),
-    vrrp_garp_interval: seconds(
-      1 / TIMER_HZ,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_garp_interval '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.garpInterval = v;
-      },
-    ),
-    vrrp_gna_interval: seconds(
-      1 / TIMER_HZ,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_gna_interval '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.gnaInterval = v;
-      },
-    ),
+    vrrp_garp_interval: vrrpSeconds('vrrp_garp_interval', 1 / TIMER_HZ, 'garpInterval'),
+    vrrp_gna_interval: vrrpSeconds('vrrp_gna_interval', 1 / TIMER_HZ, 'gnaInterval'),
     vrrp_min_garp: (ctx, g) => {
       if (ctx.words.length >= 2) {
         const b = parseBool(ctx.words[1]);
@@ -659,15 +673,11 @@ function globalHandlers(
     },
     vrrp_lower_prio_no_advert: boolOpt(
       () => 'Invalid value for vrrp_lower_prio_no_advert specified',
-      (g, v) => {
-        g.vrrp.lowerPrioNoAdvert = v;
-      },
+      toVrrp('lowerPrioNoAdvert'),
     ),
     vrrp_higher_prio_send_advert: boolOpt(
       () => 'Invalid value for vrrp_higher_prio_send_advert specified',
-      (g, v) => {
-        g.vrrp.higherPrioSendAdvert = v;
-      },
+      toVrrp('higherPrioSendAdvert'),
     ),
     vrrp_version: (ctx, g) => {
       const r = readInt(ctx.word(1), 2, 3);
@@ -721,9 +731,7 @@ function globalHandlers(
     vrrp_notify_fifo_script: fifoScript('vrrp_', 'vrrpNotifyFifo'),
     vrrp_notify_priority_changes: boolOpt(
       (w) => `Invalid value '${w}' for global vrrp_notify_priority_changes specified`,
-      (g, v) => {
-        g.vrrp.notifyPriorityChanges = v;
-      },
+      toVrrp('notifyPriorityChanges'),
     ),
     lvs_notify_fifo: fifo('lvs_', 'lvsNotifyFifo'),
     lvs_notify_fifo_script: fifoScript('lvs_', 'lvsNotifyFifo'),
@@ -793,14 +801,7 @@ function globalHandlers(
       }
       unsignedAt(ctx, 1, 1, UINT_MAX, (w) => `Invalid vrrp_rx_bufs_multiplier ${w}`);
     },
-    vrrp_startup_delay: seconds(
-      0,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_startup_delay '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.startupDelay = v;
-      },
-    ),
+    vrrp_startup_delay: vrrpSeconds('vrrp_startup_delay', 0, 'startupDelay'),
     log_unknown_vrids: flag(() => {}),
     vmac_prefix: text(null),
     vmac_addr_prefix: text(null),
