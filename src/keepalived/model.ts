@@ -161,17 +161,8 @@ export type Granularity =
   | { readonly kind: 'v4'; readonly mask: InetAddr }
   | { readonly kind: 'v6'; readonly prefixLen: number };
 
-export type CheckerKind =
-  | 'TCP_CHECK'
-  | 'HTTP_GET'
-  | 'SSL_GET'
-  | 'MISC_CHECK'
-  | 'UDP_CHECK'
-  | 'DNS_CHECK'
-  | 'SMTP_CHECK'
-  | 'PING_CHECK'
-  | 'FILE_CHECK'
-  | 'BFD_CHECK';
+/** The checker kinds of a `real_server` block: the health checkers' own list. */
+export type { CheckerKind } from '../health/spec.js';
 
 /** Connection options every connecting checker has (check_api.c conn_opts_t), after
  * defaults: the real server's address and port unless connect_ip/connect_port say otherwise. */
