@@ -30,7 +30,12 @@ import { clientAffinityHash, clientAffinityProgram, fanoutIndex } from '../io/fa
 import type { ConnView, IpvsAdmin } from '../ipvs/admin.js';
 import type { IpvsCore } from '../ipvs/core.js';
 import { FWD_MASQ, type Service, SVC_F_PERSISTENT } from '../ipvs/types.js';
-import { type DirectorReading, readServices, type ThreadReading } from '../metrics/reading.js';
+import {
+  type DirectorReading,
+  readServices,
+  STATS_FIELDS,
+  type ThreadReading,
+} from '../metrics/reading.js';
 import { InetAddr } from '../net/addr.js';
 import type { RecordTarget } from '../trace/live-recorder.js';
 import type { PathEvent, PathFilter } from '../trace/packet-path.js';
@@ -98,21 +103,8 @@ function reviveConnView(v: ConnView): ConnView {
   };
 }
 
-const STAT_FIELDS = [
-  'conns',
-  'inpkts',
-  'outpkts',
-  'inbytes',
-  'outbytes',
-  'cps',
-  'inpps',
-  'outpps',
-  'inbps',
-  'outbps',
-] as const;
-
 function addStats(into: Service['stats'], values: number[]): void {
-  for (const [i, f] of STAT_FIELDS.entries()) into[f] += values[i];
+  for (const [i, f] of STATS_FIELDS.entries()) into[f] += values[i];
 }
 
 export function svcKey(s: Service): string {
@@ -123,14 +115,14 @@ export function svcKey(s: Service): string {
 export function snapshotOf(core: IpvsCore): Snapshot {
   const services = core.services();
   return {
-    services: services.map((s) => ({ key: svcKey(s), stats: STAT_FIELDS.map((f) => s.stats[f]) })),
+    services: services.map((s) => ({ key: svcKey(s), stats: STATS_FIELDS.map((f) => s.stats[f]) })),
     dests: services.flatMap((s) =>
       s.dests.map((d) => ({
         key: `${svcKey(s)}>${d.addr}/${d.port}`,
         active: d.activeConns,
         inact: d.inactConns,
         persist: d.persistConns,
-        stats: STAT_FIELDS.map((f) => d.stats[f]),
+        stats: STATS_FIELDS.map((f) => d.stats[f]),
       })),
     ),
   };
@@ -550,12 +542,12 @@ function sumSnapshots(core: IpvsCore, snaps: readonly Snapshot[]): void {
   for (const s of core.services())
     for (const d of s.dests) dests.set(`${svcKey(s)}>${d.addr}/${d.port}`, d);
   for (const s of services.values()) {
-    for (const f of STAT_FIELDS) s.stats[f] = 0;
+    for (const f of STATS_FIELDS) s.stats[f] = 0;
     for (const d of s.dests) {
       d.activeConns = 0;
       d.inactConns = 0;
       d.persistConns = 0;
-      for (const f of STAT_FIELDS) d.stats[f] = 0;
+      for (const f of STATS_FIELDS) d.stats[f] = 0;
     }
   }
   for (const snap of snaps) {

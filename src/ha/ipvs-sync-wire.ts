@@ -23,6 +23,7 @@
  * (unknown mandatory option, unsupported protocol, state out of range) are listed with
  * the connections that were kept. It never throws.
  */
+import type { SyncedConn } from '../ipvs/core.js';
 import { type AddressFamily, AF_INET, AF_INET6, InetAddr } from '../net/addr.js';
 import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
 
@@ -96,22 +97,12 @@ export interface SyncSeq {
   previousDelta: number;
 }
 
-/** One synchronised connection (or persistence template). */
-export interface SyncConn {
-  af: AddressFamily;
-  protocol: number;
-  /** IP_VS_CONN_F_* as the connection has them (HASHED is never sent). */
-  flags: number;
-  state: number;
-  caddr: InetAddr;
-  cport: number;
-  vaddr: InetAddr;
-  vport: number;
-  daddr: InetAddr;
-  dport: number;
-  fwmark: number;
-  /** Seconds (v0 carries none: 0). */
-  timeout: number;
+/**
+ * One synchronised connection (or persistence template): what the core applies (its flags
+ * are IP_VS_CONN_F_* as the connection has them, HASHED never sent; v0 carries no timeout,
+ * 0), plus what only the wire carries.
+ */
+export interface SyncConn extends SyncedConn {
   /** Present when flags have IN_SEQ/OUT_SEQ (both written together, as the kernel does). */
   inSeq?: SyncSeq;
   outSeq?: SyncSeq;

@@ -23,15 +23,14 @@ import {
   step,
   type Transition,
 } from './epilog.js';
-import { formatRs, formatTrio } from './log-format.js';
-import {
-  type CheckerKind,
-  type CheckTarget,
-  checkDestination,
-  type FileCheckSpec,
-  type HttpCheckSpec,
-  type MiscCheckSpec,
-  type TimedCheckerSpec,
+import { formatCheckTrio, formatRs } from './log-format.js';
+import type {
+  CheckerKind,
+  CheckTarget,
+  FileCheckSpec,
+  HttpCheckSpec,
+  MiscCheckSpec,
+  TimedCheckerSpec,
 } from './spec.js';
 
 /** keepalived's BOOTSTRAP_DELAY before the first check (lib/scheduler.h). */
@@ -121,13 +120,7 @@ export class TimedRunner implements Runner {
     this.st =
       migrated ??
       (http ? initialHttpState(spec.alpha, spec.retry) : initialState(spec.alpha, spec.retry));
-    this.label =
-      'connect' in spec
-        ? (() => {
-            const d = checkDestination(target, spec.connect);
-            return formatTrio(d.addr, target.protocol, d.port);
-          })()
-        : formatRs(target);
+    this.label = 'connect' in spec ? formatCheckTrio(target, spec.connect) : formatRs(target);
     this.logAll = spec.logAllFailures || host.logAllFailures;
     this.snap = {
       kind: spec.kind,
@@ -286,21 +279,14 @@ export class TimedRunner implements Runner {
     const afterRetries = retry > 0 && hadRun;
     switch (this.kind) {
       case 'TCP_CHECK':
-        this.host.log(
-          t === 'up'
-            ? `TCP connection to ${lb} success.`
-            : afterRetries
-              ? `TCP_CHECK on service ${lb} failed after ${retry} retries.`
-              : `TCP_CHECK on service ${lb} failed.`,
-        );
-        return;
       case 'UDP_CHECK':
+        // check_tcp.c and check_udp.c log the same lines but for the protocol's name.
         this.host.log(
           t === 'up'
-            ? `UDP connection to ${lb} success.`
+            ? `${this.kind.slice(0, 3)} connection to ${lb} success.`
             : afterRetries
-              ? `UDP_CHECK on service ${lb} failed after ${retry} retries.`
-              : `UDP_CHECK on service ${lb} failed.`,
+              ? `${this.kind} on service ${lb} failed after ${retry} retries.`
+              : `${this.kind} on service ${lb} failed.`,
         );
         return;
       case 'PING_CHECK':

@@ -3,11 +3,22 @@
  * keepalived 2.2.7's (Debian's), taken from its check_*.c and ipwrapper.c.
  */
 import type { InetAddr } from '../net/addr.js';
-import type { CheckTarget, ServiceProtocol } from './spec.js';
+import {
+  type CheckTarget,
+  type ConnectOptions,
+  checkDestination,
+  type ServiceProtocol,
+} from './spec.js';
 
 /** keepalived's inet_sockaddrtotrio: "[198.18.1.12]:tcp:80", "[2001:db8::1]:udp:53". */
 export function formatTrio(addr: InetAddr, proto: ServiceProtocol, port: number): string {
   return `[${addr.toString()}]:${proto}:${port}`;
+}
+
+/** FMT_CHK: where a connecting checker connects (connect_ip/connect_port, else the RS). */
+export function formatCheckTrio(t: CheckTarget, connect: ConnectOptions): string {
+  const d = checkDestination(t, connect);
+  return formatTrio(d.addr, t.protocol, d.port);
 }
 
 /** FMT_RS: the real server. */

@@ -31,16 +31,20 @@ export class IpvsError extends Error {
   }
 }
 
-export type IpvsOp =
-  | 'add-service'
-  | 'edit-service'
-  | 'del-service'
-  | 'flush'
-  | 'add-dest'
-  | 'edit-dest'
-  | 'del-dest'
-  | 'zero'
-  | 'set-timeout';
+/** The operations that change the table (the kernel's IP_VS_SO_SET_* commands). */
+export const IPVS_OPS = [
+  'add-service',
+  'edit-service',
+  'del-service',
+  'flush',
+  'add-dest',
+  'edit-dest',
+  'del-dest',
+  'zero',
+  'set-timeout',
+] as const;
+
+export type IpvsOp = (typeof IPVS_OPS)[number];
 
 /** One connection entry as `ipvsadm -L -c` lists it (a snapshot, built off the hot path). */
 export interface ConnView {

@@ -161,17 +161,8 @@ export type Granularity =
   | { readonly kind: 'v4'; readonly mask: InetAddr }
   | { readonly kind: 'v6'; readonly prefixLen: number };
 
-export type CheckerKind =
-  | 'TCP_CHECK'
-  | 'HTTP_GET'
-  | 'SSL_GET'
-  | 'MISC_CHECK'
-  | 'UDP_CHECK'
-  | 'DNS_CHECK'
-  | 'SMTP_CHECK'
-  | 'PING_CHECK'
-  | 'FILE_CHECK'
-  | 'BFD_CHECK';
+/** The checker kinds of a `real_server` block: the health checkers' own list. */
+export type { CheckerKind } from '../health/spec.js';
 
 /** Connection options every connecting checker has (check_api.c conn_opts_t), after
  * defaults: the real server's address and port unless connect_ip/connect_port say otherwise. */
@@ -400,7 +391,23 @@ export interface UnicastPeer {
   readonly loc: Loc;
 }
 
-export interface VrrpInstance {
+/** What an instance and a sync group both track: `track_interface`, `track_script`, `track_file`. */
+export interface VrrpTracked {
+  readonly trackInterfaces: readonly TrackReference[];
+  readonly trackScripts: readonly TrackReference[];
+  readonly trackFiles: readonly TrackReference[];
+}
+
+/** The notify scripts of a sync group; an instance has two more. */
+export interface VrrpNotify {
+  readonly master?: ScriptSpec;
+  readonly backup?: ScriptSpec;
+  readonly fault?: ScriptSpec;
+  readonly stop?: ScriptSpec;
+  readonly generic?: ScriptSpec;
+}
+
+export interface VrrpInstance extends VrrpTracked {
   readonly name: string;
   readonly state: 'MASTER' | 'BACKUP';
   readonly interface?: string;
@@ -419,16 +426,8 @@ export interface VrrpInstance {
   readonly virtualRules: readonly RuleSpec[];
   readonly unicastSrcIp?: InetAddr;
   readonly unicastPeers: readonly UnicastPeer[];
-  readonly trackInterfaces: readonly TrackReference[];
-  readonly trackScripts: readonly TrackReference[];
-  readonly trackFiles: readonly TrackReference[];
-  readonly notify: {
-    readonly master?: ScriptSpec;
-    readonly backup?: ScriptSpec;
-    readonly fault?: ScriptSpec;
-    readonly stop?: ScriptSpec;
+  readonly notify: VrrpNotify & {
     readonly deleted?: ScriptSpec;
-    readonly generic?: ScriptSpec;
     readonly masterRxLowerPri?: ScriptSpec;
   };
   readonly smtpAlert?: boolean;
@@ -438,19 +437,10 @@ export interface VrrpInstance {
   readonly loc: Loc;
 }
 
-export interface VrrpSyncGroup {
+export interface VrrpSyncGroup extends VrrpTracked {
   readonly name: string;
   readonly instances: readonly string[];
-  readonly trackInterfaces: readonly TrackReference[];
-  readonly trackScripts: readonly TrackReference[];
-  readonly trackFiles: readonly TrackReference[];
-  readonly notify: {
-    readonly master?: ScriptSpec;
-    readonly backup?: ScriptSpec;
-    readonly fault?: ScriptSpec;
-    readonly stop?: ScriptSpec;
-    readonly generic?: ScriptSpec;
-  };
+  readonly notify: VrrpNotify;
   readonly smtpAlert?: boolean;
   readonly loc: Loc;
 }

@@ -7,22 +7,18 @@
 import { randomInt } from 'node:crypto';
 import { type AttemptContext, type Checker, type CheckResult, fail, pass } from '../checker.js';
 import { buildQuery, parseHeader } from '../dns-message.js';
-import { formatTrio } from '../log-format.js';
-import { type CheckTarget, checkDestination, type DnsCheckSpec } from '../spec.js';
+import type { CheckTarget, DnsCheckSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 import { exchangeDatagram } from './udp-socket.js';
 
-export class DnsChecker implements Checker {
+export class DnsChecker extends ConnectingChecker implements Checker {
   readonly kind = 'DNS_CHECK';
-  /** FMT_CHK, for the runner's "DNS_CHECK (..) .." lines. */
-  readonly label: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
 
   constructor(
     target: CheckTarget,
     private readonly spec: DnsCheckSpec,
   ) {
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
+    super(target, spec.connect);
   }
 
   async attempt(ctx: AttemptContext): Promise<CheckResult> {

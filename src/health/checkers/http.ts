@@ -7,13 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { type AttemptContext, type Checker, type CheckResult, fail } from '../checker.js';
-import { formatTrio } from '../log-format.js';
-import {
-  type CheckTarget,
-  checkDestination,
-  type HttpCheckSpec,
-  type HttpUrlSpec,
-} from '../spec.js';
+import type { CheckTarget, HttpCheckSpec, HttpUrlSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 import { httpFetch } from './http-fetch.js';
 import type { TlsOptions } from './tcp-connect.js';
 
@@ -36,10 +31,8 @@ export function regexFlags(options: string[]): string | null {
   return flags;
 }
 
-export class HttpChecker implements Checker {
+export class HttpChecker extends ConnectingChecker implements Checker {
   readonly kind: 'HTTP_GET' | 'SSL_GET';
-  private readonly label: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
   private readonly regexes: Array<RegExp | null>;
   private readonly tls: TlsOptions | undefined;
 
@@ -47,9 +40,8 @@ export class HttpChecker implements Checker {
     target: CheckTarget,
     private readonly spec: HttpCheckSpec,
   ) {
+    super(target, spec.connect);
     this.kind = spec.kind;
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
     this.regexes = spec.urls.map((u) =>
       u.regex ? new RegExp(u.regex.pattern, regexFlags(u.regex.options) ?? 'g') : null,
     );

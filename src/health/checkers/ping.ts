@@ -13,24 +13,21 @@
  */
 import { spawn } from 'node:child_process';
 import { type AttemptContext, type Checker, type CheckResult, fail, pass } from '../checker.js';
-import { formatTrio } from '../log-format.js';
-import { type CheckTarget, checkDestination, type PingCheckSpec } from '../spec.js';
+import type { CheckTarget, PingCheckSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 
 export const PING_PROGRAM = 'ping';
 const OUTPUT_LIMIT = 4096;
 
-export class PingChecker implements Checker {
+export class PingChecker extends ConnectingChecker implements Checker {
   readonly kind = 'PING_CHECK';
-  private readonly label: string;
   private readonly vs: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
 
   constructor(
     target: CheckTarget,
     private readonly spec: PingCheckSpec,
   ) {
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
+    super(target, spec.connect);
     this.vs = target.vs;
   }
 

@@ -13,8 +13,8 @@ import {
   pass,
   type StopSignal,
 } from '../checker.js';
-import { formatTrio } from '../log-format.js';
-import { type CheckTarget, checkDestination, type SmtpCheckSpec } from '../spec.js';
+import type { CheckTarget, SmtpCheckSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 import { openStream } from './tcp-connect.js';
 
 /** keepalived's SMTP_BUFF_MAX. */
@@ -29,17 +29,14 @@ export function smtpStatus(line: string): number {
   return m ? Number(m[1]) : -1;
 }
 
-export class SmtpChecker implements Checker {
+export class SmtpChecker extends ConnectingChecker implements Checker {
   readonly kind = 'SMTP_CHECK';
-  readonly label: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
 
   constructor(
     target: CheckTarget,
     private readonly spec: SmtpCheckSpec,
   ) {
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
+    super(target, spec.connect);
   }
 
   async attempt(ctx: AttemptContext): Promise<CheckResult> {

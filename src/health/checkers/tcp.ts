@@ -4,21 +4,18 @@
  * sent; the socket is closed at once.
  */
 import { type AttemptContext, type Checker, type CheckResult, fail, pass } from '../checker.js';
-import { formatTrio } from '../log-format.js';
-import { type CheckTarget, checkDestination, type TcpCheckSpec } from '../spec.js';
+import type { CheckTarget, TcpCheckSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 import { openStream } from './tcp-connect.js';
 
-export class TcpChecker implements Checker {
+export class TcpChecker extends ConnectingChecker implements Checker {
   readonly kind = 'TCP_CHECK';
-  private readonly label: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
 
   constructor(
     target: CheckTarget,
     private readonly spec: TcpCheckSpec,
   ) {
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
+    super(target, spec.connect);
   }
 
   async attempt(ctx: AttemptContext): Promise<CheckResult> {

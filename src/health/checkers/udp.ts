@@ -9,17 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { type AttemptContext, type Checker, type CheckResult, fail, pass } from '../checker.js';
 import { type HexPattern, matchesPrefix, parseHexString } from '../hex.js';
-import { formatTrio } from '../log-format.js';
-import { type CheckTarget, checkDestination, type UdpCheckSpec } from '../spec.js';
+import type { CheckTarget, UdpCheckSpec } from '../spec.js';
+import { ConnectingChecker } from './connecting.js';
 import { exchangeDatagram } from './udp-socket.js';
 
 /** keepalived's UDP_BUFSIZE of random bytes when no payload is configured. */
 const RANDOM_PAYLOAD_BYTES = 32;
 
-export class UdpChecker implements Checker {
+export class UdpChecker extends ConnectingChecker implements Checker {
   readonly kind = 'UDP_CHECK';
-  private readonly label: string;
-  private readonly dest: ReturnType<typeof checkDestination>;
   private readonly payload: Uint8Array | null;
   private readonly reply: HexPattern | null;
 
@@ -27,8 +25,7 @@ export class UdpChecker implements Checker {
     target: CheckTarget,
     private readonly spec: UdpCheckSpec,
   ) {
-    this.dest = checkDestination(target, spec.connect);
-    this.label = formatTrio(this.dest.addr, target.protocol, this.dest.port);
+    super(target, spec.connect);
     this.payload = spec.payloadHex ? (parseHexString(spec.payloadHex)?.bytes ?? null) : null;
     this.reply = spec.replyHex ? parseHexString(spec.replyHex, true) : null;
   }

@@ -7,9 +7,16 @@ import { AF_INET, AF_INET6, type InetAddr } from '../../net/addr.js';
 import { INT_MAX, readDecimal, readInt, readUnsigned, UINT_MAX } from '../grammar/numbers.js';
 import type { Keyword, KeywordContext } from '../grammar/parser.js';
 import { parseBool } from '../grammar/text.js';
-import type { FifoSpec, GlobalDefs, LvsSyncDaemon } from '../model.js';
+import type { GlobalDefs, LvsSyncDaemon, VrrpGlobals } from '../model.js';
 import { LVS_MAX_TIMEOUT } from './check.js';
-import { intAt, optionalBool, parseSockAddr, scriptFrom, unsignedAt } from './values.js';
+import {
+  atLeastOneAt,
+  intAt,
+  optionalBool,
+  parseSockAddr,
+  scriptFrom,
+  unsignedAt,
+} from './values.js';
 
 /** keepalived's default VRRP global values (vrrp.h, global_data.c). */
 export function defaultGlobals(): GlobalDefs {
@@ -100,6 +107,21 @@ function text(missing: string | null, set?: (g: GlobalDefs, v: string) => void):
   };
 }
 
+/** A name that may be given once (net_namespace, instance); a second one is ignored. */
+function onceName(keyword: string, key: 'netNamespace' | 'instance'): Handler {
+  return (ctx, g) => {
+    if (ctx.words.length < 2) {
+      ctx.error(`${keyword} name missing - ignoring`);
+      return;
+    }
+    if (g[key] !== undefined) {
+      ctx.error(`Duplicate ${keyword} definition ${ctx.words[1]} - ignoring`);
+      return;
+    }
+    g[key] = ctx.words[1];
+  };
+}
+
 function processName(ctx: KeywordContext): void {
   const name = ctx.words[1];
   if (name === undefined) {
@@ -134,49 +156,78 @@ function seconds(
   };
 }
 
-function fifo(
-  type: string,
-  get: (g: GlobalDefs) => FifoSpec | undefined,
-  put: (g: GlobalDefs, f: FifoSpec) => void,
-): Handler {
+/** Where each notify fifo is kept in the model. */
+type FifoKey = 'notifyFifo' | 'vrrpNotifyFifo' | 'lvsNotifyFifo';
+
+function fifo(type: string, key: FifoKey): Handler {
   return (ctx, g) => {
     if (ctx.words.length < 2) {
       ctx.error(`No ${type}notify_fifo name specified`);
       return;
     }
-    const old = get(g);
+    const old = g[key];
     if (old?.path !== undefined) {
       ctx.error(`${type}notify_fifo already specified - ignoring ${ctx.words[1]}`);
       return;
     }
-    put(g, {
+    g[key] = {
       ...old,
       path: ctx.words[1],
       ...(ctx.words[2] !== undefined ? { user: ctx.words[2] } : {}),
       ...(ctx.words[3] !== undefined ? { group: ctx.words[3] } : {}),
       loc: ctx.loc,
-    });
+    };
   };
 }
 
-function fifoScript(
-  type: string,
-  get: (g: GlobalDefs) => FifoSpec | undefined,
-  put: (g: GlobalDefs, f: FifoSpec) => void,
-): Handler {
+function fifoScript(type: string, key: FifoKey): Handler {
   return (ctx, g) => {
     if (ctx.words.length < 2) {
       ctx.error(`No ${type}notify_fifo_script specified`);
       return;
     }
-    const old = get(g);
+    const old = g[key];
     if (old?.script) {
       ctx.error(`${type}notify_fifo_script already specified - ignoring ${ctx.words[1]}`);
       return;
     }
     const script = scriptFrom(ctx, `${type}notify_fifo`);
-    if (script) put(g, { ...(old ?? { loc: ctx.loc }), script });
+    if (script) g[key] = { ...(old ?? { loc: ctx.loc }), script };
   };
+}
+
+/** The numbers of the VRRP globals that keywords set. */
+type VrrpTiming =
+  | 'garpMasterDelay'
+  | 'garpMasterRepeat'
+  | 'garpMasterRefresh'
+  | 'garpMasterRefreshRepeat'
+  | 'garpLowerPrioDelay'
+  | 'garpLowerPrioRepeat'
+  | 'garpInterval'
+  | 'gnaInterval'
+  | 'startupDelay';
+
+/** The VRRP globals that switch on or off. */
+type VrrpSwitch = 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'notifyPriorityChanges';
+
+/** The setter a checked value goes through to `g.vrrp[key]`. */
+function toVrrp<K extends VrrpTiming | VrrpSwitch>(
+  key: K,
+): (g: GlobalDefs, v: VrrpGlobals[K]) => void {
+  return (g, v) => {
+    g.vrrp[key] = v;
+  };
+}
+
+/** A VRRP global timer in seconds from `min`, with keepalived's "<keyword> '<w>' is invalid". */
+function vrrpSeconds(keyword: string, min: number, key: VrrpTiming): Handler {
+  return seconds(
+    min,
+    Math.floor(UINT_MAX / TIMER_HZ),
+    (w) => `${keyword} '${w}' is invalid`,
+    toVrrp(key),
+  );
 }
 
 const lvsTimeouts: Handler = (ctx, g) => {
@@ -312,10 +363,8 @@ function mcastGroup(family: 4 | 6): Handler {
 
 function repeatAtLeastOne(name: string, set: (g: GlobalDefs, v: number) => void): Handler {
   return (ctx, g) => {
-    const v = unsignedAt(ctx, 1, 0, UINT_MAX, (w) => `${name} '${w}' invalid - ignoring`);
-    if (v === undefined) return;
-    if (v === 0) ctx.warning(`${name} must be greater than 0, setting to 1`);
-    set(g, v === 0 ? 1 : v);
+    const v = atLeastOneAt(ctx, 1, UINT_MAX, (w) => `${name} '${w}' invalid - ignoring`, name);
+    if (v !== undefined) set(g, v);
   };
 }
 
@@ -383,13 +432,35 @@ function rtRlimit(process: string): Handler {
   };
 }
 
-function rcvBufs(type: string): Handler {
-  return (ctx) => {
-    if (ctx.words.length < 2) {
-      ctx.error(`${type}_rcv_bufs size missing`);
-      return;
-    }
-    unsignedAt(ctx, 1, 0, UINT_MAX, (w) => `${type}_rcv_bufs size (${w}) invalid`);
+/** `<type>_rcv_bufs SIZE` and `<type>_rcv_bufs_force [BOOL]`, for each netlink socket. */
+function rcvBufsKeywords(type: string): Record<string, Handler> {
+  return {
+    [`${type}_rcv_bufs`]: (ctx) => {
+      if (ctx.words.length < 2) {
+        ctx.error(`${type}_rcv_bufs size missing`);
+        return;
+      }
+      unsignedAt(ctx, 1, 0, UINT_MAX, (w) => `${type}_rcv_bufs size (${w}) invalid`);
+    },
+    [`${type}_rcv_bufs_force`]: boolOpt(
+      () => `Invalid value for ${type}_rcv_bufs_force`,
+      () => {},
+    ),
+  };
+}
+
+/** The scheduling keywords of each keepalived child process (`<process>_priority`, ...). */
+function processKeywords(
+  process: 'vrrp' | 'checker' | 'bfd',
+  cpus: number,
+): Record<string, Handler> {
+  return {
+    [`${process}_priority`]: priority(process),
+    [`${process}_no_swap`]: flag(() => {}),
+    [`${process}_rt_priority`]: rtPriority(process),
+    [`${process}_cpu_affinity`]: cpuAffinity(process, cpus),
+    [`${process}_rlimit_rttime`]: rtRlimit(process),
+    [`${process}_rlimit_rtime`]: rtRlimit(process),
   };
 }
 
@@ -459,17 +530,16 @@ function globalHandlers(
       if (ctx.words.length >= 2) g.smtpHeloName = ctx.words[1];
     },
     smtp_connect_timeout: (ctx, g) => {
-      const v = unsignedAt(
+      const v = atLeastOneAt(
         ctx,
         1,
-        0,
         Math.floor(UINT_MAX / TIMER_HZ),
         (w) =>
           `smtp_connect_timeout '${w}' must be in [0, ${Math.floor(UINT_MAX / TIMER_HZ)}] - ignoring`,
+        // keepalived's own spelling in this warning
+        'smtp_conect_timeout',
       );
-      if (v === undefined) return;
-      if (v === 0) ctx.warning('smtp_conect_timeout must be greater than 0, setting to 1');
-      g.smtpConnectTimeout = v === 0 ? 1 : v;
+      if (v !== undefined) g.smtpConnectTimeout = v;
     },
     notification_email: (ctx, g) => {
       const lines = ctx.parser.readValueBlock(ctx);
@@ -552,56 +622,36 @@ function globalHandlers(
       0,
       Math.floor(UINT_MAX / TIMER_HZ),
       (w) => `vrrp_garp_master_delay '${w}' invalid - ignoring`,
-      (g, v) => {
-        g.vrrp.garpMasterDelay = v;
-      },
+      toVrrp('garpMasterDelay'),
     ),
-    vrrp_garp_master_repeat: repeatAtLeastOne('vrrp_garp_master_repeat', (g, v) => {
-      g.vrrp.garpMasterRepeat = v;
-    }),
+    vrrp_garp_master_repeat: repeatAtLeastOne(
+      'vrrp_garp_master_repeat',
+      toVrrp('garpMasterRepeat'),
+    ),
     vrrp_garp_master_refresh: uint(
       0,
       UINT_MAX,
       (w) => `Invalid vrrp_garp_master_refresh '${w}' - ignoring`,
-      (g, v) => {
-        g.vrrp.garpMasterRefresh = v;
-      },
+      toVrrp('garpMasterRefresh'),
     ),
-    vrrp_garp_master_refresh_repeat: repeatAtLeastOne('vrrp_garp_master_refresh_repeat', (g, v) => {
-      g.vrrp.garpMasterRefreshRepeat = v;
-    }),
+    vrrp_garp_master_refresh_repeat: repeatAtLeastOne(
+      'vrrp_garp_master_refresh_repeat',
+      toVrrp('garpMasterRefreshRepeat'),
+    ),
     vrrp_garp_lower_prio_delay: uint(
       0,
       Math.floor(UINT_MAX / TIMER_HZ),
       (w) => `vrrp_garp_lower_prio_delay '${w}' invalid - ignoring`,
-      (g, v) => {
-        g.vrrp.garpLowerPrioDelay = v;
-      },
+      toVrrp('garpLowerPrioDelay'),
     ),
     vrrp_garp_lower_prio_repeat: uint(
       0,
       INT_MAX,
       (w) => `Invalid vrrp_garp_lower_prio_repeat '${w}'`,
-      (g, v) => {
-        g.vrrp.garpLowerPrioRepeat = v;
-      },
+      toVrrp('garpLowerPrioRepeat'),
     ),
-    vrrp_garp_interval: seconds(
-      1 / TIMER_HZ,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_garp_interval '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.garpInterval = v;
-      },
-    ),
-    vrrp_gna_interval: seconds(
-      1 / TIMER_HZ,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_gna_interval '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.gnaInterval = v;
-      },
-    ),
+    vrrp_garp_interval: vrrpSeconds('vrrp_garp_interval', 1 / TIMER_HZ, 'garpInterval'),
+    vrrp_gna_interval: vrrpSeconds('vrrp_gna_interval', 1 / TIMER_HZ, 'gnaInterval'),
     vrrp_min_garp: (ctx, g) => {
       if (ctx.words.length >= 2) {
         const b = parseBool(ctx.words[1]);
@@ -623,15 +673,11 @@ function globalHandlers(
     },
     vrrp_lower_prio_no_advert: boolOpt(
       () => 'Invalid value for vrrp_lower_prio_no_advert specified',
-      (g, v) => {
-        g.vrrp.lowerPrioNoAdvert = v;
-      },
+      toVrrp('lowerPrioNoAdvert'),
     ),
     vrrp_higher_prio_send_advert: boolOpt(
       () => 'Invalid value for vrrp_higher_prio_send_advert specified',
-      (g, v) => {
-        g.vrrp.higherPrioSendAdvert = v;
-      },
+      toVrrp('higherPrioSendAdvert'),
     ),
     vrrp_version: (ctx, g) => {
       const r = readInt(ctx.word(1), 2, 3);
@@ -678,72 +724,19 @@ function globalHandlers(
     vrrp_strict: flag((g) => {
       g.vrrp.strict = true;
     }),
-    vrrp_priority: priority('vrrp'),
-    vrrp_no_swap: flag(() => {}),
-    vrrp_rt_priority: rtPriority('vrrp'),
-    vrrp_cpu_affinity: cpuAffinity('vrrp', cpus),
-    vrrp_rlimit_rttime: rtRlimit('vrrp'),
-    vrrp_rlimit_rtime: rtRlimit('vrrp'),
-    notify_fifo: fifo(
-      '',
-      (g) => g.notifyFifo,
-      (g, f) => {
-        g.notifyFifo = f;
-      },
-    ),
-    notify_fifo_script: fifoScript(
-      '',
-      (g) => g.notifyFifo,
-      (g, f) => {
-        g.notifyFifo = f;
-      },
-    ),
-    vrrp_notify_fifo: fifo(
-      'vrrp_',
-      (g) => g.vrrpNotifyFifo,
-      (g, f) => {
-        g.vrrpNotifyFifo = f;
-      },
-    ),
-    vrrp_notify_fifo_script: fifoScript(
-      'vrrp_',
-      (g) => g.vrrpNotifyFifo,
-      (g, f) => {
-        g.vrrpNotifyFifo = f;
-      },
-    ),
+    ...processKeywords('vrrp', cpus),
+    notify_fifo: fifo('', 'notifyFifo'),
+    notify_fifo_script: fifoScript('', 'notifyFifo'),
+    vrrp_notify_fifo: fifo('vrrp_', 'vrrpNotifyFifo'),
+    vrrp_notify_fifo_script: fifoScript('vrrp_', 'vrrpNotifyFifo'),
     vrrp_notify_priority_changes: boolOpt(
       (w) => `Invalid value '${w}' for global vrrp_notify_priority_changes specified`,
-      (g, v) => {
-        g.vrrp.notifyPriorityChanges = v;
-      },
+      toVrrp('notifyPriorityChanges'),
     ),
-    lvs_notify_fifo: fifo(
-      'lvs_',
-      (g) => g.lvsNotifyFifo,
-      (g, f) => {
-        g.lvsNotifyFifo = f;
-      },
-    ),
-    lvs_notify_fifo_script: fifoScript(
-      'lvs_',
-      (g) => g.lvsNotifyFifo,
-      (g, f) => {
-        g.lvsNotifyFifo = f;
-      },
-    ),
-    checker_priority: priority('checker'),
-    checker_no_swap: flag(() => {}),
-    checker_rt_priority: rtPriority('checker'),
-    checker_cpu_affinity: cpuAffinity('checker', cpus),
-    checker_rlimit_rttime: rtRlimit('checker'),
-    checker_rlimit_rtime: rtRlimit('checker'),
-    bfd_priority: priority('bfd'),
-    bfd_no_swap: flag(() => {}),
-    bfd_rt_priority: rtPriority('bfd'),
-    bfd_cpu_affinity: cpuAffinity('bfd', cpus),
-    bfd_rlimit_rttime: rtRlimit('bfd'),
-    bfd_rlimit_rtime: rtRlimit('bfd'),
+    lvs_notify_fifo: fifo('lvs_', 'lvsNotifyFifo'),
+    lvs_notify_fifo_script: fifoScript('lvs_', 'lvsNotifyFifo'),
+    ...processKeywords('checker', cpus),
+    ...processKeywords('bfd', cpus),
     snmp_socket: (ctx) => {
       if (ctx.words.length > 2)
         ctx.error('Too many parameters specified for snmp_socket - ignoring');
@@ -771,31 +764,11 @@ function globalHandlers(
     enable_script_security: flag((g) => {
       g.enableScriptSecurity = true;
     }),
-    vrrp_netlink_cmd_rcv_bufs: rcvBufs('vrrp_netlink_cmd'),
-    vrrp_netlink_cmd_rcv_bufs_force: boolOpt(
-      () => 'Invalid value for vrrp_netlink_cmd_rcv_bufs_force',
-      () => {},
-    ),
-    vrrp_netlink_monitor_rcv_bufs: rcvBufs('vrrp_netlink_monitor'),
-    vrrp_netlink_monitor_rcv_bufs_force: boolOpt(
-      () => 'Invalid value for vrrp_netlink_monitor_rcv_bufs_force',
-      () => {},
-    ),
-    process_monitor_rcv_bufs: rcvBufs('process_monitor'),
-    process_monitor_rcv_bufs_force: boolOpt(
-      () => 'Invalid value for process_monitor_rcv_bufs_force',
-      () => {},
-    ),
-    lvs_netlink_cmd_rcv_bufs: rcvBufs('lvs_netlink_cmd'),
-    lvs_netlink_cmd_rcv_bufs_force: boolOpt(
-      () => 'Invalid value for lvs_netlink_cmd_rcv_bufs_force',
-      () => {},
-    ),
-    lvs_netlink_monitor_rcv_bufs: rcvBufs('lvs_netlink_monitor'),
-    lvs_netlink_monitor_rcv_bufs_force: boolOpt(
-      () => 'Invalid value for lvs_netlink_monitor_rcv_bufs_force',
-      () => {},
-    ),
+    ...rcvBufsKeywords('vrrp_netlink_cmd'),
+    ...rcvBufsKeywords('vrrp_netlink_monitor'),
+    ...rcvBufsKeywords('process_monitor'),
+    ...rcvBufsKeywords('lvs_netlink_cmd'),
+    ...rcvBufsKeywords('lvs_netlink_monitor'),
     rs_init_notifies: flag((g) => {
       g.rsInitNotifies = true;
     }),
@@ -828,14 +801,7 @@ function globalHandlers(
       }
       unsignedAt(ctx, 1, 1, UINT_MAX, (w) => `Invalid vrrp_rx_bufs_multiplier ${w}`);
     },
-    vrrp_startup_delay: seconds(
-      0,
-      Math.floor(UINT_MAX / TIMER_HZ),
-      (w) => `vrrp_startup_delay '${w}' is invalid`,
-      (g, v) => {
-        g.vrrp.startupDelay = v;
-      },
-    ),
+    vrrp_startup_delay: vrrpSeconds('vrrp_startup_delay', 0, 'startupDelay'),
     log_unknown_vrids: flag(() => {}),
     vmac_prefix: text(null),
     vmac_addr_prefix: text(null),
@@ -919,38 +885,29 @@ export function globalKeywords(
   active: boolean,
   cpus: number,
 ): Keyword[] {
+  /** Keeps the line as written in `g.keywords`, then checks it. */
+  const recorded =
+    (name: string, h: Handler) =>
+    (ctx: KeywordContext): void => {
+      g.keywords.push({ keyword: name, args: ctx.words.slice(1), loc: ctx.loc });
+      h(ctx, g);
+    };
   const handlers = globalHandlers(setIncludeCheck, cpus);
   const sub: Keyword[] = Object.entries(handlers).map(([name, h]) => ({
     name,
-    handler: (ctx: KeywordContext) => {
-      g.keywords.push({ keyword: name, args: ctx.words.slice(1), loc: ctx.loc });
-      h(ctx, g);
-    },
+    handler: recorded(name, h),
   }));
   const top = (name: string, h: Handler): Keyword => ({
     name,
     active,
-    handler: (ctx) => {
-      g.keywords.push({ keyword: name, args: ctx.words.slice(1), loc: ctx.loc });
-      h(ctx, g);
-    },
+    handler: recorded(name, h),
   });
   return [
     top(
       'linkbeat_use_polling',
       flag(() => {}),
     ),
-    top('net_namespace', (ctx, gd) => {
-      if (ctx.words.length < 2) {
-        ctx.error('net_namespace name missing - ignoring');
-        return;
-      }
-      if (gd.netNamespace !== undefined) {
-        ctx.error(`Duplicate net_namespace definition ${ctx.words[1]} - ignoring`);
-        return;
-      }
-      gd.netNamespace = ctx.words[1];
-    }),
+    top('net_namespace', onceName('net_namespace', 'netNamespace')),
     top(
       'net_namespace_ipvs',
       flag(() => {}),
@@ -963,17 +920,7 @@ export function globalKeywords(
       'use_pid_dir',
       flag(() => {}),
     ),
-    top('instance', (ctx, gd) => {
-      if (ctx.words.length < 2) {
-        ctx.error('instance name missing - ignoring');
-        return;
-      }
-      if (gd.instance !== undefined) {
-        ctx.error(`Duplicate instance definition ${ctx.words[1]} - ignoring`);
-        return;
-      }
-      gd.instance = ctx.words[1];
-    }),
+    top('instance', onceName('instance', 'instance')),
     top(
       'child_wait_time',
       uint(0, UINT_MAX, (w) => `Invalid child_wait_time ${w}`),

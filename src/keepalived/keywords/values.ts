@@ -4,40 +4,32 @@
  * number reader's reason appended.
  */
 import { AF_INET, AF_INET6, InetAddr } from '../../net/addr.js';
-import { readInt, readTimer, readUnsigned } from '../grammar/numbers.js';
+import { type NumberResult, readInt, readTimer, readUnsigned } from '../grammar/numbers.js';
 import type { KeywordContext } from '../grammar/parser.js';
 import { parseBool, type QuotedWords, splitQuotedEscaped } from '../grammar/text.js';
 import type { ScriptSpec } from '../model.js';
 
-/** An unsigned word[i] in [min, max]; undefined (and an error) when invalid. */
-export function unsignedAt(
+/** Reads word[i] in [min, max]; undefined (and the error "<what> (<reason>)") when invalid. */
+export type NumberAt = (
   ctx: KeywordContext,
   i: number,
   min: number,
   max: number,
   what: (word: string) => string,
-): number | undefined {
-  const w = ctx.word(i);
-  const r = readUnsigned(w, min, max);
-  if (r.ok) return r.value;
-  ctx.error(`${what(w)} (${r.reason})`);
-  return undefined;
+) => number | undefined;
+
+function numberAt(read: (text: string, min: number, max: number) => NumberResult): NumberAt {
+  return (ctx, i, min, max, what) => {
+    const w = ctx.word(i);
+    return reported(ctx, w, read(w, min, max), what);
+  };
 }
 
+/** An unsigned word[i] in [min, max]. */
+export const unsignedAt: NumberAt = numberAt(readUnsigned);
+
 /** A signed word[i] in [min, max]. */
-export function intAt(
-  ctx: KeywordContext,
-  i: number,
-  min: number,
-  max: number,
-  what: (word: string) => string,
-): number | undefined {
-  const w = ctx.word(i);
-  const r = readInt(w, min, max);
-  if (r.ok) return r.value;
-  ctx.error(`${what(w)} (${r.reason})`);
-  return undefined;
-}
+export const intAt: NumberAt = numberAt(readInt);
 
 /** A timer (seconds, up to 6 decimals) at word[i]; min/max in microseconds (max 0 = none). */
 export function timerAt(
@@ -49,12 +41,37 @@ export function timerAt(
 ): number | undefined {
   const w = ctx.word(i);
   const r = readTimer(w, minUs, maxUs);
-  if (!r.ok) {
-    ctx.error(`${what(w)} (${r.reason})`);
-    return undefined;
-  }
-  if (r.note !== undefined) ctx.warning(`${r.note}; rounded to microseconds`);
-  return r.value;
+  if (r.ok && r.note !== undefined) ctx.warning(`${r.note}; rounded to microseconds`);
+  return reported(ctx, w, r, what);
+}
+
+/**
+ * An unsigned word[i] in [0, max] where 0 means 1, as keepalived's "must be greater than 0,
+ * setting to 1" keywords read it; `label` names the value in that warning.
+ */
+export function atLeastOneAt(
+  ctx: KeywordContext,
+  i: number,
+  max: number,
+  what: (word: string) => string,
+  label: string,
+): number | undefined {
+  const v = unsignedAt(ctx, i, 0, max, what);
+  if (v !== 0) return v;
+  ctx.warning(`${label} must be greater than 0, setting to 1`);
+  return 1;
+}
+
+/** A number reader's value, or undefined and the error "<what> (<reason>)". */
+function reported(
+  ctx: KeywordContext,
+  w: string,
+  r: NumberResult,
+  what: (word: string) => string,
+): number | undefined {
+  if (r.ok) return r.value;
+  ctx.error(`${what(w)} (${r.reason})`);
+  return undefined;
 }
 
 /**
@@ -109,45 +126,46 @@ export function portOrUndefined(port: string | undefined): string | undefined {
  * and group.
  */
 export function scriptFrom(ctx: KeywordContext, what: string): ScriptSpec | undefined {
-  const line = splitQuotedEscaped(ctx.text);
-  if (!line.ok) {
-    ctx.error(quotedError(line, ctx.text, what));
-    return undefined;
-  }
-  const cmd = line.words[1];
+  const line = requotedLine(ctx, what);
+  if (line === undefined) return undefined;
+  const cmd = line[1];
   if (cmd === undefined) {
     ctx.word(1);
     return undefined;
   }
-  const args = splitQuotedEscaped(cmd);
-  if (!args.ok || args.words.length === 0) {
-    ctx.error(`Unable to parse ${what} script '${cmd}' - ignoring`);
-    return undefined;
-  }
+  const args = commandArgs(ctx, cmd, `Unable to parse ${what} script '${cmd}' - ignoring`);
+  if (args === undefined) return undefined;
   const spec: { args: string[]; user?: string; group?: string; loc: ScriptSpec['loc'] } = {
-    args: args.words,
+    args,
     loc: ctx.loc,
   };
-  if (line.words.length > 2) spec.user = line.words[2];
-  if (line.words.length > 3) spec.group = line.words[3];
+  if (line.length > 2) spec.user = line[2];
+  if (line.length > 3) spec.group = line[3];
   return spec;
 }
 
 /** A script given as the whole rest of the line (misc_path, vrrp_script script). */
 export function scriptFromRest(ctx: KeywordContext, what: string): ScriptSpec | undefined {
-  const line = splitQuotedEscaped(ctx.text);
-  if (!line.ok) {
-    ctx.error(quotedError(line, ctx.text, what));
-    return undefined;
-  }
-  const cmd = line.words[1];
+  const cmd = requotedLine(ctx, what)?.[1];
   if (cmd === undefined) return undefined;
+  const args = commandArgs(ctx, cmd, `Unable to parse ${what} '${cmd}'`);
+  return args === undefined ? undefined : { args, loc: ctx.loc };
+}
+
+/** The keyword's line split again with quotes and escapes; undefined (and an error) if it does not split. */
+function requotedLine(ctx: KeywordContext, what: string): string[] | undefined {
+  const line = splitQuotedEscaped(ctx.text);
+  if (line.ok) return line.words;
+  ctx.error(quotedError(line, ctx.text, what));
+  return undefined;
+}
+
+/** A command line's arguments; undefined (and `unparsable` as the error) when it has none or does not split. */
+function commandArgs(ctx: KeywordContext, cmd: string, unparsable: string): string[] | undefined {
   const args = splitQuotedEscaped(cmd);
-  if (!args.ok || args.words.length === 0) {
-    ctx.error(`Unable to parse ${what} '${cmd}'`);
-    return undefined;
-  }
-  return { args: args.words, loc: ctx.loc };
+  if (args.ok && args.words.length > 0) return args.words;
+  ctx.error(unparsable);
+  return undefined;
 }
 
 function quotedError(q: QuotedWords, text: string, what: string): string {

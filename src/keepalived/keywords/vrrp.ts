@@ -18,14 +18,35 @@ import type {
   ScriptSpec,
   TrackReference,
   UnicastPeer,
+  VrrpInstance,
+  VrrpNotify,
 } from '../model.js';
-import { optionalBool, parseSockAddr, scriptFrom, scriptFromRest, unsignedAt } from './values.js';
+import {
+  atLeastOneAt,
+  optionalBool,
+  parseSockAddr,
+  scriptFrom,
+  scriptFromRest,
+  unsignedAt,
+} from './values.js';
 
 const IFNAMSIZ = 16;
 const TIMER_HZ = 1_000_000;
 const TIMER_MAX_SEC = 1000;
+/** The largest whole-second timer keepalived reads (its timers count microseconds in 32 bits). */
+const MAX_TIMER_SECONDS = Math.floor(UINT_MAX / TIMER_HZ);
 
-export interface VrrpInstanceDraft {
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The track lists an instance and a sync group fill as their blocks are read. */
+interface TrackedDraft {
+  readonly name: string;
+  readonly trackInterfaces: TrackReference[];
+  readonly trackScripts: TrackReference[];
+  readonly trackFiles: TrackReference[];
+}
+
+export interface VrrpInstanceDraft extends TrackedDraft {
   readonly name: string;
   state?: 'MASTER' | 'BACKUP';
   interface?: string;
@@ -43,18 +64,7 @@ export interface VrrpInstanceDraft {
   readonly rules: RuleSpec[];
   unicastSrc?: InetAddr;
   readonly peers: UnicastPeer[];
-  readonly trackInterfaces: TrackReference[];
-  readonly trackScripts: TrackReference[];
-  readonly trackFiles: TrackReference[];
-  readonly notify: {
-    master?: ScriptSpec;
-    backup?: ScriptSpec;
-    fault?: ScriptSpec;
-    stop?: ScriptSpec;
-    deleted?: ScriptSpec;
-    generic?: ScriptSpec;
-    masterRxLowerPri?: ScriptSpec;
-  };
+  readonly notify: Writable<VrrpInstance['notify']>;
   notifyDeleted: boolean;
   smtpAlert?: boolean;
   useVmac?: string | true;
@@ -63,19 +73,10 @@ export interface VrrpInstanceDraft {
   readonly loc: Loc;
 }
 
-export interface SyncGroupDraft {
+export interface SyncGroupDraft extends TrackedDraft {
   readonly name: string;
   instances?: string[];
-  readonly trackInterfaces: TrackReference[];
-  readonly trackScripts: TrackReference[];
-  readonly trackFiles: TrackReference[];
-  readonly notify: {
-    master?: ScriptSpec;
-    backup?: ScriptSpec;
-    fault?: ScriptSpec;
-    stop?: ScriptSpec;
-    generic?: ScriptSpec;
-  };
+  readonly notify: Writable<VrrpNotify>;
   smtpAlert?: boolean;
   readonly loc: Loc;
 }
@@ -196,6 +197,17 @@ const RULE_VALUE_OPTIONS = [
 const RULE_FLAGS = ['not', 'no_track', 'l3mdev', 'blackhole', 'unreachable', 'prohibit', 'nop'];
 const RULE_ACTIONS = ['unicast', 'blackhole', 'unreachable', 'prohibit', 'nop'];
 
+type TrackKind = 'interface' | 'script' | 'file' | 'process' | 'bfd';
+type TrackList = 'trackInterfaces' | 'trackScripts' | 'trackFiles';
+/** The track blocks of an instance and of a sync group: keyword, kind, where they are kept. */
+const TRACK_KEYWORDS: readonly (readonly [string, TrackKind, TrackList | undefined])[] = [
+  ['track_interface', 'interface', 'trackInterfaces'],
+  ['track_script', 'script', 'trackScripts'],
+  ['track_file', 'file', 'trackFiles'],
+  ['track_process', 'process', undefined],
+  ['track_bfd', 'bfd', undefined],
+];
+
 export function vrrpKeywords(
   d: VrrpDrafts,
   diags: DiagnosticList,
@@ -229,6 +241,64 @@ export function vrrpKeywords(
   const boolKw = (name: string, label: string) =>
     viKeyword(name, (ctx, v) => {
       optionalBool(ctx, (w) => `(${v.name}) invalid ${label} ${w} specified`);
+    });
+  /**
+   * An address of the instance's family (a unicast peer, the source); the first one sets the
+   * family. Undefined (and an error at `loc`) when malformed or of the other family.
+   */
+  const instanceAddress = (
+    v: VrrpInstanceDraft,
+    text: string,
+    what: string,
+    loc: Loc,
+  ): InetAddr | undefined => {
+    const r = parseSockAddr(text);
+    if (!r.ok) {
+      diags.error(
+        loc,
+        `Configuration error: VRRP instance[${v.name}] malformed ${what}[${text}]. Skipping...`,
+      );
+      return undefined;
+    }
+    if (v.family !== undefined && v.family !== r.addr.af) {
+      diags.error(
+        loc,
+        `Configuration error: VRRP instance[${v.name}] and ${what}[${text}] MUST be of the same family !!! Skipping...`,
+      );
+      return undefined;
+    }
+    v.family ??= r.addr.af;
+    return r.addr;
+  };
+  /** An instance's one-byte value (VRID, TTL) in [min, 255]. */
+  const byteAt = (ctx: KeywordContext, min: number, what: string, v: VrrpInstanceDraft) =>
+    unsignedAt(
+      ctx,
+      1,
+      min,
+      255,
+      (w) => `(${v.name}): ${what} '${w}' not valid - must be between ${min} & 255`,
+    );
+  /** An instance keyword whose unsigned value is checked, not kept (GARP timings, debug). */
+  const uintKw = (
+    name: string,
+    min: number,
+    max: number,
+    message: (instance: string, word: string) => string,
+  ) =>
+    viKeyword(name, (ctx, v) => {
+      unsignedAt(ctx, 1, min, max, (w) => message(v.name, w));
+    });
+  /** A GARP repeat count: 0 is read as 1. */
+  const repeatKw = (name: string) =>
+    viKeyword(name, (ctx, v) => {
+      atLeastOneAt(
+        ctx,
+        1,
+        UINT_MAX,
+        (w) => `(${v.name}): ${name} '${w}' invalid - ignoring`,
+        `(${v.name}): ${name}`,
+      );
     });
   const notifyKw = (name: string, slot: keyof VrrpInstanceDraft['notify'], extra: string) =>
     viKeyword(name, (ctx, v) => {
@@ -429,12 +499,14 @@ export function vrrpKeywords(
     return { words, loc };
   };
 
+  /** A `track_*` block of `draft`, kept in its `list` (processes and BFD are only checked). */
   const trackRefs = (
     ctx: KeywordContext,
-    owner: string,
-    list: TrackReference[],
-    kind: 'interface' | 'script' | 'file' | 'process' | 'bfd',
+    draft: TrackedDraft,
+    list: TrackList | undefined,
+    kind: TrackKind,
   ) => {
+    const owner = draft.name;
     ctx.parser.valueBlock(ctx, (words, loc) => {
       const name = words[0];
       let weight: number | undefined;
@@ -487,7 +559,10 @@ export function vrrpKeywords(
         diags.error(loc, `(${owner}) track bfd ${name} not found, ignoring...`);
         return;
       }
-      list.push(weight === undefined ? { name, reverse, loc } : { name, weight, reverse, loc });
+      if (list === undefined) return;
+      draft[list].push(
+        weight === undefined ? { name, reverse, loc } : { name, weight, reverse, loc },
+      );
     });
   };
 
@@ -515,23 +590,9 @@ export function vrrpKeywords(
     viKeyword('use_ipvlan', () => {}),
     viKeyword('unicast_peer', (ctx, v) => {
       ctx.parser.valueBlock(ctx, (words, loc) => {
-        const r = parseSockAddr(words[0]);
-        if (!r.ok) {
-          diags.error(
-            loc,
-            `Configuration error: VRRP instance[${v.name}] malformed unicast peer address[${words[0]}]. Skipping...`,
-          );
-          return;
-        }
-        if (v.family !== undefined && v.family !== r.addr.af) {
-          diags.error(
-            loc,
-            `Configuration error: VRRP instance[${v.name}] and unicast peer address[${words[0]}] MUST be of the same family !!! Skipping...`,
-          );
-          return;
-        }
-        if (v.family === undefined) v.family = r.addr.af;
-        const peer: { -readonly [K in keyof UnicastPeer]: UnicastPeer[K] } = { addr: r.addr, loc };
+        const addr = instanceAddress(v, words[0], 'unicast peer address', loc);
+        if (addr === undefined) return;
+        const peer: { -readonly [K in keyof UnicastPeer]: UnicastPeer[K] } = { addr, loc };
         for (let i = 1; i < words.length; i += 2) {
           const val = readUnsigned(words[i + 1] ?? '', 0, 255);
           if ((words[i] !== 'min_ttl' && words[i] !== 'max_ttl') || !val.ok) {
@@ -588,52 +649,23 @@ export function vrrpKeywords(
       v.interface = name;
     }),
     flagKw('dont_track_primary'),
-    viKeyword('track_interface', (ctx, v) =>
-      trackRefs(ctx, v.name, v.trackInterfaces, 'interface'),
+    ...TRACK_KEYWORDS.map(([name, kind, list]) =>
+      viKeyword(name, (ctx, v) => trackRefs(ctx, v, list, kind)),
     ),
-    viKeyword('track_script', (ctx, v) => trackRefs(ctx, v.name, v.trackScripts, 'script')),
-    viKeyword('track_file', (ctx, v) => trackRefs(ctx, v.name, v.trackFiles, 'file')),
-    viKeyword('track_process', (ctx, v) => trackRefs(ctx, v.name, [], 'process')),
-    viKeyword('track_bfd', (ctx, v) => trackRefs(ctx, v.name, [], 'bfd')),
     ...['mcast_src_ip', 'unicast_src_ip'].map((name) =>
       viKeyword(name, (ctx, v) => {
-        const r = parseSockAddr(ctx.word(1));
-        if (!r.ok) {
-          ctx.error(
-            `Configuration error: VRRP instance[${v.name}] malformed src address[${ctx.words[1]}]. Skipping...`,
-          );
-          return;
-        }
-        if (v.family !== undefined && v.family !== r.addr.af) {
-          ctx.error(
-            `Configuration error: VRRP instance[${v.name}] and src address[${ctx.words[1]}] MUST be of the same family !!! Skipping...`,
-          );
-          return;
-        }
-        v.family ??= r.addr.af;
-        v.unicastSrc = r.addr;
+        const addr = instanceAddress(v, ctx.word(1), 'src address', ctx.loc);
+        if (addr !== undefined) v.unicastSrc = addr;
       }),
     ),
     flagKw('track_src_ip'),
     viKeyword('virtual_router_id', (ctx, v) => {
-      const r = readUnsigned(ctx.word(1), 1, 255);
-      if (!r.ok) {
-        ctx.error(
-          `(${v.name}): VRID '${ctx.words[1]}' not valid - must be between 1 & 255 (${r.reason})`,
-        );
-        return;
-      }
-      v.vrid = r.value;
+      const vrid = byteAt(ctx, 1, 'VRID', v);
+      if (vrid !== undefined) v.vrid = vrid;
     }),
     viKeyword('unicast_ttl', (ctx, v) => {
-      const r = readUnsigned(ctx.word(1), 0, 255);
-      if (!r.ok) {
-        ctx.error(
-          `(${v.name}): TTL '${ctx.words[1]}' not valid - must be between 0 & 255 (${r.reason})`,
-        );
-        return;
-      }
-      v.ttl = r.value;
+      const ttl = byteAt(ctx, 0, 'TTL', v);
+      if (ttl !== undefined) v.ttl = ttl;
     }),
     viKeyword('version', (ctx, v) => {
       const r = readInt(ctx.word(1), 2, 3);
@@ -728,15 +760,7 @@ export function vrrpKeywords(
       }
       v.preemptDelay = Number(r.value) / TIMER_HZ;
     }),
-    viKeyword('debug', (ctx, v) => {
-      unsignedAt(
-        ctx,
-        1,
-        0,
-        4,
-        (w) => `(${v.name}) Debug value '${w}' not valid; must be between 0-4`,
-      );
-    }),
+    uintKw('debug', 0, 4, (v, w) => `(${v}) Debug value '${w}' not valid; must be between 0-4`),
     notifyKw('notify_backup', 'backup', 'notify_backup'),
     notifyKw('notify_master', 'master', 'notify_master'),
     notifyKw('notify_fault', 'fault', 'notify_fault'),
@@ -768,61 +792,38 @@ export function vrrpKeywords(
       );
       ctx.word(1);
     }),
-    viKeyword('garp_master_delay', (ctx, v) => {
-      unsignedAt(
-        ctx,
-        1,
-        0,
-        Math.floor(UINT_MAX / TIMER_HZ),
-        (w) => `(${v.name}): garp_master_delay '${w}' invalid - ignoring`,
-      );
-    }),
-    viKeyword('garp_master_refresh', (ctx, v) => {
-      unsignedAt(
-        ctx,
-        1,
-        0,
-        UINT_MAX,
-        (w) => `(${v.name}): Invalid garp_master_refresh '${w}' - ignoring`,
-      );
-    }),
-    viKeyword('garp_master_repeat', (ctx, v) => {
-      const r = unsignedAt(
-        ctx,
-        1,
-        0,
-        UINT_MAX,
-        (w) => `(${v.name}): garp_master_repeat '${w}' invalid - ignoring`,
-      );
-      if (r === 0)
-        ctx.warning(`(${v.name}): garp_master_repeat must be greater than 0, setting to 1`);
-    }),
-    viKeyword('garp_master_refresh_repeat', (ctx, v) => {
-      const r = unsignedAt(
-        ctx,
-        1,
-        0,
-        UINT_MAX,
-        (w) => `(${v.name}): garp_master_refresh_repeat '${w}' invalid - ignoring`,
-      );
-      if (r === 0)
-        ctx.warning(`(${v.name}): garp_master_refresh_repeat must be greater than 0, setting to 1`);
-    }),
-    viKeyword('garp_lower_prio_delay', (ctx, v) => {
-      unsignedAt(
-        ctx,
-        1,
-        0,
-        Math.floor(UINT_MAX / TIMER_HZ),
-        (w) => `(${v.name}): garp_lower_prio_delay '${w}' invalid - ignoring`,
-      );
-    }),
-    viKeyword('garp_lower_prio_repeat', (ctx, v) => {
-      unsignedAt(ctx, 1, 0, INT_MAX, (w) => `(${v.name}): Invalid garp_lower_prio_repeat '${w}'`);
-    }),
-    viKeyword('down_timer_adverts', (ctx, v) => {
-      unsignedAt(ctx, 1, 1, 100, (w) => `(${v.name}): Invalid down_timer_adverts [1:100] '${w}'`);
-    }),
+    uintKw(
+      'garp_master_delay',
+      0,
+      MAX_TIMER_SECONDS,
+      (v, w) => `(${v}): garp_master_delay '${w}' invalid - ignoring`,
+    ),
+    uintKw(
+      'garp_master_refresh',
+      0,
+      UINT_MAX,
+      (v, w) => `(${v}): Invalid garp_master_refresh '${w}' - ignoring`,
+    ),
+    repeatKw('garp_master_repeat'),
+    repeatKw('garp_master_refresh_repeat'),
+    uintKw(
+      'garp_lower_prio_delay',
+      0,
+      MAX_TIMER_SECONDS,
+      (v, w) => `(${v}): garp_lower_prio_delay '${w}' invalid - ignoring`,
+    ),
+    uintKw(
+      'garp_lower_prio_repeat',
+      0,
+      INT_MAX,
+      (v, w) => `(${v}): Invalid garp_lower_prio_repeat '${w}'`,
+    ),
+    uintKw(
+      'down_timer_adverts',
+      1,
+      100,
+      (v, w) => `(${v}): Invalid down_timer_adverts [1:100] '${w}'`,
+    ),
     ...['garp_extra_if', 'vmac_garp_intvl'].map((name) =>
       viKeyword(name, (ctx, v) => {
         if (name === 'vmac_garp_intvl')
@@ -880,6 +881,30 @@ export function vrrpKeywords(
     },
   ];
 
+  /**
+   * The name of a new `vrrp_instance NAME {` / `vrrp_sync_group NAME {`: undefined (an error,
+   * the block skipped) when it has none or one of `existing` has it already.
+   */
+  const newBlockName = (
+    ctx: KeywordContext,
+    unnamed: string,
+    kind: string,
+    existing: readonly { readonly name: string }[],
+  ): string | undefined => {
+    if (ctx.words.length !== 2) {
+      ctx.error(unnamed);
+      ctx.parser.skipBlock(true);
+      return undefined;
+    }
+    const name = ctx.words[1];
+    if (existing.some((e) => e.name === name)) {
+      ctx.error(`${kind} ${name} already defined`);
+      ctx.parser.skipBlock(true);
+      return undefined;
+    }
+    return name;
+  };
+
   const sg = (): SyncGroupDraft => d.syncGroups[d.syncGroups.length - 1];
   const sgNotify = (name: string, slot: keyof SyncGroupDraft['notify']): Keyword => ({
     name,
@@ -897,6 +922,36 @@ export function vrrpKeywords(
 
   const vs = (): VrrpScriptDraft => d.scripts[d.scripts.length - 1];
   let scriptSkipped = false;
+  /** `rise` / `fall`: a count of at least 1; an invalid one is 1. */
+  const scriptCount = (name: 'rise' | 'fall'): Keyword => ({
+    name,
+    handler: (ctx) => {
+      const s = vs();
+      s[name] =
+        unsignedAt(
+          ctx,
+          1,
+          1,
+          INT_MAX,
+          (w) => `(${s.name}): vrrp script ${name} value '${w}' invalid, defaulting to 1`,
+        ) ?? 1;
+    },
+  });
+  /** `interval` / `timeout`: whole seconds, 0 read as 1; `invalid` ends the error message. */
+  const scriptSeconds = (name: 'interval' | 'timeout', invalid: string): Keyword => ({
+    name,
+    handler: (ctx) => {
+      const s = vs();
+      const v = atLeastOneAt(
+        ctx,
+        1,
+        MAX_TIMER_SECONDS,
+        (w) => `(${s.name}): vrrp script ${name} '${w}' ${invalid}`,
+        `(${s.name}): vrrp script ${name}`,
+      );
+      if (v !== undefined) s[name] = v;
+    },
+  });
 
   const raw = (name: string): Keyword => ({
     name,
@@ -956,17 +1011,13 @@ export function vrrpKeywords(
     {
       name: 'vrrp_sync_group',
       handler: (ctx) => {
-        if (ctx.words.length !== 2) {
-          ctx.error('vrrp_sync_group must have a name - skipping');
-          ctx.parser.skipBlock(true);
-          return;
-        }
-        const name = ctx.words[1];
-        if (d.syncGroups.some((g) => g.name === name)) {
-          ctx.error(`vrrp sync group ${name} already defined`);
-          ctx.parser.skipBlock(true);
-          return;
-        }
+        const name = newBlockName(
+          ctx,
+          'vrrp_sync_group must have a name - skipping',
+          'vrrp sync group',
+          d.syncGroups,
+        );
+        if (name === undefined) return;
         d.syncGroups.push({
           name,
           trackInterfaces: [],
@@ -991,20 +1042,12 @@ export function vrrpKeywords(
               ctx.warning(`Warning - sync group ${g.name} has empty group block`);
           },
         },
-        {
-          name: 'track_interface',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackInterfaces, 'interface'),
-        },
-        {
-          name: 'track_script',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackScripts, 'script'),
-        },
-        {
-          name: 'track_file',
-          handler: (ctx) => trackRefs(ctx, sg().name, sg().trackFiles, 'file'),
-        },
-        { name: 'track_process', handler: (ctx) => trackRefs(ctx, sg().name, [], 'process') },
-        { name: 'track_bfd', handler: (ctx) => trackRefs(ctx, sg().name, [], 'bfd') },
+        ...TRACK_KEYWORDS.map(
+          ([name, kind, list]): Keyword => ({
+            name,
+            handler: (ctx) => trackRefs(ctx, sg(), list, kind),
+          }),
+        ),
         sgNotify('notify_backup', 'backup'),
         sgNotify('notify_master', 'master'),
         sgNotify('notify_fault', 'fault'),
@@ -1045,22 +1088,16 @@ export function vrrpKeywords(
         garpHasDelay = false;
       },
       sub: [
-        {
-          name: 'garp_interval',
-          handler: (ctx) => {
-            const r = readDecimal(ctx.word(1), 1n, BigInt(UINT_MAX), 6);
-            if (!r.ok) ctx.error(`Invalid garp_group garp_interval ${ctx.words[1]} (${r.reason})`);
-            else garpHasDelay = true;
-          },
-        },
-        {
-          name: 'gna_interval',
-          handler: (ctx) => {
-            const r = readDecimal(ctx.word(1), 1n, BigInt(UINT_MAX), 6);
-            if (!r.ok) ctx.error(`Invalid garp_group gna_interval ${ctx.words[1]} (${r.reason})`);
-            else garpHasDelay = true;
-          },
-        },
+        ...['garp_interval', 'gna_interval'].map(
+          (name): Keyword => ({
+            name,
+            handler: (ctx) => {
+              const r = readDecimal(ctx.word(1), 1n, BigInt(UINT_MAX), 6);
+              if (!r.ok) ctx.error(`Invalid garp_group ${name} ${ctx.words[1]} (${r.reason})`);
+              else garpHasDelay = true;
+            },
+          }),
+        ),
         {
           name: 'interface',
           handler: (ctx) => {
@@ -1110,17 +1147,13 @@ export function vrrpKeywords(
     {
       name: 'vrrp_instance',
       handler: (ctx) => {
-        if (ctx.words.length !== 2) {
-          ctx.error('vrrp_instance must have a name');
-          ctx.parser.skipBlock(true);
-          return;
-        }
-        const name = ctx.words[1];
-        if (d.instances.some((i) => i.name === name)) {
-          ctx.error(`vrrp instance ${name} already defined`);
-          ctx.parser.skipBlock(true);
-          return;
-        }
+        const name = newBlockName(
+          ctx,
+          'vrrp_instance must have a name',
+          'vrrp instance',
+          d.instances,
+        );
+        if (name === undefined) return;
         d.instances.push({
           name,
           priority: 100,
@@ -1174,41 +1207,8 @@ export function vrrpKeywords(
             if (s) vs().script = s;
           },
         },
-        {
-          name: 'interval',
-          handler: (ctx) => {
-            const s = vs();
-            const v = unsignedAt(
-              ctx,
-              1,
-              0,
-              Math.floor(UINT_MAX / TIMER_HZ),
-              (w) =>
-                `(${s.name}): vrrp script interval '${w}' must be between 1 and ${Math.floor(UINT_MAX / TIMER_HZ)} - ignoring`,
-            );
-            if (v === undefined) return;
-            if (v === 0)
-              ctx.warning(`(${s.name}): vrrp script interval must be greater than 0, setting to 1`);
-            s.interval = v === 0 ? 1 : v;
-          },
-        },
-        {
-          name: 'timeout',
-          handler: (ctx) => {
-            const s = vs();
-            const v = unsignedAt(
-              ctx,
-              1,
-              0,
-              Math.floor(UINT_MAX / TIMER_HZ),
-              (w) => `(${s.name}): vrrp script timeout '${w}' invalid - ignoring`,
-            );
-            if (v === undefined) return;
-            if (v === 0)
-              ctx.warning(`(${s.name}): vrrp script timeout must be greater than 0, setting to 1`);
-            s.timeout = v === 0 ? 1 : v;
-          },
-        },
+        scriptSeconds('interval', `must be between 1 and ${MAX_TIMER_SECONDS} - ignoring`),
+        scriptSeconds('timeout', 'invalid - ignoring'),
         {
           name: 'weight',
           handler: (ctx) => {
@@ -1225,32 +1225,8 @@ export function vrrpKeywords(
             }
           },
         },
-        {
-          name: 'rise',
-          handler: (ctx) => {
-            const s = vs();
-            const r = readUnsigned(ctx.word(1), 1, INT_MAX);
-            if (!r.ok) {
-              ctx.error(
-                `(${s.name}): vrrp script rise value '${ctx.words[1]}' invalid, defaulting to 1 (${r.reason})`,
-              );
-              s.rise = 1;
-            } else s.rise = r.value;
-          },
-        },
-        {
-          name: 'fall',
-          handler: (ctx) => {
-            const s = vs();
-            const r = readUnsigned(ctx.word(1), 1, INT_MAX);
-            if (!r.ok) {
-              ctx.error(
-                `(${s.name}): vrrp script fall value '${ctx.words[1]}' invalid, defaulting to 1 (${r.reason})`,
-              );
-              s.fall = 1;
-            } else s.fall = r.value;
-          },
-        },
+        scriptCount('rise'),
+        scriptCount('fall'),
         {
           name: 'user',
           handler: (ctx) => {
