@@ -295,7 +295,10 @@ describe.sequential('VRRP interop with keepalived 2.2.7', () => {
       const g = garps.filter((x) => x.mac === s.macA);
       expect(g.length).toBe(10);
       expect(g[4].t - g[0].t).toBeLessThan(100);
-      expect(g[5].t - g[0].t).toBeGreaterThan(4.9 * S);
+      // The refresh is timed from the transition to MASTER (as keepalived's garp_delay
+      // timer is), the first burst leaves once the VIP is up: on a loaded machine that can
+      // be a few hundred ms later, so the gap between the bursts is a little under 5 s.
+      expect(g[5].t - g[0].t).toBeGreaterThan(4.5 * S);
       expect(g[5].t - g[0].t).toBeLessThan(5.5 * S);
       expect(splitBrainMs(adverts)).toBeLessThanOrEqual(1000);
       expect(kaLogProblems(ka)).toEqual([]);
