@@ -15,13 +15,13 @@ import type { ListFormat } from '../../src/control/ipvsadm-parse.js';
 import type { NameResolver } from '../../src/control/names.js';
 import { runUvsadm } from '../../src/control/uvsadm.js';
 import { corePages } from '../../src/daemon/conn-pages.js';
-import { keepYoungGenerationSmall } from '../../src/daemon/heap.js';
+import { tuneHeapForForwarding } from '../../src/daemon/heap.js';
 import { IpvsCore } from '../../src/ipvs/core.js';
 import { FlowKey } from '../../src/net/addr.js';
 import { IPPROTO_UDP } from '../../src/net/ipproto.js';
 
 const ENTRIES = 1_000_000;
-keepYoungGenerationSmall();
+tuneHeapForForwarding();
 const core = new IpvsCore({ capacity: 1 << 20, hashSeed: 1 });
 const plane = new ControlPlane(core);
 const io = { out: () => {}, err: (s: string) => process.stderr.write(s) };

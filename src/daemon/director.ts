@@ -32,7 +32,7 @@ import { corePages } from './conn-pages.js';
 import { DatapathThread, hostEnv, type RxRingOptions, tableDigest } from './datapath-thread.js';
 import { DirectorVrrp } from './director-vrrp.js';
 import { type DirectorStatus, Drain } from './drain.js';
-import { keepYoungGenerationSmall } from './heap.js';
+import { tuneHeapForForwarding } from './heap.js';
 import { HostRules } from './host-rules.js';
 import { claimDirectorLock, type InstanceLock } from './instance-lock.js';
 import { DirectorObserver, type RecordRequest } from './observer.js';
@@ -103,7 +103,7 @@ export class LiveDirector {
   webUrl: string | null = null;
 
   constructor(private readonly opts: DirectorOptions = {}) {
-    keepYoungGenerationSmall();
+    tuneHeapForForwarding();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.cfg =
       opts.configText !== undefined
