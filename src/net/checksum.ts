@@ -64,9 +64,22 @@ export function l4Check(
   daddr: number,
   proto: number,
 ): number {
-  let sum = pseudoHeaderSum(saddr, daddr, proto, l4Len);
-  sum = sumBytes(buf, l4Off, checkPos, sum);
-  sum = sumBytes(buf, l4Off + checkPos + 2, l4Len - checkPos - 2, sum);
+  return checkWithout(buf, l4Off, l4Len, checkPos, pseudoHeaderSum(saddr, daddr, proto, l4Len));
+}
+
+/**
+ * The check value of len bytes at off added to `sum` (a pseudo-header's), the 2-byte check
+ * field at off+checkPos left out (its stored value does not matter).
+ */
+function checkWithout(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  checkPos: number,
+  sum: number,
+): number {
+  sum = sumBytes(buf, off, checkPos, sum);
+  sum = sumBytes(buf, off + checkPos + 2, len - checkPos - 2, sum);
   return csumFinish(sum);
 }
 
@@ -95,13 +108,12 @@ export function csumReplace2(check: number, m: number, m2: number): number {
 
 /** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address) changing from m to m2 (csum_replace4). */
 export function csumReplace4(check: number, m: number, m2: number): number {
-  const sum =
-    (~check & 0xffff) +
-    (~(m >>> 16) & 0xffff) +
-    (~m & 0xffff) +
-    ((m2 >>> 16) & 0xffff) +
-    (m2 & 0xffff);
-  return ~fold16(sum) & 0xffff;
+  return ~fold16((~check & 0xffff) + change4(m, m2)) & 0xffff;
+}
+
+/** ~m + m2 over the two 16-bit halves of a 32-bit field: what its change adds to a sum. */
+function change4(m: number, m2: number): number {
+  return (~(m >>> 16) & 0xffff) + (~m & 0xffff) + ((m2 >>> 16) & 0xffff) + (m2 & 0xffff);
 }
 
 /**
@@ -111,13 +123,7 @@ export function csumReplace4(check: number, m: number, m2: number): number {
  * Port changes need no update in this mode: ports are covered by the deferred checksum.
  */
 export function partialReplace4(check: number, m: number, m2: number): number {
-  const sum =
-    (check & 0xffff) +
-    (~(m >>> 16) & 0xffff) +
-    (~m & 0xffff) +
-    ((m2 >>> 16) & 0xffff) +
-    (m2 & 0xffff);
-  return fold16(sum);
+  return fold16((check & 0xffff) + change4(m, m2));
 }
 
 /** Same as partialReplace4 for a 16-bit pseudo-header field (the L4 length). */
@@ -186,10 +192,7 @@ export function l4Check6(
   l3Off: number,
   proto: number,
 ): number {
-  let sum = pseudoHeaderSum6(buf, l3Off, l4Len, proto);
-  sum = sumBytes(buf, l4Off, checkPos, sum);
-  sum = sumBytes(buf, l4Off + checkPos + 2, l4Len - checkPos - 2, sum);
-  return csumFinish(sum);
+  return checkWithout(buf, l4Off, l4Len, checkPos, pseudoHeaderSum6(buf, l3Off, l4Len, proto));
 }
 
 /**
@@ -205,13 +208,17 @@ export function csumReplace16(
   m2: ArrayLike<number>,
   mb: number,
 ): number {
-  let sum = ~check & 0xffff;
-  for (let i = 0; i < 4; i++) {
-    const a = m[ma + i];
-    const b = m2[mb + i];
-    sum += (~(a >>> 16) & 0xffff) + (~a & 0xffff) + ((b >>> 16) & 0xffff) + (b & 0xffff);
-  }
-  return ~fold16(sum) & 0xffff;
+  return ~fold16((~check & 0xffff) + change16(m, ma, m2, mb)) & 0xffff;
+}
+
+/** change4 over the four words of a 128-bit field, m[ma..ma+3] -> m2[mb..mb+3]. */
+function change16(m: ArrayLike<number>, ma: number, m2: ArrayLike<number>, mb: number): number {
+  return (
+    change4(m[ma], m2[mb]) +
+    change4(m[ma + 1], m2[mb + 1]) +
+    change4(m[ma + 2], m2[mb + 2]) +
+    change4(m[ma + 3], m2[mb + 3])
+  );
 }
 
 /** partialReplace4 for a 128-bit pseudo-header address (CHECKSUM_PARTIAL check fields). */
@@ -222,11 +229,5 @@ export function partialReplace16(
   m2: ArrayLike<number>,
   mb: number,
 ): number {
-  let sum = check & 0xffff;
-  for (let i = 0; i < 4; i++) {
-    const a = m[ma + i];
-    const b = m2[mb + i];
-    sum += (~(a >>> 16) & 0xffff) + (~a & 0xffff) + ((b >>> 16) & 0xffff) + (b & 0xffff);
-  }
-  return fold16(sum);
+  return fold16((check & 0xffff) + change16(m, ma, m2, mb));
 }
