@@ -393,21 +393,12 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
 
   let l4: Uint8Array;
   let proto: number;
-  if (spec.tcp) {
-    l4 = buildTcp(spec.tcp, ps);
-    proto = IPPROTO_TCP;
-  } else if (spec.udp) {
-    l4 = buildUdp(spec.udp, ps);
-    proto = IPPROTO_UDP;
+  const common = buildCommonUpper(spec, ps);
+  if (common !== null) {
+    [l4, proto] = common;
   } else if (spec.icmp) {
     l4 = buildIcmp(spec.icmp);
     proto = IPPROTO_ICMP;
-  } else if (spec.ipip) {
-    l4 = buildIpv4(spec.ipip);
-    proto = IPPROTO_IPIP;
-  } else if (spec.ip6) {
-    l4 = buildIp6(spec.ip6);
-    proto = IPPROTO_IPV6;
   } else {
     if (spec.payload !== undefined && spec.proto === undefined) {
       throw new Error('buildIpv4: payload needs proto');
@@ -441,6 +432,21 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   // Checksum over the header bytes actually laid out (even if the ihl field lies).
   wr16(out, 10, applyCsum(spec.csum, ipv4HeaderCheck(out, 0, ihl), 'IPv4'));
   return out;
+}
+
+/**
+ * The upper layer of a spec that both families carry alike — TCP, UDP, or a tunnelled
+ * IPv4 or IPv6 packet — and its protocol number; null when the spec gives none of them.
+ */
+function buildCommonUpper(
+  spec: { tcp?: TcpSpec; udp?: UdpSpec; ipip?: Ipv4Spec; ip6?: Ip6Spec },
+  ps: Pseudo,
+): [Uint8Array, number] | null {
+  if (spec.tcp) return [buildTcp(spec.tcp, ps), IPPROTO_TCP];
+  if (spec.udp) return [buildUdp(spec.udp, ps), IPPROTO_UDP];
+  if (spec.ipip) return [buildIpv4(spec.ipip), IPPROTO_IPIP];
+  if (spec.ip6) return [buildIp6(spec.ip6), IPPROTO_IPV6];
+  return null;
 }
 
 /** What an upper-layer checksum's pseudo-header needs, for either family. */
@@ -597,21 +603,12 @@ export function buildIp6(spec: Ip6Spec): Uint8Array {
     throw new Error('buildIp6: give at most one of tcp, udp, icmp6, ip6, ipip, payload');
   let upper: Uint8Array;
   let proto: number;
-  if (spec.tcp) {
-    upper = buildTcp(spec.tcp, ps);
-    proto = IPPROTO_TCP;
-  } else if (spec.udp) {
-    upper = buildUdp(spec.udp, ps);
-    proto = IPPROTO_UDP;
+  const common = buildCommonUpper(spec, ps);
+  if (common !== null) {
+    [upper, proto] = common;
   } else if (spec.icmp6) {
     upper = buildIcmp6(spec.icmp6, ps);
     proto = IPPROTO_ICMPV6;
-  } else if (spec.ip6) {
-    upper = buildIp6(spec.ip6);
-    proto = IPPROTO_IPV6;
-  } else if (spec.ipip) {
-    upper = buildIpv4(spec.ipip);
-    proto = IPPROTO_IPIP;
   } else {
     if (spec.payload !== undefined && spec.nextHeader === undefined) {
       throw new Error('buildIp6: payload needs nextHeader');
