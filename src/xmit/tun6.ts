@@ -31,7 +31,14 @@ import { ipv4HeaderCheck } from '../net/checksum.js';
 import { ETH_P_IP, ETH_P_IPV6, writeEthernet } from '../net/ethernet.js';
 import { IPPROTO_FRAGMENT, IPPROTO_IPIP, IPPROTO_IPV6 } from '../net/ipproto.js';
 import { IPV4_CHECK, writeIpv4Header } from '../net/ipv4.js';
-import { IPV6_HLEN, IPV6_MIN_MTU } from '../net/ipv6.js';
+import {
+  IPV6_DADDR,
+  IPV6_HLEN,
+  IPV6_MIN_MTU,
+  IPV6_SADDR,
+  ipv6TrafficClass,
+  writeAddr6,
+} from '../net/ipv6.js';
 import type { PacketInfo } from '../net/packet.js';
 import { copyBytes, type IpIdent, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
 import { ip6End } from './nat6.js';
@@ -88,7 +95,7 @@ export function tunEncap6(
     hop = buf[inner + 8];
     nh = IPPROTO_IPIP;
   } else {
-    ds = ((buf[inner] & 0x0f) << 4) | (buf[inner + 1] >>> 4);
+    ds = ipv6TrafficClass(buf, inner);
     hop = buf[inner + 7];
     nh = IPPROTO_IPV6;
   }
@@ -98,10 +105,8 @@ export function tunEncap6(
   wr16(buf, o + 4, innerLen);
   buf[o + 6] = nh;
   buf[o + 7] = hop;
-  for (let i = 0; i < 4; i++) {
-    wr32(buf, o + 8 + 4 * i, sa[saAt + i]);
-    wr32(buf, o + 24 + 4 * i, da[daAt + i]);
-  }
+  writeAddr6(buf, o + IPV6_SADDR, sa, saAt);
+  writeAddr6(buf, o + IPV6_DADDR, da, daAt);
   setOuterFrame(info, newOff, 14 + IP6IP6_HLEN + innerLen);
   return newOff;
 }
@@ -128,7 +133,7 @@ export function tunEncap6in4(
   if (end < 0) return XMIT_E_INVALID;
   const newOff = inner - 14 - IPIP_HLEN;
   if (newOff < 0) return XMIT_E_SPACE;
-  const ds = ((buf[inner] & 0x0f) << 4) | (buf[inner + 1] >>> 4);
+  const ds = ipv6TrafficClass(buf, inner);
   const hop = buf[inner + 7];
   const innerLen = end - inner;
   writeIpv4Header(
