@@ -34,8 +34,8 @@ import { AF_INET, AF_INET6 } from './addr.js';
 import { rd16, rd32 } from './bytes.js';
 import { fold16, pseudoHeaderSum, pseudoHeaderSum6, sumBytes } from './checksum.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from './ethernet.js';
-import { ICMP_ECHO, ICMP_ECHOREPLY, isIcmpError } from './icmp.js';
-import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, isIcmp6Error } from './icmp6.js';
+import { isIcmpError } from './icmp.js';
+import { isIcmp6Error } from './icmp6.js';
 import {
   IPPROTO_AH,
   IPPROTO_DSTOPTS,
@@ -51,7 +51,7 @@ import {
   IPPROTO_UDP,
 } from './ipproto.js';
 import { IP_MF, ipv4ChecksumValid } from './ipv4.js';
-import { ipv6TrafficClass, readAddr6 } from './ipv6.js';
+import { ipv6TrafficClass } from './ipv6.js';
 import type { PacketInfo } from './packet.js';
 
 // ---- status codes (index into PARSE_STATUS_NAMES) ----
@@ -210,25 +210,7 @@ export function parseIpv4(buf: Uint8Array, l3: number, end: number, info: Packet
   info.l4Len = l4Len;
   // 0x3fff = MF (0x2000) | fragment offset (0x1fff); DF and the reserved bit do not matter.
   if ((frag & 0x3fff) !== 0) return PARSE_FRAGMENT;
-  return parseUpper(buf, l4, l4Len, proto, info, PARSE_OK_IPV4);
-}
 
-/**
- * The upper-layer header at l4 (l4Len bytes of datagram) of an unfragmented packet, the
- * same for both families but for ICMP: `ok` (PARSE_OK_IPV4 or PARSE_OK_IPV6) names the
- * family and is what a complete header returns. TCP, UDP and SCTP fill the ports, TCP its
- * sequence numbers, flags and header length, ICMP / ICMPv6 see parseIcmpHeader; a
- * tunnelled IPv4 or IPv6 header only has to be long enough (its decapsulator parses it).
- */
-function parseUpper(
-  buf: Uint8Array,
-  l4: number,
-  l4Len: number,
-  proto: number,
-  info: PacketInfo,
-  ok: number,
-): number {
-  const flow = info.flow;
   if (proto === IPPROTO_TCP) {
     if (l4Len < 20) return PARSE_TRUNCATED_L4;
     flow.sport = rd16(buf, l4);
@@ -240,17 +222,27 @@ function parseUpper(
     info.tcpFlags = buf[l4 + 13];
     if (doff < 20 || doff > l4Len) return PARSE_BAD_TCP_DOFF;
     info.l4CheckOff = l4 + 16;
-    return ok;
+    return PARSE_OK_IPV4;
   }
   if (proto === IPPROTO_UDP) {
     if (l4Len < 8) return PARSE_TRUNCATED_L4;
     flow.sport = rd16(buf, l4);
     flow.dport = rd16(buf, l4 + 2);
     info.l4CheckOff = l4 + 6;
-    return ok;
+    return PARSE_OK_IPV4;
   }
-  if (proto === (ok === PARSE_OK_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
-    return parseIcmpHeader(buf, l4, l4Len, info, ok);
+  if (proto === IPPROTO_ICMP) {
+    if (l4Len < 8) return PARSE_TRUNCATED_L4;
+    const type = buf[l4];
+    info.icmpType = type;
+    info.icmpCode = buf[l4 + 1];
+    info.l4CheckOff = l4 + 2;
+    if (type === 0 || type === 8) {
+      info.icmpId = rd16(buf, l4 + 4);
+    } else if (isIcmpError(type)) {
+      parseIcmpInner(buf, l4 + 8, l4 + l4Len, info);
+    }
+    return PARSE_OK_IPV4;
   }
   if (proto === IPPROTO_SCTP) {
     // Common header: ports, verification tag, CRC32c. The CRC is not an Internet checksum,
@@ -258,40 +250,19 @@ function parseUpper(
     if (l4Len < 12) return PARSE_TRUNCATED_L4;
     flow.sport = rd16(buf, l4);
     flow.dport = rd16(buf, l4 + 2);
-    return ok;
+    return PARSE_OK_IPV4;
   }
-  // A tunnelled IPv4 / IPv6 header starts at l4Off; a decapsulator parses it with
-  // parseIpv4 / parseIpv6.
-  if (proto === IPPROTO_IPIP && l4Len < 20) return PARSE_TRUNCATED_L4;
-  if (proto === IPPROTO_IPV6 && l4Len < 40) return PARSE_TRUNCATED_L4;
-  return ok;
-}
-
-/**
- * The ICMP (ok = PARSE_OK_IPV4) or ICMPv6 header at l4: type, code and checksum offset,
- * the identifier of an echo request or reply, and the quoted packet of an error.
- */
-function parseIcmpHeader(
-  buf: Uint8Array,
-  l4: number,
-  l4Len: number,
-  info: PacketInfo,
-  ok: number,
-): number {
-  if (l4Len < 8) return PARSE_TRUNCATED_L4;
-  const type = buf[l4];
-  info.icmpType = type;
-  info.icmpCode = buf[l4 + 1];
-  info.l4CheckOff = l4 + 2;
-  if (ok === PARSE_OK_IPV4) {
-    if (type === ICMP_ECHOREPLY || type === ICMP_ECHO) info.icmpId = rd16(buf, l4 + 4);
-    else if (isIcmpError(type)) parseIcmpInner(buf, l4 + 8, l4 + l4Len, info);
-  } else if (type === ICMPV6_ECHO_REQUEST || type === ICMPV6_ECHO_REPLY) {
-    info.icmpId = rd16(buf, l4 + 4);
-  } else if (isIcmp6Error(type)) {
-    parseIcmp6Inner(buf, l4 + 8, l4 + l4Len, info);
+  if (proto === IPPROTO_IPIP) {
+    // The inner IPv4 header starts at l4Off; a decapsulator parses it with parseIpv4.
+    if (l4Len < 20) return PARSE_TRUNCATED_L4;
+    return PARSE_OK_IPV4;
   }
-  return ok;
+  if (proto === IPPROTO_IPV6) {
+    // IPv6 in IPv4 (a tunnelled IPv6 packet): the inner header starts at l4Off.
+    if (l4Len < 40) return PARSE_TRUNCATED_L4;
+    return PARSE_OK_IPV4;
+  }
+  return PARSE_OK_IPV4;
 }
 
 /**
@@ -318,22 +289,7 @@ function parseIcmpInner(buf: Uint8Array, q: number, qEnd: number, info: PacketIn
   inner.saddr[3] = rd32(buf, q + 12);
   inner.daddr[3] = rd32(buf, q + 16);
   info.innerL4Off = l4;
-  // The 8 quoted bytes after the header hold the ports.
-  setInnerPorts(buf, l4, hasPorts(proto), info);
-}
-
-/** Whether the protocol's header starts with a source and a destination port. */
-function hasPorts(proto: number): boolean {
-  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP;
-}
-
-/**
- * The last step of an ICMP error's quote: innerFlow's ports from the quoted upper-layer
- * header at l4 when `shown`, else 0; then hasInner.
- */
-function setInnerPorts(buf: Uint8Array, l4: number, shown: boolean, info: PacketInfo): void {
-  const inner = info.innerFlow;
-  if (shown) {
+  if (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) {
     inner.sport = rd16(buf, l4);
     inner.dport = rd16(buf, l4 + 2);
   } else {
@@ -382,8 +338,16 @@ export function parseIpv6(buf: Uint8Array, l3: number, end: number, info: Packet
   info.ttl = buf[l3 + 7];
   info.ipId = 0;
   flow.af = AF_INET6;
-  readAddr6(buf, l3 + 8, flow.saddr);
-  readAddr6(buf, l3 + 24, flow.daddr);
+  const s = flow.saddr;
+  const d = flow.daddr;
+  s[0] = rd32(buf, l3 + 8);
+  s[1] = rd32(buf, l3 + 12);
+  s[2] = rd32(buf, l3 + 16);
+  s[3] = rd32(buf, l3 + 20);
+  d[0] = rd32(buf, l3 + 24);
+  d[1] = rd32(buf, l3 + 28);
+  d[2] = rd32(buf, l3 + 32);
+  d[3] = rd32(buf, l3 + 36);
   let plen = rd16(buf, l3 + 4);
   if (plen === 0 && info.gsoType !== 0) plen = avail - 40;
   info.totLen = 40 + plen;
@@ -418,7 +382,7 @@ export function parseIpv6(buf: Uint8Array, l3: number, end: number, info: Packet
     }
     return PARSE_FRAGMENT;
   }
-  return parseUpper(buf, p, l4Len, nh, info, PARSE_OK_IPV6);
+  return parseUpper6(buf, p, l4Len, nh, info);
 }
 
 /**
@@ -470,6 +434,65 @@ function walkExtHeaders(
   return p;
 }
 
+/** The upper-layer header of an unfragmented IPv6 packet (see parseIpv6). */
+function parseUpper6(
+  buf: Uint8Array,
+  l4: number,
+  l4Len: number,
+  proto: number,
+  info: PacketInfo,
+): number {
+  const flow = info.flow;
+  if (proto === IPPROTO_TCP) {
+    if (l4Len < 20) return PARSE_TRUNCATED_L4;
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
+    info.tcpSeq = rd32(buf, l4 + 4);
+    info.tcpAck = rd32(buf, l4 + 8);
+    const doff = (buf[l4 + 12] >>> 4) << 2;
+    info.tcpHdrLen = doff;
+    info.tcpFlags = buf[l4 + 13];
+    if (doff < 20 || doff > l4Len) return PARSE_BAD_TCP_DOFF;
+    info.l4CheckOff = l4 + 16;
+    return PARSE_OK_IPV6;
+  }
+  if (proto === IPPROTO_UDP) {
+    if (l4Len < 8) return PARSE_TRUNCATED_L4;
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
+    info.l4CheckOff = l4 + 6;
+    return PARSE_OK_IPV6;
+  }
+  if (proto === IPPROTO_ICMPV6) {
+    if (l4Len < 8) return PARSE_TRUNCATED_L4;
+    const type = buf[l4];
+    info.icmpType = type;
+    info.icmpCode = buf[l4 + 1];
+    info.l4CheckOff = l4 + 2;
+    if (type === 128 || type === 129) {
+      info.icmpId = rd16(buf, l4 + 4);
+    } else if (isIcmp6Error(type)) {
+      parseIcmp6Inner(buf, l4 + 8, l4 + l4Len, info);
+    }
+    return PARSE_OK_IPV6;
+  }
+  if (proto === IPPROTO_SCTP) {
+    if (l4Len < 12) return PARSE_TRUNCATED_L4;
+    flow.sport = rd16(buf, l4);
+    flow.dport = rd16(buf, l4 + 2);
+    return PARSE_OK_IPV6;
+  }
+  if (proto === IPPROTO_IPV6) {
+    if (l4Len < 40) return PARSE_TRUNCATED_L4;
+    return PARSE_OK_IPV6;
+  }
+  if (proto === IPPROTO_IPIP) {
+    if (l4Len < 20) return PARSE_TRUNCATED_L4;
+    return PARSE_OK_IPV6;
+  }
+  return PARSE_OK_IPV6;
+}
+
 /**
  * The packet an ICMPv6 error quotes, in [q, qEnd): an IPv6 header, its extension headers
  * and what follows of the upper layer (ip_vs_fill_iph_skb_icmp). hasInner is set when the
@@ -482,8 +505,16 @@ function parseIcmp6Inner(buf: Uint8Array, q: number, qEnd: number, info: PacketI
   if (qEnd - q < 40 || buf[q] >>> 4 !== 6) return;
   const inner = info.innerFlow;
   inner.af = AF_INET6;
-  readAddr6(buf, q + 8, inner.saddr);
-  readAddr6(buf, q + 24, inner.daddr);
+  const s = inner.saddr;
+  const d = inner.daddr;
+  s[0] = rd32(buf, q + 8);
+  s[1] = rd32(buf, q + 12);
+  s[2] = rd32(buf, q + 16);
+  s[3] = rd32(buf, q + 20);
+  d[0] = rd32(buf, q + 24);
+  d[1] = rd32(buf, q + 28);
+  d[2] = rd32(buf, q + 32);
+  d[3] = rd32(buf, q + 36);
   // Walk the quoted chain with the outer packet's fields saved: the walker writes them.
   const proto = info.proto;
   const fragHdrOff = info.fragHdrOff;
@@ -504,12 +535,18 @@ function parseIcmp6Inner(buf: Uint8Array, q: number, qEnd: number, info: PacketI
   info.innerIhl = l4 - q;
   info.innerL4Off = l4;
   info.innerFragField = innerFrag;
-  setInnerPorts(
-    buf,
-    l4,
-    (innerFrag & 0x1fff) === 0 && l4 + 4 <= qEnd && hasPorts(innerProto),
-    info,
-  );
+  if (
+    (innerFrag & 0x1fff) === 0 &&
+    l4 + 4 <= qEnd &&
+    (innerProto === IPPROTO_TCP || innerProto === IPPROTO_UDP || innerProto === IPPROTO_SCTP)
+  ) {
+    inner.sport = rd16(buf, l4);
+    inner.dport = rd16(buf, l4 + 2);
+  } else {
+    inner.sport = 0;
+    inner.dport = 0;
+  }
+  info.hasInner = true;
 }
 
 /**
