@@ -3,7 +3,8 @@
  * by (ICMP and ICMPv6 errors): the original frame's VLAN tags are repeated, so the answer
  * leaves by the VLAN the frame arrived on. Nothing here allocates.
  */
-import { copyMac, writeEthernet } from '../net/ethernet.js';
+import { wr16 } from '../net/bytes.js';
+import { copyMac } from '../net/ethernet.js';
 import type { PacketInfo } from '../net/packet.js';
 
 /**
@@ -35,9 +36,12 @@ export function writeReplyL2(
   tagOff: number,
   tagLen: number,
 ): number {
-  if (tagLen === 0) return writeEthernet(out, off, dstMac, srcMac, etherType) - off;
   copyMac(out, off, dstMac, 0);
   copyMac(out, off + 6, srcMac, 0);
+  if (tagLen === 0) {
+    wr16(out, off + 12, etherType);
+    return 14;
+  }
   for (let i = 0; i < tagLen; i++) out[off + 12 + i] = tagSrc[tagOff + i];
   return 12 + tagLen;
 }

@@ -24,7 +24,7 @@
  */
 import { rd16, rd32, wr16 } from '../net/bytes.js';
 import { ipv4HeaderCheck } from '../net/checksum.js';
-import { ETH_P_IP, writeEthernet } from '../net/ethernet.js';
+import { copyMac, ETH_P_IP } from '../net/ethernet.js';
 import { isIpvsIcmpError } from '../net/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { IP_DF, IP_MF, IP_OFFSET, IPV4_CHECK, writeIpv4Header } from '../net/ipv4.js';
@@ -113,9 +113,12 @@ export function tunEncap(
   const id = df !== 0 ? segIndex & 0xffff : opts.ident.take();
   const ttl = buf[inner + 8];
   const totLen = end - inner;
+  copyMac(buf, newOff, dstMac, 0);
+  copyMac(buf, newOff + 6, srcMac, 0);
+  wr16(buf, newOff + 12, ETH_P_IP);
   writeIpv4Header(
     buf,
-    writeEthernet(buf, newOff, dstMac, srcMac, ETH_P_IP),
+    newOff + 14,
     tos,
     totLen + IPIP_HLEN,
     id,

@@ -28,17 +28,10 @@
  */
 import { rd16, wr16, wr32 } from '../net/bytes.js';
 import { ipv4HeaderCheck } from '../net/checksum.js';
-import { ETH_P_IP, ETH_P_IPV6, writeEthernet } from '../net/ethernet.js';
+import { copyMac, ETH_P_IP, ETH_P_IPV6 } from '../net/ethernet.js';
 import { IPPROTO_FRAGMENT, IPPROTO_IPIP, IPPROTO_IPV6 } from '../net/ipproto.js';
 import { IPV4_CHECK, writeIpv4Header } from '../net/ipv4.js';
-import {
-  IPV6_DADDR,
-  IPV6_HLEN,
-  IPV6_MIN_MTU,
-  IPV6_SADDR,
-  ipv6TrafficClass,
-  writeAddr6,
-} from '../net/ipv6.js';
+import { IPV6_HLEN, IPV6_MIN_MTU, ipv6TrafficClass } from '../net/ipv6.js';
 import type { PacketInfo } from '../net/packet.js';
 import { copyBytes, type IpIdent, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
 import { ip6End } from './nat6.js';
@@ -100,13 +93,18 @@ export function tunEncap6(
     nh = IPPROTO_IPV6;
   }
   const innerLen = end - inner;
-  const o = writeEthernet(buf, newOff, dstMac, srcMac, ETH_P_IPV6);
+  copyMac(buf, newOff, dstMac, 0);
+  copyMac(buf, newOff + 6, srcMac, 0);
+  wr16(buf, newOff + 12, ETH_P_IPV6);
+  const o = newOff + 14;
   wr32(buf, o, (0x60000000 | (ecnEncapsulate(ds) << 20)) >>> 0);
   wr16(buf, o + 4, innerLen);
   buf[o + 6] = nh;
   buf[o + 7] = hop;
-  writeAddr6(buf, o + IPV6_SADDR, sa, saAt);
-  writeAddr6(buf, o + IPV6_DADDR, da, daAt);
+  for (let i = 0; i < 4; i++) {
+    wr32(buf, o + 8 + 4 * i, sa[saAt + i]);
+    wr32(buf, o + 24 + 4 * i, da[daAt + i]);
+  }
   setOuterFrame(info, newOff, 14 + IP6IP6_HLEN + innerLen);
   return newOff;
 }
@@ -136,9 +134,12 @@ export function tunEncap6in4(
   const ds = ipv6TrafficClass(buf, inner);
   const hop = buf[inner + 7];
   const innerLen = end - inner;
+  copyMac(buf, newOff, dstMac, 0);
+  copyMac(buf, newOff + 6, srcMac, 0);
+  wr16(buf, newOff + 12, ETH_P_IP);
   writeIpv4Header(
     buf,
-    writeEthernet(buf, newOff, dstMac, srcMac, ETH_P_IP),
+    newOff + 14,
     ecnEncapsulate(ds),
     innerLen + IPIP_HLEN,
     ident.take(),
