@@ -108,10 +108,20 @@ export function csumReplace2(check: number, m: number, m2: number): number {
 
 /** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address) changing from m to m2 (csum_replace4). */
 export function csumReplace4(check: number, m: number, m2: number): number {
-  return ~fold16((~check & 0xffff) + change4(m, m2)) & 0xffff;
+  const sum =
+    (~check & 0xffff) +
+    (~(m >>> 16) & 0xffff) +
+    (~m & 0xffff) +
+    ((m2 >>> 16) & 0xffff) +
+    (m2 & 0xffff);
+  return ~fold16(sum) & 0xffff;
 }
 
-/** ~m + m2 over the two 16-bit halves of a 32-bit field: what its change adds to a sum. */
+/**
+ * ~m + m2 over the two 16-bit halves of a 32-bit field: what its change adds to a sum.
+ * csumReplace4 and partialReplace4 keep the expression inline: they sit on the IPv4 NAT
+ * path, where an extra call level was not measured to be free.
+ */
 function change4(m: number, m2: number): number {
   return (~(m >>> 16) & 0xffff) + (~m & 0xffff) + ((m2 >>> 16) & 0xffff) + (m2 & 0xffff);
 }
@@ -123,7 +133,13 @@ function change4(m: number, m2: number): number {
  * Port changes need no update in this mode: ports are covered by the deferred checksum.
  */
 export function partialReplace4(check: number, m: number, m2: number): number {
-  return fold16((check & 0xffff) + change4(m, m2));
+  const sum =
+    (check & 0xffff) +
+    (~(m >>> 16) & 0xffff) +
+    (~m & 0xffff) +
+    ((m2 >>> 16) & 0xffff) +
+    (m2 & 0xffff);
+  return fold16(sum);
 }
 
 /** Same as partialReplace4 for a 16-bit pseudo-header field (the L4 length). */
