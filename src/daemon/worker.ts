@@ -119,7 +119,7 @@ const neighTimer =
     ? setInterval(() => {
         if (t.env.version === version) return;
         version = t.env.version;
-        const entries = [...t.env.neighbours].map(([a, mac]) => [a, [...mac]]);
+        const entries = t.env.neighbourList().map(([a, mac]) => [a, [...mac]]);
         port.postMessage({ type: 'neigh', entries });
       }, 100)
     : null;

@@ -10,6 +10,7 @@
  */
 import { AF_INET, type FlowKey, prefixMask32 } from '../net/addr.js';
 import { type Iface6Addr, Ipv6Env } from './env6.js';
+import { type FwmarkMatchConf, portBitmap, portMatches } from './fwmark-match.js';
 
 export interface IfaceConf {
   name: string;
@@ -34,21 +35,8 @@ export interface CidrConf {
   prefixLen: number;
 }
 
-export interface PortRangeConf {
-  from: number;
-  to: number;
-}
-
 /** Packets matching every given field get `mark` (iptables -j MARK for LVS fwmark services). */
-export interface FwmarkRuleConf {
-  mark: number;
-  src?: CidrConf;
-  dst?: CidrConf;
-  /** IP protocol to match; omitted = any. */
-  proto?: number;
-  sports?: readonly PortRangeConf[];
-  dports?: readonly PortRangeConf[];
-}
+export type FwmarkRuleConf = FwmarkMatchConf<CidrConf>;
 
 interface Route {
   dst: number;
@@ -72,13 +60,6 @@ interface FwmarkRule {
   dports: Uint8Array | null;
 }
 
-function portBitmap(ranges: readonly PortRangeConf[] | undefined): Uint8Array | null {
-  if (ranges === undefined || ranges.length === 0) return null;
-  const bm = new Uint8Array(8192);
-  for (const r of ranges) for (let p = r.from; p <= r.to; p++) bm[p >>> 3] |= 1 << (p & 7);
-  return bm;
-}
-
 export class DirectorEnv {
   readonly ifaces: IfaceConf[] = [];
   /** Addresses the director answers ARP and ICMP echo for (VIPs not on the host stack). */
@@ -88,15 +69,14 @@ export class DirectorEnv {
    * neither answers for them (they are not in `vips`) nor forwards traffic to them.
    */
   readonly standbyVips = new Set<number>();
-  /** IPv4 address (unsigned) -> MAC. Change it only through setNeighbour/learnNeighbour. */
-  readonly neighbours = new Map<number, Uint8Array>();
   /**
-   * The same entries (the same MAC arrays) keyed by the address as a signed 32-bit integer:
-   * V8 keeps those as small integers, where an address above 127.255.255.255 as an
-   * unsigned number is a heap number that Map hashes more slowly (about 8 ns a lookup,
-   * once per forwarded packet in resolve()).
+   * IPv4 address -> MAC, keyed by the address as a signed 32-bit integer (`addr | 0`): V8
+   * keeps those as small integers, where an address above 127.255.255.255 as an unsigned
+   * number is a heap number that Map hashes more slowly (about 8 ns a lookup, once per
+   * forwarded packet in resolve()). Changed only by setNeighbour/learnNeighbour; read the
+   * entries with neighbourList().
    */
-  private readonly neighboursByInt = new Map<number, Uint8Array>();
+  private readonly neighbours = new Map<number, Uint8Array>();
   private readonly routes: Route[] = [];
   private readonly marks: FwmarkRule[] = [];
 
@@ -160,11 +140,9 @@ export class DirectorEnv {
   }
 
   setNeighbour(addr: number, mac: Uint8Array): void {
-    const cur = this.neighbours.get(addr);
+    const cur = this.neighbours.get(addr | 0);
     if (cur === undefined) {
-      const copy = Uint8Array.from(mac);
-      this.neighbours.set(addr, copy);
-      this.neighboursByInt.set(addr | 0, copy);
+      this.neighbours.set(addr | 0, Uint8Array.from(mac));
       this.version++;
       return;
     }
@@ -182,11 +160,9 @@ export class DirectorEnv {
    * ARP senders, so it copies in place when the entry exists and allocates only for a new one.
    */
   learnNeighbour(addr: number, buf: Uint8Array, off: number): void {
-    const cur = this.neighbours.get(addr);
+    const cur = this.neighbours.get(addr | 0);
     if (cur === undefined) {
-      const mac = buf.slice(off, off + 6);
-      this.neighbours.set(addr, mac);
-      this.neighboursByInt.set(addr | 0, mac);
+      this.neighbours.set(addr | 0, buf.slice(off, off + 6));
       this.version++;
       return;
     }
@@ -197,6 +173,11 @@ export class DirectorEnv {
         return;
       }
     }
+  }
+
+  /** The neighbours as [IPv4 address (unsigned), MAC] (allocates; for listings and worker sync). */
+  neighbourList(): [number, Uint8Array][] {
+    return [...this.neighbours].map(([addr, mac]) => [addr >>> 0, mac]);
   }
 
   /** Index of an interface by name, or -1. */
@@ -232,7 +213,7 @@ export class DirectorEnv {
       if ((addr & r.mask) >>> 0 === r.dst) {
         this.nhLink = r.link;
         this.nhVia = r.via;
-        const mac = this.neighboursByInt.get((r.via === 0 ? addr : r.via) | 0);
+        const mac = this.neighbours.get((r.via === 0 ? addr : r.via) | 0);
         if (mac === undefined) return false;
         this.nhMac = mac;
         return true;
@@ -277,8 +258,7 @@ export class DirectorEnv {
       if ((daddr & r.dstMask) >>> 0 !== r.dst) continue;
       if ((saddr & r.srcMask) >>> 0 !== r.src) continue;
       if (r.proto !== 0 && r.proto !== proto) continue;
-      if (r.dports !== null && (r.dports[dport >>> 3] & (1 << (dport & 7))) === 0) continue;
-      if (r.sports !== null && (r.sports[sport >>> 3] & (1 << (sport & 7))) === 0) continue;
+      if (!portMatches(r.dports, dport) || !portMatches(r.sports, sport)) continue;
       return r.mark;
     }
     return 0;

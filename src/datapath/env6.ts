@@ -11,6 +11,7 @@
  * kernel's counterparts are the FIB6, the ndisc neighbour table and the host's addresses.
  */
 import { AF_INET6, InetAddr, prefixMask32 } from '../net/addr.js';
+import { type FwmarkMatchConf, portBitmap, portMatches } from './fwmark-match.js';
 
 /** An IPv6 address of one of the director's links. */
 export interface Iface6Addr {
@@ -32,20 +33,8 @@ export interface Cidr6 {
   prefixLen: number;
 }
 
-export interface PortRange6 {
-  from: number;
-  to: number;
-}
-
 /** Packets matching every given field get `mark` (ip6tables -j MARK for -f -6 services). */
-export interface Fwmark6RuleConf {
-  mark: number;
-  src?: Cidr6;
-  dst?: Cidr6;
-  proto?: number;
-  sports?: readonly PortRange6[];
-  dports?: readonly PortRange6[];
-}
+export type Fwmark6RuleConf = FwmarkMatchConf<Cidr6>;
 
 interface Route6 {
   /** Network and mask, four words each. */
@@ -89,13 +78,6 @@ function inPrefix(w: ArrayLike<number>, at: number, net: Int32Array, mask: Int32
     (w[at + 1] & mask[1]) === net[1] &&
     (w[at + 2] & mask[2]) === net[2]
   );
-}
-
-function portBitmap(ranges: readonly PortRange6[] | undefined): Uint8Array | null {
-  if (ranges === undefined || ranges.length === 0) return null;
-  const bm = new Uint8Array(8192);
-  for (const r of ranges) for (let p = r.from; p <= r.to; p++) bm[p >>> 3] |= 1 << (p & 7);
-  return bm;
 }
 
 /**
@@ -152,15 +134,24 @@ export class Addr6Table {
   slotFor(w: ArrayLike<number>, at = 0): number {
     let s = this.slot(w, at);
     if (s >= 0) return s;
+    s = this.claim(s, w, at);
+    if (s >= 0) this.macs.fill(0, s * 6, s * 6 + 6);
+    return s;
+  }
+
+  /**
+   * Takes the free slot slot() reported (-1 - index) for the address: its index, or -1
+   * when the table is full. The caller writes the slot's MAC.
+   */
+  private claim(free: number, w: ArrayLike<number>, at: number): number {
     if (this.size >= this.capacity) return -1;
-    s = -1 - s;
+    const s = -1 - free;
     const b = s << 2;
     this.keys[b] = w[at];
     this.keys[b + 1] = w[at + 1];
     this.keys[b + 2] = w[at + 2];
     this.keys[b + 3] = w[at + 3];
     this.used[s] = 1;
-    this.macs.fill(0, s * 6, s * 6 + 6);
     this.size++;
     return s;
   }
@@ -211,16 +202,9 @@ export class Addr6Table {
       }
       return changed ? 2 : 0;
     }
-    if (this.size >= this.capacity) return -1;
-    s = -1 - s;
-    const b = s << 2;
-    this.keys[b] = w[at];
-    this.keys[b + 1] = w[at + 1];
-    this.keys[b + 2] = w[at + 2];
-    this.keys[b + 3] = w[at + 3];
-    this.used[s] = 1;
+    s = this.claim(s, w, at);
+    if (s < 0) return -1;
     for (let j = 0; j < 6; j++) m[s * 6 + j] = mac[macOff + j];
-    this.size++;
     return 1;
   }
 
@@ -357,8 +341,7 @@ export class Ipv6Env {
       if (!inPrefix(d, 0, r.dst, r.dstMask)) continue;
       if (!inPrefix(s, 0, r.src, r.srcMask)) continue;
       if (r.proto !== 0 && r.proto !== proto) continue;
-      if (r.dports !== null && (r.dports[dport >>> 3] & (1 << (dport & 7))) === 0) continue;
-      if (r.sports !== null && (r.sports[sport >>> 3] & (1 << (sport & 7))) === 0) continue;
+      if (!portMatches(r.dports, dport) || !portMatches(r.sports, sport)) continue;
       return r.mark;
     }
     return 0;

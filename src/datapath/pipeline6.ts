@@ -60,11 +60,10 @@ import {
   natSnat6,
 } from '../xmit/nat6.js';
 import { buildNaReply, echo6ReplyInPlace, NdMessage, ndParse } from '../xmit/nd.js';
-import { IPIP_HLEN, ipv4Fragment } from '../xmit/tun.js';
+import { IPIP_HLEN, ipv4Fragment, mtuLen } from '../xmit/tun.js';
 import {
   IP6IP6_HLEN,
   ipv6Fragment,
-  mtuLen6,
   TUN6_DROP,
   TUN6_TOOBIG,
   tun6MtuVerdict,
@@ -379,7 +378,7 @@ export class Ipv6Path {
     }
     const mtu = ifc.mtu - IP6IP6_HLEN;
     if (mtu < IPV6_MIN_MTU) return p.end(O.O_TUN_MTU_DROP);
-    const fits = mtuLen6(info) <= mtu;
+    const fits = mtuLen(info) <= mtu;
     if (!fits && p.tunOpts.pmtuDisc && (info.fragField & IP_DF) !== 0 && !icmpRelated) {
       return this.answer4(buf, ANSWER_TOO_BIG, mtu, O.O_TUN_FRAG_NEEDED, O.O_FRAG_NEEDED_SENT);
     }

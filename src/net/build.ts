@@ -393,21 +393,12 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
 
   let l4: Uint8Array;
   let proto: number;
-  if (spec.tcp) {
-    l4 = buildTcp(spec.tcp, ps);
-    proto = IPPROTO_TCP;
-  } else if (spec.udp) {
-    l4 = buildUdp(spec.udp, ps);
-    proto = IPPROTO_UDP;
+  const common = buildCommonUpper(spec, ps);
+  if (common !== null) {
+    [l4, proto] = common;
   } else if (spec.icmp) {
     l4 = buildIcmp(spec.icmp);
     proto = IPPROTO_ICMP;
-  } else if (spec.ipip) {
-    l4 = buildIpv4(spec.ipip);
-    proto = IPPROTO_IPIP;
-  } else if (spec.ip6) {
-    l4 = buildIp6(spec.ip6);
-    proto = IPPROTO_IPV6;
   } else {
     if (spec.payload !== undefined && spec.proto === undefined) {
       throw new Error('buildIpv4: payload needs proto');
@@ -441,6 +432,21 @@ export function buildIpv4(spec: Ipv4Spec): Uint8Array {
   // Checksum over the header bytes actually laid out (even if the ihl field lies).
   wr16(out, 10, applyCsum(spec.csum, ipv4HeaderCheck(out, 0, ihl), 'IPv4'));
   return out;
+}
+
+/**
+ * The upper layer of a spec that both families carry alike — TCP, UDP, or a tunnelled
+ * IPv4 or IPv6 packet — and its protocol number; null when the spec gives none of them.
+ */
+function buildCommonUpper(
+  spec: { tcp?: TcpSpec; udp?: UdpSpec; ipip?: Ipv4Spec; ip6?: Ip6Spec },
+  ps: Pseudo,
+): [Uint8Array, number] | null {
+  if (spec.tcp) return [buildTcp(spec.tcp, ps), IPPROTO_TCP];
+  if (spec.udp) return [buildUdp(spec.udp, ps), IPPROTO_UDP];
+  if (spec.ipip) return [buildIpv4(spec.ipip), IPPROTO_IPIP];
+  if (spec.ip6) return [buildIp6(spec.ip6), IPPROTO_IPV6];
+  return null;
 }
 
 /** What an upper-layer checksum's pseudo-header needs, for either family. */
@@ -492,26 +498,14 @@ function buildIcmp(c: IcmpSpec): Uint8Array {
   let quote: Uint8Array = new Uint8Array(0);
   if (c.quote !== undefined) {
     const full = c.quote instanceof Uint8Array ? c.quote : buildIpv4(c.quote);
-    let n = full.length;
-    if (c.quoteLen === undefined) {
-      // RFC 792: the internet header plus the first 64 bits of the datagram's data.
-      if (!(c.quote instanceof Uint8Array)) n = Math.min(full.length, (full[0] & 15) * 4 + 8);
-    } else if (c.quoteLen !== 'all') {
-      n = checkRange('quoteLen', c.quoteLen, 0, full.length);
-    }
-    quote = full.subarray(0, n);
+    // RFC 792: the internet header plus the first 64 bits of the datagram's data.
+    const natural = c.quote instanceof Uint8Array ? full.length : (full[0] & 15) * 4 + 8;
+    quote = quotePart(full, c.quoteLen, natural);
   }
   const payload = c.payload === undefined ? new Uint8Array(0) : bytes(c.payload);
   const out = new Uint8Array(8 + quote.length + payload.length);
-  out[0] = checkRange('icmp type', c.type, 0, 0xff);
-  out[1] = checkRange('icmp code', c.code ?? 0, 0, 0xff);
-  const rest =
-    c.rest !== undefined
-      ? checkRange('icmp rest', c.rest, 0, 0xffffffff)
-      : ((checkRange('icmp id', c.id ?? 0, 0, 0xffff) << 16) |
-          checkRange('icmp seq/mtu', c.seq ?? c.mtu ?? 0, 0, 0xffff)) >>>
-        0;
-  wr32(out, 4, rest);
+  // FRAG_NEEDED's next-hop MTU sits in the low half, where an echo's sequence does.
+  writeIcmpHead(out, 'icmp', c, [c.rest, 'rest'], [c.seq ?? c.mtu, 'seq/mtu']);
   out.set(quote, 8);
   out.set(payload, 8 + quote.length);
   wr16(out, 2, applyCsum(c.csum, icmpCheck(out, 0, out.length), 'ICMP'));
@@ -571,10 +565,7 @@ function l4Csum(
   what: string,
 ): number {
   const pseudo = ps.v6
-    ? sumBytes(ps.dst6, 0, 16, sumBytes(ps.src6, 0, 16)) +
-      (seg.length >>> 16) +
-      (seg.length & 0xffff) +
-      proto
+    ? pseudoSum6(ps, seg.length, proto)
     : pseudoHeaderSum(ps.saddr, ps.daddr, proto, seg.length);
   if (mode === 'partial') return fold16(pseudo);
   if (mode === 'zero') return 0;
@@ -582,6 +573,11 @@ function l4Csum(
     ? csumFinish(sumBytes(seg, 0, seg.length, pseudo))
     : l4Check(seg, 0, seg.length, checkPos, ps.saddr, ps.daddr, proto);
   return applyCsum(mode, full, what);
+}
+
+/** The sum of the IPv6 pseudo-header of an upper-layer message of `len` bytes. */
+function pseudoSum6(ps: Pseudo, len: number, proto: number): number {
+  return sumBytes(ps.dst6, 0, 16, sumBytes(ps.src6, 0, 16)) + (len >>> 16) + (len & 0xffff) + proto;
 }
 
 /** 16 bytes of an IPv6 address given as text (throws when it is not one). */
@@ -607,21 +603,12 @@ export function buildIp6(spec: Ip6Spec): Uint8Array {
     throw new Error('buildIp6: give at most one of tcp, udp, icmp6, ip6, ipip, payload');
   let upper: Uint8Array;
   let proto: number;
-  if (spec.tcp) {
-    upper = buildTcp(spec.tcp, ps);
-    proto = IPPROTO_TCP;
-  } else if (spec.udp) {
-    upper = buildUdp(spec.udp, ps);
-    proto = IPPROTO_UDP;
+  const common = buildCommonUpper(spec, ps);
+  if (common !== null) {
+    [upper, proto] = common;
   } else if (spec.icmp6) {
     upper = buildIcmp6(spec.icmp6, ps);
     proto = IPPROTO_ICMPV6;
-  } else if (spec.ip6) {
-    upper = buildIp6(spec.ip6);
-    proto = IPPROTO_IPV6;
-  } else if (spec.ipip) {
-    upper = buildIpv4(spec.ipip);
-    proto = IPPROTO_IPIP;
   } else {
     if (spec.payload !== undefined && spec.nextHeader === undefined) {
       throw new Error('buildIp6: payload needs nextHeader');
@@ -688,35 +675,62 @@ function buildIcmp6(c: Icmp6Spec, ps: Pseudo): Uint8Array {
   let quote: Uint8Array = new Uint8Array(0);
   if (c.quote !== undefined) {
     const full = c.quote instanceof Uint8Array ? c.quote : buildIp6(c.quote);
-    let n = full.length;
-    if (c.quoteLen === undefined) n = Math.min(full.length, 1280 - 48);
-    else if (c.quoteLen !== 'all') n = checkRange('quoteLen', c.quoteLen, 0, full.length);
-    quote = full.subarray(0, n);
+    // As much as keeps the error within the IPv6 minimum MTU.
+    quote = quotePart(full, c.quoteLen, 1280 - 48);
   }
   const target = c.target === undefined ? new Uint8Array(0) : addr6Bytes(c.target, 'icmp6 target');
   const payload = c.payload === undefined ? new Uint8Array(0) : bytes(c.payload);
   const out = new Uint8Array(8 + target.length + quote.length + payload.length);
-  out[0] = checkRange('icmp6 type', c.type, 0, 0xff);
-  out[1] = checkRange('icmp6 code', c.code ?? 0, 0, 0xff);
-  const rest =
-    c.rest !== undefined
-      ? checkRange('icmp6 rest', c.rest, 0, 0xffffffff)
-      : c.mtu !== undefined
-        ? checkRange('icmp6 mtu', c.mtu, 0, 0xffffffff)
-        : ((checkRange('icmp6 id', c.id ?? 0, 0, 0xffff) << 16) |
-            checkRange('icmp6 seq', c.seq ?? 0, 0, 0xffff)) >>>
-          0;
-  wr32(out, 4, rest);
+  // Packet Too Big's MTU fills the whole rest-of-header word.
+  const rest: Field = c.rest !== undefined ? [c.rest, 'rest'] : [c.mtu, 'mtu'];
+  writeIcmpHead(out, 'icmp6', c, rest, [c.seq, 'seq']);
   out.set(target, 8);
   out.set(quote, 8 + target.length);
   out.set(payload, 8 + target.length + quote.length);
-  const sum =
-    sumBytes(ps.dst6, 0, 16, sumBytes(ps.src6, 0, 16)) +
-    (out.length >>> 16) +
-    (out.length & 0xffff) +
-    IPPROTO_ICMPV6;
+  const sum = pseudoSum6(ps, out.length, IPPROTO_ICMPV6);
   wr16(out, 2, applyCsum(c.csum, csumFinish(sumBytes(out, 0, out.length, sum)), 'ICMPv6'));
   return out;
+}
+
+/**
+ * The bytes of `full` an ICMP error quotes: quoteLen of them, all of them for 'all', and
+ * by default at most `natural`.
+ */
+function quotePart(
+  full: Uint8Array,
+  quoteLen: number | 'all' | undefined,
+  natural: number,
+): Uint8Array {
+  let n = full.length;
+  if (quoteLen === undefined) n = Math.min(full.length, natural);
+  else if (quoteLen !== 'all') n = checkRange('quoteLen', quoteLen, 0, full.length);
+  return full.subarray(0, n);
+}
+
+/** A spec's value for a header field and the field's name in range errors. */
+type Field = readonly [value: number | undefined, name: string];
+
+/**
+ * The first 8 bytes of an ICMP (`what` 'icmp') or ICMPv6 ('icmp6') message but its
+ * checksum: type, code and the rest-of-header word, `rest` whole when given, else the id
+ * in its high and `low` in its low 16 bits.
+ */
+function writeIcmpHead(
+  out: Uint8Array,
+  what: string,
+  c: { type: number; code?: number; id?: number },
+  rest: Field,
+  low: Field,
+): void {
+  out[0] = checkRange(`${what} type`, c.type, 0, 0xff);
+  out[1] = checkRange(`${what} code`, c.code ?? 0, 0, 0xff);
+  const word =
+    rest[0] !== undefined
+      ? checkRange(`${what} ${rest[1]}`, rest[0], 0, 0xffffffff)
+      : ((checkRange(`${what} id`, c.id ?? 0, 0, 0xffff) << 16) |
+          checkRange(`${what} ${low[1]}`, low[0] ?? 0, 0, 0xffff)) >>>
+        0;
+  wr32(out, 4, word);
 }
 
 function applyCsum(mode: CsumMode | L4CsumMode | undefined, correct: number, what: string): number {

@@ -64,9 +64,22 @@ export function l4Check(
   daddr: number,
   proto: number,
 ): number {
-  let sum = pseudoHeaderSum(saddr, daddr, proto, l4Len);
-  sum = sumBytes(buf, l4Off, checkPos, sum);
-  sum = sumBytes(buf, l4Off + checkPos + 2, l4Len - checkPos - 2, sum);
+  return checkWithout(buf, l4Off, l4Len, checkPos, pseudoHeaderSum(saddr, daddr, proto, l4Len));
+}
+
+/**
+ * The check value of len bytes at off added to `sum` (a pseudo-header's), the 2-byte check
+ * field at off+checkPos left out (its stored value does not matter).
+ */
+function checkWithout(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  checkPos: number,
+  sum: number,
+): number {
+  sum = sumBytes(buf, off, checkPos, sum);
+  sum = sumBytes(buf, off + checkPos + 2, len - checkPos - 2, sum);
   return csumFinish(sum);
 }
 
@@ -102,6 +115,15 @@ export function csumReplace4(check: number, m: number, m2: number): number {
     ((m2 >>> 16) & 0xffff) +
     (m2 & 0xffff);
   return ~fold16(sum) & 0xffff;
+}
+
+/**
+ * ~m + m2 over the two 16-bit halves of a 32-bit field: what its change adds to a sum.
+ * csumReplace4 and partialReplace4 keep the expression inline: they sit on the IPv4 NAT
+ * path, where an extra call level was not measured to be free.
+ */
+function change4(m: number, m2: number): number {
+  return (~(m >>> 16) & 0xffff) + (~m & 0xffff) + ((m2 >>> 16) & 0xffff) + (m2 & 0xffff);
 }
 
 /**
@@ -186,10 +208,7 @@ export function l4Check6(
   l3Off: number,
   proto: number,
 ): number {
-  let sum = pseudoHeaderSum6(buf, l3Off, l4Len, proto);
-  sum = sumBytes(buf, l4Off, checkPos, sum);
-  sum = sumBytes(buf, l4Off + checkPos + 2, l4Len - checkPos - 2, sum);
-  return csumFinish(sum);
+  return checkWithout(buf, l4Off, l4Len, checkPos, pseudoHeaderSum6(buf, l3Off, l4Len, proto));
 }
 
 /**
@@ -205,13 +224,17 @@ export function csumReplace16(
   m2: ArrayLike<number>,
   mb: number,
 ): number {
-  let sum = ~check & 0xffff;
-  for (let i = 0; i < 4; i++) {
-    const a = m[ma + i];
-    const b = m2[mb + i];
-    sum += (~(a >>> 16) & 0xffff) + (~a & 0xffff) + ((b >>> 16) & 0xffff) + (b & 0xffff);
-  }
-  return ~fold16(sum) & 0xffff;
+  return ~fold16((~check & 0xffff) + change16(m, ma, m2, mb)) & 0xffff;
+}
+
+/** change4 over the four words of a 128-bit field, m[ma..ma+3] -> m2[mb..mb+3]. */
+function change16(m: ArrayLike<number>, ma: number, m2: ArrayLike<number>, mb: number): number {
+  return (
+    change4(m[ma], m2[mb]) +
+    change4(m[ma + 1], m2[mb + 1]) +
+    change4(m[ma + 2], m2[mb + 2]) +
+    change4(m[ma + 3], m2[mb + 3])
+  );
 }
 
 /** partialReplace4 for a 128-bit pseudo-header address (CHECKSUM_PARTIAL check fields). */
@@ -222,11 +245,5 @@ export function partialReplace16(
   m2: ArrayLike<number>,
   mb: number,
 ): number {
-  let sum = check & 0xffff;
-  for (let i = 0; i < 4; i++) {
-    const a = m[ma + i];
-    const b = m2[mb + i];
-    sum += (~(a >>> 16) & 0xffff) + (~a & 0xffff) + ((b >>> 16) & 0xffff) + (b & 0xffff);
-  }
-  return fold16(sum);
+  return fold16((check & 0xffff) + change16(m, ma, m2, mb));
 }

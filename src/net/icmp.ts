@@ -46,7 +46,8 @@ export function isIpvsIcmpError(type: number): boolean {
 
 /**
  * Write an ICMP header with a zero check field. `rest` is the 32-bit rest-of-header word
- * (echo: id << 16 | seq; frag needed: the next-hop MTU). Returns off + 8.
+ * (echo: id << 16 | seq; frag needed: the next-hop MTU). An ICMPv6 header has the same
+ * layout (RFC 4443 2.1). Returns off + 8.
  */
 export function writeIcmpHeader(
   buf: Uint8Array,

@@ -32,7 +32,7 @@
  */
 import { AF_INET, AF_INET6 } from './addr.js';
 import { rd16, rd32 } from './bytes.js';
-import { fold16, sumBytes } from './checksum.js';
+import { fold16, pseudoHeaderSum, pseudoHeaderSum6, sumBytes } from './checksum.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from './ethernet.js';
 import { isIcmpError } from './icmp.js';
 import { isIcmp6Error } from './icmp6.js';
@@ -51,6 +51,7 @@ import {
   IPPROTO_UDP,
 } from './ipproto.js';
 import { IP_MF, ipv4ChecksumValid } from './ipv4.js';
+import { ipv6TrafficClass } from './ipv6.js';
 import type { PacketInfo } from './packet.js';
 
 // ---- status codes (index into PARSE_STATUS_NAMES) ----
@@ -327,16 +328,13 @@ function parseArp(buf: Uint8Array, l3: number, end: number, info: PacketInfo): n
  */
 export function parseIpv6(buf: Uint8Array, l3: number, end: number, info: PacketInfo): number {
   const flow = info.flow;
-  info.hasInner = false;
-  info.l4CheckOff = -1;
+  resetL4(info);
   info.fragHdrOff = -1;
   info.fragField = 0;
-  flow.sport = 0;
-  flow.dport = 0;
   const avail = end - l3;
   if (avail < 40) return PARSE_TRUNCATED_IP;
   if (buf[l3] >>> 4 !== 6) return PARSE_BAD_IP_VERSION;
-  info.tos = ((buf[l3] & 0x0f) << 4) | (buf[l3 + 1] >>> 4);
+  info.tos = ipv6TrafficClass(buf, l3);
   info.ttl = buf[l3 + 7];
   info.ipId = 0;
   flow.af = AF_INET6;
@@ -576,16 +574,14 @@ export function l4ChecksumOk(buf: Uint8Array, info: PacketInfo): boolean {
   const proto = info.proto;
   let sum = 0;
   if (info.flow.af === AF_INET6) {
-    sum = sumBytes(buf, info.l3Off + 8, 32) + (info.l4Len >>> 16) + (info.l4Len & 0xffff) + proto;
+    sum = pseudoHeaderSum6(buf, info.l3Off, info.l4Len, proto);
     return fold16(sumBytes(buf, info.l4Off, info.l4Len, sum)) === 0xffff;
   }
   if (proto === IPPROTO_UDP) {
     if (buf[info.l4CheckOff] === 0 && buf[info.l4CheckOff + 1] === 0) return true;
   }
   if (proto !== IPPROTO_ICMP) {
-    const s = info.flow.saddr4;
-    const d = info.flow.daddr4;
-    sum = (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff) + proto + info.l4Len;
+    sum = pseudoHeaderSum(info.flow.saddr4, info.flow.daddr4, proto, info.l4Len);
   }
   sum = sumBytes(buf, info.l4Off, info.l4Len, sum);
   return fold16(sum) === 0xffff;

@@ -24,7 +24,6 @@ import { rd16, rd32, wr16, wr32 } from '../net/bytes.js';
 import {
   csumFinish,
   ipv4HeaderCheck,
-  l4Check,
   l4Check6,
   pseudoHeaderSum,
   sumBytes,
@@ -68,15 +67,14 @@ export function tcpSegment(
   const end = ipEnd(ip, info.totLen, info.ihl, info.off, info.len);
   if (end < 0 || (info.fragField & (IP_MF | IP_OFFSET)) !== 0) return XMIT_E_INVALID;
   const tcp = info.l4Off;
-  if (tcp !== ip + info.ihl || tcp + 20 > end) return XMIT_E_INVALID;
-  const thl = (buf[tcp + 12] >>> 4) << 2;
-  if (thl < 20 || tcp + thl > end) return XMIT_E_INVALID;
+  const thl = tcpHeaderLen(buf, info, end);
+  if (thl < 0) return XMIT_E_INVALID;
 
   const l2 = ip - info.off;
   const ihl = info.ihl;
   const hdrs = l2 + ihl + thl;
   const payload = end - tcp - thl;
-  const n = payload <= mss ? 1 : Math.ceil(payload / mss);
+  const n = segmentCount(payload, mss);
   if (n > outOffs.length || n > outLens.length) return XMIT_E_SPACE;
 
   const id0 = rd16(buf, ip + 4);
@@ -102,10 +100,7 @@ export function tcpSegment(
     wr16(out, sip + 4, (id0 + i) & 0xffff);
     wr16(out, sip + IPV4_CHECK, ipv4HeaderCheck(out, sip, ihl));
     wr32(out, stcp + 4, (seq0 + done) >>> 0);
-    let flags = flags0;
-    if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
-    if (i > 0) flags &= ~TCP_CWR;
-    out[stcp + 13] = flags;
+    out[stcp + 13] = segmentFlags(flags0, i, n);
     let sum = pseudoHeaderSum(saddr, daddr, IPPROTO_TCP, thl + segPay);
     sum = sumBytes(out, stcp, 16, sum);
     sum = sumBytes(out, stcp + 18, thl - 18, sum);
@@ -143,14 +138,13 @@ export function tcpSegment6(
   const end = ip + info.totLen;
   if (info.fragHdrOff >= 0 || end > info.off + info.len) return XMIT_E_INVALID;
   const tcp = info.l4Off;
-  if (tcp !== ip + info.ihl || tcp + 20 > end) return XMIT_E_INVALID;
-  const thl = (buf[tcp + 12] >>> 4) << 2;
-  if (thl < 20 || tcp + thl > end) return XMIT_E_INVALID;
+  const thl = tcpHeaderLen(buf, info, end);
+  if (thl < 0) return XMIT_E_INVALID;
   const l2 = ip - info.off;
   const nhl = info.ihl;
   const hdrs = l2 + nhl + thl;
   const payload = end - tcp - thl;
-  const n = payload <= mss ? 1 : Math.ceil(payload / mss);
+  const n = segmentCount(payload, mss);
   if (n > outOffs.length || n > outLens.length) return XMIT_E_SPACE;
   if (n * (headroom + hdrs) + payload > out.length) return XMIT_E_SPACE;
   const seq0 = rd32(buf, tcp + 4);
@@ -165,10 +159,7 @@ export function tcpSegment6(
     const stcp = sip + nhl;
     wr16(out, sip + 4, nhl - 40 + thl + segPay);
     wr32(out, stcp + 4, (seq0 + done) >>> 0);
-    let flags = flags0;
-    if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
-    if (i > 0) flags &= ~TCP_CWR;
-    out[stcp + 13] = flags;
+    out[stcp + 13] = segmentFlags(flags0, i, n);
     const src = tcp + thl + done;
     copyBytes(out, stcp + thl, buf, src, src + segPay);
     wr16(out, stcp + 16, l4Check6(out, stcp, thl + segPay, 16, sip, 6));
@@ -178,6 +169,34 @@ export function tcpSegment6(
     done += segPay;
   }
   return n;
+}
+
+/**
+ * The length of the super-packet's TCP header, right after its IP header (info.ihl bytes
+ * from l3Off) and inside the packet ending at `end`, or -1 when it is not.
+ */
+function tcpHeaderLen(buf: Uint8Array, info: PacketInfo, end: number): number {
+  const tcp = info.l4Off;
+  if (tcp !== info.l3Off + info.ihl || tcp + 20 > end) return -1;
+  const thl = (buf[tcp + 12] >>> 4) << 2;
+  if (thl < 20 || tcp + thl > end) return -1;
+  return thl;
+}
+
+/** How many segments of at most mss bytes carry `payload` bytes (one when there are none). */
+function segmentCount(payload: number, mss: number): number {
+  return payload <= mss ? 1 : Math.ceil(payload / mss);
+}
+
+/**
+ * tcp_gso_segment's TCP flags for segment i of n: FIN and PSH only on the last, CWR only
+ * on the first.
+ */
+function segmentFlags(flags0: number, i: number, n: number): number {
+  let flags = flags0;
+  if (i < n - 1) flags &= ~(TCP_FIN | TCP_PSH);
+  if (i > 0) flags &= ~TCP_CWR;
+  return flags;
 }
 
 /**

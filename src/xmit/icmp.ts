@@ -20,9 +20,10 @@
  * Not mirrored: IP options of the original are not echoed back (ip_options_echo), and rate
  * limiting (icmp_ratelimit / icmp_msgs_per_sec) is the caller's business.
  */
-import { rd32, wr16, wr32 } from '../net/bytes.js';
+import { rd32, wr16 } from '../net/bytes.js';
 import { icmpCheck } from '../net/checksum.js';
-import { copyMac, ETH_P_IP } from '../net/ethernet.js';
+import { ETH_P_IP } from '../net/ethernet.js';
+import { writeIcmpHeader } from '../net/icmp.js';
 import { IPV4_DADDR, IPV4_SADDR, writeIpv4Header } from '../net/ipv4.js';
 import type { PacketInfo } from '../net/packet.js';
 import {
@@ -35,6 +36,7 @@ import {
   XMIT_E_SPACE,
   XMIT_NO_REPLY,
 } from './common.js';
+import { replyL2Len, replyTagLen, writeReplyL2 } from './reply-l2.js';
 
 export const ICMP_DEST_UNREACH = 3;
 export const ICMP_TIME_EXCEEDED = 11;
@@ -111,27 +113,15 @@ export function writeIcmpErrorFrame(
   ident: IpIdent,
   ttl = IP_DEFAULT_TTL,
 ): number {
-  const l2 = l2Len > 0 ? 12 + l2Len : 14;
-  const total = l2 + 28 + qLen;
+  const total = replyL2Len(l2Len) + 28 + qLen;
   if (outOff < 0 || outOff + total > out.length) return XMIT_E_SPACE;
   if (srcMac.length !== 6 || dstMac.length !== 6) return XMIT_E_INVALID;
-  copyMac(out, outOff, dstMac, 0);
-  copyMac(out, outOff + 6, srcMac, 0);
-  if (l2Len > 0) {
-    for (let i = 0; i < l2Len; i++) out[outOff + 12 + i] = l2Src[l2Off + i];
-  } else {
-    wr16(out, outOff + 12, ETH_P_IP);
-  }
-  const ip = outOff + l2;
+  const ip = outOff + writeReplyL2(out, outOff, dstMac, srcMac, ETH_P_IP, l2Src, l2Off, l2Len);
   // RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL for errors (all this module sends).
   const tos = (qTos & 0x1e) | 0xc0;
   writeIpv4Header(out, ip, tos, 28 + qLen, ident.take(), 0, ttl, 1, saddr, daddr);
   const icmp = ip + 20;
-  out[icmp] = type;
-  out[icmp + 1] = code;
-  wr16(out, icmp + 2, 0);
-  wr32(out, icmp + 4, rest32 >>> 0);
-  const q = icmp + 8;
+  const q = writeIcmpHeader(out, icmp, type, code, rest32);
   copyBytes(out, q, qBuf, qOff, qOff + qLen);
   wr16(out, icmp + 2, icmpCheck(out, icmp, 8 + qLen));
   return total;
@@ -175,7 +165,6 @@ export function buildIcmpError(
   if (room <= 20) return XMIT_NO_REPLY;
   const avail = end - info.l3Off;
   const qLen = Math.min(avail, room);
-  const tags = info.l3Off - info.off - 12;
   return writeIcmpErrorFrame(
     out,
     outOff,
@@ -192,7 +181,7 @@ export function buildIcmpError(
     dstMac,
     buf,
     info.off + 12,
-    tags > 2 ? tags : 0,
+    replyTagLen(info),
     ident,
   );
 }

@@ -19,9 +19,10 @@
  *    the IPv6 minimum MTU (1280 - 40 - 8 = 1232 bytes).
  * Rate limiting (icmpv6_xrlim_allow) is the caller's business, as for IPv4.
  */
-import { wr16, wr32 } from '../net/bytes.js';
+import { wr16 } from '../net/bytes.js';
 import { l4Check6 } from '../net/checksum.js';
-import { copyMac, ETH_P_IPV6 } from '../net/ethernet.js';
+import { ETH_P_IPV6 } from '../net/ethernet.js';
+import { writeIcmpHeader } from '../net/icmp.js';
 import {
   ICMPV6_DEST_UNREACH,
   ICMPV6_EXC_HOPLIMIT,
@@ -41,6 +42,7 @@ import {
 import type { PacketInfo } from '../net/packet.js';
 import { copyBytes, XMIT_E_INVALID, XMIT_E_SPACE, XMIT_NO_REPLY } from './common.js';
 import { ip6End } from './nat6.js';
+import { replyL2Len, replyTagLen, writeReplyL2 } from './reply-l2.js';
 
 /** Bytes of the offending packet an ICMPv6 error quotes at most. */
 export const ICMP6_QUOTE_MAX = IPV6_MIN_MTU - 40 - 8;
@@ -84,25 +86,14 @@ export function writeIcmp6ErrorFrame(
   l2Off: number,
   l2Len: number,
 ): number {
-  const l2 = l2Len > 0 ? 12 + l2Len : 14;
-  const total = l2 + 40 + 8 + qLen;
+  const total = replyL2Len(l2Len) + 40 + 8 + qLen;
   if (outOff < 0 || outOff + total > out.length) return XMIT_E_SPACE;
   if (srcMac.length !== 6 || dstMac.length !== 6) return XMIT_E_INVALID;
-  copyMac(out, outOff, dstMac, 0);
-  copyMac(out, outOff + 6, srcMac, 0);
-  if (l2Len > 0) {
-    for (let i = 0; i < l2Len; i++) out[outOff + 12 + i] = l2Src[l2Off + i];
-  } else {
-    wr16(out, outOff + 12, ETH_P_IPV6);
-  }
-  const ip = outOff + l2;
+  const ip = outOff + writeReplyL2(out, outOff, dstMac, srcMac, ETH_P_IPV6, l2Src, l2Off, l2Len);
   writeIpv6Header(out, ip, 0, 0, 8 + qLen, IPPROTO_ICMPV6, IPV6_DEFAULT_HOPLIMIT, saddr, daddr);
   const icmp = ip + 40;
-  out[icmp] = type;
-  out[icmp + 1] = code;
-  wr16(out, icmp + 2, 0);
-  wr32(out, icmp + 4, rest32 >>> 0);
-  copyBytes(out, icmp + 8, qBuf, qOff, qOff + qLen);
+  const q = writeIcmpHeader(out, icmp, type, code, rest32);
+  copyBytes(out, q, qBuf, qOff, qOff + qLen);
   wr16(out, icmp + 2, l4Check6(out, icmp, 8 + qLen, 2, ip, IPPROTO_ICMPV6));
   return total;
 }
@@ -138,7 +129,6 @@ export function buildIcmp6Error(
     for (let i = 0; i < 4; i++) SRC[i] = src[srcAt + i];
     saddr = SRC;
   }
-  const tags = info.l3Off - info.off - 12;
   return writeIcmp6ErrorFrame(
     out,
     outOff,
@@ -154,7 +144,7 @@ export function buildIcmp6Error(
     dstMac,
     buf,
     info.off + 12,
-    tags > 2 ? tags : 0,
+    replyTagLen(info),
   );
 }
 const SRC = new Int32Array(4);

@@ -24,6 +24,7 @@ import {
   fold16,
   l4Check6,
   partialReplace16,
+  pseudoHeaderSum6,
   sumBytes,
   udpCheckValue,
 } from '../net/checksum.js';
@@ -96,21 +97,7 @@ export function natDnat6(
   at: number,
   rport: number,
 ): boolean {
-  if (natL4Min6(info) === 0) return false;
-  rport &= 0xffff;
-  const d = info.flow.daddr;
-  OLD.set(d);
-  const oldPort = rd16(buf, info.l4Off + 2);
-  // Address and port first: the full-calculation branch sums the packet as it leaves.
-  writeAddr6(buf, info.l3Off + IPV6_DADDR, rip, at);
-  wr16(buf, info.l4Off + 2, rport);
-  d[0] = rip[at];
-  d[1] = rip[at + 1];
-  d[2] = rip[at + 2];
-  d[3] = rip[at + 3];
-  fixL4Check6(buf, info, OLD, rip, at, oldPort, rport);
-  info.flow.dport = rport;
-  return true;
+  return natRewrite6(buf, info, true, rip, at, rport);
 }
 
 /**
@@ -125,19 +112,36 @@ export function natSnat6(
   at: number,
   vport: number,
 ): boolean {
+  return natRewrite6(buf, info, false, vip, at, vport);
+}
+
+/**
+ * The rewrite of natDnat6 (dst true: the destination address and port) and natSnat6 (the
+ * source's): they become the four words at addr[at] and `port`, the L4 checksum follows,
+ * and so does info.flow.
+ */
+function natRewrite6(
+  buf: Uint8Array,
+  info: PacketInfo,
+  dst: boolean,
+  addr: ArrayLike<number>,
+  at: number,
+  port: number,
+): boolean {
   if (natL4Min6(info) === 0) return false;
-  vport &= 0xffff;
-  const s = info.flow.saddr;
-  OLD.set(s);
-  const oldPort = rd16(buf, info.l4Off);
-  writeAddr6(buf, info.l3Off + IPV6_SADDR, vip, at);
-  wr16(buf, info.l4Off, vport);
-  s[0] = vip[at];
-  s[1] = vip[at + 1];
-  s[2] = vip[at + 2];
-  s[3] = vip[at + 3];
-  fixL4Check6(buf, info, OLD, vip, at, oldPort, vport);
-  info.flow.sport = vport;
+  port &= 0xffff;
+  const flow = info.flow;
+  const words = dst ? flow.daddr : flow.saddr;
+  const portOff = info.l4Off + (dst ? 2 : 0);
+  OLD.set(words);
+  const oldPort = rd16(buf, portOff);
+  // Address and port first: the full-calculation branch sums the packet as it leaves.
+  writeAddr6(buf, info.l3Off + (dst ? IPV6_DADDR : IPV6_SADDR), addr, at);
+  wr16(buf, portOff, port);
+  copy4(words, addr, at);
+  fixL4Check6(buf, info, OLD, addr, at, oldPort, port);
+  if (dst) flow.dport = port;
+  else flow.sport = port;
   return true;
 }
 
@@ -158,7 +162,7 @@ export function decHop6(buf: Uint8Array, info: PacketInfo): boolean {
 /** True when the ICMPv6 message of info (pseudo-header included) has a valid checksum. */
 export function icmp6ChecksumValid(buf: Uint8Array, info: PacketInfo): boolean {
   const len = info.l4Len;
-  const sum = sumBytes(buf, info.l3Off + 8, 32) + (len >>> 16) + (len & 0xffff) + IPPROTO_ICMPV6;
+  const sum = pseudoHeaderSum6(buf, info.l3Off, len, IPPROTO_ICMPV6);
   return fold16(sumBytes(buf, info.l4Off, len, sum)) === 0xffff;
 }
 
@@ -194,24 +198,17 @@ function natIcmp6(
     (qp === IPPROTO_TCP || qp === IPPROTO_UDP || qp === IPPROTO_SCTP) &&
     (info.innerFragField & 0x1fff) === 0 &&
     info.innerL4Off + 4 <= info.l4Off + info.l4Len;
-  if (inout) {
-    writeAddr6(buf, info.l3Off + IPV6_SADDR, addr, at);
-    writeAddr6(buf, q + IPV6_DADDR, addr, at);
-    copy4(info.flow.saddr, addr, at);
-    copy4(info.innerFlow.daddr, addr, at);
-    if (ports) {
-      wr16(buf, info.innerL4Off + 2, port);
-      info.innerFlow.dport = port;
-    }
-  } else {
-    writeAddr6(buf, info.l3Off + IPV6_DADDR, addr, at);
-    writeAddr6(buf, q + IPV6_SADDR, addr, at);
-    copy4(info.flow.daddr, addr, at);
-    copy4(info.innerFlow.saddr, addr, at);
-    if (ports) {
-      wr16(buf, info.innerL4Off, port);
-      info.innerFlow.sport = port;
-    }
+  // The outer side and the quoted one mirror each other: inout rewrites the outer source
+  // and the quoted destination, else the outer destination and the quoted source.
+  const inner = info.innerFlow;
+  writeAddr6(buf, info.l3Off + (inout ? IPV6_SADDR : IPV6_DADDR), addr, at);
+  writeAddr6(buf, q + (inout ? IPV6_DADDR : IPV6_SADDR), addr, at);
+  copy4(inout ? info.flow.saddr : info.flow.daddr, addr, at);
+  copy4(inout ? inner.daddr : inner.saddr, addr, at);
+  if (ports) {
+    wr16(buf, info.innerL4Off + (inout ? 2 : 0), port);
+    if (inout) inner.dport = port;
+    else inner.sport = port;
   }
   // The quoted L4 checksum is left as it is, as the kernel does; the ICMPv6 one in full.
   setIcmp6Checksum(buf, info);

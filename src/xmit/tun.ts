@@ -128,19 +128,27 @@ export function tunEncap(
     outerSaddr,
     outerDaddr,
   );
-  info.off = newOff;
-  info.len = ENCAP_L2L3 + totLen;
-  info.vlanCount = 0;
-  info.vlanTci = -1;
+  setOuterFrame(info, newOff, ENCAP_L2L3 + totLen);
   return newOff;
 }
 
 /**
- * Length of the IP packet the MTU applies to: the whole packet, or for a super-packet
- * (info.gsoType != 0) one segment — headers plus gso_size bytes — which is what each
- * encapsulated segment will carry (skb_gso_validate_network_len's rule).
+ * After an encapsulation in place: info's frame is now the untagged one at `off`, `len`
+ * bytes long; its L3/L4 fields keep describing the inner packet, which has not moved.
  */
-function mtuLen(info: PacketInfo): number {
+export function setOuterFrame(info: PacketInfo, off: number, len: number): void {
+  info.off = off;
+  info.len = len;
+  info.vlanCount = 0;
+  info.vlanTci = -1;
+}
+
+/**
+ * Length of the IP packet (either family) the MTU applies to: the whole packet, or for a
+ * super-packet (info.gsoType != 0) one segment — headers plus gso_size bytes — which is
+ * what each encapsulated segment will carry (skb_gso_validate_network_len's rule).
+ */
+export function mtuLen(info: PacketInfo): number {
   if (info.gsoType !== 0 && info.gsoSize > 0) {
     const l4h = info.proto === IPPROTO_TCP ? info.tcpHdrLen : 8;
     const seg = info.ihl + l4h + info.gsoSize;
@@ -388,9 +396,7 @@ export function ipv4Fragment(
   const notLast = frag0 & IP_MF;
   const base = (frag0 & IP_OFFSET) << 3;
   let left = totLen - ihl;
-  // Every fragment but the last carries `room` bytes; the last whatever fits mtu - ihl.
-  let count = 1;
-  for (let r = left; r > mtu - ihl; r -= room) count++;
+  const count = fragmentCount(left, mtu - ihl, room);
   if (count > outOffs.length || count > outLens.length) return XMIT_E_SPACE;
   if (outOff < 0 || outOff + count * (l2 + ihl) + left > out.length) return XMIT_E_SPACE;
 
@@ -415,6 +421,17 @@ export function ipv4Fragment(
     pos += l2 + ihl + len;
     dataOff += len;
   }
+  return count;
+}
+
+/**
+ * The number of fragments that carry `data` bytes when each carries at most `max`: every
+ * fragment but the last carries `room` bytes (max rounded down to a multiple of 8), the
+ * last the rest.
+ */
+export function fragmentCount(data: number, max: number, room: number): number {
+  let count = 1;
+  for (let r = data; r > max; r -= room) count++;
   return count;
 }
 

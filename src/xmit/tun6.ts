@@ -31,11 +31,11 @@ import { ipv4HeaderCheck } from '../net/checksum.js';
 import { copyMac, ETH_P_IP, ETH_P_IPV6 } from '../net/ethernet.js';
 import { IPPROTO_FRAGMENT, IPPROTO_IPIP, IPPROTO_IPV6 } from '../net/ipproto.js';
 import { IPV4_CHECK, writeIpv4Header } from '../net/ipv4.js';
-import { IPV6_HLEN, IPV6_MIN_MTU } from '../net/ipv6.js';
+import { IPV6_HLEN, IPV6_MIN_MTU, ipv6TrafficClass } from '../net/ipv6.js';
 import type { PacketInfo } from '../net/packet.js';
 import { copyBytes, type IpIdent, ipEnd, XMIT_E_INVALID, XMIT_E_SPACE } from './common.js';
 import { ip6End } from './nat6.js';
-import { ecnEncapsulate, IPIP_HLEN } from './tun.js';
+import { ecnEncapsulate, fragmentCount, IPIP_HLEN, mtuLen, setOuterFrame } from './tun.js';
 
 /** Bytes an outer IPv6 header adds. */
 export const IP6IP6_HLEN = IPV6_HLEN;
@@ -88,7 +88,7 @@ export function tunEncap6(
     hop = buf[inner + 8];
     nh = IPPROTO_IPIP;
   } else {
-    ds = ((buf[inner] & 0x0f) << 4) | (buf[inner + 1] >>> 4);
+    ds = ipv6TrafficClass(buf, inner);
     hop = buf[inner + 7];
     nh = IPPROTO_IPV6;
   }
@@ -105,10 +105,7 @@ export function tunEncap6(
     wr32(buf, o + 8 + 4 * i, sa[saAt + i]);
     wr32(buf, o + 24 + 4 * i, da[daAt + i]);
   }
-  info.off = newOff;
-  info.len = 14 + IP6IP6_HLEN + innerLen;
-  info.vlanCount = 0;
-  info.vlanTci = -1;
+  setOuterFrame(info, newOff, 14 + IP6IP6_HLEN + innerLen);
   return newOff;
 }
 
@@ -134,7 +131,7 @@ export function tunEncap6in4(
   if (end < 0) return XMIT_E_INVALID;
   const newOff = inner - 14 - IPIP_HLEN;
   if (newOff < 0) return XMIT_E_SPACE;
-  const ds = ((buf[inner] & 0x0f) << 4) | (buf[inner + 1] >>> 4);
+  const ds = ipv6TrafficClass(buf, inner);
   const hop = buf[inner + 7];
   const innerLen = end - inner;
   copyMac(buf, newOff, dstMac, 0);
@@ -152,23 +149,8 @@ export function tunEncap6in4(
     outerSaddr,
     outerDaddr,
   );
-  info.off = newOff;
-  info.len = 14 + IPIP_HLEN + innerLen;
-  info.vlanCount = 0;
-  info.vlanTci = -1;
+  setOuterFrame(info, newOff, 14 + IPIP_HLEN + innerLen);
   return newOff;
-}
-
-/**
- * Length the MTU applies to: the packet, or for a super-packet one segment (headers plus
- * gso_size), as tun.ts's mtuLen.
- */
-export function mtuLen6(info: PacketInfo): number {
-  if (info.gsoType !== 0 && info.gsoSize > 0) {
-    const l4h = info.proto === 6 ? info.tcpHdrLen : 8;
-    return Math.min(info.ihl + l4h + info.gsoSize, info.totLen);
-  }
-  return info.totLen;
 }
 
 /**
@@ -187,7 +169,7 @@ export function tun6MtuVerdict(
   icmpRelated: boolean,
 ): number {
   if (mtu < minMtu) return TUN6_DROP;
-  const tooBig = fragMax > 0 ? fragMax > mtu : mtuLen6(info) > mtu;
+  const tooBig = fragMax > 0 ? fragMax > mtu : mtuLen(info) > mtu;
   if (!tooBig) return TUN6_OK;
   // "only send ICMP too big on first fragment" (a reassembled packet is one) and never
   // about an ICMP error.
@@ -235,8 +217,7 @@ export function ipv6Fragment(
   if (room < 8) return XMIT_E_INVALID;
   const l2 = l3Off - off;
   const nh = buf[l3Off + prevNhOff];
-  let count = 1;
-  for (let r = fragLen; r > mtu - head; r -= room) count++;
+  const count = fragmentCount(fragLen, mtu - head, room);
   if (count > outOffs.length || count > outLens.length) return XMIT_E_SPACE;
   if (outOff < 0 || outOff + count * (l2 + head) + fragLen > out.length) return XMIT_E_SPACE;
   let pos = outOff;
