@@ -9,7 +9,6 @@
 import { describeLast } from '../datapath/describe.js';
 import type { Director } from '../datapath/director-parts.js';
 import { V_TX } from '../datapath/outcome.js';
-import { formatIn4 } from '../net/addr.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../net/ipproto.js';
 import { PacketInfo } from '../net/packet.js';
 import {

@@ -19,7 +19,6 @@ import {
   uploadFromClient,
 } from '../helpers/lab-traffic.js';
 
-
 /** Client-side kernel counters that would show a RST or an ICMPv6 error from anyone. */
 const clientErrors = (lab: LabRun) =>
   clientCounters(lab, [
