@@ -60,6 +60,9 @@ interface FwmarkRule {
   dports: Uint8Array | null;
 }
 
+/** The most neighbours ARP may teach (the IPv6 cache holds as many). */
+export const MAX_LEARNED_NEIGHBOURS = 4096;
+
 export class DirectorEnv {
   readonly ifaces: IfaceConf[] = [];
   /** Addresses the director answers ARP and ICMP echo for (VIPs not on the host stack). */
@@ -162,6 +165,9 @@ export class DirectorEnv {
   learnNeighbour(addr: number, buf: Uint8Array, off: number): void {
     const cur = this.neighbours.get(addr | 0);
     if (cur === undefined) {
+      // Bounded as the IPv6 cache is: ARP from a large connected subnet cannot grow it
+      // without end; a full cache keeps its entries (static ones are set, not learned).
+      if (this.neighbours.size >= MAX_LEARNED_NEIGHBOURS) return;
       this.neighbours.set(addr | 0, buf.slice(off, off + 6));
       this.version++;
       return;

@@ -675,6 +675,26 @@ export class IpvsCore implements IpvsAdmin {
     return a.equalsWords(a.af, w);
   }
 
+  /** ip_vs_conn_new's common part: slot c keyed to `key` -> daddr:dport and reset. */
+  private initEntry(
+    c: number,
+    key: FlowKey,
+    daddr: InetAddr,
+    dport: number,
+    flags: number,
+    now: number,
+  ): void {
+    const ct = this.ct;
+    ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
+    ct.control[c] = -1;
+    ct.nControl[c] = 0;
+    ct.setState(c, 0);
+    ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
+    ct.inPkts[c] = 0;
+    ct.oldState[c] = 0;
+    ct.syncEnd[c] = (Math.floor(now) & ~3) >>> 0;
+  }
+
   /** A synced entry with no destination (ip_vs_conn_new with dest NULL): forwarded as its flags say. */
   private newUnbound(
     key: FlowKey,
@@ -689,13 +709,7 @@ export class IpvsCore implements IpvsAdmin {
       this.tableFull++;
       return -1;
     }
-    ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
-    ct.control[c] = -1;
-    ct.nControl[c] = 0;
-    ct.setState(c, 0);
-    ct.inPkts[c] = 0;
-    ct.oldState[c] = 0;
-    ct.syncEnd[c] = (Math.floor(now) & ~3) >>> 0;
+    this.initEntry(c, key, daddr, dport, flags, now);
     ct.setFlags(c, CONN_F_LIVE | flags);
     ct.setDest(c, -1);
     ct.hash(c);
@@ -1279,14 +1293,7 @@ export class IpvsCore implements IpvsAdmin {
       this.tableFull++;
       return -1;
     }
-    ct.setKey(c, key, daddr, dport, (flags & CONN_F_TEMPLATE) !== 0);
-    ct.control[c] = -1;
-    ct.nControl[c] = 0;
-    ct.setState(c, 0);
-    ct.timeout[c] = NEW_CONN_TIMEOUT_MS;
-    ct.inPkts[c] = 0;
-    ct.oldState[c] = 0;
-    ct.syncEnd[c] = (Math.floor(now) & ~3) >>> 0;
+    this.initEntry(c, key, daddr, dport, flags, now);
     // ip_vs_bind_dest: the entry inherits the destination's conn_flags (forwarding method,
     // INACTIVE, NOOUTPUT for non-NAT); ONE_PACKET only survives for UDP. A synced entry
     // keeps the record's activity and takes only the method from the destination.
