@@ -21,6 +21,7 @@
  */
 import {
   R_DEST_UNAVAILABLE,
+  R_DROP_PACKET,
   R_NO_DEST,
   R_NO_SERVICE,
   R_NOT_MASQ,
@@ -137,6 +138,8 @@ export class Ipv6Path {
         return p.end(O.O_TABLE_FULL);
       case R_DEST_UNAVAILABLE:
         return p.end(O.O_DEST_UNAVAILABLE);
+      case R_DROP_PACKET:
+        return p.end(O.O_DROP_PACKET);
       default:
         return p.end(O.O_UNSUPPORTED);
     }

@@ -498,3 +498,16 @@ describe('IPv6 fragments (reassembled as nf_defrag_ipv6 does for IPVS)', () => {
     );
   });
 });
+
+describe('defences', () => {
+  it('drop_packet refuses new IPv6 connections as it does IPv4 ones (counted as drop_packet)', () => {
+    const d = director();
+    d.core.sysctl.drop_packet = 3;
+    d.core.sysctl.am_droprate = 2;
+    d.core.updateDefense();
+    const outcomes = [40001, 40002, 40003, 40004].map(
+      (sport) => run(d, fromClient6(syn6(sport, 80)), 'eth0').outcome,
+    );
+    expect(outcomes).toEqual(['drop_packet', 'nat_in', 'drop_packet', 'nat_in']);
+  });
+});
