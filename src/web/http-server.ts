@@ -139,7 +139,7 @@ export class WebServer {
       keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? 5000,
       maxHeaderBytes: limits.maxHeaderBytes ?? 8192,
       maxStreamBacklog: limits.maxStreamBacklog ?? 1 << 20,
-      pushMs: limits.pushMs ?? 500,
+      pushMs: limits.pushMs ?? 1000,
       idleMs: limits.idleMs ?? 10_000,
     };
   }

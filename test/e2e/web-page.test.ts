@@ -81,7 +81,7 @@ describe('the live page in chromium (NAT lab)', () => {
     }
     expect(during).not.toBe(before);
     const later = await (async () => {
-      await sleep(1500);
+      await sleep(2500); // pushes come once a second
       return tx();
     })();
     expect(later).not.toBe(during);
@@ -94,7 +94,7 @@ describe('the live page in chromium (NAT lab)', () => {
     const r = await loading;
     expect(r.errors).toBe(0);
     // The load is over: the table holds still (entries in TIME_WAIT), the page catches up.
-    await sleep(1500);
+    await sleep(2500);
     const list = await lab.uvsadm(['-L', '-n', '-t', `${lab.info.VIP}:80`]);
     const stats = await lab.uvsadm(['-L', '-n', '-t', `${lab.info.VIP}:80`, '--stats', '--exact']);
     for (const rip of lab.rips) {
