@@ -26,7 +26,7 @@ import {
   UDP_PORT,
 } from './paths.js';
 import { type BenchResult, buildResult, type RunRecord, writeReports } from './report.js';
-import { CLK_TCK, cpuTicks, nsExec, Proc, procTicks, sleep, waitIdle } from './sys.js';
+import { CLK_TCK, cpuTicks, nsExec, Proc, procTicks, sleep, treeTicks, waitIdle } from './sys.js';
 import { CLIENT_IP, CLIENT_IP6, DIRECTOR_MAC, type Topology } from './topology.js';
 
 export interface BenchOptions {
@@ -120,11 +120,19 @@ interface Cpu {
   busyCores: number;
   /** 1-minute load average when the measurement started (the machine is shared). */
   load1: number;
+  /** CPU of the processes watching the director (scraper, browser), in cores. */
+  watcherCores?: number;
 }
 
 /** Samples CPU counters around `fn`. */
-async function withCpu<T>(pid: number | null, fn: () => Promise<T>): Promise<[T, Cpu, number]> {
+async function withCpu<T>(
+  pid: number | null,
+  watchers: readonly number[],
+  fn: () => Promise<T>,
+): Promise<[T, Cpu, number]> {
   const load1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const watcherTicks = () => watchers.reduce((a, w) => a + treeTicks(w), 0);
+  const w0 = watcherTicks();
   const p0 = pid === null ? null : procTicks(pid);
   const c0 = cpuTicks();
   const t0 = performance.now();
@@ -132,6 +140,7 @@ async function withCpu<T>(pid: number | null, fn: () => Promise<T>): Promise<[T,
   const secs = (performance.now() - t0) / 1000;
   const c1 = cpuTicks();
   const p1 = pid === null ? null : procTicks(pid);
+  const w1 = watcherTicks();
   const cores = (ticks: number) => ticks / CLK_TCK / secs;
   return [
     r,
@@ -140,6 +149,7 @@ async function withCpu<T>(pid: number | null, fn: () => Promise<T>): Promise<[T,
       softirqCores: round(cores(c1.softirq - c0.softirq), 3),
       busyCores: round(cores(c1.total - c1.idle - (c0.total - c0.idle)), 3),
       load1,
+      ...(watchers.length > 0 ? { watcherCores: round(cores(w1 - w0), 3) } : {}),
     },
     secs,
   ];
@@ -382,7 +392,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
                 true,
               );
             }
-            const [m, cpu, secs] = await withCpu(path.pid, () =>
+            const [m, cpu, secs] = await withCpu(path.pid, path.watchers ?? [], () =>
               metric === 'udp'
                 ? measureUdp(o, topo, path, bin.udpgen)
                 : metric === 'tcp' || metric === 'tcp-nooff'

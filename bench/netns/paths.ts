@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec, nsExec, Proc, sleep } from './sys.js';
+import { CLK_TCK, exec, nsExec, Proc, sleep, treeTicks } from './sys.js';
 import {
   CLIENT_MAC,
   DIRECTOR_CLIENT_IP,
@@ -87,7 +87,7 @@ export const PATH_INFO: Record<PathName, { title: string; description: string }>
   'uvs-nat-observed': {
     title: 'uvs NAT, watched',
     description:
-      'uvs NAT with --listen: a scraper fetching /metrics every second and headless chromium with the live page open (server-sent pushes twice a second), both in the director namespace',
+      'uvs NAT with --listen: a scraper fetching /metrics every second and headless chromium with the live page open (server-sent pushes once a second), both in the director namespace',
   },
   'uvs-dr': {
     title: 'uvs DR',
@@ -175,6 +175,8 @@ export interface ActivePath {
    * interface), or null when the path has no rings (the kernel's own forwarding).
    */
   ringDrops(): Promise<number | null>;
+  /** Processes watching the director (scraper, browser), whose CPU is reported beside it. */
+  watchers?: number[];
   teardown(): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -482,6 +484,7 @@ ${chains.join('\n')}
           const st = JSON.parse(r.stdout) as { outcomes?: Record<string, number> };
           return st.outcomes?.ring_drop ?? 0;
         },
+        ...(watchers.length > 0 ? { watchers: watchers.map((w) => w.pid) } : {}),
         teardown: async () => {
           await stopAll();
           await forwarding(topo, false);
@@ -523,9 +526,21 @@ async function watch(ns: string, work: string): Promise<Proc[]> {
     `--user-data-dir=${join(work, 'chromium-profile')}`,
     url,
   ]);
-  // The page opens its event stream within a second or two of starting.
+  // The page opens its event stream within a second or two of starting. chromium's start
+  // costs far more than watching does (measured on an idle lab: 1.65 CPU-s in its first
+  // second, 0.35 in the next, then 10-40 ms a second), and on a busy machine it stretches:
+  // measure only once the browser is steady, after a second in which its processes used
+  // under 10% of a core (at most 30 s).
   await sleep(3000);
   if (browser.exited) throw new Error(`chromium exited: ${browser.stderr.trim().slice(-500)}`);
+  const settleEnd = Date.now() + 30_000;
+  let last = treeTicks(browser.pid);
+  while (Date.now() < settleEnd) {
+    await sleep(1000);
+    const now = treeTicks(browser.pid);
+    if (now - last < CLK_TCK / 10) break;
+    last = now;
+  }
   return [scraper, browser];
 }
 

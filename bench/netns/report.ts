@@ -15,7 +15,14 @@ export interface RunRecord {
   value: number;
   offered?: number;
   seconds: number;
-  cpu: { procCores: number | null; softirqCores: number; busyCores: number; load1?: number };
+  cpu: {
+    procCores: number | null;
+    softirqCores: number;
+    busyCores: number;
+    load1?: number;
+    /** CPU of the processes watching the director (uvs NAT, watched), in cores. */
+    watcherCores?: number;
+  };
   errors?: string;
   detail?: Record<string, unknown>;
   /** Frames the forwarder's receive rings dropped during the measurement (AF_PACKET paths). */
@@ -31,7 +38,7 @@ export interface Summary {
   values: number[];
   offered?: number;
   offloads: 'on' | 'off';
-  cpu: { procCores: number | null; softirqCores: number; busyCores: number };
+  cpu: { procCores: number | null; softirqCores: number; busyCores: number; watcherCores?: number };
   /** Median of value / procCores per run: the figure per core of forwarding process. */
   perCore?: number;
   errors?: string[];
@@ -239,10 +246,12 @@ export function buildResult(input: {
       if (retr.length > 0) s.retransmits = retr;
       const busy = rs.filter((r) => r.idle !== undefined && !r.idle.idle).length;
       if (busy > 0) s.notIdle = busy;
+      const w = medOrNull(rs.map((r) => r.cpu.watcherCores ?? null));
       s.cpu = {
         procCores: p === null ? null : r3(p),
         softirqCores: r3(median(rs.map((r) => r.cpu.softirqCores))),
         busyCores: r3(median(rs.map((r) => r.cpu.busyCores))),
+        ...(w !== null ? { watcherCores: r3(w) } : {}),
       };
     }
   }
@@ -338,7 +347,7 @@ export function markdown(r: BenchResult): string {
   out.push(
     `Run ${r.started} - ${r.finished}; ${m.cpus} x ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; ` +
       `${o.reps} repetitions of ${o.duration} s, ${o.rs} real servers, ${o.flows} UDP flows, ` +
-      `wrk ${o.connections} connections. Medians; cells: value (director CPU).`,
+      `wrk ${o.connections} connections. Medians; cells: value (director CPU; for uvs NAT, watched, also the CPU its scraper and browser used, in % of one core).`,
     '',
   );
   const paths = PATH_ORDER.filter((p) =>
@@ -362,9 +371,13 @@ export function markdown(r: BenchResult): string {
         s.cpu.procCores !== null
           ? `${Math.round(s.cpu.procCores * 100)}% proc, ${fmt(s.perCore ?? 0, info.unit)}/core`
           : `${Math.round(s.cpu.softirqCores * 100)}% softirq`;
+      const watchers =
+        s.cpu.watcherCores !== undefined
+          ? `; watchers ${(s.cpu.watcherCores * 100).toFixed(1)}%`
+          : '';
       const note = s.offloads !== METRIC_INFO[metric].offloads ? ` [offloads ${s.offloads}]` : '';
       const offered = s.offered !== undefined ? ` of ${fmt(s.offered, info.unit)}` : '';
-      return `${fmt(s.median, info.unit)}${offered} (${cpu})${note}${s.errors ? ' ⚠' : ''}`;
+      return `${fmt(s.median, info.unit)}${offered} (${cpu}${watchers})${note}${s.errors ? ' ⚠' : ''}`;
     });
     out.push(`| ${info.title} (${info.unit}) | ${cells.join(' | ')} |`);
   }

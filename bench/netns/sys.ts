@@ -209,6 +209,25 @@ export function procTicks(pid: number): number | null {
   }
 }
 
+/**
+ * CPU ticks of `pid` and everything under it: each live process's utime + stime, plus the
+ * cutime + cstime of the ones it has reaped (a scraper's short-lived curl children land
+ * there), or 0 for what is gone.
+ */
+export function treeTicks(pid: number): number {
+  let sum = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
 /** The aggregate "cpu" line of /proc/stat, in ticks. */
 export interface CpuTicks {
   user: number;

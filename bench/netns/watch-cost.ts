@@ -3,7 +3,7 @@
  * holds still on a busy machine, throughput does not): the NAT lab's `uvs run --listen`,
  * its process CPU (utime + stime of every thread, /proc/PID/stat) over WINDOW seconds,
  *   1. alone, 2. with a scraper fetching /metrics every second, 3. with the scraper and a
- *      headless chromium showing the live page (server-sent pushes twice a second),
+ *      headless chromium showing the live page (server-sent pushes once a second),
  * each repeated REPS times in turn (A B C A B C ...), medians reported. The difference is
  * the CPU the watchers take from the thread that forwards; at a throughput bound by that
  * thread's CPU it is the largest share of forwarding they can cost.
