@@ -146,6 +146,8 @@ describe('hardening: listing a million connections', () => {
     // The listing must not stop forwarding (it used to, for 12 s): a gross bound only. How
     // short the pause is (10 ms on an idle host) is a speed figure for bench/micro/listing-gap.ts.
     expect(during).toBeLessThan(5000);
-    expect(Math.abs(rssAfter - rssBefore) / rssBefore).toBeLessThan(0.1);
+    // The memory comes back: at most 10% above where it was. Below is fine: RSS before the
+    // listing still holds garbage of the fill (seen: 241 MB before, 214 MB after).
+    expect((rssAfter - rssBefore) / rssBefore).toBeLessThan(0.1);
   }, 180_000);
 });
