@@ -197,35 +197,33 @@ export function sleep(ms: number): Promise<void> {
 /** Clock ticks per second for /proc times (USER_HZ; 100 on every Linux we run on). */
 export const CLK_TCK = 100;
 
-/** utime + stime of `pid` in ticks (all threads), or null when it is gone. */
-export function procTicks(pid: number): number | null {
+/**
+ * CPU ticks from /proc/PID/stat (all threads): utime + stime, plus cutime + cstime (the
+ * children it has reaped) with `reaped`; null when it is gone.
+ */
+function statTicks(pid: number, reaped: boolean): number | null {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the ")" of comm: state is field 3, utime 14, stime 15.
+    // Fields after the ")" of comm: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
   } catch {
     return null;
   }
 }
 
+/** utime + stime of `pid` in ticks (all threads), or null when it is gone. */
+export function procTicks(pid: number): number | null {
+  return statTicks(pid, false);
+}
+
 /**
- * CPU ticks of `pid` and everything under it: each live process's utime + stime, plus the
- * cutime + cstime of the ones it has reaped (a scraper's short-lived curl children land
- * there), or 0 for what is gone.
+ * CPU ticks of `pid` and everything under it: each live process's own time plus that of the
+ * children it has reaped (a scraper's short-lived curl children land there); 0 for what is
+ * gone.
  */
 export function treeTicks(pid: number): number {
-  let sum = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // gone
-    }
-  }
-  return sum;
+  return [pid, ...descendants(pid)].reduce((sum, p) => sum + (statTicks(p, true) ?? 0), 0);
 }
 
 /** The aggregate "cpu" line of /proc/stat, in ticks. */

@@ -33,17 +33,18 @@ import { ConnScanner, countConnections } from '../../src/metrics/conn-scan.js';
 import { FlowKey, InetAddr } from '../../src/net/addr.js';
 import { IPPROTO_TCP } from '../../src/net/ipproto.js';
 import { TCP_SYN } from '../../src/net/tcp.js';
-import { CLK_TCK } from './sys.js';
+import { CLK_TCK, procTicks } from './sys.js';
 
 const WINDOW = Number(process.argv[2] ?? 20);
 const REPS = Number(process.argv[3] ?? 3);
 const WEB = 9183;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU seconds of the director so far (it runs until the lab goes down). */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  const t = procTicks(pid);
+  if (t === null) throw new Error(`director ${pid} is gone`);
+  return t / CLK_TCK;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
